@@ -1,0 +1,39 @@
+"""`genrobust info`: versions, devices and kernel implementation in use."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .options import json_option
+
+
+@click.command()
+@json_option
+def info(as_json: bool) -> None:
+    """Show library versions (or why each is missing), CPU/GPU, and which kernels are in use.
+
+    \b
+    Example:
+      genrobust info --json
+    """
+    from ..environment import environment_report
+
+    report = environment_report()
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"genrobust-fast {report['genrobust_fast']} (Python {report['python']})")
+    click.echo("libraries:")
+    for name, status in report["libraries"].items():
+        if status["available"]:
+            click.echo(f"  {name:<13} {status['version']}")
+        else:
+            click.echo(f"  {name:<13} missing: {status['reason']}  (fix: {status['fix']})")
+    devices = report["devices"]
+    click.echo(f"device:         cpu {devices['cpu']}; cuda {'yes' if devices['cuda'] else 'no'}")
+    for gpu in devices.get("gpus", []):
+        click.echo(f"  gpu          {gpu['name']} (sm {gpu['compute_capability']})")
+    kern = report["kernels"]
+    click.echo(f"kernels:        {kern['implementation']} ({kern['reason']})")

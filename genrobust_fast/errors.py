@@ -1,0 +1,37 @@
+"""The project's exception hierarchy.
+
+Every message states what was received and what to do next; the CLI prints it as one line and
+exits non-zero. Library code raises these instead of printing or exiting.
+"""
+
+
+class GenrobustError(Exception):
+    """Base class of every error the toolkit raises on purpose."""
+
+
+class ConfigError(GenrobustError, ValueError):
+    """A configuration file or option is invalid (unknown key, wrong type, bad value)."""
+
+
+class InputError(GenrobustError, ValueError):
+    """An argument or input file is invalid (wrong shape, dtype, missing folder, bad format)."""
+
+
+class DatasetError(GenrobustError):
+    """A dataset on disk is missing, partial, or does not match the expected label space."""
+
+
+class BackendUnavailableError(GenrobustError):
+    """A requested backend, extra or device cannot run on this machine."""
+
+
+class EngineMismatchError(GenrobustError):
+    """A cached engine was built for other weights, shapes, precision, GPU or library version."""
+
+
+class KernelUnavailableError(GenrobustError):
+    """GENROBUST_KERNELS=native was asked for but the compiled extension cannot be loaded."""
+
+
+class JobConflictError(GenrobustError):
+    """An output folder holds the results of a different job."""
