@@ -1,0 +1,88 @@
+"""The one call every backend exposes to the denoising pipeline.
+
+A `ComponentRunners` runs the five tensor functions of a diffusion model. The generation pipeline
+only ever calls these, so torch, ONNX Runtime and TensorRT are interchangeable and can be proven
+equal by comparing the same calls (see tests/engines/test_parity.py):
+
+    encode_text(input_ids)            (B, L) int64          -> (B, L, D) last hidden state
+    unet(sample, timestep, context)   (B, C, h, w), (B,), (B, L, D) -> (B, C, h, w) noise prediction
+    decode_vae(latents)               (B, C, h, w) already / scaling_factor -> (B, 3, H, W) in ~[-1, 1]
+    encode_vae(images)                (B, 3, H, W) in [-1, 1] -> (B, 2C, h, w) moments (mean, logvar)
+    encode_image(pixel_values)        (B, 3, S, S) CLIP-normalised -> (B, D) image embeddings
+
+Inputs and outputs are torch tensors on `self.device`; a backend converts at its own boundary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .models import DiffusionComponents
+
+
+class ComponentRunners:
+    """Base class; `TorchRunners` is the reference every other backend is compared with."""
+
+    backend = "abstract"
+
+    def __init__(self, components: DiffusionComponents, device: torch.device, dtype: torch.dtype):
+        self.components = components
+        self.device = torch.device(device)
+        self.dtype = dtype
+
+    @property
+    def precision(self) -> str:
+        return {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[self.dtype]
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.backend, "precision": self.precision, "device": str(self.device)}
+
+    def encode_text(self, input_ids: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def unet(self, sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def decode_vae(self, latents: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def encode_vae(self, images: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def encode_image(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class TorchRunners(ComponentRunners):
+    """Eager PyTorch (optionally torch.compile'd UNet on a GPU)."""
+
+    backend = "torch"
+
+    def __init__(self, components, device="cpu", dtype=torch.float32, compile_unet: bool = False):
+        super().__init__(components, device, dtype)
+        components.to(device=self.device, dtype=dtype)
+        self._unet = components.unet
+        if compile_unet:
+            self._unet = torch.compile(components.unet, mode="max-autotune-no-cudagraphs", fullgraph=False)
+
+    @torch.inference_mode()
+    def encode_text(self, input_ids):
+        return self.components.text_encoder(input_ids.to(self.device))[0]
+
+    @torch.inference_mode()
+    def unet(self, sample, timestep, context):
+        return self._unet(sample, timestep, encoder_hidden_states=context, return_dict=False)[0]
+
+    @torch.inference_mode()
+    def decode_vae(self, latents):
+        return self.components.vae.decode(latents, return_dict=False)[0]
+
+    @torch.inference_mode()
+    def encode_vae(self, images):
+        return self.components.vae.encode(images).latent_dist.parameters
+
+    @torch.inference_mode()
+    def encode_image(self, pixel_values):
+        return self.components.image_encoder(pixel_values).image_embeds
