@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
+import io
 import platform
 from typing import Any
 
@@ -24,7 +26,9 @@ OPTIONAL_LIBRARIES = (
 def library_status(import_name: str, dists: tuple[str, ...], extra: str | None) -> dict[str, Any]:
     """Import the library and report its version, or the reason it cannot be used."""
     try:
-        module = importlib.import_module(import_name)
+        # Some libraries (DeepSpeed) print banners on import; keep stdout clean for `info --json`.
+        with contextlib.redirect_stdout(io.StringIO()):
+            module = importlib.import_module(import_name)
     except Exception as exc:  # any import failure is a reason to report, not to crash `info`
         hint = f"pip install 'genrobust-fast[{extra}]'" if extra else f"pip install {dists[0]}"
         return {"available": False, "reason": f"{type(exc).__name__}: {exc}".strip(), "fix": hint}

@@ -7,6 +7,7 @@ torch, diffusers, DALI or DeepSpeed inside its functions, not at module level.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 import click
 

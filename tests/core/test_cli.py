@@ -1,0 +1,55 @@
+import json
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from genrobust_fast.cli.main import cli
+
+
+def test_help_lists_command_groups():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0, result.output
+    for name in ("info", "bench", "engine", "generate", "train", "eval", "report"):
+        assert name in result.output
+
+
+def test_info_json_reports_every_library():
+    result = CliRunner().invoke(cli, ["info", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    libs = report["libraries"]
+    assert libs["torch"]["available"] and libs["onnxruntime"]["available"]
+    # TensorRT cannot be installed on CPU machines: reported as missing with the fix, not a crash.
+    assert not libs["tensorrt"]["available"] and "genrobust-fast[tensorrt]" in libs["tensorrt"]["fix"]
+    assert report["kernels"]["implementation"] in ("native", "reference")
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = (
+        "import sys; from click.testing import CliRunner; from genrobust_fast.cli.main import cli;"
+        "r = CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0, r.output;"
+        "heavy = [m for m in ('torch', 'diffusers', 'deepspeed', 'nvidia.dali', 'onnxruntime') if m in sys.modules];"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"--help imported {out.stdout.strip()}"
+
+
+def test_library_errors_become_one_clean_line():
+    import click
+
+    from genrobust_fast.cli.main import GenrobustGroup
+    from genrobust_fast.errors import InputError
+
+    @click.group(cls=GenrobustGroup)
+    def group():
+        pass
+
+    @group.command()
+    def broken():
+        raise InputError("folder 'x' is empty; pass a folder of images")
+
+    result = CliRunner().invoke(group, ["broken"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: InputError: folder 'x' is empty; pass a folder of images"

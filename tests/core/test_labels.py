@@ -1,0 +1,60 @@
+import pytest
+
+from genrobust_fast.errors import InputError
+from genrobust_fast.labels import (
+    LabelSpace,
+    imagenet_label_space,
+    imagenet_templates,
+    label_space_from_folders,
+    named_label_space,
+    read_label_space_file,
+    resolve_label_space,
+)
+
+
+def test_imagenet_order_and_names():
+    space = imagenet_label_space()
+    assert len(space) == 1000
+    assert space.ids[0] == "n01440764" and space.names[0] == "tench"
+    assert space.index("n02123045") == 281 and space.name_of("n02123045") == "tabby cat"
+    assert space.ids[999] == "n15075141"
+
+
+@pytest.mark.parametrize("name,count", [("imagenet100", 100), ("imagenet-r", 200), ("imagenet_a", 200)])
+def test_subsets_keep_imagenet_order(name, count):
+    space = named_label_space(name)
+    full = imagenet_label_space()
+    positions = [full.index(c) for c in space.ids]
+    assert len(space) == count and positions == sorted(positions)
+
+
+def test_templates():
+    templates = imagenet_templates()
+    assert len(templates) == 80
+    assert all(t.count("{}") == 1 for t in templates)
+    assert templates[0].format("tench") == "a bad photo of a tench."
+
+
+def test_class_file_and_folders(tmp_path):
+    f = tmp_path / "classes.tsv"
+    f.write_text("# my classes\nn01440764\ttench\nshoe\n")
+    space = read_label_space_file(f)
+    assert space.ids == ("n01440764", "shoe") and space.names == ("tench", "shoe")
+    for cls in ("b_cls", "a_cls", "_meta", ".hidden"):
+        (tmp_path / "tree" / cls).mkdir(parents=True)
+    assert resolve_label_space(str(tmp_path / "tree")).ids == ("a_cls", "b_cls")
+    assert label_space_from_folders(tmp_path / "tree").names == ("a cls", "b cls")
+
+
+def test_bad_inputs(tmp_path):
+    with pytest.raises(InputError, match="unique"):
+        LabelSpace.from_ids(["a", "a"])
+    with pytest.raises(InputError, match="not in this label space"):
+        imagenet_label_space().index("n00000000")
+    with pytest.raises(InputError, match="unknown class set"):
+        named_label_space("imagenet-9000")
+    with pytest.raises(InputError, match="does not exist"):
+        resolve_label_space(str(tmp_path / "missing.tsv"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no class folders"):
+        label_space_from_folders(tmp_path / "empty")
