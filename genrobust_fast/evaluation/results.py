@@ -1,0 +1,94 @@
+"""The results file: one JSON line per (model, benchmark), appended atomically.
+
+`<out>/results.jsonl` is rewritten to a temp name and renamed under an exclusive lock, so several
+evaluation processes can share an output folder and a killed one never leaves half a line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import json
+import subprocess
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import InputError
+from ..fileio import atomic_write_text
+
+RESULTS_NAME = "results.jsonl"
+ROW_FORMAT = "genrobust-eval/1"
+
+
+def results_path(out: str | Path) -> Path:
+    out = Path(out)
+    return out if out.suffix == ".jsonl" else out / RESULTS_NAME
+
+
+def row_key(row: dict[str, Any]) -> tuple:
+    """What makes two rows the same evaluation (a rerun replaces the older row)."""
+    return (row["model"]["weights_sha256"], row["benchmark"], row["class_policy"], row["tta"])
+
+
+def read_results(path: str | Path) -> list[dict[str, Any]]:
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESULTS_NAME
+    if not path.is_file():
+        raise InputError(f"results file {str(path)!r} does not exist; run `genrobust eval ... --out DIR` first")
+    rows = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{lineno}: not a JSON line ({exc})") from exc
+        if row.get("format") != ROW_FORMAT:
+            raise InputError(f"{path}:{lineno}: format {row.get('format')!r} is not {ROW_FORMAT!r}")
+        rows.append(row)
+    return rows
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def append_results(path: str | Path, new_rows: Iterable[dict[str, Any]]) -> None:
+    """Add rows (replacing rows with the same key) with one atomic rewrite."""
+    path = Path(path)
+    new_rows = list(new_rows)
+    with _locked(path):
+        rows = read_results(path) if path.is_file() else []
+        replaced = {row_key(r) for r in new_rows}
+        rows = [r for r in rows if row_key(r) not in replaced] + new_rows
+        atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+
+
+def existing_keys(path: str | Path) -> set[tuple]:
+    path = Path(path)
+    return {row_key(r) for r in read_results(path)} if path.is_file() else set()
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """Package version plus the git commit (and '+dirty') when run from a checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True,
+                                text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=5, check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    return f"{__version__}+g{commit}{'.dirty' if dirty else ''}" if commit else __version__

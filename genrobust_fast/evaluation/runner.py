@@ -1,0 +1,227 @@
+"""The evaluation loop: one model, several benchmarks, one JSON line per (model, benchmark).
+
+    model = load_eval_model(arch="resnet50", weights="resnet50.pth")
+    rows = evaluate(model, [("imagenet-val", "/data/val"), ("imagenet-r", "/data/imagenet-r")], "results/")
+
+Images are decoded with PIL in a torch DataLoader and preprocessed as the classifier card says
+(resize, centre crop, normalise). Pairs already in the results file are skipped unless redo=True.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import os
+import tarfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import BackendUnavailableError, InputError
+from .layouts import BenchmarkData, read_benchmark
+from .metrics import accuracy_block, group_accuracy, mean_corruption_error
+from .models import EvalModel
+from .objectnet import objectnet_labels, read_objectnet_mapping
+from .registry import IMAGENET_VAL, BenchmarkSpec, get_benchmark, view_name
+from .results import ROW_FORMAT, append_results, code_version, existing_keys, results_path
+from .scoring import ScoringTask, make_task, subset_task
+from .verify import check_complete, summarize
+
+logger = logging.getLogger(__name__)
+
+TTA_MODES = ("none", "flip")
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    class_policy: str = "mask"
+    batch_size: int = 64
+    device: str = "auto"
+    num_workers: int = 0
+    tta: str = "none"  # "flip": average the logits of the image and its mirror (the paper's code did)
+    force: bool = False  # evaluate partial downloads
+    redo: bool = False  # re-evaluate pairs already in the results file
+    border_crop: int | None = None  # None: the benchmark's default (ObjectNet: 2 px)
+
+
+@dataclass(frozen=True)
+class BenchmarkRequest:
+    spec: BenchmarkSpec
+    root: Path
+    class_map: dict[str, str] | None = None
+
+
+class ImageListDataset:
+    """PIL decode + transform of files or "<tar>#<member>" entries; yields (tensor, position)."""
+
+    def __init__(self, paths: Sequence[str], transform, border_crop: int = 0) -> None:
+        self.paths = list(paths)
+        self.transform = transform
+        self.border_crop = border_crop
+        self._tars: dict[str, tarfile.TarFile] = {}  # per worker process: opened on first use
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def _open(self, path: str):
+        from PIL import Image
+
+        if "#" in path and not os.path.exists(path):
+            tar_path, member = path.split("#", 1)
+            if tar_path not in self._tars:
+                # Kept open for the life of the worker: reopening a shard per image is slow.
+                self._tars[tar_path] = tarfile.open(tar_path)  # noqa: SIM115
+            import io
+
+            return Image.open(io.BytesIO(self._tars[tar_path].extractfile(member).read()))
+        return Image.open(path)
+
+    def __getitem__(self, position: int):
+        with self._open(self.paths[position]) as img:
+            img = img.convert("RGB")
+        b = self.border_crop
+        if b:
+            img = img.crop((b, b, img.width - b, img.height - b))
+        return self.transform(img), position
+
+
+def build_transform(model: EvalModel, spec: BenchmarkSpec):
+    from torchvision import transforms
+
+    pre = model.preprocessing
+    try:
+        interpolation = transforms.InterpolationMode(pre.interpolation)
+    except ValueError:
+        raise InputError(f"unknown interpolation {pre.interpolation!r} in the classifier card") from None
+    steps = [] if spec.resize == "none" else [transforms.Resize(pre.resize, interpolation=interpolation)]
+    steps += [transforms.CenterCrop(pre.crop), transforms.ToTensor(), transforms.Normalize(pre.mean, pre.std)]
+    return transforms.Compose(steps)
+
+
+def resolve_device(device: str):
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise BackendUnavailableError(f"--device {device} was asked for but CUDA is not available here; "
+                                      "use --device cpu (or auto)")
+    return torch.device(device)
+
+
+def _tasks(req: BenchmarkRequest, data: BenchmarkData, model: EvalModel, policy: str,
+           objectnet_root: Path | None) -> list[ScoringTask]:
+    tasks = [make_task(req.spec.name, data.classes, data.members, data.targets_array, model.label_space, policy)]
+    if req.spec.name != IMAGENET_VAL:
+        return tasks
+    from ..labels import named_label_space
+
+    for subset in req.spec.views:
+        if subset == "objectnet":
+            if objectnet_root is None:
+                logger.info("no objectnet folder in this run: skipping view %s", view_name(IMAGENET_VAL, subset))
+                continue
+            members, names = read_objectnet_mapping(objectnet_root), objectnet_labels(objectnet_root)
+        else:
+            space = named_label_space(subset.replace("-", "_"))
+            members, names = {cid: (cid,) for cid in space.ids}, dict(zip(space.ids, space.names))
+        tasks.append(subset_task(view_name(IMAGENET_VAL, subset), data.classes, data.targets_array,
+                                 members, names, model.label_space, policy))
+    return tasks
+
+
+def _run_model(model: EvalModel, data: BenchmarkData, spec: BenchmarkSpec, tasks: list[ScoringTask],
+               options: EvalOptions, border_crop: int) -> None:
+    import torch
+
+    device = resolve_device(options.device)
+    dataset = ImageListDataset(data.paths, build_transform(model, spec), border_crop)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=options.batch_size, shuffle=False,
+                                         num_workers=options.num_workers, pin_memory=device.type == "cuda")
+    module = model.module.to(device).eval()
+    with torch.inference_mode():
+        for images, positions in loader:
+            images = images.to(device, non_blocking=True)
+            logits = module(images)
+            if options.tta == "flip":
+                logits = (logits + module(torch.flip(images, dims=[3]))) / 2
+            logits = logits.float().cpu()
+            for task in tasks:
+                task.update(logits, positions.numpy())
+
+
+def _row(model: EvalModel, req: BenchmarkRequest, data: BenchmarkData, task: ScoringTask, options: EvalOptions,
+         border_crop: int, device: str) -> dict[str, Any]:
+    out = task.outcomes()
+    metrics = accuracy_block(out["correct1"], out["correct5"], out["confidence"], out["targets"], task.classes.ids)
+    if data.groups is not None and task.name == req.spec.name:
+        groups = [data.groups[i] for i in out["positions"]]
+        metrics["by_group_top1"] = group_accuracy(out["correct1"], groups)
+        if req.spec.layout == "imagenet_c":
+            metrics.update(mean_corruption_error(metrics["by_group_top1"]))
+    pre = dataclasses.asdict(model.preprocessing)
+    pre.update(border_crop=border_crop, resize=None if req.spec.resize == "none" else pre["resize"])
+    is_view = task.name != req.spec.name
+    return {
+        "format": ROW_FORMAT,
+        "model": model.describe(),
+        "benchmark": task.name,
+        "base_benchmark": req.spec.name,
+        "id_benchmark": None if is_view else req.spec.id_benchmark,
+        "n": int(out["correct1"].size),
+        "class_policy": task.policy,
+        "num_scored_classes": task.num_scored_classes,
+        "tta": options.tta,
+        "preprocessing": pre,
+        "dataset": {k: v for k, v in summarize(data).items() if k != "benchmark"},
+        "metrics": metrics,
+        "code_version": code_version(),
+        "device": device,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _wanted_names(req: BenchmarkRequest, objectnet_root: Path | None) -> list[str]:
+    names = [req.spec.name]
+    if req.spec.name == IMAGENET_VAL:
+        names += [view_name(IMAGENET_VAL, s) for s in req.spec.views if s != "objectnet" or objectnet_root]
+    return names
+
+
+def evaluate(model: EvalModel, benchmarks: Sequence[BenchmarkRequest | tuple], out: str | Path,
+             options: EvalOptions = EvalOptions()) -> list[dict[str, Any]]:
+    """Evaluate `model` on each benchmark; append rows to <out>/results.jsonl and return the new rows."""
+    if options.tta not in TTA_MODES:
+        raise InputError(f"tta {options.tta!r} is not one of {', '.join(TTA_MODES)}")
+    requests = [b if isinstance(b, BenchmarkRequest) else
+                BenchmarkRequest(get_benchmark(b[0]) if isinstance(b[0], str) else b[0], Path(b[1]))
+                for b in benchmarks]
+    objectnet_root = next((r.root for r in requests if r.spec.layout == "objectnet"), None)
+    path = results_path(out)
+    done = existing_keys(path)
+    # Read and check every folder before the first forward pass: a partial download fails fast.
+    plans = []
+    for req in requests:
+        keys = {(model.weights_sha256, name, options.class_policy, options.tta)
+                for name in _wanted_names(req, objectnet_root)}
+        if keys <= done and not options.redo:
+            logger.info("skipping %s: already in %s (pass redo to re-evaluate)", req.spec.name, path)
+            continue
+        data = read_benchmark(req.spec, req.root, req.class_map)
+        check_complete(data, options.force)
+        plans.append((req, data))
+    device = str(resolve_device(options.device))
+    new_rows = []
+    for req, data in plans:
+        border = req.spec.border_crop if options.border_crop is None else options.border_crop
+        tasks = _tasks(req, data, model, options.class_policy, objectnet_root)
+        logger.info("evaluating %s on %s (%d images)", model.name, req.spec.name, len(data))
+        _run_model(model, data, req.spec, tasks, options, border)
+        # A class-restricted view with no images (val folders lacking those classes) has nothing to report.
+        rows = [_row(model, req, data, task, options, border, device) for task in tasks
+                if task.name == req.spec.name or task.positions]
+        append_results(path, rows)  # after each benchmark, so a long run keeps what it finished
+        new_rows += rows
+    return new_rows
