@@ -17,7 +17,7 @@ def test_help_lists_command_groups():
 def test_info_json_reports_every_library():
     result = CliRunner().invoke(cli, ["info", "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     libs = report["libraries"]
     assert libs["torch"]["available"] and libs["onnxruntime"]["available"]
     # TensorRT cannot be installed on CPU machines: reported as missing with the fix, not a crash.

@@ -1,0 +1,82 @@
+"""The compiled kernels (genrobust_fast._core) behind the same signatures as _reference.
+
+The extension is imported once, on first use; the outcome (module or the reason it failed) is cached.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import KernelUnavailableError
+from ._checks import check_crop_args, check_float_nchw, check_images, check_threads, check_topk_args
+
+REBUILD_HINT = ("rebuild the extension with `pip install --no-build-isolation -e .` (or `make install`) in the "
+                "source checkout, or set GENROBUST_KERNELS=auto to fall back to the NumPy reference")
+
+_state: dict = {"tried": False, "core": None, "error": None}
+
+
+def _import_core():
+    from .. import _core
+
+    return _core
+
+
+def load():
+    """The extension module, or None when it cannot be imported (see unavailable_reason())."""
+    if not _state["tried"]:
+        _state["tried"] = True
+        try:
+            _state["core"] = _import_core()
+        except (ImportError, OSError) as exc:
+            _state["error"] = f"{type(exc).__name__}: {exc}"
+    return _state["core"]
+
+
+def unavailable_reason() -> str | None:
+    load()
+    return _state["error"]
+
+
+def reset() -> None:
+    """Forget the cached import outcome (tests use it after patching _import_core)."""
+    _state.update(tried=False, core=None, error=None)
+
+
+def core():
+    module = load()
+    if module is None:
+        raise KernelUnavailableError(f"the native kernels cannot be loaded ({_state['error']}); {REBUILD_HINT}")
+    return module
+
+
+def crop_resize_normalize(images, boxes, flips, out_size, mean, std, dtype="float32", out=None, threads=0):
+    a = check_crop_args(images, boxes, flips, out_size, mean, std, dtype, out, threads)
+    core().crop_resize_normalize(a.images, a.boxes, a.flips, a.out_h, a.out_w, a.mean, a.std, a.dtype, a.out,
+                                 a.threads)
+    return a.result
+
+
+def to_uint8(images, threads=0) -> np.ndarray:
+    x = check_float_nchw(images)
+    threads = check_threads(threads)
+    n, c, h, w = x.shape
+    out = np.empty((n, h, w, c), dtype=np.uint8)
+    core().to_uint8(x, out, threads)
+    return out
+
+
+def phash64(images, threads=0) -> np.ndarray:
+    imgs = check_images(images, "phash64")
+    threads = check_threads(threads)
+    out = np.empty(len(imgs), dtype=np.uint64)
+    core().phash64(imgs, out, threads)
+    return out
+
+
+def hamming_topk(queries, references, k, threads=0) -> tuple[np.ndarray, np.ndarray]:
+    q, r, k, threads = check_topk_args(queries, references, k, threads)
+    indices = np.empty((len(q), k), dtype=np.int64)
+    distances = np.empty((len(q), k), dtype=np.int32)
+    core().hamming_topk(q, r, k, indices, distances, threads)
+    return indices, distances
