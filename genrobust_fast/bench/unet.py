@@ -1,0 +1,161 @@
+"""UNet throughput per backend, as ratios against torch eager measured in the same run.
+
+    result = run_unet_benchmark(model="tiny", backends=("torch", "onnxruntime"), batch=8)
+    result["backends"]["onnxruntime"]["ratio_vs_torch"]
+
+Correctness first: every backend's noise prediction on the benchmark inputs is compared with the
+torch fp32 reference (relative L2 error; fp32 <= 1e-4, fp16 <= 2e-2, bf16 <= 5e-2) and a backend that
+fails parity raises instead of being timed. FLOPs per call are counted on the torch model with
+torch.utils.flop_counter (matmul/conv/attention), so TFLOP/s on a GPU is measured work over measured
+time, compared with the device's dense fp16/bf16 peak from its datasheet.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+PARITY_TOL = {"fp32": 1e-4, "fp16": 2e-2, "bf16": 5e-2, "fp8": 1e-1}
+# Dense fp16/bf16 tensor-core peak (TFLOP/s) from NVIDIA datasheets, matched by device-name substring.
+GPU_PEAK_TFLOPS = {"H200": 989.4, "H100": 989.4, "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10": 125.0}
+SD15_TFLOP_PER_IMAGE_CALL_512 = 0.80  # REFERENCE.md anchor, for comparison with the counted figure
+
+
+def _time_calls(fn, device, seconds: float, warmup: int) -> tuple[float, int]:
+    import torch
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    for _ in range(warmup):
+        fn()
+    sync()
+    calls, start = 0, time.perf_counter()
+    while True:
+        fn()
+        calls += 1
+        if calls % 4 == 0 or device.type == "cpu":
+            sync()
+            elapsed = time.perf_counter() - start
+            if elapsed >= seconds and calls >= 2:
+                return calls / elapsed, calls
+
+
+def count_unet_flops(components, inputs) -> int:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        components.unet(*inputs[:2], encoder_hidden_states=inputs[2], return_dict=False)
+    return int(counter.get_total_flops())
+
+
+def run_unet_benchmark(
+    model: str = "tiny",
+    backends: tuple[str, ...] = ("torch", "onnxruntime"),
+    batch: int = 8,
+    size: tuple[int, int] | None = None,
+    guidance: bool = True,
+    device: str | None = None,
+    precision: str | None = None,
+    engine_dir: str | Path = "engines",
+    seconds: float = 3.0,
+    warmup: int = 3,
+    threads: int | None = None,
+    compile_unet: bool = False,
+    rounds: int = 3,
+) -> dict[str, Any]:
+    """Time `runners.unet` for each backend on identical inputs; torch eager is always measured."""
+    import torch
+
+    from ..engines.models import load_components
+    from ..engines.select import create_runners, default_precision, resolve_device
+    from ..engines.specs import Precision, text_length
+
+    dev = resolve_device(device)
+    prec = Precision.parse(precision) if precision else default_precision(dev)
+    comps = load_components(model)
+    size = size or comps.default_size
+    scale = comps.vae_scale_factor
+    unet_batch = batch * (2 if guidance else 1)
+    gen = torch.Generator().manual_seed(0)
+    inputs_cpu = (
+        torch.randn(unet_batch, comps.latent_channels, size[0] // scale, size[1] // scale, generator=gen),
+        torch.full((unet_batch,), 500.0),
+        torch.randn(unet_batch, text_length(comps), comps.unet.config.cross_attention_dim, generator=gen),
+    )
+    # Reference and FLOP count in fp32 on the benchmark device (TF32 off so it is a true fp32 reference).
+    comps.unet.to(dev)
+    on_dev = tuple(x.to(dev) for x in inputs_cpu)
+    tf32 = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        flops = count_unet_flops(comps, on_dev)
+        with torch.no_grad():
+            reference = comps.unet(*on_dev[:2], encoder_hidden_states=on_dev[2], return_dict=False)[0].cpu()
+    finally:
+        torch.backends.cudnn.allow_tf32 = tf32
+    comps.unet.to("cpu")
+
+    order = ["torch"] + [b for b in backends if b != "torch"]
+    prepared: dict[str, Any] = {}
+    results: dict[str, Any] = {}
+    for name in order:
+        runners = create_runners(comps, backend=name, precision=prec, device=dev, engine_dir=engine_dir,
+                                 batch_range=(batch, batch, batch), size=size, guidance=guidance,
+                                 build_if_missing=True, threads=threads,
+                                 compile_unet=compile_unet and name == "torch")
+        inputs = tuple(x.to(dev, runners.dtype) if i != 1 else x.to(dev) for i, x in enumerate(inputs_cpu))
+        out = runners.unet(*inputs)
+        err = ((out.float().cpu() - reference).norm() / reference.norm()).item()
+        tol = PARITY_TOL[prec.value]
+        if not err <= tol:
+            raise AssertionError(f"{name} {prec.value} UNet differs from torch fp32 by {err:.2e} > {tol}")
+        prepared[name] = (runners, inputs)
+        results[name] = {"relative_error_vs_torch_fp32": float(f"{err:.3e}"), "rounds_calls_per_s": []}
+    # Interleaved rounds, best round per backend: on a shared machine the load changes during a run,
+    # and alternating backends exposes each to the same conditions.
+    for _ in range(rounds):
+        for name, (runners, inputs) in prepared.items():
+            rate, _calls = _time_calls(lambda r=runners, x=inputs: r.unet(*x), dev, seconds / rounds, warmup)
+            results[name]["rounds_calls_per_s"].append(round(rate, 3))
+    for entry in results.values():
+        best = max(entry["rounds_calls_per_s"])
+        entry.update(unet_calls_per_s=best, images_per_s=round(best * batch, 3),
+                     achieved_tflops=round(best * flops / 1e12, 4))
+    base = results["torch"]["unet_calls_per_s"]
+    for entry in results.values():
+        entry["ratio_vs_torch"] = round(entry["unet_calls_per_s"] / base, 3)
+
+    doc: dict[str, Any] = {
+        "benchmark": "unet",
+        "model": model,
+        "device": str(dev),
+        "precision": prec.value,
+        "batch_images": batch,
+        "unet_batch": unet_batch,
+        "size": list(size),
+        "guidance": guidance,
+        "gflop_per_call_counted": round(flops / 1e9, 3),
+        "backends": results,
+    }
+    if dev.type == "cuda":
+        gpu = torch.cuda.get_device_name(dev)
+        peak = next((v for k, v in GPU_PEAK_TFLOPS.items() if k in gpu), None)
+        doc["gpu"] = gpu
+        doc["gpu_peak_tflops_dense_16bit"] = peak
+        for entry in results.values():
+            entry["fraction_of_peak"] = round(entry["achieved_tflops"] / peak, 4) if peak else None
+    if model == "sd15-arch":
+        doc["reference_tflop_per_call"] = round(
+            SD15_TFLOP_PER_IMAGE_CALL_512 * unet_batch * size[0] * size[1] / 512**2, 3
+        )
+    doc["torch_threads"] = torch.get_num_threads()
+    doc["ort_threads"] = threads or "physical cores (ORT default)"
+    return doc

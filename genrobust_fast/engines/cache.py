@@ -1,0 +1,333 @@
+"""Engine cache: where built artifacts live, and the key that says what built them.
+
+    engines/<model>/onnx-fp32/unet.onnx            + unet.json      (ONNX Runtime runs these; TensorRT parses them)
+    engines/<model>/tensorrt-fp16-b1-4-8_512x512/unet.plan + unet.json
+    engines/timing-caches/trt-10.9-sm90.cache
+
+The sidecar JSON holds the `EngineKey` (weights hash, ONNX opset, precision, shape profiles, TensorRT
+version, GPU compute capability, builder flags) and the artifact's size and sha256. It is written
+last, after the artifacts were renamed into place, so an artifact without a sidecar is an unfinished
+build and is never loaded. Loading compares the stored key with the one the caller needs field by
+field; any difference is an `EngineMismatchError` naming the rebuild command. Nothing is reused or
+rebuilt silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import BackendUnavailableError, EngineMismatchError
+from ..fileio import atomic_write_json
+from .models import BUILTIN_MODELS, DiffusionComponents
+
+log = logging.getLogger(__name__)
+
+ENGINE_FORMAT = 1  # bump when the layout or the meaning of a key field changes
+DEFAULT_OPSET = 17
+# The module each component's weights come from (both VAE halves hash the whole VAE).
+COMPONENT_MODULE = {
+    "unet": "unet",
+    "vae_decoder": "vae",
+    "vae_encoder": "vae",
+    "text_encoder": "text_encoder",
+    "image_encoder": "image_encoder",
+}
+
+
+class EngineNotBuiltError(BackendUnavailableError):
+    """The backend can run here but its engine for this model/precision/shape has not been built."""
+
+
+@dataclass(frozen=True)
+class EngineKey:
+    """Everything that changes a built artifact. Two artifacts with equal keys are interchangeable."""
+
+    component: str
+    artifact: str  # "onnx" or "tensorrt"
+    precision: str
+    weights_sha256: str
+    onnx_opset: int
+    profiles: dict[str, list] | None = None  # input -> [min, opt, max] shapes; None: dynamic ONNX axes
+    tensorrt_version: str | None = None
+    compute_capability: str | None = None
+    builder_flags: tuple[str, ...] = ()
+    format: int = ENGINE_FORMAT
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["builder_flags"] = list(self.builder_flags)
+        return json.loads(json.dumps(data))  # tuples -> lists, so stored and fresh keys compare equal
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EngineKey:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise EngineMismatchError(f"engine key has unknown fields {unknown}; it was written by another version")
+        data = dict(data)
+        data["builder_flags"] = tuple(data.get("builder_flags", ()))
+        return cls(**data)
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()
+
+    def differences(self, other: EngineKey) -> list[str]:
+        """'field: stored -> needed' for every field that differs."""
+        mine, theirs = self.to_json(), other.to_json()
+        return [f"{k}: built {_short(mine[k])}, need {_short(theirs[k])}" for k in mine if mine[k] != theirs[k]]
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value)
+    return text[:19] + "…" if len(text) > 20 and isinstance(value, str) else text
+
+
+@dataclass
+class EngineRecord:
+    """One committed artifact and its sidecar contents."""
+
+    sidecar: Path
+    key: EngineKey
+    files: list[str]
+    bytes: int
+    sha256: str
+    model: str
+    model_id: str
+    created: str
+    build_command: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return self.sidecar.parent / self.files[0]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sidecar": str(self.sidecar),
+            "key": self.key.to_json(),
+            "digest": self.key.digest(),
+            "files": self.files,
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+            "model": self.model,
+            "model_id": self.model_id,
+            "created": self.created,
+            "build_command": self.build_command,
+            **self.extra,
+        }
+
+
+def model_argument(components: DiffusionComponents) -> str:
+    """What to pass to --model to get these components again (a built-in name or the folder)."""
+    name = components.model_id.removeprefix("builtin:")
+    return name
+
+
+def model_slug(components: DiffusionComponents) -> str:
+    """Folder name for a model's engines: the built-in name, or folder name + hash of its path."""
+    arg = model_argument(components)
+    if arg in BUILTIN_MODELS:
+        return arg
+    return f"{Path(arg).name}-{hashlib.sha256(arg.encode()).hexdigest()[:8]}"
+
+
+def component_weights_hash(components: DiffusionComponents, component: str) -> str:
+    """sha256 of the weights one component runs, cached on the components object.
+
+    Per module rather than the whole model, so a finetuned UNet only invalidates UNet engines.
+    """
+    module = COMPONENT_MODULE[component]
+    cache_key = f"weights_hash:{module}"
+    if cache_key not in components.extra:
+        components.extra[cache_key] = _fp32_state_hash(module, getattr(components, module))
+    return components.extra[cache_key]
+
+
+def _fp32_state_hash(name: str, module) -> str:
+    """sha256 of the weights as fp32 on the CPU, so the same weights hash alike after .to(cuda, fp16).
+
+    Engines are exported from fp32 weights; fp16/bf16 -> fp32 is exact, so this is the same digest
+    whether a runner moved the module to a GPU in half precision before the engine was looked up.
+    """
+    import torch
+
+    digest = hashlib.sha256()
+    for key, tensor in sorted(module.state_dict().items()):
+        t = tensor.detach().cpu()
+        if t.is_floating_point():
+            t = t.float()
+        t = t.contiguous()
+        digest.update(f"{name}.{key}:{tuple(t.shape)}:{t.dtype}".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
+def build_command(
+    model: str, backend: str, precision: str, profile_args: str = "", force: bool = True,
+    engine_dir: str | os.PathLike = "engines",
+) -> str:
+    """The `genrobust engine build` line that (re)builds an engine; --force only when one exists."""
+    cmd = f"genrobust engine build --model {model} --backend {backend} --precision {precision}"
+    if profile_args:
+        cmd += f" {profile_args}"
+    if str(engine_dir) != "engines":
+        cmd += f" --engine-dir {engine_dir}"
+    return cmd + (" --force" if force else "")
+
+
+class EngineCache:
+    """The engines folder: entry folders per model and variant, sidecar keys, atomic commits."""
+
+    def __init__(self, root: str | os.PathLike = "engines"):
+        self.root = Path(root)
+
+    def entry_dir(self, slug: str, variant: str) -> Path:
+        return self.root / slug / variant
+
+    def timing_cache_path(self, tensorrt_version: str, compute_capability: str) -> Path:
+        return self.root / "timing-caches" / f"trt-{tensorrt_version}-sm{compute_capability.replace('.', '')}.cache"
+
+    def read(self, sidecar: Path) -> EngineRecord:
+        try:
+            data = json.loads(sidecar.read_text())
+            return EngineRecord(
+                sidecar=sidecar,
+                key=EngineKey.from_json(data["key"]),
+                files=list(data["files"]),
+                bytes=int(data["bytes"]),
+                sha256=data["sha256"],
+                model=data["model"],
+                model_id=data["model_id"],
+                created=data["created"],
+                build_command=data["build_command"],
+                extra={k: v for k, v in data.items() if k in ("inputs", "outputs", "build_seconds")},
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise EngineMismatchError(
+                f"engine sidecar {str(sidecar)!r} is unreadable ({type(exc).__name__}: {exc}); "
+                f"delete it with `genrobust engine clean --engine-dir {self.root}` and rebuild"
+            ) from exc
+
+    def load(self, directory: Path, expected: EngineKey, rebuild: str) -> EngineRecord:
+        """The committed artifact for `expected`, checked; missing -> EngineNotBuiltError, else mismatch."""
+        sidecar = directory / f"{expected.component}.json"
+        if not sidecar.is_file():
+            raise EngineNotBuiltError(
+                f"no {expected.artifact} {expected.precision} engine for {expected.component} in "
+                f"{str(directory)!r}; build it with: {rebuild.removesuffix(' --force')}"
+            )
+        record = self.read(sidecar)
+        diffs = record.key.differences(expected)
+        if diffs:
+            raise EngineMismatchError(
+                f"engine {str(record.path)!r} does not match this request ({'; '.join(diffs)}); "
+                f"rebuild it with: {rebuild}"
+            )
+        for name in record.files:
+            path = directory / name
+            if not path.is_file():
+                raise EngineMismatchError(f"engine file {str(path)!r} is missing; rebuild with: {rebuild}")
+        size = sum((directory / name).stat().st_size for name in record.files)
+        if size != record.bytes:
+            raise EngineMismatchError(
+                f"engine {str(record.path)!r} is {size} bytes, its sidecar says {record.bytes} (truncated or "
+                f"replaced); rebuild it with: {rebuild}"
+            )
+        return record
+
+    def commit(
+        self,
+        directory: Path,
+        key: EngineKey,
+        staged: dict[str, Path],
+        *,
+        model: str,
+        model_id: str,
+        build_cmd: str,
+        extra: dict[str, Any] | None = None,
+    ) -> EngineRecord:
+        """Move staged files (final name -> temp path, same filesystem) into place, then write the sidecar.
+
+        The old sidecar is removed first, so a crash between renames leaves no sidecar pointing at a
+        mix of old and new files; the artifact is then simply "not built".
+        """
+        directory.mkdir(parents=True, exist_ok=True)
+        sidecar = directory / f"{key.component}.json"
+        sidecar.unlink(missing_ok=True)
+        digest = hashlib.sha256()
+        total = 0
+        for name, tmp in staged.items():
+            total += tmp.stat().st_size
+            digest.update(name.encode())
+            _hash_into(digest, tmp)
+            os.replace(tmp, directory / name)
+        record = EngineRecord(
+            sidecar=sidecar,
+            key=key,
+            files=list(staged),
+            bytes=total,
+            sha256=digest.hexdigest(),
+            model=model,
+            model_id=model_id,
+            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            build_command=build_cmd,
+            extra=dict(extra or {}),
+        )
+        atomic_write_json(sidecar, record.to_json())
+        return record
+
+    def verify(self, record: EngineRecord) -> bool:
+        """Recompute the sha256 of the artifact files (slow for GB-sized engines; `engine inspect --verify`)."""
+        digest = hashlib.sha256()
+        for name in record.files:
+            digest.update(name.encode())
+            _hash_into(digest, record.sidecar.parent / name)
+        return digest.hexdigest() == record.sha256
+
+    def records(self) -> tuple[list[EngineRecord], list[str]]:
+        """Every committed engine, and the problems found (unreadable sidecars)."""
+        found, problems = [], []
+        if not self.root.is_dir():
+            return found, problems
+        for sidecar in sorted(self.root.glob("*/*/*.json")):
+            try:
+                found.append(self.read(sidecar))
+            except EngineMismatchError as exc:
+                problems.append(str(exc))
+        return found, problems
+
+    def clean(self, model: str | None = None, dry_run: bool = False) -> list[Path]:
+        """Remove engines (all, or one model's folder) plus unfinished builds; the README stays."""
+        targets: list[Path] = []
+        if not self.root.is_dir():
+            return targets
+        if model is None:
+            targets = [p for p in self.root.iterdir() if p.name != "README.md"]
+        else:
+            targets = [p for p in self.root.iterdir() if p.is_dir() and p.name in (model, _slug_of_arg(model))]
+        if not dry_run:
+            for path in targets:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        return targets
+
+
+def _slug_of_arg(arg: str) -> str:
+    if arg in BUILTIN_MODELS:
+        return arg
+    resolved = str(Path(arg).resolve())
+    return f"{Path(resolved).name}-{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
+
+
+def _hash_into(digest, path: Path, chunk: int = 1 << 22) -> None:
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)

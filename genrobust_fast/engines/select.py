@@ -1,0 +1,152 @@
+"""Backend selection and the one factory the pipeline calls: `create_runners`.
+
+`auto` picks, on a GPU, tensorrt -> onnxruntime (CUDA provider) -> torch, and on a CPU
+onnxruntime -> torch, taking the first whose library, hardware and built engines are all present,
+and logs why each earlier choice was skipped. An explicit backend that cannot run raises
+`BackendUnavailableError` saying how to fix it (install the extra, build the engine, use a GPU).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+
+import torch
+
+from ..errors import BackendUnavailableError
+from .cache import EngineNotBuiltError
+from .runners import ComponentRunners, TorchRunners
+from .specs import Precision, ShapeProfile
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("torch", "onnxruntime", "tensorrt")
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """None/'auto' -> cuda when available, else cpu; an explicit cuda device without a GPU is an error."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BackendUnavailableError(
+            f"device {str(device)!r} was asked for but torch {torch.__version__} sees no CUDA GPU; "
+            "use --device cpu or run on a GPU machine"
+        )
+    return device
+
+
+def default_precision(device: torch.device) -> Precision:
+    return Precision.FP32 if device.type == "cpu" else Precision.FP16
+
+
+def backend_problem(backend: str, device: torch.device, precision: Precision) -> str | None:
+    """Why `backend` cannot run here at all (library or hardware), with the fix; None if it can."""
+    if backend == "torch":
+        if precision is Precision.FP8:
+            return "the torch backend has no fp8 path; use --backend tensorrt on an fp8 GPU, or --precision fp16"
+        return None
+    if backend == "onnxruntime":
+        if importlib.util.find_spec("onnxruntime") is None:
+            return "onnxruntime is not installed; pip install onnxruntime (or onnxruntime-gpu for CUDA)"
+        if precision not in (Precision.FP32, Precision.FP16):
+            return f"ONNX Runtime runs fp32/fp16 engines, not {precision.value}; use --precision fp16 or fp32"
+        if device.type == "cpu" and precision is not Precision.FP32:
+            return "ONNX Runtime's CPU provider runs fp32 only here; use --precision fp32 on the CPU"
+        if device.type == "cuda":
+            import onnxruntime as ort
+
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                return "this onnxruntime has no CUDAExecutionProvider; pip install onnxruntime-gpu"
+        return None
+    if backend == "tensorrt":
+        if device.type != "cuda":
+            return "TensorRT needs an NVIDIA GPU; use --device cuda on a GPU machine, or --backend onnxruntime/torch"
+        if importlib.util.find_spec("tensorrt") is None:
+            return "TensorRT is not installed; pip install 'genrobust-fast[tensorrt]'"
+        from .trt_backend import check_precision
+
+        try:
+            check_precision(precision, torch.cuda.get_device_capability(device))
+        except BackendUnavailableError as exc:
+            return str(exc)
+        return None
+    return f"unknown backend {backend!r}; choose one of auto, {', '.join(BACKENDS)}"
+
+
+def _auto_order(device: torch.device) -> tuple[str, ...]:
+    return ("tensorrt", "onnxruntime", "torch") if device.type == "cuda" else ("onnxruntime", "torch")
+
+
+def create_runners(
+    components,
+    backend: str = "auto",
+    precision: Precision | str | None = None,
+    device: str | torch.device | None = None,
+    engine_dir: str | Path = "engines",
+    batch_range: tuple[int, int, int] | None = None,
+    size: tuple[int, int] | None = None,
+    guidance: bool = True,
+    build_if_missing: bool = False,
+    compile_unet: bool = False,
+    threads: int | None = None,
+) -> ComponentRunners:
+    """Runners for `components` on the chosen backend; the pipeline calls only their five methods.
+
+    Args:
+        backend: "auto", "torch", "onnxruntime" or "tensorrt".
+        precision: "fp32", "fp16", "bf16" or "fp8"; default fp32 on the CPU, fp16 on a GPU.
+        device: "cpu", "cuda", "cuda:N"; default a GPU when there is one.
+        engine_dir: the engine cache folder (`genrobust engine build --engine-dir`).
+        batch_range: (min, opt, max) images per call the engine must accept (TensorRT profiles;
+            ONNX files have dynamic axes and accept any). Default (1, 1, 4).
+        size: image (H, W) for TensorRT profiles; default the model's size.
+        guidance: classifier-free guidance doubles the text-encoder/UNet batch in TensorRT profiles.
+        build_if_missing: export/build engines that are not in the cache instead of raising
+            `EngineNotBuiltError`. A cached engine whose key does not match is always an error
+            (`EngineMismatchError`) naming the rebuild command.
+        compile_unet: torch backend only: torch.compile the UNet (GPU).
+        threads: ONNX Runtime intra-op threads (default: physical cores).
+
+    Example:
+        >>> comps = load_components("tiny")
+        >>> runners = create_runners(comps, backend="onnxruntime", build_if_missing=True)
+        >>> runners.backend
+        'onnxruntime'
+    """
+    device = resolve_device(device)
+    precision = Precision.parse(precision) if precision is not None else default_precision(device)
+    profile = ShapeProfile(batch=tuple(batch_range or (1, 1, 4)), size=size, guidance=guidance)  # type: ignore[arg-type]
+
+    def make(name: str) -> ComponentRunners:
+        if name == "torch":
+            return TorchRunners(components, device, precision.torch_dtype, compile_unet=compile_unet)
+        if name == "onnxruntime":
+            from .ort_backend import OrtRunners
+
+            return OrtRunners(components, device, precision, engine_dir, build_if_missing, threads)
+        from .trt_backend import TrtRunners
+
+        return TrtRunners(components, device, precision, engine_dir, profile, build_if_missing)
+
+    if backend != "auto":
+        problem = backend_problem(backend, device, precision)
+        if problem:
+            raise BackendUnavailableError(f"backend {backend!r} cannot run on {device}: {problem}")
+        return make(backend)
+
+    skipped = []
+    for name in _auto_order(device):
+        problem = backend_problem(name, device, precision)
+        if problem is None:
+            try:
+                runners = make(name)
+            except EngineNotBuiltError as exc:
+                problem = str(exc)
+            else:
+                why = "; ".join(skipped) if skipped else "first choice"
+                log.info("backend auto -> %s on %s (%s) [%s]", name, device, precision.value, why)
+                return runners
+        skipped.append(f"{name} skipped: {problem}")
+    raise BackendUnavailableError(f"no backend can run on {device} at {precision.value}: {' | '.join(skipped)}")

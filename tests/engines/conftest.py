@@ -1,0 +1,44 @@
+"""Tiny components and one ONNX engine cache, built once per test session."""
+
+import pytest
+import torch
+
+
+def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
+    return ((actual.float() - expected.float()).norm() / expected.float().norm().clamp_min(1e-12)).item()
+
+
+@pytest.fixture(scope="session")
+def tiny():
+    from genrobust_fast.engines.models import load_components
+
+    return load_components("tiny")
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tiny, tmp_path_factory):
+    """engines/ with every tiny component exported to fp32 ONNX."""
+    from genrobust_fast.engines.build import build_engines
+
+    root = tmp_path_factory.mktemp("engines")
+    build_engines(tiny, "onnxruntime", "fp32", root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def ort_runners(tiny, onnx_cache):
+    from genrobust_fast.engines import create_runners
+
+    return create_runners(tiny, backend="onnxruntime", device="cpu", engine_dir=onnx_cache)
+
+
+@pytest.fixture(scope="session")
+def torch_runners(tiny):
+    from genrobust_fast.engines.runners import TorchRunners
+
+    return TorchRunners(tiny, "cpu", torch.float32)
+
+
+@pytest.fixture(scope="session")
+def rel_err():
+    return relative_error

@@ -1,0 +1,39 @@
+"""load_components on folders: save/load round trip, and clear errors for missing or broken parts."""
+
+import shutil
+
+import pytest
+import torch
+
+from genrobust_fast.engines.models import load_components, save_components
+from genrobust_fast.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def saved(tiny, tmp_path_factory):
+    return save_components(tiny, tmp_path_factory.mktemp("tiny-sd") / "model")
+
+
+def test_folder_round_trip_keeps_weights(tiny, saved):
+    loaded = load_components(saved)
+    assert loaded.image_encoder is not None
+    assert loaded.weights_hash() == tiny.weights_hash()
+    sample, ctx = torch.randn(2, 4, 16, 16), torch.randn(2, 32, 32)
+    with torch.no_grad():
+        a = tiny.unet(sample, 10, encoder_hidden_states=ctx).sample
+        b = loaded.unet(sample, 10, encoder_hidden_states=ctx).sample
+    torch.testing.assert_close(a, b)
+
+
+def test_missing_and_malformed_folders(saved, tmp_path):
+    with pytest.raises(InputError, match="neither a built-in model"):
+        load_components(tmp_path / "absent")
+    broken = tmp_path / "broken"
+    shutil.copytree(saved, broken)
+    shutil.rmtree(broken / "unet")
+    with pytest.raises(InputError, match="lacks unet"):
+        load_components(broken)
+    shutil.copytree(saved / "unet", broken / "unet")
+    (broken / "vae" / "config.json").write_text("{ not json")
+    with pytest.raises(InputError, match="cannot load vae/"):
+        load_components(broken)
