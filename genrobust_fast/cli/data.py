@@ -1,0 +1,64 @@
+"""`genrobust data`: dataset checks, one small subcommand each.
+
+Other areas add theirs as their own modules, listed in DATA_COMMANDS (shown only once the module exists):
+`verify` (evaluation: a benchmark tree against its expected layout) and `audit` (generation: a generated
+set's provenance).
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .lazy import LazyGroup
+from .options import json_option
+
+DATA_COMMANDS = {
+    "verify": "genrobust_fast.cli.data_verify:verify",
+    "audit": "genrobust_fast.cli.data_audit:audit",
+}
+
+
+@click.group(cls=LazyGroup, lazy_commands=DATA_COMMANDS)
+def data() -> None:
+    """Inspect datasets: scan, check and verify trees before training or evaluation.
+
+    \b
+    Example:
+      genrobust data check /data/imagenet/train
+    """
+
+
+@data.command("check")
+@click.argument("root", type=click.Path(exists=True, file_okay=False))
+@click.option("--workers", type=int, default=None, help="Decode threads (default: all CPUs).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None, help="Also write the full JSON report here.")
+@click.option("--strict", is_flag=True, help="Exit non-zero when any image is unreadable.")
+@json_option
+def check(root: str, workers: int | None, report_path: str | None, strict: bool, as_json: bool) -> None:
+    """Count images per class, find unreadable/truncated files and exact duplicates.
+
+    Training skips the files marked bad here. The scan cache of ROOT is refreshed.
+
+    \b
+    Example:
+      genrobust data check real/ --report real-check.json
+    """
+    from ..data.check import check_image_folder
+    from ..fileio import atomic_write_json
+
+    report = check_image_folder(root, workers=workers)
+    if report_path:
+        atomic_write_json(report_path, report)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(f"{report['images']} images in {report['classes']} classes; {len(report['bad'])} unreadable; "
+                   f"{report['duplicate_files']} duplicate file(s) in {len(report['duplicate_groups'])} group(s)")
+        for item in report["bad_details"][:20]:
+            click.echo(f"  bad: {item['file']}: {item['error']}")
+        if report["empty_classes"]:
+            click.echo(f"  classes without readable images: {', '.join(report['empty_classes'][:20])}")
+    if strict and report["bad"]:
+        raise click.ClickException(f"{len(report['bad'])} unreadable image(s) in {root}; training will skip them")

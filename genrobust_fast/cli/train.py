@@ -1,0 +1,74 @@
+"""`genrobust train`: parsing only; the work is genrobust_fast.training.train."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+
+import click
+
+from .options import config_option, json_option
+
+LOADER_CHOICES = ("auto", "dali", "torch")
+AUGMENT_CHOICES = ("none", "augmix", "randaugment", "trivialaugment")
+
+
+@click.command()
+@click.option("--real", type=click.Path(file_okay=False), default=None, help="Real ImageFolder tree (<root>/<class_id>/*).")
+@click.option("--generated", type=click.Path(file_okay=False), default=None,
+              help="Generated set written by `genrobust generate` (has manifest.json).")
+@click.option("--classes", default=None, help="Label space: imagenet, imagenet100, a class file, or a folder (default: --real's folders).")
+@click.option("--ratio", type=float, default=None, help="Generated images per real image per epoch (0 = real only; default: the whole generated set).")
+@click.option("--generated-count", type=int, default=None, help="Use a fixed seeded subset of N generated images.")
+@click.option("--generated-only", is_flag=True, default=None, help="Train on generated images alone.")
+@click.option("--allow-missing-classes", is_flag=True, default=None, help="Go on when the generated set lacks or adds classes (recorded in the run).")
+@click.option("--arch", default=None, help="torchvision architecture, e.g. resnet18, resnet50.  [default: resnet18]")
+@click.option("--epochs", type=int, default=None, help="Epochs.  [default: 1]")
+@click.option("--max-steps", type=int, default=None, help="Stop after this many steps (the LR schedule still spans --epochs; --resume continues).")
+@click.option("--batch-size", type=int, default=None, help="Images per rank per step.  [default: 32]")
+@click.option("--image-size", type=int, default=None, help="Training crop size in pixels.  [default: 224]")
+@click.option("--lr", type=float, default=None, help="Peak learning rate.  [default: 0.1]")
+@click.option("--schedule", type=click.Choice(("cosine", "linear", "constant")), default=None, help="LR decay after warmup.")
+@click.option("--warmup-epochs", type=float, default=None, help="Linear warmup length in epochs.")
+@click.option("--loader", type=click.Choice(LOADER_CHOICES), default=None, help="Input pipeline; auto picks dali when it runs, else torch.")
+@click.option("--workers", type=int, default=None, help="Decode processes (torch) or threads (dali); default: all CPUs.")
+@click.option("--augment", type=click.Choice(AUGMENT_CHOICES), default=None, help="Augmentation baseline (torch loader).")
+@click.option("--deepspeed-config", type=click.Path(dir_okay=False), default=None, help="DeepSpeed JSON (configs/deepspeed_*.json).")
+@click.option("--precision", type=click.Choice(("auto", "fp32", "bf16", "fp16")), default=None,
+              help="auto: the JSON's, else bf16/fp16 on GPUs, fp32 on CPUs.")
+@click.option("--device", default=None, help="auto, cpu or cuda.  [default: auto]")
+@click.option("--seed", type=int, default=None, help="Seed of the model init, the mix and the augmentations.")
+@click.option("--checkpoint-every", type=int, default=None, help="Write a checkpoint every N steps (and always at the end).")
+@click.option("--log-every", type=int, default=None, help="Metrics row every N steps.")
+@click.option("--resume", is_flag=True, default=None, help="Continue the run in --out from its latest checkpoint.")
+@click.option("--no-progress", "progress", flag_value=False, default=None, help="No progress bar.")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Run folder (checkpoints, metrics, model.safetensors).")
+@click.option("--local_rank", "--local-rank", "local_rank", type=int, default=None, hidden=True)
+@config_option
+@json_option
+def train(config_path, as_json, local_rank, **options) -> None:
+    """Train a classifier on real and/or generated images with DeepSpeed.
+
+    \b
+    Examples:
+      genrobust train --real real/ --generated gen/ --ratio 1 --arch resnet18 --epochs 2 \\
+          --batch-size 64 --image-size 112 --out run/
+      deepspeed --num_gpus 8 --module genrobust_fast train --config configs/train_paper_resnet50.yaml \\
+          --real /data/imagenet/train --generated /data/gen --out runs/r50
+    """
+    from ..config import resolve_config
+    from ..training import TrainConfig
+    from ..training import train as run_training
+
+    cfg = resolve_config(TrainConfig, config_path, options)
+    # DeepSpeed prints banners and binds its log handler to stdout when first imported: send both to
+    # stderr so stdout carries only our result (JSON with --json).
+    with contextlib.redirect_stdout(sys.stderr):
+        result = run_training(cfg)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo(f"trained {result['steps']} steps ({result['epochs']} epochs), "
+                   f"{result['images_per_s']} img/s, data wait {result['data_wait_fraction']:.0%}; "
+                   f"model: {result['model']}")

@@ -1,0 +1,170 @@
+"""The `dali` loader: NVIDIA DALI decode + random-resized-crop + flip + normalize.
+
+Encoded bytes come from our sampler through `fn.external_source` (files or WebDataset shard members
+alike), so the real/generated mix and the resume position are the same as with the `torch` loader. On a
+GPU the decoder runs with `device="mixed"` and batches arrive on the GPU; on a CPU-only machine every
+operator runs with `device="cpu"` and `device_id=None`.
+
+The image order is exact after a resume; DALI's own random crops are seeded from (seed, rank, epoch,
+start step), so crops after a resume differ from the uninterrupted run (use the `torch` loader when
+bit-identical resumes matter).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from ..errors import BackendUnavailableError, DatasetError
+from .torch_loader import TableReader
+
+logger = logging.getLogger(__name__)
+
+
+def dali_unavailable_reason() -> str | None:
+    """None when DALI can run here, else why not (for `--loader auto`)."""
+    try:
+        import nvidia.dali
+        import nvidia.dali.plugin.pytorch  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - any import failure means: use the torch loader
+        return f"nvidia.dali cannot be imported ({type(exc).__name__}: {exc}); pip install 'genrobust-fast[dali]'"
+    return None
+
+
+class _EncodedSource:
+    """DALI external source: walks (epoch, step) from a start position, StopIteration at each epoch end.
+
+    DALI calls it ahead of the consumer (prefetch), so it owns the schedule instead of the trainer.
+    """
+
+    def __init__(self, reader: TableReader, order, epoch: int, step: int):
+        self.reader, self.order, self.epoch, self.step = reader, order, epoch, step
+
+    def __call__(self, _info):
+        if self.step >= self.order.steps_per_epoch:
+            self.epoch, self.step = self.epoch + 1, 0
+            raise StopIteration
+        indices = self.order.batch_indices(self.epoch, self.step)
+        self.step += 1
+        encoded, labels = [], []
+        for index in indices:
+            data, label, _ = self.reader.read(int(index))
+            encoded.append(np.frombuffer(data, dtype=np.uint8))
+            labels.append(np.array(label, dtype=np.int64))
+        return encoded, labels
+
+
+def _pipeline_error(exc: RuntimeError) -> DatasetError:
+    return DatasetError(
+        f"DALI could not process a batch ({' '.join(str(exc).split())[:400]}); if an image is broken, "
+        "run `genrobust data check` on its folder so training skips it"
+    )
+
+
+class DaliLoader:
+    """Batches as (images NCHW float32 on `device`, labels int64 on `device`)."""
+
+    kind = "dali"
+
+    def __init__(self, reader: TableReader, order, image_size: tuple[int, int], train: bool,
+                 mean: Sequence[float], std: Sequence[float], device: str = "cpu", threads: int = 2,
+                 seed: int = 0, eval_resize: int | None = None, prefetch: int = 2):
+        reason = dali_unavailable_reason()
+        if reason:
+            raise BackendUnavailableError(f"--loader dali cannot run: {reason}; or use --loader torch")
+        import torch
+
+        self.reader, self.order, self.image_size, self.train = reader, order, tuple(image_size), train
+        self.mean, self.std = [255 * m for m in mean], [255 * s for s in std]
+        self.device, self.threads, self.seed, self.prefetch = torch.device(device), threads, seed, prefetch
+        self.eval_resize = eval_resize or round(self.image_size[0] * 256 / 224)
+        self.steps_per_epoch = order.steps_per_epoch
+        self._iterator = None
+        self._source: _EncodedSource | None = None
+
+    def _build(self, epoch: int, step: int):
+        from nvidia.dali import fn, pipeline_def, types
+        from nvidia.dali.plugin.pytorch import DALIGenericIterator
+
+        gpu = self.device.type == "cuda"
+        source = _EncodedSource(self.reader, self.order, epoch, step)
+        h, w = self.image_size
+
+        @pipeline_def
+        def pipeline():
+            encoded, labels = fn.external_source(
+                source=source, num_outputs=2, batch=True, batch_info=True, dtype=[types.UINT8, types.INT64]
+            )
+            decode_device = "mixed" if gpu else "cpu"
+            if self.train:
+                images = fn.decoders.image_random_crop(
+                    encoded, device=decode_device, output_type=types.RGB,
+                    random_area=(0.08, 1.0), random_aspect_ratio=(3 / 4, 4 / 3), num_attempts=10,
+                )
+                images = fn.resize(images, size=(h, w), antialias=True)
+                mirror = fn.random.coin_flip()
+            else:
+                images = fn.decoders.image(encoded, device=decode_device, output_type=types.RGB)
+                images = fn.resize(images, resize_shorter=self.eval_resize, antialias=True)
+                mirror = 0
+            images = fn.crop_mirror_normalize(
+                images, dtype=types.FLOAT, output_layout="CHW", crop=(h, w) if not self.train else None,
+                mean=self.mean, std=self.std, mirror=mirror,
+            )
+            if gpu:
+                labels = labels.gpu()
+            return images, labels
+
+        # Seeded by position so two ranks (and a resumed run) draw different, reproducible crops.
+        pipe_seed = int(np.random.SeedSequence([self.seed, self.order.rank, epoch, step]).generate_state(1)[0] >> 1)
+        pipe = pipeline(
+            batch_size=self.order.batch_size, num_threads=self.threads,
+            device_id=(self.device.index or 0) if gpu else None, seed=pipe_seed, prefetch_queue_depth=self.prefetch,
+        )
+        pipe.build()
+        self._source = source
+        self._iterator = DALIGenericIterator(pipe, ["images", "labels"], auto_reset=False)
+
+    def epoch(self, epoch: int, start_step: int = 0) -> Iterator[tuple]:
+        expected = (self._source.epoch, self._source.step) if self._source is not None else None
+        if self._iterator is None or expected != (epoch, start_step):
+            # First use, or a jump the prefetching source did not plan for: start a pipeline there.
+            self.close()
+            try:
+                self._build(epoch, start_step)  # DALI decodes the first batches while building
+            except RuntimeError as exc:
+                raise _pipeline_error(exc) from exc
+        completed = False
+        try:
+            for batch in self._guarded(self._iterator):
+                images, labels = batch[0]["images"], batch[0]["labels"].reshape(-1)
+                if images.device != self.device:
+                    images, labels = images.to(self.device), labels.to(self.device)
+                yield images, labels
+            completed = True
+        finally:
+            if completed:
+                self._iterator.reset()  # the source already moved on to the next epoch
+            else:
+                self.close()  # left mid-epoch: the next call starts a fresh pipeline where it is asked to
+
+    @staticmethod
+    def _guarded(iterator):
+        """DALI reports a broken file as a pipeline RuntimeError; say which fix applies."""
+        while True:
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                return
+            except RuntimeError as exc:
+                raise _pipeline_error(exc) from exc
+            yield batch
+
+    def describe(self) -> dict:
+        return {"loader": self.kind, "dali_threads": self.threads,
+                "decoder": "mixed" if self.device.type == "cuda" else "cpu"}
+
+    def close(self) -> None:
+        self._iterator, self._source = None, None

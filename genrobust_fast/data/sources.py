@@ -1,0 +1,264 @@
+"""Image sources for training: a real ImageFolder tree and a generated set (ImageFolder or WebDataset).
+
+Each source becomes an `ImageTable`: where every encoded image lives (a file, or a byte range inside a
+tar shard) and its label index in the *training* label space. Labels are looked up by class id, never by
+folder order:
+
+    space = label_space_from_folders("real/")
+    real = real_table("real/", space)
+    gen, alignment = generated_table("gen/", space, allow_missing_classes=False)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DatasetError, InputError
+from ..fileio import atomic_write_json
+from ..labels import LabelSpace
+from .scan import index_dir, is_image_name, scan_image_folder
+
+logger = logging.getLogger(__name__)
+
+GENERATED_FORMAT = "genrobust-generated/1"
+SHARD_NAME = re.compile(r"^shard-(\d{5})-of-(\d{5})\.tar$")
+
+
+@dataclass
+class ImageTable:
+    """Encoded images of one source. `offsets[i] < 0` means the whole file `root/files[i]`."""
+
+    name: str
+    root: Path
+    files: list[str]
+    offsets: np.ndarray
+    sizes: np.ndarray
+    labels: np.ndarray
+    skipped_bad: int = 0  # files `genrobust data check` marked unreadable, left out
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def read_bytes(self, i: int) -> bytes:
+        path = os.path.join(self.root, self.files[i])
+        with open(path, "rb") as f:
+            if self.offsets[i] < 0:
+                return f.read()
+            f.seek(int(self.offsets[i]))
+            return f.read(int(self.sizes[i]))
+
+    def describe(self, i: int) -> str:
+        return self.files[i] if self.offsets[i] < 0 else f"{self.files[i]}#{self.offsets[i]}"
+
+    def class_counts(self, num_classes: int) -> np.ndarray:
+        return np.bincount(self.labels, minlength=num_classes)
+
+
+def _table(name: str, root: Path, files: list[str], labels: list[int], offsets=None, sizes=None) -> ImageTable:
+    n = len(files)
+    return ImageTable(
+        name=name,
+        root=root,
+        files=files,
+        offsets=np.asarray(offsets, dtype=np.int64) if offsets is not None else np.full(n, -1, np.int64),
+        sizes=np.asarray(sizes, dtype=np.int64) if sizes is not None else np.full(n, -1, np.int64),
+        labels=np.asarray(labels, dtype=np.int64),
+    )
+
+
+def real_table(root: str | Path, label_space: LabelSpace, use_cache: bool = True) -> ImageTable:
+    """The real ImageFolder tree; class folders must belong to `label_space`."""
+    files = scan_image_folder(root, label_space, use_cache=use_cache)
+    if len(files) == 0:
+        raise DatasetError(f"real set {str(root)!r} holds no images; expected <root>/<class_id>/<image files>")
+    paths, labels = [], []
+    for rel, cid in files:
+        paths.append(rel)
+        labels.append(label_space.index(cid))
+    table = _table("real", Path(root), paths, labels)
+    table.skipped_bad = files.skipped_bad
+    return table
+
+
+def is_generated_set(root: str | Path) -> bool:
+    return (Path(root) / "manifest.json").is_file()
+
+
+def read_manifest(root: str | Path) -> dict[str, Any]:
+    path = Path(root) / "manifest.json"
+    if not path.is_file():
+        raise DatasetError(
+            f"{str(root)!r} has no manifest.json, so it is not a generated set written by `genrobust generate`;"
+            " pass the folder given to `genrobust generate --out`"
+        )
+    try:
+        manifest = json.loads(path.read_text())
+    except ValueError as exc:
+        raise DatasetError(f"{path} is not valid JSON ({exc}); regenerate or restore it") from exc
+    if manifest.get("format") != GENERATED_FORMAT:
+        raise DatasetError(f"{path} has format {manifest.get('format')!r}; expected {GENERATED_FORMAT!r}")
+    return manifest
+
+
+def generator_recipe(root: str | Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Generator model, strategy and job id of a generated set, for the trained model's card."""
+    config = manifest.get("config") or {}
+    recipe = {"job_id": manifest.get("job_id"), "output_format": manifest.get("output_format"),
+              "total_images": manifest.get("total_images")}
+    for key in ("model", "model_id", "strategy", "strategies", "steps", "guidance", "scheduler", "precision"):
+        if key in config:
+            recipe[key] = config[key]
+    # Per-image metadata names the weights actually used; the first line of the first shard is enough.
+    meta = sorted((Path(root) / "_meta").glob("shard-*.jsonl")) if (Path(root) / "_meta").is_dir() else []
+    if meta:
+        with open(meta[0], encoding="utf-8") as f:
+            line = f.readline()
+        try:
+            first = json.loads(line) if line.strip() else {}
+        except ValueError:
+            first = {}
+        for key in ("model_id", "weights_hash", "strategy", "backend"):
+            if key in first:
+                recipe.setdefault(key, first[key])
+    return recipe
+
+
+def align_label_spaces(
+    train_space: LabelSpace, generated_counts: dict[str, int], allow_missing_classes: bool
+) -> dict[str, list[str]]:
+    """Compare a generated set's classes (those holding images) with the training label space.
+
+    Missing or extra classes are an error unless `allow_missing_classes`; then images of extra classes
+    are dropped and the result (recorded in the run) lists both.
+    """
+    present = {cid for cid, n in generated_counts.items() if n > 0}
+    missing = [cid for cid in train_space.ids if cid not in present]
+    extra = sorted(present - set(train_space.ids))
+    if (missing or extra) and not allow_missing_classes:
+        parts = []
+        if missing:
+            parts.append(f"it has no images of {len(missing)} training class(es) {missing[:5]}")
+        if extra:
+            parts.append(f"it holds {len(extra)} class(es) not in the training label space {extra[:5]}")
+        raise DatasetError(
+            "generated set does not match the real set's classes: " + "; ".join(parts)
+            + ". Generate the missing classes, or pass --allow-missing-classes to train anyway (recorded in the run)"
+        )
+    if missing or extra:
+        logger.warning("generated set: %d training class(es) without images, %d extra class(es) dropped",
+                       len(missing), len(extra))
+    return {"missing": missing, "extra": extra}
+
+
+def _index_tar(path: Path) -> list[tuple[str, int, int]]:
+    """(member name, data offset, size) of every image member of one shard."""
+    try:
+        with tarfile.open(path, "r:") as tar:
+            return [(m.name, m.offset_data, m.size) for m in tar if m.isfile() and is_image_name(m.name)]
+    except (tarfile.TarError, OSError) as exc:
+        raise DatasetError(f"shard {path} cannot be read ({exc}); delete it and rerun `genrobust generate`") from exc
+
+
+def _tar_index(root: Path) -> dict[str, list[tuple[str, int, int]]]:
+    """Members of every shard, cached per shard by (size, mtime)."""
+    shards_dir = root / "shards"
+    if not shards_dir.is_dir():
+        raise DatasetError(f"webdataset set {str(root)!r} has no shards/ folder; was generation started?")
+    cache_path = index_dir(root) / "tars.json"
+    try:
+        cache = json.loads(cache_path.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    index, changed = {}, False
+    for path in sorted(shards_dir.iterdir()):
+        if not SHARD_NAME.match(path.name):
+            continue
+        st = path.stat()
+        key = f"{st.st_size}:{st.st_mtime_ns}"
+        entry = cache.get(path.name)
+        if entry is None or entry.get("key") != key:
+            entry, changed = {"key": key, "members": _index_tar(path)}, True
+        index[path.name] = [tuple(m) for m in entry["members"]]
+        cache[path.name] = entry
+    if changed:
+        try:
+            atomic_write_json(cache_path, {k: v for k, v in cache.items() if k in index})
+        except OSError as exc:
+            logger.warning("could not write shard index %s (%s)", cache_path, exc)
+    return index
+
+
+def class_id_of_member(name: str) -> str:
+    """`<class_id>_<index:07d>.<ext>` -> class_id (ids may themselves hold underscores)."""
+    stem = os.path.basename(name).rsplit(".", 1)[0]
+    cid, sep, index = stem.rpartition("_")
+    if not sep or not index.isdigit():
+        raise DatasetError(f"shard member {name!r} is not named <class_id>_<index>.<ext>")
+    return cid
+
+
+def generated_table(
+    root: str | Path, train_space: LabelSpace, allow_missing_classes: bool = False, use_cache: bool = True
+) -> tuple[ImageTable, dict[str, Any]]:
+    """A generated set aligned to `train_space`; returns (table, info with alignment and recipe)."""
+    root = Path(root)
+    manifest = read_manifest(root)
+    gen_space = LabelSpace.from_json(manifest["label_space"])
+    fmt = manifest.get("output_format", "imagefolder")
+    entries: list[tuple[str, str, int, int]] = []  # (file, class_id, offset, size)
+    skipped = 0
+    if fmt == "imagefolder":
+        files = scan_image_folder(root, gen_space, use_cache=use_cache)
+        skipped = files.skipped_bad
+        for rel, cid in files:
+            entries.append((rel, cid, -1, -1))
+    elif fmt == "webdataset":
+        for shard, members in _tar_index(root).items():
+            for name, offset, size in members:
+                entries.append((f"shards/{shard}", class_id_of_member(name), offset, size))
+        unknown = sorted({cid for _, cid, _, _ in entries} - set(gen_space.ids))
+        if unknown:
+            raise DatasetError(f"{root}: shards hold classes missing from manifest.json's label space: {unknown[:5]}")
+    else:
+        raise DatasetError(f"{root}/manifest.json: unknown output_format {fmt!r}; expected imagefolder or webdataset")
+    counts: dict[str, int] = {}
+    for _, cid, _, _ in entries:
+        counts[cid] = counts.get(cid, 0) + 1
+    alignment = align_label_spaces(train_space, counts, allow_missing_classes)
+    kept = [e for e in entries if e[1] in train_space]
+    if not kept:
+        raise DatasetError(f"generated set {str(root)!r} holds no images of the training classes")
+    done = len(list((root / "_meta").glob("*.done.json"))) if (root / "_meta").is_dir() else 0
+    if manifest.get("num_shards") and done < manifest["num_shards"]:
+        logger.warning("generated set %s is partial: %d of %d shards finished; training on the %d images present",
+                       root, done, manifest["num_shards"], len(kept))
+    table = _table(
+        "generated", root,
+        [e[0] for e in kept], [train_space.index(e[1]) for e in kept],
+        [e[2] for e in kept], [e[3] for e in kept],
+    )
+    table.skipped_bad = skipped
+    info = {"alignment": alignment, "recipe": generator_recipe(root, manifest), "format": fmt}
+    return table, info
+
+
+def resolve_train_label_space(real: str | Path | None, generated: str | Path | None, classes: str | None) -> LabelSpace:
+    """Explicit `classes` spec, else the real tree's folders, else the generated set's manifest."""
+    from ..labels import label_space_from_folders, resolve_label_space
+
+    if classes:
+        return resolve_label_space(classes)
+    if real is not None:
+        return label_space_from_folders(real)
+    if generated is not None:
+        return LabelSpace.from_json(read_manifest(generated)["label_space"])
+    raise InputError("no dataset given; pass --real DIR and/or --generated DIR")

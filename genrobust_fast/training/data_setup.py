@@ -1,0 +1,88 @@
+"""From a TrainConfig to aligned image tables, the mix plan, the sampler, the loader and the model card."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..classifiers import ClassifierCard, Preprocessing
+from ..data.augment import IMAGENET_MEAN, IMAGENET_STD
+from ..data.mixing import MixedSampler, MixPlan
+from ..data.sources import ImageTable, generated_table, real_table, resolve_train_label_space
+from ..labels import LabelSpace
+from .config import TrainConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingData:
+    cfg: TrainConfig
+    label_space: LabelSpace
+    tables: list[ImageTable]
+    plan: MixPlan
+    sampler: MixedSampler
+    alignment: dict[str, list[str]] = field(default_factory=dict)
+    generator: dict[str, Any] = field(default_factory=dict)
+    skipped_bad: int = 0
+
+    @property
+    def recipe(self) -> dict[str, Any]:
+        """What the model was trained on, recorded in its card for evaluation and reports."""
+        cfg = self.cfg
+        recipe = {
+            **self.plan.describe(),
+            "real": cfg.real if not cfg.generated_only else None,
+            "generated": cfg.generated,
+            "generated_only": cfg.generated_only,
+            "generated_count": cfg.generated_count,
+            "allow_missing_classes": cfg.allow_missing_classes,
+            "generated_missing_classes": self.alignment.get("missing", []),
+            "generated_extra_classes": self.alignment.get("extra", []),
+            "generator": self.generator,
+            "augment": cfg.augment,
+            "skipped_bad_files": self.skipped_bad,
+        }
+        return recipe
+
+    def make_loader(self, device: str):
+        from ..data.loaders import create_loader
+
+        size = (self.cfg.image_size, self.cfg.image_size)
+        return create_loader(self.cfg.loader, self.tables, self.sampler, size, train=True, device=device,
+                             workers=self.cfg.workers, augment=self.cfg.augment, seed=self.cfg.seed)
+
+    def card(self, cfg: TrainConfig, precision: str, world_size: int, steps: int) -> ClassifierCard:
+        resize = round(cfg.image_size * 256 / 224)
+        recipe = {**self.recipe, "arch": cfg.arch, "epochs": cfg.epochs, "steps": steps, "batch_size": cfg.batch_size,
+                  "world_size": world_size, "lr": cfg.lr, "schedule": cfg.schedule, "precision": precision,
+                  "label_smoothing": cfg.label_smoothing, "seed": cfg.seed, "image_size": cfg.image_size}
+        return ClassifierCard(
+            arch=cfg.arch, label_space=self.label_space,
+            preprocessing=Preprocessing(resize=resize, crop=cfg.image_size, mean=IMAGENET_MEAN, std=IMAGENET_STD),
+            recipe=recipe,
+        )
+
+
+def prepare_data(cfg: TrainConfig, rank: int = 0, world_size: int = 1) -> TrainingData:
+    """Tables aligned by class id, the mix plan and this rank's sampler."""
+    space = resolve_train_label_space(cfg.real, cfg.generated, cfg.classes)
+    tables: list[ImageTable] = []
+    n_real, skipped = 0, 0
+    if cfg.real is not None and not cfg.generated_only:
+        real = real_table(cfg.real, space)
+        tables.append(real)
+        n_real = len(real)
+        skipped += real.skipped_bad
+    alignment, generator, n_generated = {}, {}, 0
+    if cfg.generated is not None and (cfg.generated_only or cfg.ratio != 0):
+        gen, info = generated_table(cfg.generated, space, cfg.allow_missing_classes)
+        tables.append(gen)
+        n_generated = len(gen)
+        alignment, generator = info["alignment"], info["recipe"]
+        skipped += gen.skipped_bad
+    plan = MixPlan.create(n_real, n_generated, cfg.ratio, cfg.generated_count, cfg.generated_only, cfg.seed)
+    sampler = MixedSampler(plan, cfg.batch_size, rank, world_size)
+    return TrainingData(cfg, space, tables, plan, sampler, alignment, generator, skipped)
+

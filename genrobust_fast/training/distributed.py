@@ -1,0 +1,98 @@
+"""Process-group set-up for one process, `deepspeed` launcher ranks, or hand-started CPU ranks.
+
+One process needs no launcher: the rendezvous variables are filled in (a free local port). The launcher
+(`deepspeed --num_gpus N`, `--hostfile`) and hand-started ranks set RANK/WORLD_SIZE/MASTER_ADDR/
+MASTER_PORT/LOCAL_RANK themselves. CPU ranks use gloo, GPU ranks NCCL.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+logger = logging.getLogger(__name__)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pick_device(requested: str) -> str:
+    import torch
+
+    from ..errors import BackendUnavailableError
+
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if requested == "auto":
+        return f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise BackendUnavailableError(f"--device {requested} asked for a GPU but CUDA is not available; use --device cpu")
+    return f"cuda:{local_rank}" if requested == "cuda" else requested
+
+
+def init_distributed(device: str) -> tuple[int, int]:
+    """(rank, world_size) after joining (or creating) the process group."""
+    import deepspeed
+    import torch.distributed as dist
+
+    if "RANK" not in os.environ and "WORLD_SIZE" not in os.environ:
+        os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1",
+                          MASTER_PORT=str(free_port()))
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    if not dist.is_initialized():
+        deepspeed.init_distributed(dist_backend="nccl" if device.startswith("cuda") else "gloo",
+                                   auto_mpi_discovery=False)
+    return dist.get_rank(), dist.get_world_size()
+
+
+def barrier() -> None:
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.barrier()
+
+
+def shutdown() -> None:
+    """Leave the process group so every rank exits cleanly (gloo ranks may abort at exit otherwise)."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        try:
+            dist.barrier()
+        finally:
+            dist.destroy_process_group()
+            _forget_deepspeed_groups()
+
+
+def _forget_deepspeed_groups() -> None:
+    """DeepSpeed caches process groups in module globals; drop them so a later train() starts clean."""
+    import deepspeed.comm.comm as ds_comm
+    from deepspeed.utils import groups
+
+    ds_comm.cdb = None
+    for name, value in list(vars(groups).items()):
+        if name.startswith("_") and name.isupper() and ("GROUP" in name or name.startswith("_MPU_")):
+            setattr(groups, name, {} if isinstance(value, dict) else None)
+    groups.mpu = None
+    groups.mesh_device = None
+
+
+def same_on_all_ranks(values: list[int], device: str) -> bool:
+    """Whether every rank holds the same integers (e.g. dataset sizes: a rank that sees other files would
+    index other images with the same sampler positions)."""
+    import torch
+    import torch.distributed as dist
+
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return True
+    low = torch.tensor(values, dtype=torch.int64, device=device)
+    high = low.clone()
+    dist.all_reduce(low, op=dist.ReduceOp.MIN)
+    dist.all_reduce(high, op=dist.ReduceOp.MAX)
+    return bool(torch.equal(low, high))
