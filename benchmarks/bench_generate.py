@@ -1,0 +1,14 @@
+"""Our generation job vs diffusers (prints JSON). Same as `genrobust bench generate`; arguments pass through.
+
+    python benchmarks/bench_generate.py --model tiny --images 64 --steps 10 --batch 8
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from genrobust_fast.cli.bench_generate import generate
+
+if __name__ == "__main__":
+    generate(sys.argv[1:], prog_name="bench_generate.py")

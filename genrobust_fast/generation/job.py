@@ -1,0 +1,307 @@
+"""Sharded, resumable generation jobs: plan, check, generate, write, mark shards complete.
+
+    summary = run_job(GenerateConfig(model="tiny", classes="imagenet100", per_class=2, steps=20, out="gen"))
+    summary["images"], summary["images_per_s"], summary["stage_seconds"]
+
+This worker runs the job shards s with s % W == K for `--shard K/W` (or RANK/WORLD_SIZE under torchrun
+or the deepspeed launcher; all shards when neither is set). A shard with a done marker is skipped;
+inside a shard, images recorded in its metadata JSONL are skipped, so rerunning the same command
+resumes; images whose source could not be read are retried by the next run.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import DatasetError, InputError, JobConflictError
+from ..fileio import atomic_write_json, sha256_bytes, sha256_file
+from .config import GenerateConfig, job_id, manifest_config, parse_shard, work_fields
+from .worklist import Plan, WorkItem, build_plan
+from .writers import MANIFEST_FORMAT, encode_image, meta_paths, open_shard_writer
+
+log = logging.getLogger(__name__)
+
+
+def worker_slot(cfg: GenerateConfig) -> tuple[int, int]:
+    """(K, W): this worker's index and the worker count, from --shard or RANK/WORLD_SIZE."""
+    if cfg.shard:
+        return parse_shard(cfg.shard)
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if world > 1:
+        return parse_shard(f"{os.environ.get('RANK', '0')}/{world}")
+    return 0, 1
+
+
+@dataclass
+class Job:
+    cfg: GenerateConfig
+    plan: Plan
+    out: Path
+    job_id: str
+    existing: dict[str, Any] | None  # manifest found in the output folder
+
+    @property
+    def num_shards(self) -> int:
+        return self.plan.num_shards
+
+    def worker_shards(self) -> list[int]:
+        k, w = worker_slot(self.cfg)
+        return [s for s in range(self.num_shards) if s % w == k]
+
+    def is_done(self, shard: int) -> bool:
+        return meta_paths(self.out, shard, self.num_shards)[1].exists()
+
+    def recorded(self, shard: int) -> int:
+        jsonl = meta_paths(self.out, shard, self.num_shards)[0]
+        return jsonl.read_bytes().count(b"\n") if jsonl.exists() else 0
+
+    def manifest(self, weights_hash: str | None) -> dict[str, Any]:
+        return {
+            "format": MANIFEST_FORMAT,
+            "job_id": self.job_id,
+            "config": {**manifest_config(self.cfg), "shards": self.num_shards},
+            "work": work_fields(self.cfg, _identity_extra(self.cfg, self.plan)),
+            "label_space": self.plan.label_space.to_json(),
+            "num_shards": self.num_shards,
+            "total_images": self.plan.total,
+            "output_format": self.cfg.format,
+            "weights_hash": weights_hash,
+        }
+
+
+def _identity_extra(cfg: GenerateConfig, plan: Plan) -> dict[str, Any]:
+    extra = {"label_space_sha256": sha256_bytes(json.dumps(plan.label_space.to_json()).encode())}
+    if cfg.prompts:
+        extra["prompts_sha256"] = sha256_file(cfg.prompts)
+    return extra
+
+
+def open_job(cfg: GenerateConfig) -> Job:
+    """Plan the job and check the output folder against it; reads no image and loads no model."""
+    out = Path(cfg.out)
+    manifest_path = out / "manifest.json"
+    existing = None
+    if manifest_path.exists():
+        try:
+            existing = json.loads(manifest_path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise JobConflictError(f"{manifest_path} is unreadable ({exc}); choose another --out or delete it") from exc
+        if existing.get("format") != MANIFEST_FORMAT:
+            raise JobConflictError(f"{manifest_path} is not a genrobust generation manifest; choose another --out")
+    if existing and cfg.shards and cfg.shards != existing["num_shards"]:
+        raise JobConflictError(
+            f"{out} holds a job of {existing['num_shards']} shards, not {cfg.shards}; drop --shards or use another --out"
+        )
+    num_shards = existing["num_shards"] if existing else cfg.shards
+    if num_shards is None and (cfg.shard or int(os.environ.get("WORLD_SIZE", "1") or 1) > 1):
+        num_shards = worker_slot(cfg)[1]  # one job shard per worker unless told otherwise
+    plan = build_plan(cfg, num_shards)
+    jid = job_id(cfg, _identity_extra(cfg, plan))
+    if existing and existing.get("job_id") != jid:
+        theirs = existing.get("work", {})
+        ours = work_fields(cfg, _identity_extra(cfg, plan))
+        diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+        shown = ", ".join(f"{k}: {theirs.get(k)!r} there vs {ours.get(k)!r} now" for k in diff[:4])
+        raise JobConflictError(
+            f"{out} holds a different generation job ({shown}); rerun with the same settings to resume it, "
+            "or choose another --out"
+        )
+    return Job(cfg, plan, out, jid, existing)
+
+
+def _check_writable(out: Path) -> None:
+    probe = out / "_meta" / f".write-test-{os.getpid()}"
+    try:
+        probe.parent.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise DatasetError(f"cannot write to the output folder {str(out)!r} ({exc}); choose a writable --out") from exc
+
+
+def create_pipeline(cfg: GenerateConfig):
+    """(components, runners, GenerationPipeline) for the config's model, backend and settings."""
+    from ..engines import create_runners, load_components
+    from .pipeline import GenerationPipeline
+
+    comps = load_components(cfg.model)
+    size = tuple(cfg.size) if cfg.size else comps.default_size
+    runners = create_runners(
+        comps, backend=cfg.backend, precision=cfg.precision, device=cfg.device, engine_dir=cfg.engine_dir,
+        batch_range=(1, cfg.batch_size, cfg.batch_size), size=size, guidance=cfg.guidance > 1.0,
+    )
+    mode = {"img2img": "img2img", "variation": "variation"}.get(cfg.strategy, "text")
+    pipe = GenerationPipeline(runners, cfg.scheduler, cfg.steps, cfg.guidance, size, mode, cfg.strength)  # type: ignore[arg-type]
+    return comps, runners, pipe
+
+
+def _batched(items: Iterator[WorkItem], n: int) -> Iterator[list[WorkItem]]:
+    while batch := list(itertools.islice(items, n)):
+        yield batch
+
+
+def run_job(cfg: GenerateConfig, progress: bool = True, max_images: int | None = None,
+            prepared: tuple | None = None) -> dict[str, Any]:
+    """Generate this worker's shards; returns a summary (images, failures, images/s, per-stage seconds).
+
+    `max_images` stops after that many new images (benchmarks); the job stays resumable. `prepared` is
+    a (components, runners, pipeline) from `create_pipeline(cfg)` to reuse (benchmarks, verification).
+    """
+    job = open_job(cfg)
+    _check_writable(job.out)
+    comps, runners, pipe = prepared or create_pipeline(cfg)
+    weights_hash = comps.weights_hash()
+    if job.existing and job.existing.get("weights_hash") not in (None, weights_hash):
+        raise JobConflictError(
+            f"{job.out} was generated with weights {job.existing['weights_hash'][:12]}..., but {cfg.model!r} "
+            f"now hashes to {weights_hash[:12]}...; use the original model or another --out"
+        )
+    if job.existing is None:  # the first worker writes it; same job id = same work, whatever the speed settings
+        atomic_write_json(job.out / "manifest.json", job.manifest(weights_hash))
+    return _ShardRunner(job, comps, runners, pipe, weights_hash).run(progress, max_images)
+
+
+class _ShardRunner:
+    def __init__(self, job: Job, comps, runners, pipe, weights_hash: str):
+        self.job, self.cfg, self.pipe, self.runners = job, job.cfg, pipe, runners
+        self.common = {
+            "model_id": comps.model_id, "weights_hash": weights_hash, "backend": runners.backend,
+            "precision": runners.precision, "negative_prompt": None if job.cfg.strategy == "variation" else job.cfg.negative_prompt,
+            "scheduler": job.cfg.scheduler, **pipe.describe(),
+        }
+        self.encode_seconds = 0.0
+        self.failures = 0
+
+    def run(self, progress: bool, max_images: int | None) -> dict[str, Any]:
+        from tqdm.auto import tqdm
+
+        job = self.job
+        shards = [s for s in job.worker_shards() if not job.is_done(s)]
+        remaining = sum(job.plan.shard_size(s) - job.recorded(s) for s in shards)
+        started = time.perf_counter()
+        made = 0
+        bar = tqdm(total=remaining, unit="img", disable=not progress, desc="generate", smoothing=0.1)
+        pool = ThreadPoolExecutor(self.cfg.writer_threads, thread_name_prefix="genrobust-encode")
+        try:
+            for shard in shards:
+                budget = None if max_images is None else max_images - made
+                if budget is not None and budget <= 0:
+                    break
+                made += self._run_shard(shard, pool, bar, budget)
+        finally:
+            pool.shutdown(wait=True)
+            bar.close()
+        seconds = time.perf_counter() - started
+        done = sum(job.is_done(s) for s in range(job.num_shards))
+        summary = {
+            "out": str(job.out), "job_id": job.job_id, "images": made, "failures": self.failures,
+            "seconds": round(seconds, 3), "images_per_s": round(made / seconds, 3) if seconds > 0 else 0.0,
+            "stage_seconds": {**{k: round(v, 3) for k, v in self.pipe.times.seconds.items()},
+                              "encode_write": round(self.encode_seconds, 3)},
+            "worker_shards": len(job.worker_shards()), "shards_complete": done, "num_shards": job.num_shards,
+            "backend": self.runners.backend, "precision": self.runners.precision,
+        }
+        log.info("generation summary: %s", summary)
+        return summary
+
+    def _request(self, item: WorkItem):
+        from .pipeline import Request, load_source_image
+
+        image = None
+        if item.source_image is not None:
+            image = load_source_image(Path(self.cfg.real) / item.source_image, (self.pipe.height, self.pipe.width),  # type: ignore[arg-type]
+                                      self.pipe.mode)
+        return Request(item.prompt, item.seed, self.cfg.negative_prompt, image)
+
+    def _encode_store(self, writer, item: WorkItem, pixels) -> tuple[str, str, int, float]:
+        t0 = time.perf_counter()
+        data = encode_image(pixels, self.cfg.image_format, self.cfg.quality)
+        rel = writer.store(item.stem, item.class_id, data)
+        return rel, sha256_bytes(data), len(data), time.perf_counter() - t0
+
+    def _record(self, item: WorkItem, rel: str, sha: str, size: int) -> dict[str, Any]:
+        return {
+            "file": rel, "class_id": item.class_id, "class_name": item.class_name, "index": item.index,
+            "strategy": item.strategy, "prompt": item.prompt, "template_id": item.template_id,
+            "prompt_id": item.prompt_id, "source_image": item.source_image, "seed": item.seed,
+            **self.common, "sha256": sha, "bytes": size,
+        }
+
+    def _run_shard(self, shard: int, pool: ThreadPoolExecutor, bar, budget: int | None) -> int:
+        from .. import kernels
+
+        job = self.job
+        writer = open_shard_writer(self.cfg.format, job.out, shard, job.num_shards, self.cfg.image_format)
+        t_start = time.perf_counter()
+        finished = writer.finished_stems()
+        todo = (it for it in job.plan.shard_items(shard) if it.stem not in finished)
+        if budget is not None:
+            todo = itertools.islice(todo, budget)
+        pending: collections.deque[tuple[WorkItem, Future]] = collections.deque()
+        # Bounded: at most this many encoded-but-unrecorded images are held, so memory stays flat.
+        max_pending = max(2 * self.cfg.batch_size, 2 * self.cfg.writer_threads)
+        made = failures = 0
+
+        def drain(limit: int) -> None:
+            nonlocal made
+            while len(pending) > limit:
+                item, future = pending.popleft()
+                try:
+                    rel, sha, size, secs = future.result()
+                except OSError as exc:
+                    raise DatasetError(
+                        f"writing {item.stem} to {job.out} failed ({exc}); free space or fix permissions, then "
+                        "rerun the same command to resume"
+                    ) from exc
+                self.encode_seconds += secs
+                writer.commit(self._record(item, rel, sha, size))
+                made += 1
+                bar.update(1)
+
+        try:
+            for batch in _batched(todo, self.cfg.batch_size):
+                requests, items = [], []
+                for item in batch:
+                    try:
+                        requests.append(self._request(item))
+                        items.append(item)
+                    except InputError as exc:
+                        failures += 1
+                        log.error("skipping %s (retried on the next run): %s", item.stem, exc)
+                if not requests:
+                    continue
+                pixels = kernels.to_uint8(self.pipe.generate(requests))
+                for item, px in zip(items, pixels):
+                    pending.append((item, pool.submit(self._encode_store, writer, item, px)))
+                drain(max_pending)
+            drain(0)
+        except BaseException:
+            for _, future in pending:
+                future.cancel()
+            writer.close()
+            raise
+        self.failures += failures
+        complete = failures == 0 and self._all_recorded(writer, shard)
+        if complete:
+            seconds = time.perf_counter() - t_start
+            writer.finish({
+                "shard": shard, "num_shards": job.num_shards, "images": job.plan.shard_size(shard),
+                "generated_this_run": made, "seconds_this_run": round(seconds, 3),
+                "backend": self.runners.backend, "precision": self.runners.precision,
+            })
+        else:
+            writer.close()
+        return made
+
+    def _all_recorded(self, writer, shard: int) -> bool:
+        return self.job.recorded(shard) >= self.job.plan.shard_size(shard)

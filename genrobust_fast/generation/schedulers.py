@@ -1,0 +1,66 @@
+"""Diffusers schedulers by short name, built from the model's own scheduler config.
+
+    scheduler = create_scheduler("dpm++", components.scheduler.config)
+    SCHEDULERS  # {"pndm": "PNDMScheduler", "ddim": "DDIMScheduler", "euler": ..., "dpm++": ...}
+
+Any diffusers scheduler class name (e.g. "UniPCMultistepScheduler") is accepted as well. The config
+dict recorded with each image (`scheduler_config`) rebuilds the same scheduler in diffusers alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import InputError
+
+SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "pndm": ("PNDMScheduler", {}),  # SD 1.5's default, the paper's sampler
+    "ddim": ("DDIMScheduler", {}),
+    "euler": ("EulerDiscreteScheduler", {}),
+    "euler_a": ("EulerAncestralDiscreteScheduler", {}),
+    "dpm++": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++"}),
+    "dpm++_karras": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "use_karras_sigmas": True}),
+    "unipc": ("UniPCMultistepScheduler", {}),
+    "lms": ("LMSDiscreteScheduler", {}),
+    "heun": ("HeunDiscreteScheduler", {}),
+}
+ALIASES = {"dpmsolver++": "dpm++", "dpm": "dpm++", "euler-a": "euler_a", "euler_ancestral": "euler_a"}
+
+
+def scheduler_spec(name: str) -> tuple[str, dict[str, Any]]:
+    """(diffusers class name, config overrides) for a short name or a diffusers class name."""
+    key = ALIASES.get(name.lower(), name.lower())
+    if key in SCHEDULERS:
+        return SCHEDULERS[key]
+    import diffusers
+
+    cls = getattr(diffusers, name, None)
+    if isinstance(cls, type) and name.endswith("Scheduler") and hasattr(cls, "from_config"):
+        return name, {}
+    raise InputError(
+        f"unknown scheduler {name!r}; choose one of {', '.join(SCHEDULERS)} or a diffusers scheduler class name"
+    )
+
+
+def create_scheduler(name: str, base_config: Any) -> Any:
+    """A fresh scheduler instance (they hold per-run state: create one per batch)."""
+    import diffusers
+
+    cls_name, overrides = scheduler_spec(name)
+    return getattr(diffusers, cls_name).from_config(dict(base_config), **overrides)
+
+
+def scheduler_record(scheduler: Any) -> dict[str, Any]:
+    """{"class": ..., "config": ...}: enough to rebuild it with `getattr(diffusers, cls).from_config(cfg)`."""
+    config = {k: v for k, v in dict(scheduler.config).items() if not k.startswith("_")}
+    return {"class": type(scheduler).__name__, "config": _plain(config)}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value

@@ -1,0 +1,234 @@
+"""The work list: which image gets which class, index, seed, prompt and source, by index arithmetic.
+
+    plan = build_plan(cfg)                     # never materialises the work list
+    plan.total, plan.num_shards                # 1_300_000, 130
+    items = plan.shard_items(3)                # a lazy iterator over shard 3's WorkItems
+    plan.item_at(12345)                        # the item at global position 12345
+
+Global positions run class by class (class order of the label space, then image index). Shard k of N
+takes positions k, k+N, k+2N, ... so every shard mixes all classes (good webdataset shards), shards
+never overlap, and their union is the job. Each image's seed derives from (job seed, class id, index)
+only, so any item can be regenerated alone, whatever the batch or shard it falls in.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+from ..labels import LabelSpace, imagenet_templates, resolve_label_space
+from .config import DEFAULT_SHARD_IMAGES, GenerateConfig
+
+log = logging.getLogger(__name__)
+
+LABEL_PROMPT = "a photo of a {}"
+
+
+def derive_seed(job_seed: int, class_id: str, index: int) -> int:
+    """A 63-bit seed from (job seed, class id, index): stable across runs, machines and Python versions."""
+    digest = hashlib.sha256(f"genrobust-seed/1:{job_seed}:{class_id}:{index}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+def image_stem(class_id: str, index: int) -> str:
+    return f"{class_id}_{index:07d}"
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    position: int  # global position in the job
+    class_id: str
+    class_name: str
+    index: int  # image index within its class
+    seed: int
+    strategy: str
+    prompt: str | None  # None for image variations (no text)
+    template_id: int | None
+    prompt_id: int | None
+    source_image: str | None  # real image path relative to --real
+
+    @property
+    def stem(self) -> str:
+        return image_stem(self.class_id, self.index)
+
+
+def read_prompt_file(path: str | Path) -> dict[str, list[str]]:
+    """Prompts per class: `class_id<TAB>prompt` lines, or JSON lines {"class_id": ..., "prompt": ...}."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"prompt file {str(path)!r} does not exist; give 'class_id<TAB>prompt' lines or JSONL")
+    table: dict[str, list[str]] = {}
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                row = json.loads(line)
+                cid, prompt = str(row["class_id"]), str(row["prompt"])
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise InputError(f"{path}:{lineno}: expected a JSON object with class_id and prompt ({exc})") from None
+        else:
+            cid, sep, prompt = line.partition("\t")
+            if not sep:
+                raise InputError(f"{path}:{lineno}: expected 'class_id<TAB>prompt', got {line[:60]!r}")
+        if not prompt.strip():
+            raise InputError(f"{path}:{lineno}: empty prompt for class {cid!r}")
+        table.setdefault(cid.strip(), []).append(prompt.strip())
+    if not table:
+        raise InputError(f"prompt file {str(path)!r} holds no prompts")
+    return table
+
+
+def _check_ids(space: LabelSpace) -> None:
+    for cid in space.ids:
+        if not cid or "/" in cid or "\\" in cid or cid.startswith((".", "_")) or "#" in cid:
+            raise InputError(
+                f"class id {cid!r} cannot name a folder (it is empty, has a slash or '#', or starts with '.'/'_'); "
+                "rename it in the class file"
+            )
+
+
+class Plan:
+    """Index arithmetic over per-class image counts; the work list exists only as a function."""
+
+    def __init__(
+        self,
+        cfg: GenerateConfig,
+        label_space: LabelSpace,
+        counts: Sequence[int],
+        real_names: Sequence[Sequence[str]] | None = None,
+        prompts: dict[str, list[str]] | None = None,
+        num_shards: int | None = None,
+    ):
+        self.cfg = cfg
+        self.label_space = label_space
+        self.counts = list(counts)
+        self.real_names = real_names
+        self.prompts = prompts
+        self.templates = imagenet_templates() if cfg.strategy == "templates" else ()
+        self.offsets = [0]
+        for n in self.counts:
+            self.offsets.append(self.offsets[-1] + n)
+        self.total = self.offsets[-1]
+        self.num_shards = num_shards or cfg.shards or max(1, math.ceil(self.total / DEFAULT_SHARD_IMAGES))
+
+    # -- shards ----------------------------------------------------------------------------------
+    def shard_size(self, k: int) -> int:
+        self._check_shard(k)
+        return max(0, (self.total - k + self.num_shards - 1) // self.num_shards)
+
+    def shard_positions(self, k: int) -> range:
+        self._check_shard(k)
+        return range(k, self.total, self.num_shards)
+
+    def shard_items(self, k: int, start: int = 0) -> Iterator[WorkItem]:
+        """Shard k's items in order, from its `start`-th item on (lazy)."""
+        for pos in self.shard_positions(k)[start:]:
+            yield self.item_at(pos)
+
+    def shard_of(self, position: int) -> int:
+        return position % self.num_shards
+
+    def _check_shard(self, k: int) -> None:
+        if not 0 <= k < self.num_shards:
+            raise InputError(f"shard {k} does not exist; this job has shards 0..{self.num_shards - 1}")
+
+    # -- items -----------------------------------------------------------------------------------
+    def position_of(self, class_id: str, index: int) -> int:
+        c = self.label_space.index(class_id)
+        if not 0 <= index < self.counts[c]:
+            raise InputError(f"class {class_id!r} has images 0..{self.counts[c] - 1} in this job, not {index}")
+        return self.offsets[c] + index
+
+    def item_at(self, position: int) -> WorkItem:
+        if not 0 <= position < self.total:
+            raise InputError(f"position {position} is outside this job of {self.total} images")
+        c = bisect.bisect_right(self.offsets, position) - 1
+        index = position - self.offsets[c]
+        cid, name = self.label_space.ids[c], self.label_space.names[c]
+        seed = derive_seed(self.cfg.seed, cid, index)
+        strategy = self.cfg.strategy
+        prompt: str | None = LABEL_PROMPT.format(name)
+        template_id = prompt_id = None
+        source = None
+        if strategy == "templates":
+            template_id = seed % len(self.templates)
+            prompt = self.templates[template_id].format(name)
+        elif strategy == "prompts":
+            assert self.prompts is not None
+            options = self.prompts[cid]
+            prompt_id = index % len(options)
+            prompt = options[prompt_id]
+        if self.real_names is not None:
+            source = f"{cid}/{self.real_names[c][index // self.cfg.per_real]}"
+        if strategy == "variation":
+            prompt = None
+        return WorkItem(position, cid, name, index, seed, strategy, prompt, template_id, prompt_id, source)
+
+
+def build_plan(cfg: GenerateConfig, num_shards: int | None = None) -> Plan:
+    """Resolve classes, real images and prompts, and check them, before any work starts."""
+    real_names = None
+    if cfg.real and not cfg.uses_real:
+        log.warning("--real is ignored by strategy %r (only img2img and variation use real images)", cfg.strategy)
+    if cfg.uses_real:
+        space, real_names = _real_classes(cfg)
+        counts = [len(names) * cfg.per_real for names in real_names]
+    else:
+        space = resolve_label_space(cfg.classes or "imagenet")
+        counts = [cfg.per_class] * len(space)
+    _check_ids(space)
+    prompts = None
+    if cfg.strategy == "prompts":
+        prompts = read_prompt_file(cfg.prompts)  # type: ignore[arg-type]
+        missing = [cid for cid in space.ids if cid not in prompts]
+        if missing:
+            raise InputError(
+                f"prompt file {cfg.prompts!r} has no prompts for {len(missing)} class(es), e.g. {missing[:5]}; "
+                "add 'class_id<TAB>prompt' lines for them or restrict --classes"
+            )
+        unknown = sorted(set(prompts) - set(space.ids))
+        if unknown:
+            raise InputError(
+                f"prompt file {cfg.prompts!r} names {len(unknown)} class id(s) not in --classes, e.g. {unknown[:5]}; "
+                "fix the ids or add those classes to --classes"
+            )
+    return Plan(cfg, space, counts, real_names, prompts, num_shards)
+
+
+def _real_classes(cfg: GenerateConfig) -> tuple[LabelSpace, list[tuple[str, ...]]]:
+    from ..data.scan import scan_image_folder
+
+    root = Path(cfg.real)  # type: ignore[arg-type]
+    if not root.is_dir():
+        raise InputError(f"--real {str(root)!r} is not a folder; give an ImageFolder tree <DIR>/<class_id>/<images>")
+    files = scan_image_folder(root)
+    by_class = dict(zip(files.class_ids, files.names))
+    space = resolve_label_space(cfg.classes) if cfg.classes else _space_for(files.class_ids)
+    missing = [cid for cid in space.ids if not by_class.get(cid)]
+    if missing:
+        raise InputError(
+            f"--real {str(root)!r} has no readable images for {len(missing)} of the {len(space)} classes "
+            f"(e.g. {', '.join(missing[:5])}); add <DIR>/<class_id>/ images or restrict --classes"
+        )
+    unused = len(set(by_class) - set(space.ids))
+    if unused:
+        log.info("--real holds %d class folders outside --classes; they are not used", unused)
+    return space, [by_class[cid] for cid in space.ids]
+
+
+def _space_for(class_ids: Sequence[str]) -> LabelSpace:
+    from ..labels import imagenet_label_space
+
+    if not class_ids:
+        raise InputError("the --real folder holds no class folders with images; expected <DIR>/<class_id>/<images>")
+    imagenet = imagenet_label_space()
+    names = [imagenet.name_of(c) if c in imagenet else c.replace("_", " ") for c in class_ids]
+    return LabelSpace(tuple(class_ids), tuple(names))
