@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .options import device_option
+from .options import device_option, read_class_map
 
 
 def _parse_pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
@@ -17,17 +17,6 @@ def _parse_pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
             raise click.BadParameter(f"expected NAME=VALUE, got {value!r}", param_hint=option)
         out[key] = rest
     return out
-
-
-def _read_class_map(path: str) -> dict[str, str]:
-    """A JSON object {folder: class_id} or 'folder<TAB>class_id' lines."""
-    from pathlib import Path
-
-    text = Path(path).read_text(encoding="utf-8")
-    if path.endswith(".json"):
-        return {str(k): str(v) for k, v in json.loads(text).items()}
-    pairs = [line.split("\t")[:2] for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    return {k.strip(): v.strip() for k, v in pairs}
 
 
 @click.command("eval")
@@ -70,7 +59,7 @@ def eval_command(checkpoint, arch, weights, name, benchmarks, class_policy, tta,
     from ..evaluation.runner import BenchmarkRequest, EvalOptions, evaluate
 
     pair_of = _parse_pairs(pairings, "--id-benchmark")
-    maps = {k: _read_class_map(v) for k, v in _parse_pairs(class_maps, "--class-map").items()}
+    maps = {k: read_class_map(v) for k, v in _parse_pairs(class_maps, "--class-map").items()}
     requests = []
     for text in benchmarks:
         spec, root = parse_benchmark_arg(text)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
 BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
@@ -45,3 +48,15 @@ def parse_size(value: str) -> tuple[int, int]:
     if len(parts) != 2 or min(parts) <= 0:
         raise click.BadParameter(f"expected HxW such as 512x512, got {value!r}")
     return parts[0], parts[1]
+
+
+def read_class_map(path: str) -> dict[str, str]:
+    """A JSON object {folder: class_id} or 'folder<TAB>class_id' lines (for `folder` benchmarks)."""
+    text = Path(path).read_text(encoding="utf-8")
+    if path.endswith(".json"):
+        return {str(k): str(v) for k, v in json.loads(text).items()}
+    pairs = [line.split("\t")[:2] for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    bad = [p for p in pairs if len(p) != 2]
+    if bad:
+        raise click.BadParameter(f"{path}: expected 'folder<TAB>class_id' lines, got {bad[0]!r}")
+    return {k.strip(): v.strip() for k, v in pairs}

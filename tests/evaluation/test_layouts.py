@@ -148,3 +148,20 @@ def test_unknown_benchmark_and_bad_argument_are_clear(tmp_path):
     with pytest.raises(InputError, match="NAME=DIR"):
         parse_benchmark_arg("imagenet-r")
     assert json.dumps(verify_benchmark("folder", wnid_tree(tmp_path / "x", {"cat": [noise_image(0)]})))
+
+
+def test_data_verify_cli_fails_on_partial_and_reports_when_forced(tmp_path):
+    from click.testing import CliRunner
+
+    from genrobust_fast.cli.main import cli
+
+    r = named_label_space("imagenet_r")
+    wnid_tree(tmp_path / "r", {r.ids[0]: [noise_image(0)], r.ids[1]: [noise_image(1)]})
+    failed = CliRunner().invoke(cli, ["data", "verify", "--benchmark", "imagenet-r", str(tmp_path / "r")])
+    assert failed.exit_code == 1 and "--force" in failed.output and "Traceback" not in failed.output
+    forced = CliRunner().invoke(cli, ["data", "verify", "--benchmark", "imagenet-r", str(tmp_path / "r"),
+                                      "--force", "--json"])
+    assert forced.exit_code == 0, forced.output
+    report = json.loads(forced.stdout)
+    assert (report["images"], report["classes_present"], report["complete"]) == (2, 2, False)
+    assert report["file_list_sha256"] == verify_benchmark("imagenet-r", tmp_path / "r", force=True)["file_list_sha256"]

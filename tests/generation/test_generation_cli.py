@@ -92,6 +92,13 @@ def test_dedup_drops_near_copies_and_audit_finds_benchmark_copies(tmp_path, clas
     assert {"generated": "n01443537/n01443537_0000001.png", "benchmark": "n01443537/near.png", "distance": 0} in report["matches"] or \
         any(m["generated"].endswith("n01443537_0000001.png") and m["benchmark"].endswith("near.png") for m in report["matches"])
     assert all(not m["benchmark"].endswith("other.png") for m in report["matches"])
+    cli_run = CliRunner().invoke(cli, ["data", "audit", "--generated", str(out), "--against", str(tmp_path / "bench"),
+                                       "--max-distance", "2", "--json", "--report", str(tmp_path / "audit.json")])
+    assert cli_run.exit_code == 0, cli_run.output
+    assert json.loads(cli_run.stdout) == json.loads((tmp_path / "audit.json").read_text()) == report
+    strict = CliRunner().invoke(cli, ["data", "audit", "--generated", str(out), "--against", str(tmp_path / "bench"),
+                                      "--max-distance", "2", "--strict"])
+    assert strict.exit_code == 1 and "near-copies" in strict.output
 
     result = dedup_generated(out, max_distance=0)
     assert result["dropped"] >= 1 and not (cls / "n01440764_0000002.png").exists()

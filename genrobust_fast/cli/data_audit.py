@@ -1,0 +1,45 @@
+"""`genrobust data audit`: generated images that are near-copies of a benchmark's images."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .options import json_option
+
+
+@click.command("audit")
+@click.option("--generated", required=True, type=click.Path(exists=True, file_okay=False),
+              help="A `genrobust generate` output (imagefolder or webdataset) or any image tree.")
+@click.option("--against", required=True, type=click.Path(exists=True, file_okay=False),
+              help="The benchmark's image tree, e.g. /data/imagenet-r.")
+@click.option("--max-distance", type=click.IntRange(0, 64), default=8, show_default=True,
+              help="Largest phash Hamming distance (bits of 64) counted as a near-copy.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the JSON report (every match) here.")
+@click.option("--strict", is_flag=True, help="Exit non-zero when any near-copy is found.")
+@json_option
+def audit(generated: str, against: str, max_distance: int, report_path: str | None, strict: bool,
+          as_json: bool) -> None:
+    """Find generated images within --max-distance of a benchmark image (test-set leakage check).
+
+    \b
+    Example:
+      genrobust data audit --generated gen/ --against /data/imagenet-r --report leak.json
+    """
+    from ..fileio import atomic_write_json
+    from ..generation.dedup import audit_generated
+
+    report = audit_generated(generated, against, max_distance=max_distance)
+    if report_path:
+        atomic_write_json(report_path, report)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(f"{report['near_copies']} of {report['generated']} generated image(s) are within "
+                   f"{max_distance} bits of one of {report['benchmark']} benchmark image(s)")
+        for match in report["matches"][:20]:
+            click.echo(f"  {match['generated']} ~ {match['benchmark']} (distance {match['distance']})")
+    if strict and report["near_copies"]:
+        raise click.ClickException(f"{report['near_copies']} near-copies of {against} in {generated}")
