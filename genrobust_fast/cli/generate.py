@@ -98,11 +98,30 @@ def generate(model, classes, per_class, strategy, real, per_real, prompts, negat
         from ..generation.verify import verify_against_diffusers
 
         summary["verify"] = verify_against_diffusers(cfg, verify_n)
-    click.echo(json.dumps(summary, indent=None if as_json else 2))
+    click.echo(json.dumps(summary) if as_json else _describe_summary(summary))
     if summary["failures"]:
         raise click.ClickException(
             f"{summary['failures']} image(s) failed (see the log); rerun the same command to retry them"
         )
+
+
+def _describe_summary(s: dict) -> str:
+    stages = ", ".join(f"{name} {sec:.1f} s" for name, sec in s["stage_seconds"].items() if sec)
+    lines = [
+        f"generated {s['images']} image(s), {s['failures']} failure(s), in {s['seconds']:.1f} s "
+        f"({s['images_per_s']:.1f} img/s, {s['backend']} {s['precision']}); stages: {stages}",
+        f"shards complete: {s['shards_complete']}/{s['num_shards']}; output: {s['out']}",
+    ]
+    if isinstance(s.get("dedup"), dict):
+        lines.append(f"dedup: dropped {s['dedup']['dropped']} near-duplicate(s)")
+    elif s.get("dedup"):
+        lines.append(f"dedup: {s['dedup']}")
+    if s.get("verify"):
+        v = s["verify"]
+        diffs = ", ".join(f"{r['backend']} {r['precision']} {r['max_abs_diff']}" for r in v["results"])
+        lines.append(f"verify against diffusers on {v['images']} image(s), largest pixel difference (0-255): "
+                     f"{diffs}; stored {v['stored_format']} files {v['stored_file_max_abs_diff']}")
+    return "\n".join(lines)
 
 
 def _describe_plan(r: dict) -> str:

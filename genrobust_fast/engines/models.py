@@ -11,6 +11,7 @@ Built-in models need no download, so tests, demos and GPU throughput benchmarks 
 from __future__ import annotations
 
 import hashlib
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,7 +121,7 @@ def _byte_alphabet() -> list[str]:
     return [chr(b) for b in printable] + [chr(256 + i) for i, _ in enumerate(extra)]
 
 
-def _byte_level_tokenizer(max_length: int):
+def byte_level_tokenizer(max_length: int):
     """A CLIP BPE tokenizer with a character-level vocabulary and no merges, built without files."""
     from transformers import CLIPTokenizer
 
@@ -131,7 +132,7 @@ def _byte_level_tokenizer(max_length: int):
     return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=max_length)
 
 
-def _text_encoder(tokenizer, hidden: int, layers: int, heads: int, max_positions: int, intermediate: int):
+def build_text_encoder(tokenizer, hidden: int, layers: int, heads: int, max_positions: int, intermediate: int):
     from transformers import CLIPTextConfig, CLIPTextModel
 
     config = CLIPTextConfig(
@@ -156,8 +157,8 @@ def build_tiny(seed: int = 0, cross_attention_dim: int = 32) -> DiffusionCompone
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
 
     torch.manual_seed(seed)
-    tokenizer = _byte_level_tokenizer(max_length=32)
-    text_encoder = _text_encoder(tokenizer, cross_attention_dim, layers=2, heads=4, max_positions=32, intermediate=64)
+    tokenizer = byte_level_tokenizer(max_length=32)
+    text_encoder = build_text_encoder(tokenizer, cross_attention_dim, layers=2, heads=4, max_positions=32, intermediate=64)
     unet = UNet2DConditionModel(
         sample_size=16,
         in_channels=4,
@@ -209,8 +210,8 @@ def build_sd15_arch(seed: int = 0) -> DiffusionComponents:
     from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
 
     torch.manual_seed(seed)
-    tokenizer = _byte_level_tokenizer(max_length=77)
-    text_encoder = _text_encoder(tokenizer, 768, layers=12, heads=12, max_positions=77, intermediate=3072)
+    tokenizer = byte_level_tokenizer(max_length=77)
+    text_encoder = build_text_encoder(tokenizer, 768, layers=12, heads=12, max_positions=77, intermediate=3072)
     unet = UNet2DConditionModel(
         sample_size=64,
         cross_attention_dim=768,
@@ -237,6 +238,27 @@ TEXT_SUBFOLDERS = ("text_encoder", "tokenizer")
 IMAGE_SUBFOLDERS = ("image_encoder", "feature_extractor")
 
 
+@contextlib.contextmanager
+def _quiet_hub_loading():
+    """Silence what diffusers/transformers print per load (weight-loading bars, the advice to install
+    `accelerate`): a job loads a model once per process, and real errors still raise."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    levels = diffusers_logging.get_verbosity(), transformers_logging.get_verbosity()
+    bars = transformers_logging.is_progress_bar_enabled()
+    diffusers_logging.set_verbosity_error()
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        diffusers_logging.set_verbosity(levels[0])
+        transformers_logging.set_verbosity(levels[1])
+        if bars:
+            transformers_logging.enable_progress_bar()
+
+
 def load_folder(root: Path) -> DiffusionComponents:
     """A diffusers Stable Diffusion folder (SD 1.x/2.x, or an image-variation model), offline."""
     if not root.is_dir():
@@ -259,7 +281,8 @@ def load_folder(root: Path) -> DiffusionComponents:
 
     def load(cls, sub, **kw):
         try:
-            return cls.from_pretrained(root, subfolder=sub, local_files_only=True, **kw)
+            with _quiet_hub_loading():
+                return cls.from_pretrained(root, subfolder=sub, local_files_only=True, **kw)
         except Exception as exc:  # report which component is broken, not a deep stack
             raise InputError(f"cannot load {sub}/ of {str(root)!r}: {type(exc).__name__}: {exc}") from exc
 

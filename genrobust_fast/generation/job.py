@@ -211,7 +211,7 @@ class _ShardRunner:
             "worker_shards": len(job.worker_shards()), "shards_complete": done, "num_shards": job.num_shards,
             "backend": self.runners.backend, "precision": self.runners.precision,
         }
-        log.info("generation summary: %s", summary)
+        log.debug("generation summary: %s", summary)
         return summary
 
     def _request(self, item: WorkItem):

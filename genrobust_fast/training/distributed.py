@@ -33,10 +33,34 @@ def pick_device(requested: str) -> str:
     return f"cuda:{local_rank}" if requested == "cuda" else requested
 
 
+class _DropKnownDeepSpeedNoise(logging.Filter):
+    """ZeRO warns about every optimizer it did not write; ours is torch's SGD, which ZeRO 0-3 handle
+    (the shipped configs say so with zero_allow_untested_optimizer)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "untested optimizer" not in record.getMessage()
+
+
+def import_deepspeed():
+    """`import deepspeed`, naming the CPU accelerator when there is no GPU (instead of DeepSpeed warning
+    that it failed to detect one) and dropping the warning filtered above."""
+    import torch
+
+    if "DS_ACCELERATOR" not in os.environ and not torch.cuda.is_available():
+        os.environ["DS_ACCELERATOR"] = "cpu"
+    import deepspeed
+    from deepspeed.utils import logger as ds_logger
+
+    if not any(isinstance(f, _DropKnownDeepSpeedNoise) for f in ds_logger.filters):
+        ds_logger.addFilter(_DropKnownDeepSpeedNoise())
+    return deepspeed
+
+
 def init_distributed(device: str) -> tuple[int, int]:
     """(rank, world_size) after joining (or creating) the process group."""
-    import deepspeed
     import torch.distributed as dist
+
+    deepspeed = import_deepspeed()
 
     if "RANK" not in os.environ and "WORLD_SIZE" not in os.environ:
         os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1",

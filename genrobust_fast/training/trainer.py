@@ -24,7 +24,7 @@ from ..fileio import atomic_write_json
 from .checkpoints import export_classifier, install_safe_loading, latest_tag, load_checkpoint, save_checkpoint
 from .config import TrainConfig, engine_config, load_deepspeed_config, resolve_precision
 from .data_setup import TrainingData, prepare_data
-from .distributed import init_distributed, pick_device, same_on_all_ranks, shutdown
+from .distributed import import_deepspeed, init_distributed, pick_device, same_on_all_ranks, shutdown
 from .metrics import MetricsLog
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,6 @@ def train(config: TrainConfig | Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _engine(cfg: TrainConfig, data: TrainingData, device: str, world_size: int, schedule_steps: int):
-    import deepspeed
     import torch
 
     from ..classifiers import create_classifier
@@ -70,7 +69,7 @@ def _engine(cfg: TrainConfig, data: TrainingData, device: str, world_size: int, 
     bf16_ok = device.startswith("cuda") and torch.cuda.is_bf16_supported()
     precision = resolve_precision(cfg.precision, ds_config, "cuda" if device.startswith("cuda") else "cpu", bf16_ok)
     config = engine_config(ds_config, precision, cfg.batch_size, world_size)
-    engine, _, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler, config=config)
+    engine, _, _, _ = import_deepspeed().initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler, config=config)
     install_safe_loading(engine)
     if precision in ("bf16", "fp16"):
         # DeepSpeed casts parameters only; norm layers' running statistics must match them (CPU kernels
