@@ -34,6 +34,8 @@ AUGMENT_CHOICES = ("none", "augmix", "randaugment", "trivialaugment")
 @click.option("--loader", type=click.Choice(LOADER_CHOICES), default=None, help="Input pipeline; auto picks dali when it runs, else torch.")
 @click.option("--workers", type=int, default=None, help="Decode processes (torch) or threads (dali); default: all CPUs.")
 @click.option("--augment", type=click.Choice(AUGMENT_CHOICES), default=None, help="Augmentation baseline (torch loader).")
+@click.option("--crop-scale", type=float, default=None,
+              help="Smallest random-resized-crop area, as a fraction of the image [0.08, the ImageNet recipe].")
 @click.option("--deepspeed-config", type=click.Path(dir_okay=False), default=None, help="DeepSpeed JSON (configs/deepspeed_*.json).")
 @click.option("--precision", type=click.Choice(("auto", "fp32", "bf16", "fp16")), default=None,
               help="auto: the JSON's, else bf16/fp16 on GPUs, fp32 on CPUs.")

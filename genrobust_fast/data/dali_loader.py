@@ -70,7 +70,7 @@ class DaliLoader:
 
     def __init__(self, reader: TableReader, order, image_size: tuple[int, int], train: bool,
                  mean: Sequence[float], std: Sequence[float], device: str = "cpu", threads: int = 2,
-                 seed: int = 0, eval_resize: int | None = None, prefetch: int = 2):
+                 seed: int = 0, eval_resize: int | None = None, prefetch: int = 2, crop_scale: float = 0.08):
         reason = dali_unavailable_reason()
         if reason:
             raise BackendUnavailableError(f"--loader dali cannot run: {reason}; or use --loader torch")
@@ -80,6 +80,7 @@ class DaliLoader:
         self.mean, self.std = [255 * m for m in mean], [255 * s for s in std]
         self.device, self.threads, self.seed, self.prefetch = torch.device(device), threads, seed, prefetch
         self.eval_resize = eval_resize or round(self.image_size[0] * 256 / 224)
+        self.crop_scale = crop_scale
         self.steps_per_epoch = order.steps_per_epoch
         self._iterator = None
         self._source: _EncodedSource | None = None
@@ -101,7 +102,7 @@ class DaliLoader:
             if self.train:
                 images = fn.decoders.image_random_crop(
                     encoded, device=decode_device, output_type=types.RGB,
-                    random_area=(0.08, 1.0), random_aspect_ratio=(3 / 4, 4 / 3), num_attempts=10,
+                    random_area=(self.crop_scale, 1.0), random_aspect_ratio=(3 / 4, 4 / 3), num_attempts=10,
                 )
                 images = fn.resize(images, size=(h, w), antialias=True)
                 mirror = fn.random.coin_flip()

@@ -60,6 +60,7 @@ def create_loader(
     std: Sequence[float] = IMAGENET_STD,
     seed: int = 0,
     eval_resize: int | None = None,
+    crop_scale: float = 0.08,
 ):
     """A loader over `tables` (real first, then generated) in the order given by `order`.
 
@@ -78,9 +79,9 @@ def create_loader(
     reader = TableReader(tables)
     if chosen == "dali":
         return DaliLoader(reader, order, image_size, train, mean, std, device=device, threads=max(1, budget),
-                          seed=seed, eval_resize=eval_resize)
+                          seed=seed, eval_resize=eval_resize, crop_scale=crop_scale)
     # Worker processes build one batch each with a single-threaded kernel call; in-process, the kernel
     # may use every core.
     builder = BatchBuilder(reader, order, image_size, train, mean, std, augment=augment,
-                           eval_resize=eval_resize, kernel_threads=1 if budget > 0 else 0)
+                           eval_resize=eval_resize, kernel_threads=1 if budget > 0 else 0, crop_scale=crop_scale)
     return TorchLoader(builder, device=device, workers=budget)

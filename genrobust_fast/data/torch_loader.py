@@ -40,12 +40,13 @@ class BatchBuilder:
 
     def __init__(self, reader: TableReader, order, image_size: tuple[int, int], train: bool,
                  mean: Sequence[float], std: Sequence[float], augment: str = "none",
-                 eval_resize: int | None = None, kernel_threads: int = 1):
+                 eval_resize: int | None = None, kernel_threads: int = 1, crop_scale: float = 0.08):
         self.reader, self.order, self.image_size, self.train = reader, order, tuple(image_size), train
         self.mean, self.std = tuple(mean), tuple(std)
         self.augment_name = augment
         self.eval_resize = eval_resize or round(self.image_size[0] * 256 / 224)
         self.kernel_threads = kernel_threads
+        self.crop_scale = crop_scale
         self._augment = None
 
     def __call__(self, key: tuple[int, int]):
@@ -60,7 +61,7 @@ class BatchBuilder:
         sizes = np.array([img.shape[:2] for img in images], dtype=np.int64)
         if self.train:
             rng = np.random.default_rng(self.order.augment_seed(epoch, step))
-            boxes = random_resized_crop_boxes(sizes, rng)
+            boxes = random_resized_crop_boxes(sizes, rng, scale=(self.crop_scale, 1.0))
             flips = rng.random(len(images)) < 0.5
             if self.augment_name != "none":
                 images = self._augmented(images, rng)

@@ -41,7 +41,7 @@ class TrainingData:
             "generated_missing_classes": self.alignment.get("missing", []),
             "generated_extra_classes": self.alignment.get("extra", []),
             "generator": self.generator,
-            "augment": cfg.augment,
+            "augment": cfg.augment, "crop_scale": cfg.crop_scale,
             "skipped_bad_files": self.skipped_bad,
         }
         return recipe
@@ -51,7 +51,8 @@ class TrainingData:
 
         size = (self.cfg.image_size, self.cfg.image_size)
         return create_loader(self.cfg.loader, self.tables, self.sampler, size, train=True, device=device,
-                             workers=self.cfg.workers, augment=self.cfg.augment, seed=self.cfg.seed)
+                             workers=self.cfg.workers, augment=self.cfg.augment, seed=self.cfg.seed,
+                             crop_scale=self.cfg.crop_scale)
 
     def card(self, cfg: TrainConfig, precision: str, world_size: int, steps: int) -> ClassifierCard:
         resize = round(cfg.image_size * 256 / 224)

@@ -127,6 +127,10 @@ def test_boxes_stay_inside_images_and_center_crop_matches_resize_then_crop():
     assert (boxes[:, 0] + boxes[:, 2] <= h_w[:, 0]).all() and (boxes[:, 1] + boxes[:, 3] <= h_w[:, 1]).all()
     area = boxes[:, 2] * boxes[:, 3] / (h_w[:, 0] * h_w[:, 1])
     assert area.min() >= 0.05 and area.max() <= 1.0 and area.std() > 0.1
+    # --crop-scale 0.5 on a 48x64 image (tall/wide images fall back to a center crop, as torchvision's do)
+    larger = random_resized_crop_boxes(np.repeat(sizes[:1], 100, axis=0), np.random.default_rng(0), scale=(0.5, 1.0))
+    larger_area = larger[:, 2] * larger[:, 3] / (48 * 64)
+    assert larger_area.min() >= 0.47 and larger_area.max() <= 1.0  # whole-pixel rounding aside
     # 256x512 image, resize shorter side to 256, center crop 224 -> a 224x224 box in the middle.
     assert center_crop_boxes(np.array([[256, 512]]), 256, 224).tolist() == [[16, 144, 224, 224]]
 

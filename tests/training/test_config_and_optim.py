@@ -60,6 +60,8 @@ def test_invalid_train_configs_are_explained():
         TrainConfig(real="r").validate()
     with pytest.raises(ConfigError, match="--generated-only needs --generated"):
         TrainConfig(real="r", out="o", generated_only=True).validate()
+    with pytest.raises(ConfigError, match="crop_scale is the smallest crop area"):
+        TrainConfig(real="r", out="o", crop_scale=0.0).validate()
     with pytest.raises(ConfigError, match="unknown key"):
         resolve_config(TrainConfig, None, {"ratoi": 1.0})
 

@@ -58,7 +58,7 @@ def test_cli_trains_checkpoints_and_exports_the_card_evaluation_reads(trees, tmp
     result = CliRunner().invoke(cli, [
         "train", "--real", str(real), "--generated", str(gen), "--ratio", "1", "--arch", "resnet18",
         "--epochs", "1", "--batch-size", "4", "--image-size", "32", "--loader", LOADER, "--workers", "0",
-        "--checkpoint-every", "4", "--log-every", "2", "--no-progress", "--json", "--out", str(out),
+        "--checkpoint-every", "4", "--log-every", "2", "--crop-scale", "0.5", "--no-progress", "--json", "--out", str(out),
     ])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -75,6 +75,7 @@ def test_cli_trains_checkpoints_and_exports_the_card_evaluation_reads(trees, tmp
     recipe = card.recipe
     assert (recipe["real_images"], recipe["generated_images"], recipe["ratio"]) == (12, 12, 1.0)
     assert recipe["generator"]["model"] == "tiny" and recipe["generator"]["strategy"] == "class_labels"
+    assert recipe["crop_scale"] == 0.5
     assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 3)
     rows = _rows(out / "metrics.csv")
     assert [int(r["step"]) for r in rows] == [2, 4, 6] and all(float(r["loss"]) > 0 for r in rows)
