@@ -68,6 +68,15 @@ def _check_parity(pipe, comps, items, cfg) -> int:
     return int(np.abs(ours.astype(int) - theirs.astype(int)).max())
 
 
+def _parity_tolerance(backend: str, precision: str) -> int | None:
+    """Largest pixel difference (0-255) from diffusers that lets a run be timed: the parity guarantee for
+    torch fp32, one more level for other fp32 backends (a different kernel order), none below fp32, where
+    differences are expected and only reported."""
+    if precision != "fp32":
+        return None
+    return 1 if backend == "torch" else 2
+
+
 def _unet_bound(pipe, cfg, n_images: int) -> float:
     """Seconds of UNet calls alone for n_images: calls of the job's batch shape, times steps."""
     import torch
@@ -89,9 +98,10 @@ def _unet_bound(pipe, cfg, n_images: int) -> float:
 
 
 def run_generate_benchmark(model: str = "tiny", images: int = 64, steps: int = 10, batch: int = 8,
-                           scheduler: str = "pndm", guidance: float = 7.5, backend: str = "torch",
+                           scheduler: str = "pndm", guidance: float = 7.5, backend: str = "auto",
                            precision: str | None = None, device: str = "auto", size: tuple[int, int] | None = None,
-                           out_dir: str | None = None, quick: bool = False) -> dict[str, Any]:
+                           out_dir: str | None = None, quick: bool = False,
+                           engine_dir: str = "engines") -> dict[str, Any]:
     from ..generation.config import GenerateConfig
     from ..generation.job import create_pipeline, run_job
     from ..generation.worklist import build_plan
@@ -102,14 +112,17 @@ def run_generate_benchmark(model: str = "tiny", images: int = 64, steps: int = 1
     try:
         cfg = GenerateConfig(model=model, classes="imagenet", per_class=1, steps=steps, batch_size=batch,
                              scheduler=scheduler, guidance=guidance, backend=backend, precision=precision,
-                             device=device, size=size, out=str(tmp / "warm-ours"), shards=1)
+                             device=device, size=size, out=str(tmp / "warm-ours"), shards=1,
+                             engine_dir=engine_dir)
         plan = build_plan(cfg)
         items = [plan.item_at(p) for p in range(images)]
         comps, runners, pipe = create_pipeline(cfg)
         cfg = GenerateConfig(**{**cfg.__dict__, "size": (pipe.height, pipe.width)})
-        max_diff = _check_parity(pipe, comps, items, cfg) if runners.backend == "torch" and runners.precision == "fp32" else None
-        if max_diff is not None and max_diff > 1:
-            raise AssertionError(f"our pipeline differs from diffusers by {max_diff}/255; not timing a wrong result")
+        max_diff = _check_parity(pipe, comps, items, cfg)
+        tolerance = _parity_tolerance(runners.backend, runners.precision)
+        if tolerance is not None and max_diff > tolerance:
+            raise AssertionError(f"our pipeline ({runners.backend} {runners.precision}) differs from diffusers by "
+                                 f"{max_diff}/255 (tolerance {tolerance}); not timing a wrong result")
         # Ours: the real job (planning, encoding threads, metadata, markers) on the first `images` items.
         # Warm both sides on the same items (lazy kernel set-up), then time them on fresh folders.
         run_job(cfg, progress=False, max_images=cfg.batch_size, prepared=(comps, runners, pipe))
@@ -124,7 +137,7 @@ def run_generate_benchmark(model: str = "tiny", images: int = 64, steps: int = 1
             "benchmark": "generate", "model": model, "images": images, "steps": steps, "batch": batch,
             "scheduler": scheduler, "guidance": guidance, "size": [pipe.height, pipe.width],
             "backend": runners.backend, "precision": runners.precision, "device": str(runners.device),
-            "parity_max_abs_diff_vs_diffusers": max_diff,
+            "parity_max_abs_diff_vs_diffusers": max_diff, "parity_tolerance": tolerance,
             "ours_images_per_s": round(images / ours_s, 3),
             "diffusers_images_per_s": round(images / diffusers_s, 3),
             "speedup_vs_diffusers": round(diffusers_s / ours_s, 3),

@@ -16,7 +16,7 @@ from .options import parse_size
 @click.option("--batch", default=8, show_default=True, help="Images per batch (both sides).")
 @click.option("--scheduler", default="pndm", show_default=True, help="Scheduler (both sides).")
 @click.option("--guidance", default=7.5, show_default=True, help="Guidance scale (both sides).")
-@click.option("--backend", type=click.Choice(["auto", "torch", "onnxruntime", "tensorrt"]), default="torch",
+@click.option("--backend", type=click.Choice(["auto", "torch", "onnxruntime", "tensorrt"]), default="auto",
               show_default=True, help="Our backend (diffusers always runs torch).")
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16", "fp8"]), default=None)
 @click.option("--device", default="auto", show_default=True)
