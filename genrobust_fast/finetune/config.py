@@ -1,0 +1,71 @@
+"""The finetuning job's settings: defaults here, then `--config YAML`, then CLI options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+
+DEFAULT_TEMPLATE = "a photo of a {}"
+
+# Fields that may change between a killed run and its resumption without changing the job: the
+# number of steps (to extend a run), checkpoint cadence, logging, device and threads.
+RESUMABLE_FIELDS = frozenset({"steps", "checkpoint_every", "log_every", "device", "num_threads"})
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    model: str = "tiny"
+    real: str = ""
+    out: str = ""
+    steps: int = 1000
+    batch_size: int = 16
+    lr: float = 1e-5
+    weight_decay: float = 1e-2
+    warmup_steps: int = 0
+    max_grad_norm: float = 1.0
+    # 0 disables EMA; the exported UNet holds the EMA weights when it is on.
+    ema_decay: float = 0.0
+    # auto: bf16 autocast on a GPU that supports it, fp32 elsewhere (CPU bf16 is slow on most CPUs).
+    precision: str = "auto"
+    # Caption templates, one drawn per image; `{}` is the class name.
+    templates: tuple[str, ...] = (DEFAULT_TEMPLATE,)
+    # Probability of an empty caption, so classifier-free guidance has an unconditional model.
+    caption_dropout: float = 0.0
+    # Encode every image once with the frozen VAE and keep the latent moments in memory (small sets).
+    cache_latents: bool = False
+    resolution: int = 0  # 0: the model's default size
+    seed: int = 0
+    checkpoint_every: int = 200
+    log_every: int = 20
+    device: str = "auto"
+    num_threads: int = 0  # 0: leave torch's default
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be positive, got {self.lr}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}; 0 turns EMA off")
+        if not 0.0 <= self.caption_dropout < 1.0:
+            raise ConfigError(f"caption_dropout must be in [0, 1), got {self.caption_dropout}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError(f"precision {self.precision!r} is not one of auto, fp32, bf16 (fp16 training needs loss scaling; use bf16)")
+        bad = [t for t in self.templates if t.count("{}") != 1]
+        if not self.templates or bad:
+            raise ConfigError(f"each caption template needs exactly one '{{}}' for the class name, got {bad or '[]'}")
+
+    def require_paths(self) -> None:
+        """The defaults leave real/out empty (so YAML can fill them); a job needs both."""
+        if not self.real:
+            raise ConfigError("real is empty; pass --real DIR, an ImageFolder of real images (one folder per class)")
+        if not self.out:
+            raise ConfigError("out is empty; pass --out DIR for the finetuned diffusers folder")
+
+    def job_fields(self) -> dict:
+        """The settings that define the training trajectory (a resumed run must match them)."""
+        from ..config import config_to_dict
+
+        return {k: v for k, v in config_to_dict(self).items() if k not in RESUMABLE_FIELDS}

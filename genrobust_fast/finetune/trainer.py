@@ -1,0 +1,318 @@
+"""The finetuning loop: noise-prediction MSE on the UNet, everything else frozen.
+
+Every random draw of step k (batch order, captions, caption dropout, noise, timesteps, VAE posterior
+sample) comes from generators seeded with (seed, k), so a run resumed from a checkpoint at step k
+continues exactly as the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..config import config_to_dict
+from ..errors import BackendUnavailableError, ConfigError, JobConflictError
+from ..fileio import atomic_write_json
+from .checkpoint import load_state, save_state
+from .config import FinetuneConfig
+from .data import CaptionedImages
+
+log = logging.getLogger(__name__)
+
+WORK_DIR = "_finetune"
+RESULT_FILE = "finetune.json"
+
+
+def finetune_generator(cfg: FinetuneConfig) -> Path:
+    """Train the UNet of `cfg.model` on `cfg.real` and write a diffusers folder to `cfg.out`.
+
+    Example:
+        finetune_generator(FinetuneConfig(model="tiny", real="real/", out="ft/", steps=50, batch_size=8))
+    Rerunning a finished job returns at once; rerunning a killed one resumes from its last checkpoint.
+    """
+    import torch
+
+    cfg.require_paths()
+    out, work = Path(cfg.out), Path(cfg.out) / WORK_DIR
+    if _already_finished(out, cfg):
+        log.info("%s already holds this finetuning job's result; nothing to do", out)
+        return out
+    _claim_output(out, work, cfg)
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    device = _resolve_device(cfg.device)
+    autocast_dtype = _autocast_dtype(cfg.precision, device)
+
+    from diffusers import DDPMScheduler
+
+    from ..engines.models import load_components
+
+    comps = load_components(cfg.model)
+    base_hash = comps.weights_hash()
+    if comps.text_encoder is None:
+        raise ConfigError(f"model {cfg.model!r} has no text encoder; finetuning needs a text-to-image model")
+    data = CaptionedImages.scan(cfg.real)
+    resolution = cfg.resolution or comps.default_size[0]
+    if resolution % comps.vae_scale_factor:
+        raise ConfigError(f"resolution {resolution} is not a multiple of the VAE's factor {comps.vae_scale_factor}")
+    comps.to(device=device)
+    for module in (comps.vae, comps.text_encoder):
+        module.requires_grad_(False).eval()
+    unet = comps.unet.train()
+    noise_scheduler = DDPMScheduler.from_config(comps.scheduler.config)
+    prediction_type = noise_scheduler.config.prediction_type
+    texts = _TextEmbeddings(comps, device)
+    latents_of = _LatentSource(comps, data, resolution, device, cached=cfg.cache_latents)
+
+    optimizer = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    ema = {k: p.detach().clone() for k, p in unet.named_parameters()} if cfg.ema_decay > 0 else None
+    step = load_state(work, unet, ema, optimizer)
+    if step:
+        log.info("resuming at step %d of %d from %s", step, cfg.steps, work)
+    order = _BatchOrder(len(data), cfg.batch_size, cfg.seed)
+    templates = list(cfg.templates)
+    losses: list[float] = []
+    started, first_step = time.perf_counter(), step
+    while step < cfg.steps:
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        pick = np.random.default_rng([cfg.seed, step, 1])
+        indices = order.batch(step)
+        names = [data.label_space.names[data.labels[i]] for i in indices]
+        captions = [
+            "" if pick.random() < cfg.caption_dropout else templates[pick.integers(len(templates))].format(name)
+            for name in names
+        ]
+        latents = latents_of(indices, gen)
+        if step + 1 < cfg.steps:
+            latents_of.prefetch(order.batch(step + 1))  # decode the next batch while this one trains
+        noise = torch.randn(latents.shape, generator=gen).to(device)
+        timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(indices),), generator=gen)
+        timesteps = timesteps.to(device)
+        noisy = noise_scheduler.add_noise(latents, noise, timesteps)
+        target = noise if prediction_type == "epsilon" else noise_scheduler.get_velocity(latents, noise, timesteps)
+        for group in optimizer.param_groups:
+            group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else cfg.lr
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            pred = unet(noisy, timesteps, encoder_hidden_states=texts(captions), return_dict=False)[0]
+        loss = torch.nn.functional.mse_loss(pred.float(), target.float())
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), cfg.max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if ema is not None:
+            with torch.no_grad():
+                for key, param in unet.named_parameters():
+                    ema[key].lerp_(param.detach(), 1.0 - cfg.ema_decay)
+        step += 1
+        losses.append(loss.item())
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            rate = (step - first_step) * cfg.batch_size / max(time.perf_counter() - started, 1e-9)
+            _log_progress(work, step, cfg.steps, float(np.mean(losses[-cfg.log_every:])), rate)
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            save_state(work, step, unet, ema, optimizer)
+    _export(comps, base_hash, ema, out, work, cfg, data, float(np.mean(losses[-cfg.log_every:])) if losses else None)
+    return out
+
+
+class _BatchOrder:
+    """Batch k holds positions k*B .. k*B+B-1 of the endless sequence of seeded per-epoch permutations."""
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self._perms: dict[int, np.ndarray] = {}
+
+    def batch(self, step: int) -> list[int]:
+        out = []
+        for pos in range(step * self.batch_size, (step + 1) * self.batch_size):
+            epoch = pos // self.n
+            if epoch not in self._perms:
+                self._perms = {epoch: np.random.default_rng([self.seed, epoch]).permutation(self.n)}
+            out.append(int(self._perms[epoch][pos % self.n]))
+        return out
+
+
+class _TextEmbeddings:
+    """The frozen text encoder's output per distinct caption, computed once (captions repeat a lot)."""
+
+    def __init__(self, comps, device):
+        self.comps, self.device, self.cache = comps, device, {}
+
+    def __call__(self, captions: list[str]):
+        import torch
+
+        missing = sorted(set(captions) - set(self.cache))
+        if missing:
+            tok = self.comps.tokenizer
+            ids = tok(missing, padding="max_length", max_length=tok.model_max_length, truncation=True,
+                      return_tensors="pt").input_ids.to(self.device)
+            with torch.inference_mode():
+                hidden = self.comps.text_encoder(ids)[0]
+            self.cache.update({c: h.clone() for c, h in zip(missing, hidden)})
+        return torch.stack([self.cache[c] for c in captions])
+
+
+class _LatentSource:
+    """Scaled VAE latents of a batch: posterior moments encoded per batch, or once for the whole set."""
+
+    def __init__(self, comps, data: CaptionedImages, resolution: int, device, cached: bool):
+        self.vae, self.data, self.resolution, self.device = comps.vae, data, resolution, device
+        cfg = comps.vae.config
+        self.scale, self.shift = cfg.scaling_factor, getattr(cfg, "shift_factor", None) or 0.0
+        self._pool = None
+        self._pending: tuple[tuple[int, ...], object] | None = None
+        # Encoded on first use, so a resumed run with no steps left does not pay for it.
+        self.cached, self.moments = cached, None
+
+    def prefetch(self, indices) -> None:
+        """Start decoding the images of a later batch on a worker thread (PIL releases the GIL)."""
+        if self.cached:
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="finetune-decode")
+        self._pending = (tuple(indices), self._pool.submit(self.data.load, indices, self.resolution))
+
+    def _images(self, indices):
+        if self._pending is not None and self._pending[0] == tuple(indices):
+            images = self._pending[1].result()
+            self._pending = None
+            return images
+        return self.data.load(indices, self.resolution)
+
+    def _moments(self, indices):
+        import torch
+
+        with torch.inference_mode():
+            return self.vae.encode(self._images(indices).to(self.device)).latent_dist.parameters
+
+    def _encode_all(self):
+        import torch
+
+        log.info("encoding %d images once with the frozen VAE (--cache-latents)", len(self.data))
+        chunks = [self._moments(range(i, min(i + 256, len(self.data)))).cpu() for i in range(0, len(self.data), 256)]
+        return torch.cat(chunks)
+
+    def __call__(self, indices, gen):
+        import torch
+
+        if self.cached and self.moments is None:
+            self.moments = self._encode_all()
+        moments = self.moments[indices] if self.cached else self._moments(indices).cpu()
+        # The posterior sample is drawn on the CPU from the step's generator, so the draw (and a resumed
+        # run) is the same on every device.
+        mean, logvar = moments.float().chunk(2, dim=1)
+        std = torch.exp(0.5 * logvar.clamp(-30.0, 20.0))
+        latents = mean + std * torch.randn(mean.shape, generator=gen)
+        return ((latents - self.shift) * self.scale).to(self.device)
+
+
+def _resolve_device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BackendUnavailableError(f"device {name!r} was asked for but no CUDA GPU is visible; use --device cpu")
+    return device
+
+
+def _autocast_dtype(precision: str, device):
+    import torch
+
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    # auto: bf16 where the hardware runs it fast (Ampere and newer GPUs); fp32 on CPUs.
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+def _already_finished(out: Path, cfg: FinetuneConfig) -> bool:
+    result = out / RESULT_FILE
+    if not result.is_file():
+        return False
+    info = json.loads(result.read_text())
+    return info.get("job") == _jsonable(cfg.job_fields()) and info.get("steps") == cfg.steps
+
+
+def _jsonable(obj):
+    return json.loads(json.dumps(obj, default=str))
+
+
+def _claim_output(out: Path, work: Path, cfg: FinetuneConfig) -> None:
+    """Refuse an output folder that holds something else or a different finetuning job."""
+    job_file = work / "job.json"
+    if job_file.is_file():
+        saved = json.loads(job_file.read_text())
+        if saved != _jsonable(cfg.job_fields()):
+            changed = sorted(k for k in set(saved) | set(cfg.job_fields()) if saved.get(k) != _jsonable(cfg.job_fields()).get(k))
+            raise JobConflictError(
+                f"{str(out)!r} holds a finetuning job with other settings ({', '.join(changed)}); "
+                "use another --out, or delete the folder to start over"
+            )
+        return
+    if out.is_dir() and any(p.name != WORK_DIR for p in out.iterdir()):
+        raise JobConflictError(f"{str(out)!r} is not empty and holds no finetuning job; pass an empty or new --out")
+    work.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(job_file, cfg.job_fields())
+
+
+def _log_progress(work: Path, step: int, steps: int, loss: float, rate: float) -> None:
+    log.info("step %d/%d loss %.5f %.1f img/s", step, steps, loss, rate)
+    path = work / "log.csv"
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        writer = csv.writer(f)
+        if new:
+            writer.writerow(["step", "loss", "images_per_s"])
+        writer.writerow([step, f"{loss:.6f}", f"{rate:.2f}"])
+
+
+def _export(comps, base_hash: str, ema, out: Path, work: Path, cfg: FinetuneConfig, data: CaptionedImages, loss) -> None:
+    """Write the diffusers folder (EMA weights when on) into `out`; finetune.json last marks it done."""
+    import torch
+
+    from ..engines.models import save_components
+
+    if ema is not None:
+        with torch.no_grad():
+            for key, param in comps.unet.named_parameters():
+                param.copy_(ema[key])
+    comps.unet.eval()
+    comps.to(device="cpu")
+    staging = work / "export"
+    shutil.rmtree(staging, ignore_errors=True)
+    save_components(comps, staging)
+    entries = sorted(staging.iterdir(), key=lambda p: p.name == "model_index.json")  # the index goes last
+    for entry in entries:
+        target = out / entry.name
+        if target.is_dir():
+            shutil.rmtree(target)
+        os.replace(entry, target)
+    staging.rmdir()
+    comps.extra.pop("weights_hash", None)
+    atomic_write_json(out / RESULT_FILE, {
+        "format": "genrobust-finetune/1",
+        "base_model": cfg.model,
+        "base_weights_hash": base_hash,
+        "weights_hash": comps.weights_hash(),
+        "real": str(Path(cfg.real).resolve()),
+        "images": len(data),
+        "label_space": data.label_space.to_json(),
+        "steps": cfg.steps,
+        "final_loss": loss,
+        "job": _jsonable(cfg.job_fields()),
+        "config": config_to_dict(cfg),
+    })
+    log.info("wrote the finetuned model to %s", out)

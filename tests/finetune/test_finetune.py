@@ -1,0 +1,132 @@
+"""Generator finetuning on the tiny model: output folder, no-op rerun, resume after SIGKILL, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from genrobust_fast.engines.models import build_tiny, load_components
+from genrobust_fast.errors import ConfigError, DatasetError, JobConflictError
+from genrobust_fast.finetune import FinetuneConfig, finetune_generator
+from genrobust_fast.finetune.trainer import _BatchOrder
+
+
+def write_real(root: Path, classes=("cat", "dog"), per_class=3, size=40) -> Path:
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(classes):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 255, (size, size, 3), dtype=np.uint8) // (c + 1)
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    return root
+
+
+def tiny_cfg(tmp_path, **kw):
+    values = {"model": "tiny", "real": str(tmp_path / "real"), "out": str(tmp_path / "out"), "steps": 3,
+              "batch_size": 2, "lr": 1e-3, "checkpoint_every": 2, "num_threads": 1}
+    values.update(kw)
+    return FinetuneConfig(**values)
+
+
+@pytest.fixture
+def real(tmp_path):
+    return write_real(tmp_path / "real")
+
+
+def test_finetune_writes_a_loadable_folder_with_changed_unet(tmp_path, real):
+    cfg = tiny_cfg(tmp_path, ema_decay=0.5, caption_dropout=0.3)
+    out = finetune_generator(cfg)
+    info = json.loads((out / "finetune.json").read_text())
+    assert info["steps"] == 3 and info["images"] == 6
+    assert info["label_space"]["names"] == ["cat", "dog"]
+    loaded = load_components(out)
+    base = build_tiny()
+    assert loaded.weights_hash() == info["weights_hash"] != info["base_weights_hash"]
+    changed = [k for k, v in loaded.unet.state_dict().items() if not torch.equal(v, base.unet.state_dict()[k])]
+    assert changed, "finetuning left the UNet unchanged"
+    # Frozen parts are exported untouched.
+    for k, v in base.vae.state_dict().items():
+        assert torch.equal(v, loaded.vae.state_dict()[k]), k
+    # Rerunning the finished job does nothing (the result file is not rewritten).
+    before = (out / "finetune.json").stat().st_mtime_ns
+    finetune_generator(cfg)
+    assert (out / "finetune.json").stat().st_mtime_ns == before
+
+
+def test_cached_latents_give_the_same_training_as_per_batch_encoding(tmp_path, real):
+    a = finetune_generator(tiny_cfg(tmp_path, out=str(tmp_path / "a"), cache_latents=False))
+    b = finetune_generator(tiny_cfg(tmp_path, out=str(tmp_path / "b"), cache_latents=True))
+    ua, ub = load_file(str(a / "unet" / "diffusion_pytorch_model.safetensors")), load_file(
+        str(b / "unet" / "diffusion_pytorch_model.safetensors"))
+    for key in ua:
+        torch.testing.assert_close(ua[key], ub[key], atol=1e-5, rtol=1e-4)
+
+
+def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, real):
+    steps = 40
+    killed_out = tmp_path / "killed"
+    argv = [sys.executable, "-m", "genrobust_fast", "generator", "finetune", "--model", "tiny", "--real", str(real),
+            "--out", str(killed_out), "--steps", str(steps), "--batch-size", "2", "--lr", "1e-3",
+            "--checkpoint-every", "1", "--threads", "1"]
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    latest = killed_out / "_finetune" / "latest.json"
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        if latest.is_file() and json.loads(latest.read_text())["step"] >= 2:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be killed; raise --steps"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = json.loads(latest.read_text())["step"]
+    assert 2 <= killed_at < steps and not (killed_out / "finetune.json").exists()
+
+    resumed = subprocess.run([*argv[:3], "-v", *argv[3:]], env=env, capture_output=True, text=True, check=False)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"resuming at step {killed_at} of {steps}" in resumed.stderr
+    ref = finetune_generator(tiny_cfg(tmp_path, out=str(tmp_path / "ref"), steps=steps, checkpoint_every=1000))
+    got = load_file(str(killed_out / "unet" / "diffusion_pytorch_model.safetensors"))
+    want = load_file(str(ref / "unet" / "diffusion_pytorch_model.safetensors"))
+    for key in want:
+        torch.testing.assert_close(got[key], want[key], atol=1e-6, rtol=1e-5)
+
+
+def test_batch_order_visits_every_image_once_per_epoch():
+    order = _BatchOrder(n=10, batch_size=4, seed=3)
+    seen = [i for step in range(5) for i in order.batch(step)]  # 20 positions = 2 epochs
+    assert sorted(seen[:10]) == list(range(10)) and sorted(seen[10:]) == list(range(10))
+    assert seen[:10] != seen[10:]  # a fresh permutation per epoch
+    assert _BatchOrder(10, 4, 3).batch(3) == order.batch(3)  # a resumed run draws the same batch
+
+
+def test_output_holding_another_job_is_refused(tmp_path, real):
+    finetune_generator(tiny_cfg(tmp_path, steps=1))
+    with pytest.raises(JobConflictError, match="lr"):
+        finetune_generator(tiny_cfg(tmp_path, steps=1, lr=5e-4))
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(JobConflictError, match="not empty"):
+        finetune_generator(tiny_cfg(tmp_path, out=str(foreign)))
+
+
+def test_bad_inputs_are_clear_errors(tmp_path, real):
+    (real / "empty_class").mkdir()
+    with pytest.raises(DatasetError, match="empty_class"):
+        finetune_generator(tiny_cfg(tmp_path))
+    with pytest.raises(ConfigError, match="exactly one"):
+        tiny_cfg(tmp_path, templates=("a photo",))
+    with pytest.raises(ConfigError, match="--real"):
+        finetune_generator(FinetuneConfig(out=str(tmp_path / "x")))
+    with pytest.raises(ConfigError, match="bf16"):
+        tiny_cfg(tmp_path, precision="fp16")
