@@ -116,7 +116,7 @@ def run_generate_benchmark(model: str = "tiny", images: int = 64, steps: int = 1
                              engine_dir=engine_dir)
         plan = build_plan(cfg)
         items = [plan.item_at(p) for p in range(images)]
-        comps, runners, pipe = create_pipeline(cfg)
+        comps, runners, pipe = create_pipeline(cfg, build_if_missing=True)  # builds are not timed
         cfg = GenerateConfig(**{**cfg.__dict__, "size": (pipe.height, pipe.width)})
         max_diff = _check_parity(pipe, comps, items, cfg)
         tolerance = _parity_tolerance(runners.backend, runners.precision)

@@ -20,8 +20,8 @@ import torch
 
 from ..errors import BackendUnavailableError, EngineMismatchError, InputError
 from .build import ensure_onnx
-from .runners import ComponentRunners
-from .specs import RUNNER_CALLS, Precision, component_specs
+from .runners import GraphRunners
+from .specs import Precision, component_specs
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def session_options(threads: int | None = None):
     return opts
 
 
-class OrtRunners(ComponentRunners):
+class OrtRunners(GraphRunners):
     """Runs every component the model has through an ONNX Runtime session."""
 
     backend = "onnxruntime"
@@ -136,28 +136,6 @@ class OrtRunners(ComponentRunners):
         session.run_with_iobinding(binding)
         result = outputs[spec.output_names[0]]
         return result if result.dtype == self.dtype else result.to(self.dtype)
-
-    @torch.inference_mode()
-    def encode_text(self, input_ids):
-        return self._run(RUNNER_CALLS["encode_text"], input_ids)
-
-    @torch.inference_mode()
-    def unet(self, sample, timestep, context):
-        if timestep.dim() == 0:  # a scalar timestep is broadcast over the batch, as diffusers does
-            timestep = timestep.expand(sample.shape[0])
-        return self._run("unet", sample, timestep, context)
-
-    @torch.inference_mode()
-    def decode_vae(self, latents):
-        return self._run("vae_decoder", latents)
-
-    @torch.inference_mode()
-    def encode_vae(self, images):
-        return self._run("vae_encoder", images)
-
-    @torch.inference_mode()
-    def encode_image(self, pixel_values):
-        return self._run("image_encoder", pixel_values)
 
 
 def _np_name(dtype: torch.dtype):

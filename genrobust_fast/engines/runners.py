@@ -55,6 +55,40 @@ class ComponentRunners:
         raise NotImplementedError
 
 
+class GraphRunners(ComponentRunners):
+    """A backend that runs each component as one exported graph (ONNX Runtime, TensorRT): every runner
+    call is `_run(component name, *inputs)`, with the timestep broadcast over the batch as diffusers does."""
+
+    timestep_dtype: torch.dtype | None = None  # cast the timestep when the graph wants another type
+
+    def _run(self, component: str, *tensors: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.inference_mode()
+    def encode_text(self, input_ids):
+        return self._run("text_encoder", input_ids)
+
+    @torch.inference_mode()
+    def unet(self, sample, timestep, context):
+        if timestep.dim() == 0:
+            timestep = timestep.expand(sample.shape[0])
+        if self.timestep_dtype is not None:
+            timestep = timestep.to(self.timestep_dtype)
+        return self._run("unet", sample, timestep, context)
+
+    @torch.inference_mode()
+    def decode_vae(self, latents):
+        return self._run("vae_decoder", latents)
+
+    @torch.inference_mode()
+    def encode_vae(self, images):
+        return self._run("vae_encoder", images)
+
+    @torch.inference_mode()
+    def encode_image(self, pixel_values):
+        return self._run("image_encoder", pixel_values)
+
+
 class TorchRunners(ComponentRunners):
     """Eager PyTorch (optionally torch.compile'd UNet on a GPU)."""
 

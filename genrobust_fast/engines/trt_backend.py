@@ -40,7 +40,7 @@ from .cache import (
     model_argument,
     model_slug,
 )
-from .runners import ComponentRunners
+from .runners import GraphRunners
 from .specs import ComponentSpec, Precision, ShapeProfile, component_specs, text_length
 
 log = logging.getLogger(__name__)
@@ -326,10 +326,11 @@ def ensure_tensorrt(
     )
 
 
-class TrtRunners(ComponentRunners):
+class TrtRunners(GraphRunners):
     """The five runner calls on TensorRT engines (one per component, built for one shape profile)."""
 
     backend = "tensorrt"
+    timestep_dtype = torch.float32  # TensorRT profiles declare the timestep as float
 
     def __init__(self, components, device, precision, engine_dir, profile: ShapeProfile, build_if_missing=False,
                  only: list[str] | None = None):
@@ -347,28 +348,6 @@ class TrtRunners(ComponentRunners):
         spec = self.specs[component]
         out = self.engines[component].run(dict(zip(spec.input_names, tensors)))[spec.output_names[0]]
         return out if out.dtype == self.dtype else out.to(self.dtype)
-
-    @torch.inference_mode()
-    def encode_text(self, input_ids):
-        return self._run("text_encoder", input_ids)
-
-    @torch.inference_mode()
-    def unet(self, sample, timestep, context):
-        if timestep.dim() == 0:
-            timestep = timestep.expand(sample.shape[0])
-        return self._run("unet", sample, timestep.float(), context)
-
-    @torch.inference_mode()
-    def decode_vae(self, latents):
-        return self._run("vae_decoder", latents)
-
-    @torch.inference_mode()
-    def encode_vae(self, images):
-        return self._run("vae_encoder", images)
-
-    @torch.inference_mode()
-    def encode_image(self, pixel_values):
-        return self._run("image_encoder", pixel_values)
 
 
 def refit_engines(

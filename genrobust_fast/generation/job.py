@@ -129,8 +129,11 @@ def _check_writable(out: Path) -> None:
         raise DatasetError(f"cannot write to the output folder {str(out)!r} ({exc}); choose a writable --out") from exc
 
 
-def create_pipeline(cfg: GenerateConfig):
-    """(components, runners, GenerationPipeline) for the config's model, backend and settings."""
+def create_pipeline(cfg: GenerateConfig, build_if_missing: bool = False):
+    """(components, runners, GenerationPipeline) for the config's model, backend and settings.
+
+    `build_if_missing` exports/builds engines that are not cached (benchmarks); a job instead asks the
+    user to run `genrobust engine build`, so a multi-GPU job never builds the same engine on every rank."""
     from ..engines import create_runners, load_components
     from .pipeline import GenerationPipeline
 
@@ -139,6 +142,7 @@ def create_pipeline(cfg: GenerateConfig):
     runners = create_runners(
         comps, backend=cfg.backend, precision=cfg.precision, device=cfg.device, engine_dir=cfg.engine_dir,
         batch_range=(1, cfg.batch_size, cfg.batch_size), size=size, guidance=cfg.guidance > 1.0,
+        build_if_missing=build_if_missing,
     )
     mode = {"img2img": "img2img", "variation": "variation"}.get(cfg.strategy, "text")
     pipe = GenerationPipeline(runners, cfg.scheduler, cfg.steps, cfg.guidance, size, mode, cfg.strength)  # type: ignore[arg-type]

@@ -1,0 +1,223 @@
+"""The demo generator: a small text-to-image model in the Stable Diffusion layout, trained on Fashion-MNIST.
+
+    python -m genrobust_fast.demo.generator --out genrobust_fast/resources/demo_generator   (make demo-generator)
+
+Two stages, on 2 CPU cores in about 15-25 minutes (more when the machine is shared):
+1. VAE pretraining (demo-only; SD ships a pretrained VAE): reconstruction MSE + a small KL term on the
+   32×32 RGB training images, then `scaling_factor` set to 1/std of the latents as SD does.
+2. UNet training with the generic generator finetuning code (`genrobust generator finetune`) on the
+   training split captioned with class names; captions dropped 10% of the time so guidance works.
+The text encoder is the frozen, seeded random character-level CLIP of the built-in models: class
+names still map to distinct embeddings, which is all the UNet needs to condition on.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..engines.models import SD_SCHEDULER_CONFIG, DiffusionComponents, save_components
+from ..errors import GenrobustError
+from .fashion_mnist import DEFAULT_ROOT, convert_split, read_idx_split, to_rgb32
+
+log = logging.getLogger(__name__)
+
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "resources" / "demo_generator"
+MODEL_FILES = ("model_index.json", "scheduler", "text_encoder", "tokenizer", "unet", "vae")
+
+
+def build_demo_architecture(seed: int = 0) -> DiffusionComponents:
+    """Untrained demo model: 32×32 RGB images, VAE factor 4 (8×8×4 latents), cross-attention UNet.
+
+    Example:
+        comps = build_demo_architecture(); comps.default_size -> (32, 32)
+    """
+    import torch
+    from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
+
+    from ..engines.models import byte_level_tokenizer, build_text_encoder
+
+    torch.manual_seed(seed)
+    tokenizer = byte_level_tokenizer(max_length=77)
+    text_encoder = build_text_encoder(tokenizer, 64, layers=2, heads=4, max_positions=77, intermediate=128)
+    unet = UNet2DConditionModel(
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(48, 96),
+        layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=64,
+        attention_head_dim=8,
+        norm_num_groups=16,
+    )
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(16, 32, 32),
+        down_block_types=("DownEncoderBlock2D",) * 3,
+        up_block_types=("UpDecoderBlock2D",) * 3,
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=16,
+        sample_size=32,
+    )
+    scheduler = PNDMScheduler.from_config(SD_SCHEDULER_CONFIG)
+    return DiffusionComponents("builtin:demo-untrained", tokenizer, text_encoder.eval(), unet.eval(), vae.eval(), scheduler)
+
+
+def pretrain_vae(vae, images: np.ndarray, steps: int, batch_size: int = 64, lr: float = 1e-3,
+                 kl_weight: float = 1e-4, seed: int = 0) -> dict:
+    """Train `vae` on (N, H, W, 3) uint8 images; sets its scaling_factor; returns final loss figures."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
+    vae.train()
+    opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    recon_hist: list[float] = []
+    started = time.perf_counter()
+    for step in range(steps):
+        batch = torch.from_numpy(images[rng.integers(len(images), size=batch_size)]).permute(0, 3, 1, 2)
+        x = batch.float().div(127.5).sub(1.0)
+        dist = vae.encode(x).latent_dist
+        recon = vae.decode(dist.sample(generator=gen)).sample
+        recon_loss = torch.nn.functional.mse_loss(recon, x)
+        kl = dist.kl().mean() / dist.mean[0].numel()  # per latent element, so the weight is size-free
+        loss = recon_loss + kl_weight * kl
+        loss.backward()
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        recon_hist.append(recon_loss.item())
+        if (step + 1) % 100 == 0:
+            log.info("vae step %d/%d recon mse %.5f kl %.3f (%.0f s)", step + 1, steps,
+                     np.mean(recon_hist[-100:]), kl.item(), time.perf_counter() - started)
+    vae.eval()
+    with torch.inference_mode():
+        sample = torch.from_numpy(images[rng.permutation(len(images))[:1024]]).permute(0, 3, 1, 2)
+        latents = vae.encode(sample.float().div(127.5).sub(1.0)).latent_dist.mean
+    scaling = float(1.0 / latents.std())
+    vae.register_to_config(scaling_factor=scaling)
+    return {"recon_mse": float(np.mean(recon_hist[-100:])), "scaling_factor": scaling}
+
+
+def train_demo_generator(
+    out: str | Path = SHIPPED_DIR,
+    fashion_root: str | Path = DEFAULT_ROOT,
+    work: str | Path = "build/demo-generator",
+    vae_steps: int = 1200,
+    unet_steps: int = 1750,
+    batch_size: int = 64,
+    threads: int = 2,
+    seed: int = 0,
+) -> Path:
+    """Both stages, then copy only the model files (no training state) into `out`."""
+    import torch
+
+    from ..finetune import FinetuneConfig, finetune_generator
+    from ..labels import imagenet_templates
+
+    torch.set_num_threads(threads)
+    work = Path(work)
+    base = work / "base"
+    if not (base / "model_index.json").is_file():
+        comps = build_demo_architecture(seed)
+        images, _ = read_idx_split(fashion_root, "train")
+        stats = pretrain_vae(comps.vae, to_rgb32(images), steps=vae_steps, seed=seed)
+        log.info("VAE pretrained: %s", stats)
+        comps.model_id = "demo-base"
+        staging = work / "base.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        save_components(comps, staging)
+        staging.rename(base)
+    real = convert_split(fashion_root, "train", work / "real-train")
+    # Half the captions are the `labels` strategy's prompt, half CLIP's ImageNet templates (the
+    # `templates` strategy), so both strategies of the demo prompt a model that has seen them.
+    templates = ("a photo of a {}",) * len(imagenet_templates()) + imagenet_templates()
+    cfg = FinetuneConfig(
+        model=str(base), real=str(real), out=str(work / "finetuned"), steps=unet_steps, batch_size=batch_size,
+        lr=5e-4, warmup_steps=100, ema_decay=0.999, templates=templates, caption_dropout=0.1,
+        cache_latents=True, checkpoint_every=250, log_every=50, num_threads=threads, seed=seed,
+    )
+    trained = finetune_generator(cfg)
+    out = Path(out)
+    staging = out.with_name(out.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name in MODEL_FILES:
+        src = trained / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, staging / name)
+    shutil.copy2(trained / "finetune.json", staging / "finetune.json")
+    finalize_shipped(staging, fashion_root, seed=seed)
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+    log.info("demo generator written to %s", out)
+    return out
+
+
+class GeneratorQualityError(GenrobustError):
+    """The trained demo generator's samples do not teach a classifier the classes; it is not shipped."""
+
+
+def finalize_shipped(folder: str | Path, fashion_root: str | Path = DEFAULT_ROOT, seed: int = 0,
+                     min_accuracy: float = 25.0) -> dict:
+    """Store the UNet and text encoder in fp16 (half the size; diffusers loads them back as fp32), check
+    that generated-only training beats chance clearly, and write demo_generator.json with the figures."""
+    from safetensors.torch import load_file, save_file
+
+    from ..engines.models import load_components
+    from ..fileio import atomic_path, atomic_write_json
+    from .generator_check import check_generator
+
+    folder = Path(folder)
+    for weights in (folder / "unet" / "diffusion_pytorch_model.safetensors", folder / "text_encoder" / "model.safetensors"):
+        state = load_file(str(weights))
+        with atomic_path(weights) as tmp:
+            save_file({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, str(tmp),
+                      metadata={"format": "pt"})
+    check = check_generator(folder, per_class=50, fashion_root=fashion_root, seed=seed)
+    if check["accuracy_on_real_test"] < min_accuracy:
+        raise GeneratorQualityError(
+            f"a classifier trained on the generator's samples scores {check['accuracy_on_real_test']:.1f}% on the real "
+            f"test split (chance {check['chance']:.0f}%, required {min_accuracy:.0f}%); train longer (--unet-steps)"
+        )
+    info = {
+        "format": "genrobust-demo-generator/1",
+        "produced_by": "make demo-generator  (python -m genrobust_fast.demo.generator)",
+        "storage": "unet and text_encoder weights stored as fp16; diffusers loads them as fp32",
+        "weights_hash": load_components(folder).weights_hash(),
+        "check": check,
+    }
+    atomic_write_json(folder / "demo_generator.json", info)
+    return info
+
+
+def main(argv: list[str] | None = None) -> None:  # pragma: no cover - exercised by `make demo-generator`
+    import argparse
+
+    from ..logs import configure_logging
+
+    parser = argparse.ArgumentParser(description="Train the demo generator (make demo-generator).")
+    parser.add_argument("--out", default=str(SHIPPED_DIR))
+    parser.add_argument("--fashion-mnist", default=str(DEFAULT_ROOT))
+    parser.add_argument("--work", default="build/demo-generator")
+    parser.add_argument("--vae-steps", type=int, default=1200)
+    parser.add_argument("--unet-steps", type=int, default=1750)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    configure_logging(1)
+    train_demo_generator(args.out, args.fashion_mnist, args.work, args.vae_steps, args.unet_steps,
+                         args.batch_size, args.threads)
+
+
+if __name__ == "__main__":
+    main()

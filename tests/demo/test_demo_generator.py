@@ -1,0 +1,59 @@
+"""The demo generator: its architecture, VAE pretraining, and the shipped weights."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from genrobust_fast.demo.generator import SHIPPED_DIR, build_demo_architecture, pretrain_vae
+from genrobust_fast.demo.generator_check import linear_probe_accuracy
+from genrobust_fast.engines.models import load_components, save_components
+
+
+def test_architecture_is_sd_layout_at_32px(tmp_path):
+    comps = build_demo_architecture()
+    assert comps.default_size == (32, 32) and comps.vae_scale_factor == 4 and comps.latent_channels == 4
+    assert comps.unet.config.cross_attention_dim == comps.text_encoder.config.hidden_size
+    loaded = load_components(save_components(comps, tmp_path / "m"))
+    assert loaded.weights_hash() == comps.weights_hash()
+
+
+def test_vae_pretraining_lowers_reconstruction_error_and_sets_the_latent_scale():
+    torch.manual_seed(0)
+    comps = build_demo_architecture()
+    images = np.zeros((64, 32, 32, 3), dtype=np.uint8)
+    images[:, 8:24, 8:24] = 255
+    x = torch.from_numpy(images[:8]).permute(0, 3, 1, 2).float() / 127.5 - 1
+    with torch.no_grad():
+        before = torch.nn.functional.mse_loss(comps.vae(x).sample, x).item()
+    stats = pretrain_vae(comps.vae, images, steps=30, batch_size=8, lr=3e-3)
+    with torch.no_grad():
+        after = torch.nn.functional.mse_loss(comps.vae.decode(comps.vae.encode(x).latent_dist.mean).sample, x).item()
+    assert after < 0.5 * before
+    assert comps.vae.config.scaling_factor == pytest.approx(stats["scaling_factor"]) and stats["scaling_factor"] > 0
+
+
+def test_linear_probe_separates_separable_classes_and_not_noise():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(10), 20)
+    x = rng.integers(0, 50, (200, 32, 32, 3)).astype(np.uint8)
+    for c in range(10):  # class c lights rows 3c..3c+1
+        x[y == c, 3 * c:3 * c + 2] = 255
+    assert linear_probe_accuracy(x[::2], y[::2], x[1::2], y[1::2]) > 90
+    shuffled = rng.permutation(y)
+    assert linear_probe_accuracy(x[::2], shuffled[::2], x[1::2], shuffled[1::2]) < 40
+
+
+@pytest.mark.skipif(not (SHIPPED_DIR / "model_index.json").is_file(), reason="demo generator not trained yet")
+def test_shipped_generator_loads_and_is_small():
+    comps = load_components(SHIPPED_DIR)
+    assert comps.default_size == (32, 32)
+    size = sum(p.stat().st_size for p in SHIPPED_DIR.rglob("*") if p.is_file())
+    assert size < 16 * 2**20
+    trained = json.loads((SHIPPED_DIR / "finetune.json").read_text())
+    assert trained["label_space"]["ids"][-1] == "trouser"
+    shipped = json.loads((SHIPPED_DIR / "demo_generator.json").read_text())
+    assert shipped["weights_hash"] == comps.weights_hash()  # the files are the ones that were checked
+    assert next(comps.unet.parameters()).dtype == torch.float32
+    assert shipped["check"]["accuracy_on_real_test"] > 2.5 * shipped["check"]["chance"]
