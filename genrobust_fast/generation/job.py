@@ -80,8 +80,13 @@ class Job:
 
 
 def _identity_extra(cfg: GenerateConfig, plan: Plan) -> dict[str, Any]:
-    extra = {"label_space_sha256": sha256_bytes(json.dumps(plan.label_space.to_json()).encode())}
+    """Contents, not paths, of the class and prompt files: a job whose files moved (another mount point on
+    another node, a copied folder) is still the same job, and an edited file is not."""
+    extra: dict[str, Any] = {"label_space_sha256": sha256_bytes(json.dumps(plan.label_space.to_json()).encode())}
+    if cfg.classes and Path(cfg.classes).is_file():
+        extra["classes"] = "file"
     if cfg.prompts:
+        extra["prompts"] = "file"
         extra["prompts_sha256"] = sha256_file(cfg.prompts)
     return extra
 

@@ -145,6 +145,20 @@ def test_output_folder_of_another_job_is_rejected(tmp_path, classes_file):
         run_job(_cfg(tmp_path / "out", classes_file, per_class=1, shards=4), progress=False)
 
 
+def test_a_moved_class_file_is_the_same_job_and_an_edited_one_is_not(tmp_path, classes_file):
+    out = tmp_path / "out"
+    first = run_job(_cfg(out, classes_file, per_class=1), progress=False)
+    moved = tmp_path / "elsewhere" / "classes.tsv"
+    moved.parent.mkdir()
+    moved.write_bytes(Path(classes_file).read_bytes())
+    again = run_job(_cfg(out, moved, per_class=1), progress=False)
+    assert again["job_id"] == first["job_id"] and again["images"] == 0  # resumed: nothing left to do
+    edited = tmp_path / "edited.tsv"
+    edited.write_text(Path(classes_file).read_text().splitlines()[0] + "\n")
+    with pytest.raises(JobConflictError, match="label_space_sha256"):
+        run_job(_cfg(out, edited, per_class=1), progress=False)
+
+
 def test_unwritable_output_is_a_clear_error(tmp_path, classes_file):
     blocker = tmp_path / "file"
     blocker.write_text("x")
