@@ -1,12 +1,14 @@
 """Our generation job vs diffusers' StableDiffusionPipeline writing the same JPEG files, and vs the UNet bound.
 
-    result = run_generate_benchmark(model="tiny", images=64, steps=10, batch=8)
+    result = run_generate_benchmark(model="tiny", images=128, steps=20, batch=8)
     result["speedup_vs_diffusers"], result["overhead_vs_unet_bound"]
 
-Correctness first: the first batch from both sides must agree within 1/255 per pixel (torch fp32) before
-anything is timed. Both sides use the same modules, scheduler, steps, guidance and per-image seeds, and
-both encode JPEG quality 95 files to disk. The UNet bound is the time of the UNet calls alone (same batch,
-guidance doubling, steps) for the same number of images; overhead = end-to-end time / bound - 1.
+Correctness first: the first batch from both sides must agree within 1/255 per pixel (torch fp32; 2/255
+for other fp32 backends) before anything is timed. Both sides use the same modules, scheduler, steps,
+guidance and per-image seeds, and both encode JPEG quality 95 files to disk; diffusers always runs the
+torch modules, ours the chosen backend. The UNet bound is the time of the UNet calls alone (same batch,
+guidance doubling, as many calls as the scheduler makes) for the same number of images;
+overhead = end-to-end time / bound - 1.
 """
 
 from __future__ import annotations
@@ -77,8 +79,17 @@ def _parity_tolerance(backend: str, precision: str) -> int | None:
     return 1 if backend == "torch" else 2
 
 
+def unet_calls_per_batch(pipe, cfg) -> int:
+    """UNet calls one batch makes: the scheduler's timesteps, not `steps` (PNDM makes steps + 1)."""
+    from ..generation.schedulers import create_scheduler
+
+    scheduler = create_scheduler(cfg.scheduler, pipe.components.scheduler.config)
+    scheduler.set_timesteps(cfg.steps)
+    return len(scheduler.timesteps)
+
+
 def _unet_bound(pipe, cfg, n_images: int) -> float:
-    """Seconds of UNet calls alone for n_images: calls of the job's batch shape, times steps."""
+    """Seconds of UNet calls alone for n_images: calls of the job's batch shape, as many as the job makes."""
     import torch
 
     runners = pipe.runners
@@ -87,27 +98,26 @@ def _unet_bound(pipe, cfg, n_images: int) -> float:
     context = pipe.encode_prompts(["a photo of a tench"] * batch)
     t = torch.full((batch,), 500, dtype=torch.int64, device=runners.device)
     runners.unet(sample, t, context)  # warm-up
-    n_batches = -(-n_images // cfg.batch_size)
-    calls = min(n_batches * cfg.steps, max(cfg.steps, 20))  # a sample of calls, scaled up
+    total_calls = -(-n_images // cfg.batch_size) * unet_calls_per_batch(pipe, cfg)
     pipe._sync()
     started = time.perf_counter()
-    for _ in range(calls):
+    for _ in range(total_calls):
         runners.unet(sample, t, context)
     pipe._sync()
-    return (time.perf_counter() - started) / calls * n_batches * cfg.steps
+    return time.perf_counter() - started
 
 
-def run_generate_benchmark(model: str = "tiny", images: int = 64, steps: int = 10, batch: int = 8,
+def run_generate_benchmark(model: str = "tiny", images: int = 128, steps: int = 20, batch: int = 8,
                            scheduler: str = "pndm", guidance: float = 7.5, backend: str = "auto",
                            precision: str | None = None, device: str = "auto", size: tuple[int, int] | None = None,
                            out_dir: str | None = None, quick: bool = False,
-                           engine_dir: str = "engines") -> dict[str, Any]:
+                           engine_dir: str = "engines", rounds: int = 3) -> dict[str, Any]:
     from ..generation.config import GenerateConfig
     from ..generation.job import create_pipeline, run_job
     from ..generation.worklist import build_plan
 
     if quick:
-        images, steps = min(images, 16), min(steps, 4)
+        images, steps, rounds = min(images, 16), min(steps, 4), 1
     tmp = Path(out_dir or tempfile.mkdtemp(prefix="genrobust-bench-generate-"))
     try:
         cfg = GenerateConfig(model=model, classes="imagenet", per_class=1, steps=steps, batch_size=batch,
@@ -127,12 +137,22 @@ def run_generate_benchmark(model: str = "tiny", images: int = 64, steps: int = 1
         # Warm both sides on the same items (lazy kernel set-up), then time them on fresh folders.
         run_job(cfg, progress=False, max_images=cfg.batch_size, prepared=(comps, runners, pipe))
         _diffusers_run(comps, items[:cfg.batch_size], cfg, tmp / "warm")
-        pipe.times.seconds = {k: 0.0 for k in pipe.times.seconds}
-        cfg = GenerateConfig(**{**cfg.__dict__, "out": str(tmp / "ours")})
-        summary = run_job(cfg, progress=False, max_images=images, prepared=(comps, runners, pipe))
-        ours_s = summary["seconds"]
-        diffusers_s = _diffusers_run(comps, items, cfg, tmp / "diffusers")
-        bound_s = _unet_bound(pipe, cfg, images)
+        # Shared machines change speed within a run: alternate the three measurements for `rounds`
+        # rounds and keep each one's best, so a slow spell does not land on one side only.
+        best = {"ours": float("inf"), "diffusers": float("inf"), "bound": float("inf")}
+        for round_index in range(rounds):
+            pipe.times.seconds = {k: 0.0 for k in pipe.times.seconds}
+            round_cfg = GenerateConfig(**{**cfg.__dict__, "out": str(tmp / f"ours-{round_index}")})
+            summary = run_job(round_cfg, progress=False, max_images=images, prepared=(comps, runners, pipe))
+            if summary["images"] != images:
+                raise AssertionError(f"our job made {summary['images']} images, expected {images}")
+            if summary["seconds"] < best["ours"]:
+                best["ours"], stages = summary["seconds"], summary["stage_seconds"]
+            best["diffusers"] = min(best["diffusers"], _diffusers_run(comps, items, cfg, tmp / f"diffusers-{round_index}"))
+            best["bound"] = min(best["bound"], _unet_bound(pipe, cfg, images))
+            shutil.rmtree(tmp / f"ours-{round_index}", ignore_errors=True)
+            shutil.rmtree(tmp / f"diffusers-{round_index}", ignore_errors=True)
+        ours_s, diffusers_s, bound_s = best["ours"], best["diffusers"], best["bound"]
         return {
             "benchmark": "generate", "model": model, "images": images, "steps": steps, "batch": batch,
             "scheduler": scheduler, "guidance": guidance, "size": [pipe.height, pipe.width],
@@ -143,7 +163,8 @@ def run_generate_benchmark(model: str = "tiny", images: int = 64, steps: int = 1
             "speedup_vs_diffusers": round(diffusers_s / ours_s, 3),
             "unet_bound_images_per_s": round(images / bound_s, 3),
             "overhead_vs_unet_bound": round(ours_s / bound_s - 1, 4),
-            "ours_stage_seconds": summary["stage_seconds"],
+            "ours_stage_seconds": stages, "rounds": rounds,
+            "unet_calls_per_batch": unet_calls_per_batch(pipe, cfg),
             "goal_speedup_ge_1_2": diffusers_s / ours_s >= 1.2,
             "goal_overhead_le_10pct": ours_s / bound_s - 1 <= 0.10,
         }
