@@ -120,7 +120,8 @@ def _describe_summary(s: dict) -> str:
         v = s["verify"]
         diffs = ", ".join(f"{r['backend']} {r['precision']} {r['max_abs_diff']}" for r in v["results"])
         lines.append(f"verify against diffusers on {v['images']} image(s), largest pixel difference (0-255): "
-                     f"{diffs}; stored {v['stored_format']} files {v['stored_file_max_abs_diff']}")
+                     f"{diffs}; stored {v['stored_format']} files {v['stored_file_max_abs_diff']}"
+                     + ("" if v["stored_format"] == "png" else " (lossy encoding)"))
     return "\n".join(lines)
 
 

@@ -76,7 +76,12 @@ class DiffusionComponents:
 
     def to(self, device=None, dtype=None) -> "DiffusionComponents":
         for module in self.modules().values():
-            module.to(device=device, dtype=dtype)
+            # Cast only modules of another dtype: diffusers warns on every dtype cast, even a no-op one.
+            current = next(module.parameters(), None)
+            if dtype is None or (current is not None and current.dtype == dtype):
+                module.to(device=device)
+            else:
+                module.to(device=device, dtype=dtype)
         return self
 
     def weights_hash(self) -> str:
