@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -60,6 +61,7 @@ def _text(data: dict[str, Any], order: list[str], lay: Layout) -> str:
         "(logit axes), so the real-only models sit near 0 by construction." if data["baseline_fitted"] else
         "(logit axes); here no line could be fitted (the real-only models scored alike on the clean split).",
         f"Full report: {lay.report / 'results.md'}  plots: {lay.report}/plot_*.png",
-        "Timings (s): " + ", ".join(f"{k} {v}" for k, v in data["timings_s"].items()),
     ]
+    timings = "Timings (s): " + ", ".join(f"{k} {v}" for k, v in data["timings_s"].items())
+    lines += textwrap.wrap(timings, width=102, subsequent_indent="  ", break_on_hyphens=False)
     return "\n".join(lines) + "\n"
