@@ -52,7 +52,7 @@ fashion-mnist:
 demo: install fashion-mnist
 	$(VENV)/bin/genrobust demo --out $(DEMO_OUT)
 
-# Retrain the shipped demo generator (about 20 minutes on 2 cores); writes the folder the demo uses.
+# Retrain the shipped demo generator (about 11 minutes on 2 cores); writes the folder the demo uses.
 demo-generator: install fashion-mnist
 	$(PY) -m genrobust_fast.demo.generator --out genrobust_fast/resources/demo_generator
 

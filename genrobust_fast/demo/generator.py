@@ -2,7 +2,7 @@
 
     python -m genrobust_fast.demo.generator --out genrobust_fast/resources/demo_generator   (make demo-generator)
 
-Two stages, on 2 CPU cores in about 15-25 minutes (more when the machine is shared):
+Two stages, on 2 CPU cores in about 11 minutes (more when the machine is shared):
 1. VAE pretraining (demo-only; SD ships a pretrained VAE): reconstruction MSE + a small KL term on the
    32×32 RGB training images, then `scaling_factor` set to 1/std of the latents as SD does.
 2. UNet training with the generic generator finetuning code (`genrobust generator finetune`) on the
