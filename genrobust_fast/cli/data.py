@@ -7,12 +7,10 @@ set's provenance).
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from .lazy import LazyGroup
-from .options import json_option
+from .options import emit_report, json_option
 
 DATA_COMMANDS = {
     "verify": "genrobust_fast.cli.data_verify:verify",
@@ -46,19 +44,17 @@ def check(root: str, workers: int | None, report_path: str | None, strict: bool,
       genrobust data check real/ --report real-check.json
     """
     from ..data.check import check_image_folder
-    from ..fileio import atomic_write_json
 
     report = check_image_folder(root, workers=workers)
-    if report_path:
-        atomic_write_json(report_path, report)
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-    else:
-        click.echo(f"{report['images']} images in {report['classes']} classes; {len(report['bad'])} unreadable; "
-                   f"{report['duplicate_files']} duplicate file(s) in {len(report['duplicate_groups'])} group(s)")
-        for item in report["bad_details"][:20]:
-            click.echo(f"  bad: {item['file']}: {item['error']}")
-        if report["empty_classes"]:
-            click.echo(f"  classes without readable images: {', '.join(report['empty_classes'][:20])}")
+    emit_report(report, as_json, _check_lines, report_path)
     if strict and report["bad"]:
         raise click.ClickException(f"{len(report['bad'])} unreadable image(s) in {root}; training will skip them")
+
+
+def _check_lines(report: dict) -> list[str]:
+    lines = [(f"{report['images']} images in {report['classes']} classes; {len(report['bad'])} unreadable; "
+             f"{report['duplicate_files']} duplicate file(s) in {len(report['duplicate_groups'])} group(s)")]
+    lines += [f"  bad: {item['file']}: {item['error']}" for item in report["bad_details"][:20]]
+    if report["empty_classes"]:
+        lines.append(f"  classes without readable images: {', '.join(report['empty_classes'][:20])}")
+    return lines

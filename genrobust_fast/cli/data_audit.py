@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from .options import json_option
+from .options import emit_report, json_option
 
 
 @click.command("audit")
@@ -28,18 +26,15 @@ def audit(generated: str, against: str, max_distance: int, report_path: str | No
     Example:
       genrobust data audit --generated gen/ --against /data/imagenet-r --report leak.json
     """
-    from ..fileio import atomic_write_json
     from ..generation.dedup import audit_generated
 
     report = audit_generated(generated, against, max_distance=max_distance)
-    if report_path:
-        atomic_write_json(report_path, report)
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-    else:
-        click.echo(f"{report['near_copies']} of {report['generated']} generated image(s) are within "
-                   f"{max_distance} bits of one of {report['benchmark']} benchmark image(s)")
-        for match in report["matches"][:20]:
-            click.echo(f"  {match['generated']} ~ {match['benchmark']} (distance {match['distance']})")
+    emit_report(report, as_json, _audit_lines, report_path)
     if strict and report["near_copies"]:
         raise click.ClickException(f"{report['near_copies']} near-copies of {against} in {generated}")
+
+
+def _audit_lines(report: dict) -> list[str]:
+    lines = [(f"{report['near_copies']} of {report['generated']} generated image(s) are within "
+             f"{report['max_distance']} bits of one of {report['benchmark']} benchmark image(s)")]
+    return lines + [f"  {m['generated']} ~ {m['benchmark']} (distance {m['distance']})" for m in report["matches"][:20]]

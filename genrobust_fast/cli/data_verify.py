@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from .options import json_option, read_class_map
+from .options import emit_report, json_option, read_class_map
 
 
 @click.command("verify")
@@ -32,14 +30,15 @@ def verify(name: str, root: str, class_map_path: str | None, force: bool, as_jso
 
     class_map = read_class_map(class_map_path) if class_map_path else None
     report = verify_benchmark(name, root, force=force, class_map=class_map)
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-        return
+    emit_report(report, as_json, _verify_lines)
+
+
+def _verify_lines(report: dict) -> list[str]:
     expected = report["expected_images"]
-    click.echo(f"{report['benchmark']}: {report['images']} images"
-               + (f" of {expected} expected" if expected else "")
-               + f", {report['classes_present']}/{report['classes']} classes present, "
-               + ("complete" if report["complete"] else "INCOMPLETE"))
-    click.echo(f"file list sha256: {report['file_list_sha256']}")
-    for problem in report["problems"]:
-        click.echo(f"  problem: {problem}")
+    return [
+        f"{report['benchmark']}: {report['images']} images" + (f" of {expected} expected" if expected else "")
+        + f", {report['classes_present']}/{report['classes']} classes present, "
+        + ("complete" if report["complete"] else "INCOMPLETE"),
+        f"file list sha256: {report['file_list_sha256']}",
+        *(f"  problem: {problem}" for problem in report["problems"]),
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -48,6 +49,16 @@ def parse_size(value: str) -> tuple[int, int]:
     if len(parts) != 2 or min(parts) <= 0:
         raise click.BadParameter(f"expected HxW such as 512x512, got {value!r}")
     return parts[0], parts[1]
+
+
+def emit_report(report: dict, as_json: bool, lines: Callable[[dict], list[str]], report_path: str | None = None) -> None:
+    """The data commands' output: the full JSON report to `report_path` when given, and on stdout either
+    the JSON (--json) or the short human summary `lines(report)`."""
+    if report_path:
+        from ..fileio import atomic_write_json
+
+        atomic_write_json(report_path, report)
+    click.echo(json.dumps(report, indent=2) if as_json else "\n".join(lines(report)))
 
 
 def read_class_map(path: str) -> dict[str, str]:
