@@ -108,8 +108,8 @@ def generate(model, classes, per_class, strategy, real, per_real, prompts, negat
 def _describe_summary(s: dict) -> str:
     stages = ", ".join(f"{name} {sec:.1f} s" for name, sec in s["stage_seconds"].items() if sec)
     lines = [
-        f"generated {s['images']} image(s), {s['failures']} failure(s), in {s['seconds']:.1f} s "
-        f"({s['images_per_s']:.1f} img/s, {s['backend']} {s['precision']}); stages: {stages}",
+        (f"generated {s['images']} image(s), {s['failures']} failure(s), in {s['seconds']:.1f} s "
+        f"({s['images_per_s']:.1f} img/s, {s['backend']} {s['precision']}); stages: {stages}"),
         f"shards complete: {s['shards_complete']}/{s['num_shards']}; output: {s['out']}",
     ]
     if isinstance(s.get("dedup"), dict):
