@@ -17,9 +17,6 @@ from ..labels import LabelSpace, label_space_from_folders
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
-
-
 @dataclass
 class CaptionedImages:
     root: Path
@@ -29,21 +26,20 @@ class CaptionedImages:
 
     @classmethod
     def scan(cls, root: str | Path) -> CaptionedImages:
+        from ..data.sources import real_table
+
         root = Path(root)
         space = label_space_from_folders(root)
-        files, labels = [], []
-        for index, class_id in enumerate(space.ids):
-            found = sorted(p for p in (root / class_id).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-            files += found
-            labels += [index] * len(found)
-        empty = [cid for i, cid in enumerate(space.ids) if i not in set(labels)]
+        # The shared listing: cached across starts, and without the files `genrobust data check` marked bad.
+        table = real_table(root, space)
+        labels = np.asarray(table.labels, dtype=np.int64)
+        empty = [cid for cid, n in zip(space.ids, np.bincount(labels, minlength=len(space))) if n == 0]
         if empty:
             raise DatasetError(
-                f"class folder(s) {empty[:5]} under {str(root)!r} hold no images ({', '.join(IMAGE_SUFFIXES)}); "
-                "remove them or add images"
+                f"class folder(s) {empty[:5]} under {str(root)!r} hold no images; remove them or add images"
             )
-        log.info("found %d images in %d classes under %s", len(files), len(space), root)
-        return cls(root, space, files, np.asarray(labels, dtype=np.int64))
+        log.info("found %d images in %d classes under %s", len(table), len(space), root)
+        return cls(root, space, [root / f for f in table.files], labels)
 
     def __len__(self) -> int:
         return len(self.files)

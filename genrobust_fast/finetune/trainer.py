@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import config_to_dict
-from ..errors import BackendUnavailableError, ConfigError, JobConflictError
+from ..errors import ConfigError, JobConflictError
 from ..fileio import atomic_write_json
 from .checkpoint import load_state, save_state
 from .config import FinetuneConfig
@@ -39,6 +39,8 @@ def finetune_generator(cfg: FinetuneConfig) -> Path:
     """
     import torch
 
+    from ..engines.select import resolve_device
+
     cfg.require_paths()
     out, work = Path(cfg.out), Path(cfg.out) / WORK_DIR
     if _already_finished(out, cfg):
@@ -47,7 +49,7 @@ def finetune_generator(cfg: FinetuneConfig) -> Path:
     _claim_output(out, work, cfg)
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
-    device = _resolve_device(cfg.device)
+    device = resolve_device(cfg.device)
     autocast_dtype = _autocast_dtype(cfg.precision, device)
 
     from diffusers import DDPMScheduler
@@ -212,17 +214,6 @@ class _LatentSource:
         std = torch.exp(0.5 * logvar.clamp(-30.0, 20.0))
         latents = mean + std * torch.randn(mean.shape, generator=gen)
         return ((latents - self.shift) * self.scale).to(self.device)
-
-
-def _resolve_device(name: str):
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise BackendUnavailableError(f"device {name!r} was asked for but no CUDA GPU is visible; use --device cpu")
-    return device
 
 
 def _autocast_dtype(precision: str, device):
