@@ -33,6 +33,9 @@ def test_summary_reports_accuracy_and_effective_robustness(tmp_path):
     assert abs(models["real-only-100"]["mean_effective_robustness"]) < 1e-6
     # The real+generated model has the same clean accuracy as real-only-100 and 15 points more on edges.
     assert abs(models["real-100+gen-labels"]["effective_robustness"]["edges"] - 15.0) < 1e-6
-    assert abs(sigmoid_percent(slope * logit(80.0) + fit["intercept"]) - 40.0) < 1e-6
+    assert abs(sigmoid_percent(slope * logit(80.0) + fit["intercept"]) - 40.0) < 1e-6  # the fixture's line
+    # Both real-only models lie on the fitted line, so summarize must give them no effective robustness.
+    assert abs(models["real-only-30"]["effective_robustness"]["edges"]) < 1e-6
+    assert summary["data"]["baseline_fitted"] is True
     text = summary["text"]
     assert "derived" in text and "real-100+gen-labels" in text and "  15.0" in text

@@ -9,6 +9,7 @@ import pytest
 from genrobust_fast.errors import DatasetError, JobConflictError
 from genrobust_fast.generation.config import GenerateConfig
 from genrobust_fast.generation.job import run_job
+from genrobust_fast.generation.worklist import build_plan
 
 RECORD_KEYS = {
     "file", "class_id", "class_name", "index", "strategy", "prompt", "template_id", "negative_prompt", "source_image",
@@ -96,9 +97,11 @@ def test_worker_shards_union_equals_a_single_run_byte_for_byte(tmp_path, classes
 
 
 def test_worker_runs_only_its_shards(tmp_path, classes_file):
-    summary = run_job(_cfg(tmp_path / "out", classes_file, shard="1/2"), progress=False)
+    cfg = _cfg(tmp_path / "out", classes_file, shard="1/2")
+    summary = run_job(cfg, progress=False)
     assert summary["images"] == 3 and summary["shards_complete"] == 1 and summary["num_shards"] == 2
-    assert {r["index"] % 1 for r in records_of(tmp_path / "out")} == {0}
+    plan = build_plan(GenerateConfig(**{**cfg.__dict__, "shards": 2}))
+    assert {plan.shard_of(plan.position_of(r["class_id"], r["index"])) for r in records_of(tmp_path / "out")} == {1}
     assert sorted(p.name for p in (tmp_path / "out" / "_meta").glob("*.done.json")) == ["shard-00001-of-00002.done.json"]
 
 
