@@ -6,7 +6,8 @@ import json
 
 import click
 
-from .options import json_option, parse_size
+from ..engines.specs import COMPONENTS
+from .options import PRECISIONS, json_option, parse_size
 
 engine_dir_option = click.option(
     "--engine-dir", default="engines", show_default=True, type=click.Path(file_okay=False),
@@ -70,11 +71,11 @@ def engine() -> None:
 @engine.command()
 @click.option("--model", required=True, help="Built-in model (tiny, sd15-arch) or a local diffusers folder.")
 @click.option("--backend", type=click.Choice(["onnxruntime", "tensorrt"]), default="onnxruntime", show_default=True)
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16", "fp8"]), default=None,
+@click.option("--precision", type=click.Choice(PRECISIONS), default=None,
               help="Default: fp32 for onnxruntime, fp16 for tensorrt.")
 @profile_options
 @click.option("--component", "components", multiple=True,
-              type=click.Choice(["unet", "vae_decoder", "vae_encoder", "text_encoder", "image_encoder"]),
+              type=click.Choice(COMPONENTS),
               help="Build only these components (repeatable); default every component the model has.")
 @click.option("--opset", default=17, show_default=True, help="ONNX opset.")
 @click.option("--refittable", is_flag=True, help="TensorRT: allow `engine refit` to load new weights later.")
@@ -182,10 +183,10 @@ def clean(model, dry_run, engine_dir):
 @engine.command()
 @click.option("--model", required=True, help="Folder with the new (e.g. finetuned) weights.")
 @click.option("--base-model", required=True, help="Model whose refittable TensorRT engines are reused.")
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16", "fp8"]), default="fp16", show_default=True)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp16", show_default=True)
 @profile_options
 @click.option("--component", "components", multiple=True, default=("unet",), show_default=True,
-              type=click.Choice(["unet", "vae_decoder", "vae_encoder", "text_encoder", "image_encoder"]))
+              type=click.Choice(COMPONENTS))
 @engine_dir_option
 def refit(model, base_model, precision, batch, size, no_guidance, components, engine_dir):
     """Load new weights into copies of refittable TensorRT engines (no rebuild).

@@ -6,7 +6,8 @@ import json
 
 import click
 
-from .options import BACKENDS, PRECISIONS, config_option, parse_size
+from ..generation.config import IMAGE_FORMATS, OUTPUT_FORMATS, STRATEGIES
+from .options import BACKENDS, PRECISIONS, config_option, json_option, parse_size
 
 
 def _size(ctx, param, value):
@@ -18,7 +19,7 @@ def _size(ctx, param, value):
 @click.option("--classes", default=None, help="imagenet, imagenet100, imagenet_r, imagenet_a, a 'wnid<TAB>name' FILE, "
               "or a class-folder tree.  [default: --real's classes, else imagenet]")
 @click.option("--per-class", type=int, default=None, help="Images per class (text strategies).  [default: 1]")
-@click.option("--strategy", type=click.Choice(["labels", "templates", "prompts", "img2img", "variation"]), default=None,
+@click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
               help="Conditioning: 'a photo of a {name}', the 80 CLIP templates, --prompts, img2img or image variations.")
 @click.option("--real", default=None, type=click.Path(file_okay=False), help="Real ImageFolder tree for img2img/variation.")
 @click.option("--per-real", type=int, default=None, help="Images per real image (img2img/variation).  [default: 1]")
@@ -37,9 +38,9 @@ def _size(ctx, param, value):
 @click.option("--engine-dir", default=None, type=click.Path(file_okay=False), help="Engine cache folder.  [default: engines]")
 @click.option("--seed", type=int, default=None, help="Job seed; each image's seed derives from (seed, class, index).")
 @click.option("--out", default=None, type=click.Path(file_okay=False), help="Output folder.  [default: generated]")
-@click.option("--format", "output_format", type=click.Choice(["imagefolder", "webdataset"]), default=None,
+@click.option("--format", "output_format", type=click.Choice(OUTPUT_FORMATS), default=None,
               help="<out>/<class>/<class>_<index>.<ext>, or tar shards.  [default: imagefolder]")
-@click.option("--image-format", type=click.Choice(["jpg", "png", "webp"]), default=None, help="[default: jpg]")
+@click.option("--image-format", type=click.Choice(IMAGE_FORMATS), default=None, help="[default: jpg]")
 @click.option("--quality", type=int, default=None, help="JPEG/WebP quality.  [default: 95]")
 @click.option("--shards", type=int, default=None, help="Job shards (files shard-k-of-N).  [default: workers, or 1 per 10k images]")
 @click.option("--shard", default=None, help="Run worker K of N ('K/N'); default RANK/WORLD_SIZE under torchrun/deepspeed.")
@@ -49,7 +50,7 @@ def _size(ctx, param, value):
 @click.option("--show-shard", type=int, default=None, help="With --dry-run: list the work of shard K.")
 @click.option("--verify-against-diffusers", "verify_n", type=int, default=None,
               help="Regenerate N random images of the finished job with diffusers and report the pixel difference.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON only.")
+@json_option
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @config_option
 def generate(model, classes, per_class, strategy, real, per_real, prompts, negative_prompt, strength, steps, guidance,

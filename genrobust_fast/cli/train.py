@@ -8,10 +8,10 @@ import sys
 
 import click
 
+from ..data.augment import AUGMENTATIONS
+from ..data.loaders import LOADERS
+from ..training.config import PRECISIONS, SCHEDULES
 from .options import config_option, json_option
-
-LOADER_CHOICES = ("auto", "dali", "torch")
-AUGMENT_CHOICES = ("none", "augmix", "randaugment", "trivialaugment")
 
 
 @click.command()
@@ -29,15 +29,15 @@ AUGMENT_CHOICES = ("none", "augmix", "randaugment", "trivialaugment")
 @click.option("--batch-size", type=int, default=None, help="Images per rank per step.  [default: 32]")
 @click.option("--image-size", type=int, default=None, help="Training crop size in pixels.  [default: 224]")
 @click.option("--lr", type=float, default=None, help="Peak learning rate.  [default: 0.1]")
-@click.option("--schedule", type=click.Choice(("cosine", "linear", "constant")), default=None, help="LR decay after warmup.")
+@click.option("--schedule", type=click.Choice(SCHEDULES), default=None, help="LR decay after warmup.")
 @click.option("--warmup-epochs", type=float, default=None, help="Linear warmup length in epochs.")
-@click.option("--loader", type=click.Choice(LOADER_CHOICES), default=None, help="Input pipeline; auto picks dali when it runs, else torch.")
+@click.option("--loader", type=click.Choice(LOADERS), default=None, help="Input pipeline; auto picks dali when it runs, else torch.")
 @click.option("--workers", type=int, default=None, help="Decode processes (torch) or threads (dali); default: all CPUs.")
-@click.option("--augment", type=click.Choice(AUGMENT_CHOICES), default=None, help="Augmentation baseline (torch loader).")
+@click.option("--augment", type=click.Choice(AUGMENTATIONS), default=None, help="Augmentation baseline (torch loader).")
 @click.option("--crop-scale", type=float, default=None,
               help="Smallest random-resized-crop area, as a fraction of the image [0.08, the ImageNet recipe].")
 @click.option("--deepspeed-config", type=click.Path(dir_okay=False), default=None, help="DeepSpeed JSON (configs/deepspeed_*.json).")
-@click.option("--precision", type=click.Choice(("auto", "fp32", "bf16", "fp16")), default=None,
+@click.option("--precision", type=click.Choice(PRECISIONS), default=None,
               help="auto: the JSON's, else bf16/fp16 on GPUs, fp32 on CPUs.")
 @click.option("--device", default=None, help="auto, cpu or cuda.  [default: auto]")
 @click.option("--seed", type=int, default=None, help="Seed of the model init, the mix and the augmentations.")

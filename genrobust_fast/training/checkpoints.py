@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import DatasetError
 from ..fileio import atomic_write_text
+from .distributed import barrier
 
 logger = logging.getLogger(__name__)
 
@@ -87,12 +88,10 @@ def save_checkpoint(engine, out: str | Path, step: int, client_state: dict[str, 
     tag = step_tag(step)
     engine.save_checkpoint(str(checkpoint_dir(out)), tag=tag, client_state={"genrobust": client_state},
                            save_latest=False)
-    if dist.is_initialized():
-        dist.barrier()
+    barrier()
     if not dist.is_initialized() or dist.get_rank() == 0:
         atomic_write_text(checkpoint_dir(out) / "latest", tag)
-    if dist.is_initialized():
-        dist.barrier()
+    barrier()
     logger.info("checkpoint %s written", tag)
     return tag
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import io
 import logging
-import os
 from pathlib import Path
+
+from ..fileio import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -26,12 +28,11 @@ class MetricsLog:
             # Steps after the checkpoint are replayed by the resumed run: drop them rather than repeat them.
             with open(self.path, newline="") as f:
                 rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resume_step]
-        tmp = self.path.with_suffix(".csv.tmp")
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=FIELDS)
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, self.path)
+        kept = io.StringIO()
+        writer = csv.DictWriter(kept, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.path, kept.getvalue())
         self._file = open(self.path, "a", newline="")  # noqa: SIM115 - kept open for the whole run
         self._writer = csv.DictWriter(self._file, fieldnames=FIELDS)
         try:

@@ -145,7 +145,8 @@ def _run(cfg: TrainConfig, device: str, rank: int, world_size: int) -> dict[str,
                 "batch_size": cfg.batch_size, "world_size": world_size, "torch_rng": torch.get_rng_state()}
 
     step, last_saved = start_step, start_step if start_step else None
-    window = {"steps": 0, "wait": 0.0, "total": 0.0, "loss": torch.zeros(())}
+    # The loss sum stays on the training device: reading it every step would wait for the GPU each time.
+    window = {"steps": 0, "wait": 0.0, "total": 0.0, "loss": torch.zeros((), device=device)}
     totals = {"images": 0, "wait": 0.0, "total": 0.0}
     last_loss = None
     engine.train()
@@ -165,7 +166,7 @@ def _run(cfg: TrainConfig, device: str, rank: int, world_size: int) -> dict[str,
                 window["steps"] += 1
                 window["wait"] += got_batch - tick
                 window["total"] += done - tick
-                window["loss"] = window["loss"] + loss.detach().float().cpu()
+                window["loss"] += loss.detach().float()
                 totals["images"] += len(labels)
                 totals["wait"] += got_batch - tick
                 totals["total"] += done - tick
@@ -176,7 +177,7 @@ def _run(cfg: TrainConfig, device: str, rank: int, world_size: int) -> dict[str,
                     log.log({"step": step, "epoch": round(step / steps_per_epoch, 4), "loss": round(last_loss, 5),
                              "lr": engine.get_lr()[0], "images_per_s": round(ips, 2), "data_wait_fraction": round(wait, 4)})
                     log.advance(window["steps"], ips, wait, last_loss)
-                    window = {"steps": 0, "wait": 0.0, "total": 0.0, "loss": torch.zeros(())}
+                    window = {"steps": 0, "wait": 0.0, "total": 0.0, "loss": torch.zeros((), device=device)}
                 if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total_steps:
                     save_checkpoint(engine, out, step, client_state(step))
                     last_saved = step
