@@ -105,12 +105,9 @@ def run_scale_benchmark(quick: bool = False, listing_files: int | None = None) -
         result["generate_peak_rss"]["images"] = {str(n): r["images"] for n, r in rss.items()}
         result["generate_peak_rss"]["ratio"] = round(ratio, 3)
         result["generate_peak_rss"]["goal_ratio_le_1_1"] = ratio <= 1.1
-        try:
-            from .scale_listing import bench_listing
-        except ImportError:
-            result["listing"] = "skipped: genrobust_fast.bench.scale_listing is not available"
-        else:
-            result["listing"] = bench_listing(n_files=listing_files or (20_000 if quick else 1_280_000))
+        from .scale_listing import bench_listing
+
+        result["listing"] = bench_listing(n_files=listing_files or (20_000 if quick else 1_280_000))
         return result
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

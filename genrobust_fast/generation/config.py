@@ -99,10 +99,6 @@ class GenerateConfig:
     def uses_real(self) -> bool:
         return self.strategy in IMAGE_STRATEGIES
 
-    @property
-    def ext(self) -> str:
-        return self.image_format
-
 
 def parse_shard(spec: str) -> tuple[int, int]:
     """'K/N' -> (K, N) with 0 <= K < N."""

@@ -10,6 +10,7 @@ Images are read and hashed in chunks, so memory stays bounded by the hashes (8 b
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -116,20 +117,12 @@ def dedup_generated(out: str | Path, max_distance: int = 4, neighbours: int = 8)
             tar.close()
     if manifest["output_format"] == "imagefolder":
         for row in dropped:
-            with _suppress_missing():
+            with contextlib.suppress(FileNotFoundError):
                 os.remove(out / row["file"])
     result = {"images": total, "dropped": len(dropped), "kept": total - len(dropped), "max_distance": max_distance}
     atomic_write_json(out / "_meta" / "dedup.json", {**result, "dropped_files": dropped})
     log.info("dedup: %s", result)
     return result
-
-
-class _suppress_missing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        return exc_type is FileNotFoundError
 
 
 def _image_tree(root: Path) -> Iterable[str]:

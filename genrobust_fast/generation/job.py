@@ -48,6 +48,7 @@ class Job:
     plan: Plan
     out: Path
     job_id: str
+    work: dict[str, Any]  # the work-defining fields the job id hashes (recorded in the manifest)
     existing: dict[str, Any] | None  # manifest found in the output folder
 
     @property
@@ -70,7 +71,7 @@ class Job:
             "format": MANIFEST_FORMAT,
             "job_id": self.job_id,
             "config": {**manifest_config(self.cfg), "shards": self.num_shards},
-            "work": work_fields(self.cfg, _identity_extra(self.cfg, self.plan)),
+            "work": self.work,
             "label_space": self.plan.label_space.to_json(),
             "num_shards": self.num_shards,
             "total_images": self.plan.total,
@@ -111,17 +112,17 @@ def open_job(cfg: GenerateConfig) -> Job:
     if num_shards is None and (cfg.shard or int(os.environ.get("WORLD_SIZE", "1") or 1) > 1):
         num_shards = worker_slot(cfg)[1]  # one job shard per worker unless told otherwise
     plan = build_plan(cfg, num_shards)
-    jid = job_id(cfg, _identity_extra(cfg, plan))
+    extra = _identity_extra(cfg, plan)  # hashes the class and prompt files: once per job start
+    jid, ours = job_id(cfg, extra), work_fields(cfg, extra)
     if existing and existing.get("job_id") != jid:
         theirs = existing.get("work", {})
-        ours = work_fields(cfg, _identity_extra(cfg, plan))
         diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
         shown = ", ".join(f"{k}: {theirs.get(k)!r} there vs {ours.get(k)!r} now" for k in diff[:4])
         raise JobConflictError(
             f"{out} holds a different generation job ({shown}); rerun with the same settings to resume it, "
             "or choose another --out"
         )
-    return Job(cfg, plan, out, jid, existing)
+    return Job(cfg, plan, out, jid, ours, existing)
 
 
 def _check_writable(out: Path) -> None:
@@ -300,7 +301,7 @@ class _ShardRunner:
             writer.close()
             raise
         self.failures += failures
-        complete = failures == 0 and self._all_recorded(writer, shard)
+        complete = failures == 0 and job.recorded(shard) >= job.plan.shard_size(shard)
         if complete:
             seconds = time.perf_counter() - t_start
             writer.finish({
@@ -311,6 +312,3 @@ class _ShardRunner:
         else:
             writer.close()
         return made
-
-    def _all_recorded(self, writer, shard: int) -> bool:
-        return self.job.recorded(shard) >= self.job.plan.shard_size(shard)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DatasetError
-from ..fileio import atomic_write_json, sha256_bytes
+from ..fileio import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,3 @@ class WebDatasetWriter(ShardWriter):
 def open_shard_writer(output_format: str, out: Path, shard: int, num_shards: int, ext: str) -> ShardWriter:
     cls = {"imagefolder": ImageFolderWriter, "webdataset": WebDatasetWriter}[output_format]
     return cls(out, shard, num_shards, ext)
-
-
-def record_sha(data: bytes) -> str:
-    return sha256_bytes(data)
