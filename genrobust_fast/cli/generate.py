@@ -48,6 +48,8 @@ def _size(ctx, param, value):
 @click.option("--dedup", is_flag=True, default=None, help="Drop near-duplicates within each class when the job is complete.")
 @click.option("--dry-run", is_flag=True, help="Print the plan (shards, sizes, progress, size estimate) and exit.")
 @click.option("--show-shard", type=int, default=None, help="With --dry-run: list the work of shard K.")
+@click.option("--verify", "verify_outputs", is_flag=True,
+              help="Also re-hash every recorded image against its sha256 (sizes and tar headers are always checked).")
 @click.option("--verify-against-diffusers", "verify_n", type=int, default=None,
               help="Regenerate N random images of the finished job with diffusers and report the pixel difference.")
 @json_option
@@ -55,8 +57,8 @@ def _size(ctx, param, value):
 @config_option
 def generate(model, classes, per_class, strategy, real, per_real, prompts, negative_prompt, strength, steps, guidance,
              scheduler, size, batch_size, backend, precision, device, engine_dir, seed, out, output_format,
-             image_format, quality, shards, shard, writer_threads, dedup, dry_run, show_shard, verify_n, as_json,
-             no_progress, config_path) -> None:
+             image_format, quality, shards, shard, writer_threads, dedup, dry_run, show_shard, verify_outputs, verify_n,
+             as_json, no_progress, config_path) -> None:
     """Generate an ImageNet-G-style dataset: sharded, resumable, reproducible per image.
 
     \b
@@ -88,7 +90,7 @@ def generate(model, classes, per_class, strategy, real, per_real, prompts, negat
         return
     from ..generation.job import run_job
 
-    summary = run_job(cfg, progress=not (no_progress or as_json))
+    summary = run_job(cfg, progress=not (no_progress or as_json), verify=verify_outputs)
     if cfg.dedup and summary["shards_complete"] == summary["num_shards"]:
         from ..generation.dedup import dedup_generated
 
@@ -113,6 +115,10 @@ def _describe_summary(s: dict) -> str:
         f"({s['images_per_s']:.1f} img/s, {s['backend']} {s['precision']}); stages: {stages}"),
         f"shards complete: {s['shards_complete']}/{s['num_shards']}; output: {s['out']}",
     ]
+    if s.get("repaired", {}).get("images"):
+        r = s["repaired"]
+        lines.append(f"repaired: {r['images']} recorded image(s) of shard(s) {r['shards']} were missing or damaged "
+                     f"and were regenerated (e.g. {'; '.join(r['problems'])})")
     if isinstance(s.get("dedup"), dict):
         lines.append(f"dedup: dropped {s['dedup']['dropped']} near-duplicate(s)")
     elif s.get("dedup"):

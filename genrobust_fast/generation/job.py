@@ -26,6 +26,7 @@ from typing import Any
 from ..errors import DatasetError, InputError, JobConflictError
 from ..fileio import atomic_write_json, sha256_bytes, sha256_file
 from .config import GenerateConfig, job_id, manifest_config, parse_shard, work_fields
+from .reproducibility import compute_settings
 from .worklist import Plan, WorkItem, build_plan
 from .writers import MANIFEST_FORMAT, encode_image, meta_paths, open_shard_writer
 
@@ -161,11 +162,14 @@ def _batched(items: Iterator[WorkItem], n: int) -> Iterator[list[WorkItem]]:
 
 
 def run_job(cfg: GenerateConfig, progress: bool = True, max_images: int | None = None,
-            prepared: tuple | None = None) -> dict[str, Any]:
-    """Generate this worker's shards; returns a summary (images, failures, images/s, per-stage seconds).
+            prepared: tuple | None = None, verify: bool = False) -> dict[str, Any]:
+    """Generate this worker's shards; returns a summary (images, failures, images/s, per-stage seconds,
+    images repaired).
 
-    `max_images` stops after that many new images (benchmarks); the job stays resumable. `prepared` is
-    a (components, runners, pipeline) from `create_pipeline(cfg)` to reuse (benchmarks, verification).
+    Every start checks the recorded outputs of this worker's shards (sizes, tar headers; with `verify`
+    also sha256s) and regenerates what is missing or damaged. `max_images` stops after that many new
+    images (benchmarks); the job stays resumable. `prepared` is a (components, runners, pipeline) from
+    `create_pipeline(cfg)` to reuse (benchmarks, verification).
     """
     job = open_job(cfg)
     _check_writable(job.out)
@@ -178,7 +182,24 @@ def run_job(cfg: GenerateConfig, progress: bool = True, max_images: int | None =
         )
     if job.existing is None:  # the first worker writes it; same job id = same work, whatever the speed settings
         atomic_write_json(job.out / "manifest.json", job.manifest(weights_hash))
-    return _ShardRunner(job, comps, runners, pipe, weights_hash).run(progress, max_images)
+    repaired = repair_outputs(job, deep=verify)
+    summary = _ShardRunner(job, comps, runners, pipe, weights_hash).run(progress, max_images)
+    return {**summary, "repaired": repaired}
+
+
+def repair_outputs(job: Job, deep: bool = False) -> dict[str, Any]:
+    """Check this worker's shards' recorded images (a done marker is not proof) and forget the damaged
+    ones so this run regenerates them; {"images": n, "shards": [...], "problems": [first few]}."""
+    from .repair import check_shard, repair_shard
+
+    images, shards, problems = 0, [], []
+    for shard in job.worker_shards():
+        damage = check_shard(job.out, job.cfg.format, shard, job.num_shards, deep=deep)
+        if damage:
+            images += repair_shard(job.out, job.cfg.format, shard, job.num_shards, damage)
+            shards.append(shard)
+            problems += [f"{d.file}: {d.problem}" for d in damage[:3 - len(problems)]]
+    return {"images": images, "shards": shards, "problems": problems}
 
 
 class _ShardRunner:
@@ -189,6 +210,7 @@ class _ShardRunner:
             "precision": runners.precision, "negative_prompt": None if job.cfg.strategy == "variation" else job.cfg.negative_prompt,
             "scheduler": job.cfg.scheduler, **pipe.describe(),
         }
+        self.compute = compute_settings(runners, job.cfg.batch_size)
         self.encode_seconds = 0.0
         self.failures = 0
 
@@ -244,23 +266,44 @@ class _ShardRunner:
             "file": rel, "class_id": item.class_id, "class_name": item.class_name, "index": item.index,
             "strategy": item.strategy, "prompt": item.prompt, "template_id": item.template_id,
             "prompt_id": item.prompt_id, "source_image": item.source_image, "seed": item.seed,
-            **self.common, "sha256": sha, "bytes": size,
+            **self.common, "compute": self.compute, "sha256": sha, "bytes": size,
         }
+
+    def _load_batch(self, batch: list[WorkItem]) -> tuple[list, list[WorkItem]]:
+        """(requests, items) for the batch's items whose inputs load; the others are logged and counted."""
+        requests, items = [], []
+        for item in batch:
+            try:
+                requests.append(self._request(item))
+                items.append(item)
+            except InputError as exc:
+                self.failures += 1
+                log.error("skipping %s (retried on the next run): %s", item.stem, exc)
+        return requests, items
+
+    def _warn_if_settings_changed(self, shard: int, records: list[dict[str, Any]]) -> None:
+        before = records[-1].get("compute") if records else None
+        if before is not None and before != self.compute:
+            changed = sorted(k for k in set(before) | set(self.compute) if before.get(k) != self.compute.get(k))
+            log.warning(
+                "shard %d resumes with other speed settings (%s): its new images match an uninterrupted run "
+                "within the stated pixel bound, not byte for byte; each image records its settings under 'compute'",
+                shard, ", ".join(f"{k} {before.get(k)} -> {self.compute.get(k)}" for k in changed),
+            )
 
     def _run_shard(self, shard: int, pool: ThreadPoolExecutor, bar, budget: int | None) -> int:
         from .. import kernels
 
         job = self.job
         writer = open_shard_writer(self.cfg.format, job.out, shard, job.num_shards, self.cfg.image_format)
+        self._warn_if_settings_changed(shard, writer.records)
         t_start = time.perf_counter()
         finished = writer.finished_stems()
-        todo = (it for it in job.plan.shard_items(shard) if it.stem not in finished)
-        if budget is not None:
-            todo = itertools.islice(todo, budget)
         pending: collections.deque[tuple[WorkItem, Future]] = collections.deque()
         # Bounded: at most this many encoded-but-unrecorded images are held, so memory stays flat.
         max_pending = max(2 * self.cfg.batch_size, 2 * self.cfg.writer_threads)
-        made = failures = 0
+        made = submitted = 0
+        failures_before = self.failures
 
         def drain(limit: int) -> None:
             nonlocal made
@@ -279,20 +322,22 @@ class _ShardRunner:
                 bar.update(1)
 
         try:
-            for batch in _batched(todo, self.cfg.batch_size):
-                requests, items = [], []
-                for item in batch:
-                    try:
-                        requests.append(self._request(item))
-                        items.append(item)
-                    except InputError as exc:
-                        failures += 1
-                        log.error("skipping %s (retried on the next run): %s", item.stem, exc)
+            # Batches are units of the plan: item i of the shard always runs in batch i // batch_size, so a
+            # resumed job recomputes a partly written batch whole and keeps only the images it lacks.
+            for batch in _batched(job.plan.shard_items(shard), self.cfg.batch_size):
+                if all(item.stem in finished for item in batch):
+                    continue
+                if budget is not None and submitted >= budget:
+                    break
+                requests, items = self._load_batch(batch)
                 if not requests:
                     continue
                 pixels = kernels.to_uint8(self.pipe.generate(requests))
                 for item, px in zip(items, pixels):
+                    if item.stem in finished or (budget is not None and submitted >= budget):
+                        continue
                     pending.append((item, pool.submit(self._encode_store, writer, item, px)))
+                    submitted += 1
                 drain(max_pending)
             drain(0)
         except BaseException:
@@ -300,15 +345,13 @@ class _ShardRunner:
                 future.cancel()
             writer.close()
             raise
-        self.failures += failures
-        complete = failures == 0 and job.recorded(shard) >= job.plan.shard_size(shard)
+        complete = self.failures == failures_before and job.recorded(shard) >= job.plan.shard_size(shard)
         if complete:
             seconds = time.perf_counter() - t_start
             writer.finish({
                 "shard": shard, "num_shards": job.num_shards, "images": job.plan.shard_size(shard),
-                "generated_this_run": made, "seconds_this_run": round(seconds, 3),
-                "backend": self.runners.backend, "precision": self.runners.precision,
-            })
+                "generated_this_run": made, "seconds_this_run": round(seconds, 3), "compute": self.compute,
+            }, order=lambda r: job.plan.position_of(r["class_id"], r["index"]))
         else:
             writer.close()
         return made

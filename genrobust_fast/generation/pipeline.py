@@ -134,29 +134,34 @@ class GenerationPipeline:
 
     # -- conditioning ----------------------------------------------------------------------------
     def encode_prompts(self, prompts: Sequence[str]) -> torch.Tensor:
-        """(B, L, D) text embeddings; each distinct prompt is encoded once and cached."""
+        """(B, L, D) text embeddings; each distinct prompt is encoded once, alone, and cached.
+
+        Alone (batch 1), not with the other prompts of its batch: on a CPU a matmul's last bits depend on
+        the batch it runs in, so an embedding computed with whatever happened to miss the cache would make
+        an image depend on the job's history. Encoded alone it depends on the prompt only, and a resumed
+        job remakes the bytes of an uninterrupted one. The text encoder is a small part of the work (one
+        call per new prompt against steps x UNet calls per batch).
+        """
         started = time.perf_counter()
-        fresh: dict[str, torch.Tensor] = {}
-        missing = list(dict.fromkeys(p for p in prompts if p not in self._text_cache))
-        if missing:
-            tok = self.components.tokenizer
-            ids = tok(missing, padding="max_length", max_length=tok.model_max_length, truncation=True,
-                      return_tensors="pt").input_ids
-            embeds = self.runners.encode_text(ids.to(self.runners.device)).to(self.runners.dtype)
-            fresh = dict(zip(missing, embeds))
         out = []
         for p in prompts:
-            emb = fresh.get(p)
+            emb = self._text_cache.get(p)
             if emb is None:
-                emb = self._text_cache[p]
+                emb = self._encode_one(p)
+                self._text_cache[p] = emb  # LRU: labels jobs reuse ~1000 prompts; template jobs rarely repeat
+                if len(self._text_cache) > self._text_cache_size:
+                    self._text_cache.popitem(last=False)
+            else:
                 self._text_cache.move_to_end(p)
             out.append(emb)
-        for p, emb in fresh.items():  # LRU: labels jobs reuse ~1000 prompts; template jobs rarely repeat
-            self._text_cache[p] = emb
-            if len(self._text_cache) > self._text_cache_size:
-                self._text_cache.popitem(last=False)
         self.times.add("text", started)
         return torch.stack(out)
+
+    def _encode_one(self, prompt: str) -> torch.Tensor:
+        tok = self.components.tokenizer
+        ids = tok([prompt], padding="max_length", max_length=tok.model_max_length, truncation=True,
+                  return_tensors="pt").input_ids
+        return self.runners.encode_text(ids.to(self.runners.device)).to(self.runners.dtype)[0]
 
     def _context(self, requests: Sequence[Request]) -> torch.Tensor:
         if self.mode == "variation":

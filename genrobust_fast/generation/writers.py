@@ -20,11 +20,12 @@ import logging
 import os
 import shutil
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import DatasetError
-from ..fileio import atomic_write_json
+from ..fileio import atomic_write_bytes, atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +108,17 @@ class ShardWriter:
         self._jsonl_file.write((json.dumps(record, sort_keys=True) + "\n").encode())
         self._jsonl_file.flush()  # SIGKILL-safe once in the kernel; fsync happens once, in finish()
 
-    def finish(self, stats: dict[str, Any]) -> None:
+    def finish(self, stats: dict[str, Any], order: Callable[[dict[str, Any]], int] | None = None) -> None:
+        """Seal the shard; `order` (a record's plan position) puts the JSON lines back in work-list order
+        when a repair appended remade images after later ones, so a repaired shard reads as an intact one."""
         self._jsonl_file.flush()
         os.fsync(self._jsonl_file.fileno())
         self._jsonl_file.close()
+        if order is not None:
+            lines = self.jsonl.read_bytes().splitlines(keepends=True)
+            ordered = sorted(lines, key=lambda line: order(json.loads(line)))
+            if ordered != lines:
+                atomic_write_bytes(self.jsonl, b"".join(ordered))
         shutil.rmtree(self.tmp_dir, ignore_errors=True)
         try:
             self.tmp_dir.parent.rmdir()  # _meta/tmp, once no shard uses it
@@ -184,7 +192,8 @@ class WebDatasetWriter(ShardWriter):
         record = dict(record, tar_end=self._tar.tell())
         super().commit(record)
 
-    def finish(self, stats: dict[str, Any]) -> None:
+    def finish(self, stats: dict[str, Any], order: Callable[[dict[str, Any]], int] | None = None) -> None:
+        # A tar is repaired from its first damaged member on: its records stay in work-list order.
         self._tar.write(b"\0" * (2 * tarfile.BLOCKSIZE))  # end-of-archive marker
         self._tar.flush()
         os.fsync(self._tar.fileno())

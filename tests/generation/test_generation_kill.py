@@ -1,55 +1,127 @@
-"""A real SIGKILL of a real `genrobust generate` process, then a rerun: the files of an uninterrupted run."""
+"""A real SIGKILL of a real `genrobust generate` process at chosen points, then a rerun with the same
+settings: byte-identical files and metadata to an uninterrupted run (the README's first guarantee).
 
+The killed process is the real CLI; a few lines patched into it send SIGKILL to itself at an exact point,
+so every test kills where it says (mid-batch, between an image's bytes and its JSON line, mid-line),
+not wherever a race happens to land.
+"""
+
+import hashlib
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from genrobust_fast.generation.config import GenerateConfig
 from genrobust_fast.generation.job import run_job
 
+BATCH = 4
+SETTINGS = {"model": "tiny", "per_class": 10, "steps": 2, "batch_size": BATCH, "backend": "torch", "seed": 3,
+            "shards": 2, "writer_threads": 2}
+
+# Runs the CLI and SIGKILLs itself at the N-th call of a patched function (N = GR_KILL_AT):
+#   decode:  inside the N-th batch, after its UNet loop (earlier batches' images may still be encoding)
+#   commit:  before the N-th JSON line (the image's bytes are stored; for tars the member is written)
+#   torn:    after writing half of the N-th JSON line
+KILLER = r"""
+import os, signal, sys
+from genrobust_fast.generation import pipeline, writers
+point, at = os.environ["GR_KILL_POINT"], int(os.environ["GR_KILL_AT"])
+calls = 0
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+def counted(fn, before=None):
+    def wrapper(self, *args):
+        global calls
+        calls += 1
+        if calls == at:
+            if before:
+                before(self, *args)
+            die()
+        return fn(self, *args)
+    return wrapper
+def torn(self, record):
+    import json
+    line = (json.dumps(record, sort_keys=True) + "\n").encode()
+    self._jsonl_file.write(line[: len(line) // 2])
+    self._jsonl_file.flush()
+if point == "decode":
+    pipeline.GenerationPipeline.decode = counted(pipeline.GenerationPipeline.decode)
+else:
+    writers.ShardWriter.commit = counted(writers.ShardWriter.commit, torn if point == "torn" else None)
+from genrobust_fast.cli.main import cli
+cli(sys.argv[1:])
+"""
+
 
 def files_of(root: Path) -> dict[str, str]:
-    import hashlib
-
-    return {str(p.relative_to(root)): "marker" if p.name.endswith(".done.json") else hashlib.sha256(p.read_bytes()).hexdigest()
+    """sha256 of every file (done markers hold timings: only their presence is compared)."""
+    return {str(p.relative_to(root)): "marker" if p.name.endswith(".done.json")
+            else hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}
 
-ARGS = ["--model", "tiny", "--per-class", "40", "--steps", "2", "--batch-size", "1", "--backend", "torch",
-        "--seed", "3", "--writer-threads", "1", "--shards", "2"]
+
+def cli_args(classes: Path, out: Path, fmt: str) -> list[str]:
+    flags = {k.replace("_", "-"): v for k, v in SETTINGS.items()}
+    return [*(x for k, v in flags.items() for x in (f"--{k}", str(v))), "--classes", str(classes),
+            "--out", str(out), "--format", fmt, "--no-progress", "--json"]
+
+
+@pytest.fixture(scope="module")
+def classes(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("classes") / "classes.tsv"
+    path.write_text("n01440764\ttench\nn01443537\tgoldfish\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # the killed process runs with OMP_NUM_THREADS=1: the same settings
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, classes, one_thread):
+    """One uninterrupted run per format, with the settings the killed runs use."""
+    made = {}
+    for fmt in ("imagefolder", "webdataset"):
+        out = tmp_path_factory.mktemp(f"reference-{fmt}")
+        run_job(GenerateConfig(**SETTINGS, classes=str(classes), format=fmt, out=str(out)), progress=False)
+        made[fmt] = files_of(out)
+    return made
 
 
 @pytest.mark.parametrize("fmt", ["imagefolder", "webdataset"])
-def test_sigkill_then_rerun_gives_identical_files(tmp_path, fmt):
-    classes = tmp_path / "classes.tsv"
-    classes.write_text("n01440764\ttench\nn01443537\tgoldfish\n")
+@pytest.mark.parametrize("point,at", [("decode", 3), ("commit", 6), ("torn", 3)])
+def test_sigkill_then_rerun_gives_identical_files(tmp_path, classes, reference, fmt, point, at):
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "genrobust_fast", "generate", *ARGS, "--classes", str(classes), "--out", str(out),
-           "--format", fmt, "--no-progress", "--json"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    jsonl = out / "_meta" / "shard-00000-of-00002.jsonl"
-    deadline = time.time() + 60
-    while time.time() < deadline and proc.poll() is None:
-        if jsonl.exists() and jsonl.read_bytes().count(b"\n") >= 7:
-            break
-        time.sleep(0.005)
-    assert proc.poll() is None, "the job ended before it could be killed; give it more images"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not list((out / "_meta").glob("*.done.json"))  # killed mid-way through shard 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GR_KILL_POINT": point, "GR_KILL_AT": str(at)}
+    proc = subprocess.run([sys.executable, "-c", KILLER, "generate", *cli_args(classes, out, fmt)], env=env, check=False,
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == -9, proc.stderr[-2000:]  # it died where it was told to
+    assert not list((out / "_meta").glob("*.done.json"))  # killed inside shard 0
 
-    cfg = GenerateConfig(model="tiny", classes=str(classes), per_class=40, steps=2, batch_size=4, backend="torch",
-                         seed=3, shards=2, format=fmt, out=str(out))
-    resumed = run_job(cfg, progress=False)
-    assert 0 < resumed["images"] < 80 and resumed["shards_complete"] == 2
-    reference = tmp_path / "reference"
-    run_job(GenerateConfig(**{**cfg.__dict__, "out": str(reference)}), progress=False)
-    got, want = files_of(out), files_of(reference)
-    got.pop("manifest.json"), want.pop("manifest.json")  # records each run's batch size
-    assert got == want
-    assert len(want) == (84 if fmt == "imagefolder" else 6)
+    resumed = run_job(GenerateConfig(**SETTINGS, classes=str(classes), format=fmt, out=str(out)), progress=False)
+    assert 0 < resumed["images"] <= 20 and resumed["shards_complete"] == 2
+    assert files_of(out) == reference[fmt]  # manifest, every image, every JSON line, every tar byte
+    assert len(reference[fmt]) == (1 + 4 + 20 if fmt == "imagefolder" else 1 + 4 + 2)
+
+
+def test_a_resume_with_other_settings_is_logged_and_recorded(tmp_path, classes, one_thread, caplog):
+    cfg = GenerateConfig(**SETTINGS, classes=str(classes), format="imagefolder", out=str(tmp_path / "out"))
+    assert run_job(cfg, progress=False, max_images=5)["images"] == 5
+    other = GenerateConfig(**{**cfg.__dict__, "batch_size": 3})
+    with caplog.at_level("WARNING"):
+        assert run_job(other, progress=False)["images"] == 15
+    assert "batch_size 4 -> 3" in caplog.text
+    import json
+
+    records = [json.loads(line) for f in sorted((tmp_path / "out" / "_meta").glob("*.jsonl"))
+               for line in f.read_text().splitlines()]
+    assert sorted(r["compute"]["batch_size"] for r in records) == [3] * 15 + [4] * 5
+    assert {r["compute"]["threads"] for r in records} == {1}

@@ -1,0 +1,50 @@
+"""What an image's bytes depend on beyond the job's identity, and how far pixels may move without it.
+
+Two levels of reproducibility, stated in the README and tested as stated:
+
+- **Bytes**: the same job (same `job_id`) run with the same speed settings on the same machine writes
+  byte-identical files, whatever point a crash or SIGKILL hits, because every batch is a unit of the plan
+  (item i of a shard always runs in batch i // batch_size of that shard) and a resumed job recomputes
+  exactly the batches an uninterrupted run computes. The settings are those `compute_settings` records
+  in every image's metadata under "compute": equal records (and job id) mean equal bytes.
+- **Pixels within a bound**: across batch sizes, thread counts, CPU instruction sets and backends, float
+  results differ in their last bits and the pixels (uint8, before encoding) differ by at most
+  `PIXEL_BOUND` — measured on the tiny model and the demo generator, asserted by the tests.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+# Largest differences measured between runs that differ in batch size (1/2/3/4/8), thread count (1/2) and
+# CPU capability (AVX2 vs AVX-512) on the tiny model and the demo generator, torch and ONNX Runtime fp32,
+# with headroom; in uint8 levels of the pixels before encoding. See tests/generation/test_reproducibility.py.
+PIXEL_BOUND = {"max": 8, "mean": 0.5}
+
+
+def compute_settings(runners, batch_size: int) -> dict[str, Any]:
+    """The settings that, besides the job's identity, decide an image's last bits."""
+    import torch
+
+    settings: dict[str, Any] = {
+        "batch_size": batch_size,
+        "backend": runners.backend,
+        "precision": runners.precision,
+        "device": str(runners.device),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
+    if runners.device.type == "cpu":
+        settings["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    if runners.backend == "onnxruntime":
+        import onnxruntime
+
+        settings["onnxruntime"] = onnxruntime.__version__
+        settings["ort_threads"] = int(os.environ.get("GENROBUST_ORT_THREADS", "0")) or "default"
+    return settings
+
+
+def same_bytes_expected(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two records of the same job promise byte-identical images (else: within PIXEL_BOUND)."""
+    return a.get("compute") is not None and a.get("compute") == b.get("compute")
