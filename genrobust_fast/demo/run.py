@@ -1,7 +1,9 @@
 """Run the demo: prepare the data, then every step of the plan through the public `genrobust` CLI.
 
-Each step runs as a subprocess (`python -m genrobust_fast ...`, the same program as `genrobust`) after
-its command line is echoed, so the output shows what a user would type. A step that finished with
+Each step runs the `genrobust` command line it echoes, so the output shows what a user would type. It
+runs in this process (the same click command a `genrobust ...` process would run): a fresh interpreter
+per step would spend seconds importing torch, diffusers and DeepSpeed again, a large share of the demo
+on a 2-core machine. A step that finished with
 the same command line is skipped on a rerun (a marker under <out>/_steps/ is written after success);
 the commands are also collected in <out>/commands.sh.
 """
@@ -11,8 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -90,13 +90,32 @@ def run_step(step: Step, lay: Layout, echo: Callable[[str], None]) -> float:
         return 0.0
     echo(f"\n$ {step.command_line}")
     started = time.perf_counter()
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    proc = subprocess.run([sys.executable, "-m", "genrobust_fast", *step.argv], env=env, check=False)
+    status = run_command(step.argv)
     seconds = round(time.perf_counter() - started, 1)
-    if proc.returncode != 0:
+    if status != 0:
         raise DemoStepError(
-            f"step {step.name!r} failed with exit status {proc.returncode} after {seconds} s; the command was\n"
+            f"step {step.name!r} failed with exit status {status} after {seconds} s; the command was\n"
             f"  {step.command_line}\nfix the problem it printed and run the demo again (finished steps are skipped)"
         )
     atomic_write_json(marker, {"argv": list(step.argv), "seconds": seconds})
     return seconds
+
+
+def run_command(argv: tuple[str, ...]) -> int:
+    """Run `genrobust <argv>` in this process; its exit status (errors are printed as the CLI prints them)."""
+    import click
+
+    from ..cli.main import cli
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        cli.main(list(argv), prog_name="genrobust", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        return 1
+    return 0

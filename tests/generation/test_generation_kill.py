@@ -1,15 +1,12 @@
 """A real SIGKILL of a real `genrobust generate` process at chosen points, then a rerun with the same
 settings: byte-identical files and metadata to an uninterrupted run (the README's first guarantee).
 
-The killed process is the real CLI; a few lines patched into it send SIGKILL to itself at an exact point,
-so every test kills where it says (mid-batch, between an image's bytes and its JSON line, mid-line),
-not wherever a race happens to land.
+The killed process is the real CLI; a few lines patched into it send SIGKILL to itself at an exact point
+(the `run_killed` fixture), so every test kills where it says (mid-batch, between an image's bytes and its
+JSON line, mid-line), not wherever a race happens to land.
 """
 
 import hashlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,39 +19,16 @@ BATCH = 4
 SETTINGS = {"model": "tiny", "per_class": 10, "steps": 2, "batch_size": BATCH, "backend": "torch", "seed": 3,
             "shards": 2, "writer_threads": 2}
 
-# Runs the CLI and SIGKILLs itself at the N-th call of a patched function (N = GR_KILL_AT):
-#   decode:  inside the N-th batch, after its UNet loop (earlier batches' images may still be encoding)
-#   commit:  before the N-th JSON line (the image's bytes are stored; for tars the member is written)
-#   torn:    after writing half of the N-th JSON line
-KILLER = r"""
-import os, signal, sys
-from genrobust_fast.generation import pipeline, writers
-point, at = os.environ["GR_KILL_POINT"], int(os.environ["GR_KILL_AT"])
-calls = 0
-def die():
-    os.kill(os.getpid(), signal.SIGKILL)
-def counted(fn, before=None):
-    def wrapper(self, *args):
-        global calls
-        calls += 1
-        if calls == at:
-            if before:
-                before(self, *args)
-            die()
-        return fn(self, *args)
-    return wrapper
-def torn(self, record):
-    import json
-    line = (json.dumps(record, sort_keys=True) + "\n").encode()
-    self._jsonl_file.write(line[: len(line) // 2])
-    self._jsonl_file.flush()
-if point == "decode":
-    pipeline.GenerationPipeline.decode = counted(pipeline.GenerationPipeline.decode)
-else:
-    writers.ShardWriter.commit = counted(writers.ShardWriter.commit, torn if point == "torn" else None)
-from genrobust_fast.cli.main import cli
-cli(sys.argv[1:])
-"""
+# Where each test kills (call N of the target): inside a batch after its UNet loop (earlier batches' images
+# may still be encoding); before a JSON line (the image's bytes are stored, for tars the member written);
+# after half of a JSON line was written.
+KILL_POINTS = {
+    "decode": ("genrobust_fast.generation.pipeline.GenerationPipeline.decode", 3, None),
+    "commit": ("genrobust_fast.generation.writers.ShardWriter.commit", 6, None),
+    "torn": ("genrobust_fast.generation.writers.ShardWriter.commit", 3,
+             ("import json; w, r = args; line = (json.dumps(r, sort_keys=True) + chr(10)).encode(); "
+              "w._jsonl_file.write(line[: len(line) // 2]); w._jsonl_file.flush()")),
+}
 
 
 def files_of(root: Path) -> dict[str, str]:
@@ -97,13 +71,11 @@ def reference(tmp_path_factory, classes, one_thread):
 
 
 @pytest.mark.parametrize("fmt", ["imagefolder", "webdataset"])
-@pytest.mark.parametrize("point,at", [("decode", 3), ("commit", 6), ("torn", 3)])
-def test_sigkill_then_rerun_gives_identical_files(tmp_path, classes, reference, fmt, point, at):
+@pytest.mark.parametrize("point", sorted(KILL_POINTS))
+def test_sigkill_then_rerun_gives_identical_files(tmp_path, classes, reference, run_killed, fmt, point):
     out = tmp_path / "killed"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "GR_KILL_POINT": point, "GR_KILL_AT": str(at)}
-    proc = subprocess.run([sys.executable, "-c", KILLER, "generate", *cli_args(classes, out, fmt)], env=env, check=False,
-                          capture_output=True, text=True, timeout=240)
-    assert proc.returncode == -9, proc.stderr[-2000:]  # it died where it was told to
+    target, at, prelude = KILL_POINTS[point]
+    run_killed(["generate", *cli_args(classes, out, fmt)], target, at, prelude=prelude, env={"OMP_NUM_THREADS": "1"})
     assert not list((out / "_meta").glob("*.done.json"))  # killed inside shard 0
 
     resumed = run_job(GenerateConfig(**SETTINGS, classes=str(classes), format=fmt, out=str(out)), progress=False)
