@@ -74,8 +74,9 @@ def run_unet_benchmark(
     """Time `runners.unet` for each backend on identical inputs; torch eager is always measured."""
     import torch
 
+    from ..devices import resolve_device
     from ..engines.models import load_components
-    from ..engines.select import create_runners, default_precision, resolve_device
+    from ..engines.select import create_runners, default_precision
     from ..engines.specs import Precision, text_length
 
     dev = resolve_device(device)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 
 import click
@@ -63,6 +64,8 @@ def train(config_path, as_json, local_rank, **options) -> None:
     from ..training import TrainConfig
     from ..training import train as run_training
 
+    if local_rank is not None:  # older launchers pass --local_rank only; the device resolver reads the variable
+        os.environ.setdefault("LOCAL_RANK", str(local_rank))
     cfg = resolve_config(TrainConfig, config_path, options)
     # DeepSpeed prints banners and binds its log handler to stdout when first imported: send both to
     # stderr so stdout carries only our result (JSON with --json).
