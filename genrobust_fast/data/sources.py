@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import DatasetError, InputError
 from ..fileio import atomic_write_json
 from ..labels import LabelSpace
-from .scan import index_dir, is_image_name, scan_image_folder
+from .scan import index_dir, is_image_name, read_bad_files, scan_image_folder
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,24 @@ def read_manifest(root: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def deduplicated_files(root: str | Path) -> frozenset[str]:
+    """Images `genrobust generate --dedup` dropped from a generated set, as their metadata "file" names
+    (`<class>/<file>` or `shards/<shard>.tar#<member>`), read from `_meta/dedup.json`; every reader skips them.
+
+    ImageFolder sets also lose the files themselves; webdataset sets keep their tars (rewriting them would
+    break resumption), so this list is the only thing between a reader and the duplicates.
+    """
+    path = Path(root) / "_meta" / "dedup.json"
+    if not path.is_file():
+        return frozenset()
+    try:
+        rows = json.loads(path.read_text()).get("dropped_files")
+        return frozenset(str(row["file"]) for row in rows)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise DatasetError(f"{path} is not a dedup list ({type(exc).__name__}: {exc}); rerun "
+                           "`genrobust generate` with the job's options and --dedup to rewrite it") from exc
+
+
 def generator_recipe(root: str | Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """Generator model, strategy and job id of a generated set, for the trained model's card."""
     config = manifest.get("config") or {}
@@ -168,7 +186,7 @@ def _index_tar(path: Path) -> list[tuple[str, int, int]]:
         raise DatasetError(f"shard {path} cannot be read ({exc}); delete it and rerun `genrobust generate`") from exc
 
 
-def _tar_index(root: Path) -> dict[str, list[tuple[str, int, int]]]:
+def shard_index(root: Path) -> dict[str, list[tuple[str, int, int]]]:
     """Members of every shard, cached per shard by (size, mtime)."""
     shards_dir = root / "shards"
     if not shards_dir.is_dir():
@@ -222,14 +240,25 @@ def generated_table(
         for rel, cid in files:
             entries.append((rel, cid, -1, -1))
     elif fmt == "webdataset":
-        for shard, members in _tar_index(root).items():
+        bad = read_bad_files(root)
+        for shard, members in shard_index(root).items():
             for name, offset, size in members:
-                entries.append((f"shards/{shard}", class_id_of_member(name), offset, size))
+                if f"shards/{shard}#{name}" in bad:  # marked unreadable by `genrobust data check`
+                    skipped += 1
+                    continue
+                entries.append((f"shards/{shard}#{name}", class_id_of_member(name), offset, size))
+        if skipped:
+            logger.warning("%s: skipping %d shard member(s) that `genrobust data check` marked unreadable", root, skipped)
         unknown = sorted({cid for _, cid, _, _ in entries} - set(gen_space.ids))
         if unknown:
             raise DatasetError(f"{root}: shards hold classes missing from manifest.json's label space: {unknown[:5]}")
     else:
         raise DatasetError(f"{root}/manifest.json: unknown output_format {fmt!r}; expected imagefolder or webdataset")
+    dropped = deduplicated_files(root)
+    if dropped:
+        before = len(entries)
+        entries = [e for e in entries if e[0] not in dropped]
+        logger.info("%s: skipping %d near-duplicate(s) listed in _meta/dedup.json", root, before - len(entries))
     counts: dict[str, int] = {}
     for _, cid, _, _ in entries:
         counts[cid] = counts.get(cid, 0) + 1
@@ -243,11 +272,12 @@ def generated_table(
                        root, done, manifest["num_shards"], len(kept))
     table = _table(
         "generated", root,
-        [e[0] for e in kept], [train_space.index(e[1]) for e in kept],
+        [e[0].split("#", 1)[0] for e in kept], [train_space.index(e[1]) for e in kept],
         [e[2] for e in kept], [e[3] for e in kept],
     )
     table.skipped_bad = skipped
-    info = {"alignment": alignment, "recipe": generator_recipe(root, manifest), "format": fmt}
+    recipe = {**generator_recipe(root, manifest), "deduplicated_dropped": len(dropped)}
+    info = {"alignment": alignment, "recipe": recipe, "format": fmt}
     return table, info
 
 
