@@ -18,7 +18,8 @@ from .options import config_option, json_option
 @click.command()
 @click.option("--real", type=click.Path(file_okay=False), default=None, help="Real ImageFolder tree (<root>/<class_id>/*).")
 @click.option("--generated", type=click.Path(file_okay=False), default=None,
-              help="Generated set written by `genrobust generate` (has manifest.json).")
+              help="Generated set: the --out of `genrobust generate`, or a plain ImageFolder <root>/<class_id>/* "
+                   "(e.g. a released set; trained on, recorded as without provenance).")
 @click.option("--classes", default=None, help="Label space: imagenet, imagenet100, a class file, or a folder (default: --real's folders).")
 @click.option("--ratio", type=float, default=None, help="Generated images per real image per epoch (0 = real only; default: the whole generated set).")
 @click.option("--generated-count", type=int, default=None, help="Use a fixed seeded subset of N generated images.")

@@ -7,6 +7,9 @@ folder order:
     space = label_space_from_folders("real/")
     real = real_table("real/", space)
     gen, alignment = generated_table("gen/", space, allow_missing_classes=False)
+
+A generated set is the --out folder of `genrobust generate` (manifest.json, ImageFolder or webdataset
+shards) or, without a manifest, a plain ImageFolder made elsewhere, recorded as having no provenance.
 """
 
 from __future__ import annotations
@@ -227,8 +230,13 @@ def class_id_of_member(name: str) -> str:
 def generated_table(
     root: str | Path, train_space: LabelSpace, allow_missing_classes: bool = False, use_cache: bool = True
 ) -> tuple[ImageTable, dict[str, Any]]:
-    """A generated set aligned to `train_space`; returns (table, info with alignment and recipe)."""
+    """A generated set aligned to `train_space`; returns (table, info with alignment and recipe).
+
+    A folder without manifest.json is read as a plain ImageFolder (`plain_generated_table`).
+    """
     root = Path(root)
+    if not is_generated_set(root):
+        return plain_generated_table(root, train_space, allow_missing_classes, use_cache)
     manifest = read_manifest(root)
     gen_space = LabelSpace.from_json(manifest["label_space"])
     fmt = manifest.get("output_format", "imagefolder")
@@ -281,6 +289,36 @@ def generated_table(
     return table, info
 
 
+NO_PROVENANCE = "none: a plain ImageFolder without manifest.json (generator, prompts and seeds unknown)"
+
+
+def plain_generated_table(
+    root: str | Path, train_space: LabelSpace, allow_missing_classes: bool = False, use_cache: bool = True
+) -> tuple[ImageTable, dict[str, Any]]:
+    """A generated set made elsewhere (the paper's released sets, other tools): `<root>/<class_id>/<image>`.
+
+    Labels come from the class-folder ids, as for --real (unreadable files marked by `genrobust data
+    check` are skipped); missing or extra classes follow the generated-set rule (`align_label_spaces`).
+    The recipe says it has no provenance; the caller warns about that once.
+    """
+    root = Path(root)
+    files = scan_image_folder(root, use_cache=use_cache)  # not a folder / no class folders: one clear error
+    counts = files.counts()
+    if not set(counts) & set(train_space.ids):
+        raise DatasetError(
+            f"generated folder {str(root)!r} has no manifest.json and none of its {len(counts)} folder(s) "
+            f"{sorted(counts)[:5]} is a training class (e.g. {', '.join(train_space.ids[:3])}); pass the "
+            "folder that holds the <class_id>/ folders, or the --out folder of `genrobust generate`")
+    alignment = align_label_spaces(train_space, counts, allow_missing_classes)
+    kept = [(rel, cid) for rel, cid in files if cid in train_space]
+    if not kept:
+        raise DatasetError(f"generated folder {str(root)!r} holds no images of the training classes")
+    table = _table("generated", root, [rel for rel, _ in kept], [train_space.index(cid) for _, cid in kept])
+    table.skipped_bad = files.skipped_bad
+    recipe = {"provenance": NO_PROVENANCE, "output_format": "plain-imagefolder", "total_images": len(files)}
+    return table, {"alignment": alignment, "recipe": recipe, "format": "plain-imagefolder"}
+
+
 def resolve_train_label_space(real: str | Path | None, generated: str | Path | None, classes: str | None) -> LabelSpace:
     """Explicit `classes` spec, else the real tree's folders, else the generated set's manifest."""
     from ..labels import label_space_from_folders, resolve_label_space
@@ -290,5 +328,7 @@ def resolve_train_label_space(real: str | Path | None, generated: str | Path | N
     if real is not None:
         return label_space_from_folders(real)
     if generated is not None:
+        if not is_generated_set(generated):
+            return label_space_from_folders(generated)
         return LabelSpace.from_json(read_manifest(generated)["label_space"])
     raise InputError("no dataset given; pass --real DIR and/or --generated DIR")
