@@ -41,7 +41,8 @@ from .options import config_option, json_option
 @click.option("--deepspeed-config", type=click.Path(dir_okay=False), default=None, help="DeepSpeed JSON (configs/deepspeed_*.json).")
 @click.option("--precision", type=click.Choice(PRECISIONS), default=None,
               help="auto: the JSON's, else bf16/fp16 on GPUs, fp32 on CPUs.")
-@click.option("--device", default=None, help="auto, cpu or cuda.  [default: auto]")
+@click.option("--device", default=None,
+              help="auto (cuda:<LOCAL_RANK> under a launcher, else cpu), cpu, cuda or cuda:N.  [default: auto]")
 @click.option("--seed", type=int, default=None, help="Seed of the model init, the mix and the augmentations.")
 @click.option("--checkpoint-every", type=int, default=None, help="Write a checkpoint every N steps (and always at the end).")
 @click.option("--log-every", type=int, default=None, help="Metrics row every N steps.")
