@@ -132,13 +132,14 @@ def test_generate_with_more_ranks_than_gpus_is_one_clean_line(gpus, monkeypatch,
 
 def test_eval_resolves_the_local_rank(gpus, monkeypatch, tmp_path):
     from genrobust_fast.classifiers import ClassifierCard, Preprocessing, create_classifier, save_classifier
-    from genrobust_fast.evaluation import runner
+    from genrobust_fast.evaluation import registry, runner
     from genrobust_fast.labels import LabelSpace
 
     def stop(model, data, spec, tasks, options, border_crop, device):
         raise Reached(device)
 
     monkeypatch.setattr(runner, "_run_model", stop)
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # folder:mine registers "mine"
     space = LabelSpace.from_ids(("n01440764", "n01443537"))
     weights = save_classifier(create_classifier("squeezenet1_1", 2), ClassifierCard(
         "squeezenet1_1", space, Preprocessing(resize=24, crop=16)), tmp_path / "model.safetensors")
