@@ -12,6 +12,7 @@ time, compared with the device's dense fp16/bf16 peak from its datasheet.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -22,7 +23,12 @@ log = logging.getLogger(__name__)
 PARITY_TOL = {"fp32": 1e-4, "fp16": 2e-2, "bf16": 5e-2, "fp8": 1e-1}
 # Dense fp16/bf16 tensor-core peak (TFLOP/s) from NVIDIA datasheets, matched by device-name substring.
 GPU_PEAK_TFLOPS = {"H200": 989.4, "H100": 989.4, "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10": 125.0}
-SD15_TFLOP_PER_IMAGE_CALL_512 = 0.80  # REFERENCE.md anchor, for comparison with the counted figure
+# SD 1.5's UNet (sd15-arch: diffusers UNet2DConditionModel with SD 1.5's config, 859.5M parameters) for one
+# image at 512x512 (64x64 latent) and 77 text tokens: 0.803 TFLOP (matmul + conv + attention, 2 FLOP per
+# multiply-add), counted by count_unet_flops below with PyTorch 2.14's torch.utils.flop_counter. Without the
+# attention, which the counter misses in CPU flash-attention kernels, the same count is 0.677. Recount with
+# `genrobust bench unet --model sd15-arch --batch 1 --no-guidance` (gflop_per_call_counted).
+SD15_TFLOP_PER_IMAGE_CALL_512 = 0.803
 
 
 def _time_calls(fn, device, seconds: float, warmup: int) -> tuple[float, int]:
@@ -48,10 +54,14 @@ def _time_calls(fn, device, seconds: float, warmup: int) -> tuple[float, int]:
 
 def count_unet_flops(components, inputs) -> int:
     import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
+    # The counter knows the CUDA attention kernels but not the CPU flash kernel, whose FLOPs it would drop;
+    # on the CPU the math kernel (plain matmuls) is counted instead.
+    kernels = sdpa_kernel(SDPBackend.MATH) if inputs[0].device.type == "cpu" else contextlib.nullcontext()
+    with counter, torch.no_grad(), kernels:
         components.unet(*inputs[:2], encoder_hidden_states=inputs[2], return_dict=False)
     return int(counter.get_total_flops())
 
@@ -74,8 +84,9 @@ def run_unet_benchmark(
     """Time `runners.unet` for each backend on identical inputs; torch eager is always measured."""
     import torch
 
+    from ..devices import resolve_device
     from ..engines.models import load_components
-    from ..engines.select import create_runners, default_precision, resolve_device
+    from ..engines.select import create_runners, default_precision
     from ..engines.specs import Precision, text_length
 
     dev = resolve_device(device)

@@ -9,6 +9,11 @@ import click
 from ..engines.specs import COMPONENTS
 from .options import PRECISIONS, json_option, parse_size
 
+# TensorRT builds and refits for the current CUDA device; ONNX export runs on the CPU whatever this says.
+build_device_option = click.option(
+    "--device", default="auto", show_default=True,
+    help="GPU that builds TensorRT engines: auto (cuda:<LOCAL_RANK> under a launcher), cuda or cuda:N.",
+)
 engine_dir_option = click.option(
     "--engine-dir", default="engines", show_default=True, type=click.Path(file_okay=False),
     help="Engine cache folder.",
@@ -80,8 +85,10 @@ def engine() -> None:
 @click.option("--opset", default=17, show_default=True, help="ONNX opset.")
 @click.option("--refittable", is_flag=True, help="TensorRT: allow `engine refit` to load new weights later.")
 @click.option("--force", is_flag=True, help="Rebuild engines that exist (needed when a key no longer matches).")
+@build_device_option
 @engine_dir_option
-def build(model, backend, precision, batch, size, no_guidance, components, opset, refittable, force, engine_dir):
+def build(model, backend, precision, batch, size, no_guidance, components, opset, refittable, force, device,
+          engine_dir):
     """Export ONNX files (and build TensorRT plans) into the engine cache.
 
     \b
@@ -89,9 +96,11 @@ def build(model, backend, precision, batch, size, no_guidance, components, opset
       genrobust engine build --model tiny --backend onnxruntime
       genrobust engine build --model /models/sd15 --backend tensorrt --precision fp16 --batch 1:4:8 --size 512x512
     """
+    from ..devices import resolve_device
     from ..engines.build import build_engines
     from ..engines.models import load_components
 
+    resolve_device(device)  # makes it the current CUDA device, the one TensorRT builds for
     profile = _profile(batch, size, no_guidance)
     comps = load_components(model)
     records = build_engines(comps, backend, precision, engine_dir, profile, list(components) or None, force,
@@ -187,8 +196,9 @@ def clean(model, dry_run, engine_dir):
 @profile_options
 @click.option("--component", "components", multiple=True, default=("unet",), show_default=True,
               type=click.Choice(COMPONENTS))
+@build_device_option
 @engine_dir_option
-def refit(model, base_model, precision, batch, size, no_guidance, components, engine_dir):
+def refit(model, base_model, precision, batch, size, no_guidance, components, device, engine_dir):
     """Load new weights into copies of refittable TensorRT engines (no rebuild).
 
     \b
@@ -196,9 +206,11 @@ def refit(model, base_model, precision, batch, size, no_guidance, components, en
       genrobust engine build --model /models/sd15 --backend tensorrt --batch 1:4:8 --size 512x512 --refittable
       genrobust engine refit --base-model /models/sd15 --model runs/sd15-ft --batch 1:4:8 --size 512x512
     """
+    from ..devices import resolve_device
     from ..engines.models import load_components
     from ..engines.trt_backend import refit_engines
 
+    resolve_device(device)  # makes it the current CUDA device, the one the engines are refitted on
     comps = load_components(model)
     records = refit_engines(comps, base_model, precision, engine_dir, _profile(batch, size, no_guidance),
                             list(components))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 
 import click
@@ -17,7 +18,8 @@ from .options import config_option, json_option
 @click.command()
 @click.option("--real", type=click.Path(file_okay=False), default=None, help="Real ImageFolder tree (<root>/<class_id>/*).")
 @click.option("--generated", type=click.Path(file_okay=False), default=None,
-              help="Generated set written by `genrobust generate` (has manifest.json).")
+              help="Generated set: the --out of `genrobust generate`, or a plain ImageFolder <root>/<class_id>/* "
+                   "(e.g. a released set; trained on, recorded as without provenance).")
 @click.option("--classes", default=None, help="Label space: imagenet, imagenet100, a class file, or a folder (default: --real's folders).")
 @click.option("--ratio", type=float, default=None, help="Generated images per real image per epoch (0 = real only; default: the whole generated set).")
 @click.option("--generated-count", type=int, default=None, help="Use a fixed seeded subset of N generated images.")
@@ -39,7 +41,8 @@ from .options import config_option, json_option
 @click.option("--deepspeed-config", type=click.Path(dir_okay=False), default=None, help="DeepSpeed JSON (configs/deepspeed_*.json).")
 @click.option("--precision", type=click.Choice(PRECISIONS), default=None,
               help="auto: the JSON's, else bf16/fp16 on GPUs, fp32 on CPUs.")
-@click.option("--device", default=None, help="auto, cpu or cuda.  [default: auto]")
+@click.option("--device", default=None,
+              help="auto (cuda:<LOCAL_RANK> under a launcher, else cpu), cpu, cuda or cuda:N.  [default: auto]")
 @click.option("--seed", type=int, default=None, help="Seed of the model init, the mix and the augmentations.")
 @click.option("--checkpoint-every", type=int, default=None, help="Write a checkpoint every N steps (and always at the end).")
 @click.option("--log-every", type=int, default=None, help="Metrics row every N steps.")
@@ -63,6 +66,8 @@ def train(config_path, as_json, local_rank, **options) -> None:
     from ..training import TrainConfig
     from ..training import train as run_training
 
+    if local_rank is not None:  # older launchers pass --local_rank only; the device resolver reads the variable
+        os.environ.setdefault("LOCAL_RANK", str(local_rank))
     cfg = resolve_config(TrainConfig, config_path, options)
     # DeepSpeed prints banners and binds its log handler to stdout when first imported: send both to
     # stderr so stdout carries only our result (JSON with --json).

@@ -2,7 +2,8 @@
 
 Every image is fully decoded (a truncated JPEG fails only when its pixels are read). Files that fail are
 written to `<index dir>/check.json`; `scan_image_folder` and so training leave them out. The scan cache
-is refreshed on the way.
+is refreshed on the way. A generated set (`genrobust generate --out`) is checked as its readers see it:
+webdataset shards member by member, and without the near-duplicates `--dedup` listed in `_meta/dedup.json`.
 
     report = check_image_folder("real/", workers=8)
     report["bad"] -> [{"file": "n01440764/broken.JPEG", "error": "image file is truncated ..."}]
@@ -19,20 +20,26 @@ from pathlib import Path
 from typing import Any
 
 from ..fileio import atomic_write_json
+from ..labels import LabelSpace
 from .scan import index_dir, scan_image_folder
+from .sources import class_id_of_member, deduplicated_files, is_generated_set, read_manifest, shard_index
 
 logger = logging.getLogger(__name__)
 
 CHECK_FORMAT = "genrobust-check/1"
 
 
-def _check_one(path: str) -> tuple[str, str | None]:
-    """(sha256 of the bytes, error or None). Pillow decodes with the GIL released, so threads scale."""
+def _check_one(where: tuple[str, int, int]) -> tuple[str, str | None]:
+    """(sha256 of the bytes, error or None) of a file, or of `size` bytes at `offset` inside it (a tar
+    member) when offset >= 0. Pillow decodes with the GIL released, so threads scale."""
     from PIL import Image
 
+    path, offset, size = where
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            if offset >= 0:
+                f.seek(offset)
+            data = f.read() if offset < 0 else f.read(size)
     except OSError as exc:
         return "", f"unreadable: {exc}"
     digest = hashlib.sha256(data).hexdigest()
@@ -54,11 +61,13 @@ def check_image_folder(root: str | Path, workers: int | None = None) -> dict[str
     """Scan (refreshing the cache), decode every image, and record the bad ones for training to skip."""
     root = Path(root)
     started = time.perf_counter()
-    files = scan_image_folder(root, refresh=True, skip_bad=False)
+    items, class_ids = _items(root)
+    dropped = deduplicated_files(root)
+    items = [item for item in items if item[0] not in dropped]
     workers = workers or max(1, len(os.sched_getaffinity(0)))
-    rels = [rel for rel, _ in files]
+    rels = [rel for rel, _, _ in items]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(_check_one, (os.path.join(root, r) for r in rels), chunksize=64))
+        results = list(pool.map(_check_one, (where for _, _, where in items), chunksize=64))
     bad, by_hash = [], {}
     for rel, (digest, error) in zip(rels, results):
         if error:
@@ -67,10 +76,10 @@ def check_image_folder(root: str | Path, workers: int | None = None) -> dict[str
             by_hash.setdefault(digest, []).append(rel)
     duplicates = [group for group in by_hash.values() if len(group) > 1]
     bad_names = {b["file"] for b in bad}
-    counts = {cid: 0 for cid in files.class_ids}
-    for rel, cid in files:
+    counts = {cid: 0 for cid in class_ids}
+    for rel, cid, _ in items:
         if rel not in bad_names:
-            counts[cid] += 1
+            counts[cid] = counts.get(cid, 0) + 1
     report = {
         "format": CHECK_FORMAT,
         "root": str(root.resolve()),
@@ -83,8 +92,22 @@ def check_image_folder(root: str | Path, workers: int | None = None) -> dict[str
         "bad_details": bad,
         "duplicate_groups": duplicates,
         "duplicate_files": sum(len(g) - 1 for g in duplicates),
+        "dedup_dropped": len(dropped),
         "seconds": round(time.perf_counter() - started, 3),
     }
     atomic_write_json(index_dir(root) / "check.json", report)
     logger.info("%s: %d images, %d bad, %d duplicate files", root, len(rels), len(bad), report["duplicate_files"])
     return report
+
+
+def _items(root: Path) -> tuple[list[tuple[str, str, tuple[str, int, int]]], tuple[str, ...]]:
+    """(name, class id, (path, offset, size)) of every image, and the class ids in report order. Names are
+    those of `check.json` and `_meta/dedup.json`: `<class>/<file>`, or `shards/<shard>#<member>`."""
+    if is_generated_set(root):
+        manifest = read_manifest(root)
+        if manifest.get("output_format") == "webdataset":
+            items = [(f"shards/{shard}#{name}", class_id_of_member(name), (str(root / "shards" / shard), offset, size))
+                     for shard, members in shard_index(root).items() for name, offset, size in members]
+            return items, LabelSpace.from_json(manifest["label_space"]).ids
+    files = scan_image_folder(root, refresh=True, skip_bad=False)
+    return [(rel, cid, (os.path.join(root, rel), -1, -1)) for rel, cid in files], files.class_ids

@@ -7,6 +7,9 @@ folder order:
     space = label_space_from_folders("real/")
     real = real_table("real/", space)
     gen, alignment = generated_table("gen/", space, allow_missing_classes=False)
+
+A generated set is the --out folder of `genrobust generate` (manifest.json, ImageFolder or webdataset
+shards) or, without a manifest, a plain ImageFolder made elsewhere, recorded as having no provenance.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import numpy as np
 from ..errors import DatasetError, InputError
 from ..fileio import atomic_write_json
 from ..labels import LabelSpace
-from .scan import index_dir, is_image_name, scan_image_folder
+from .scan import index_dir, is_image_name, read_bad_files, scan_image_folder
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +112,24 @@ def read_manifest(root: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def deduplicated_files(root: str | Path) -> frozenset[str]:
+    """Images `genrobust generate --dedup` dropped from a generated set, as their metadata "file" names
+    (`<class>/<file>` or `shards/<shard>.tar#<member>`), read from `_meta/dedup.json`; every reader skips them.
+
+    ImageFolder sets also lose the files themselves; webdataset sets keep their tars (rewriting them would
+    break resumption), so this list is the only thing between a reader and the duplicates.
+    """
+    path = Path(root) / "_meta" / "dedup.json"
+    if not path.is_file():
+        return frozenset()
+    try:
+        rows = json.loads(path.read_text()).get("dropped_files")
+        return frozenset(str(row["file"]) for row in rows)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise DatasetError(f"{path} is not a dedup list ({type(exc).__name__}: {exc}); rerun "
+                           "`genrobust generate` with the job's options and --dedup to rewrite it") from exc
+
+
 def generator_recipe(root: str | Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """Generator model, strategy and job id of a generated set, for the trained model's card."""
     config = manifest.get("config") or {}
@@ -168,7 +189,7 @@ def _index_tar(path: Path) -> list[tuple[str, int, int]]:
         raise DatasetError(f"shard {path} cannot be read ({exc}); delete it and rerun `genrobust generate`") from exc
 
 
-def _tar_index(root: Path) -> dict[str, list[tuple[str, int, int]]]:
+def shard_index(root: Path) -> dict[str, list[tuple[str, int, int]]]:
     """Members of every shard, cached per shard by (size, mtime)."""
     shards_dir = root / "shards"
     if not shards_dir.is_dir():
@@ -209,8 +230,13 @@ def class_id_of_member(name: str) -> str:
 def generated_table(
     root: str | Path, train_space: LabelSpace, allow_missing_classes: bool = False, use_cache: bool = True
 ) -> tuple[ImageTable, dict[str, Any]]:
-    """A generated set aligned to `train_space`; returns (table, info with alignment and recipe)."""
+    """A generated set aligned to `train_space`; returns (table, info with alignment and recipe).
+
+    A folder without manifest.json is read as a plain ImageFolder (`plain_generated_table`).
+    """
     root = Path(root)
+    if not is_generated_set(root):
+        return plain_generated_table(root, train_space, allow_missing_classes, use_cache)
     manifest = read_manifest(root)
     gen_space = LabelSpace.from_json(manifest["label_space"])
     fmt = manifest.get("output_format", "imagefolder")
@@ -222,14 +248,25 @@ def generated_table(
         for rel, cid in files:
             entries.append((rel, cid, -1, -1))
     elif fmt == "webdataset":
-        for shard, members in _tar_index(root).items():
+        bad = read_bad_files(root)
+        for shard, members in shard_index(root).items():
             for name, offset, size in members:
-                entries.append((f"shards/{shard}", class_id_of_member(name), offset, size))
+                if f"shards/{shard}#{name}" in bad:  # marked unreadable by `genrobust data check`
+                    skipped += 1
+                    continue
+                entries.append((f"shards/{shard}#{name}", class_id_of_member(name), offset, size))
+        if skipped:
+            logger.warning("%s: skipping %d shard member(s) that `genrobust data check` marked unreadable", root, skipped)
         unknown = sorted({cid for _, cid, _, _ in entries} - set(gen_space.ids))
         if unknown:
             raise DatasetError(f"{root}: shards hold classes missing from manifest.json's label space: {unknown[:5]}")
     else:
         raise DatasetError(f"{root}/manifest.json: unknown output_format {fmt!r}; expected imagefolder or webdataset")
+    dropped = deduplicated_files(root)
+    if dropped:
+        before = len(entries)
+        entries = [e for e in entries if e[0] not in dropped]
+        logger.info("%s: skipping %d near-duplicate(s) listed in _meta/dedup.json", root, before - len(entries))
     counts: dict[str, int] = {}
     for _, cid, _, _ in entries:
         counts[cid] = counts.get(cid, 0) + 1
@@ -243,12 +280,43 @@ def generated_table(
                        root, done, manifest["num_shards"], len(kept))
     table = _table(
         "generated", root,
-        [e[0] for e in kept], [train_space.index(e[1]) for e in kept],
+        [e[0].split("#", 1)[0] for e in kept], [train_space.index(e[1]) for e in kept],
         [e[2] for e in kept], [e[3] for e in kept],
     )
     table.skipped_bad = skipped
-    info = {"alignment": alignment, "recipe": generator_recipe(root, manifest), "format": fmt}
+    recipe = {**generator_recipe(root, manifest), "deduplicated_dropped": len(dropped)}
+    info = {"alignment": alignment, "recipe": recipe, "format": fmt}
     return table, info
+
+
+NO_PROVENANCE = "none: a plain ImageFolder without manifest.json (generator, prompts and seeds unknown)"
+
+
+def plain_generated_table(
+    root: str | Path, train_space: LabelSpace, allow_missing_classes: bool = False, use_cache: bool = True
+) -> tuple[ImageTable, dict[str, Any]]:
+    """A generated set made elsewhere (the paper's released sets, other tools): `<root>/<class_id>/<image>`.
+
+    Labels come from the class-folder ids, as for --real (unreadable files marked by `genrobust data
+    check` are skipped); missing or extra classes follow the generated-set rule (`align_label_spaces`).
+    The recipe says it has no provenance; the caller warns about that once.
+    """
+    root = Path(root)
+    files = scan_image_folder(root, use_cache=use_cache)  # not a folder / no class folders: one clear error
+    counts = files.counts()
+    if not set(counts) & set(train_space.ids):
+        raise DatasetError(
+            f"generated folder {str(root)!r} has no manifest.json and none of its {len(counts)} folder(s) "
+            f"{sorted(counts)[:5]} is a training class (e.g. {', '.join(train_space.ids[:3])}); pass the "
+            "folder that holds the <class_id>/ folders, or the --out folder of `genrobust generate`")
+    alignment = align_label_spaces(train_space, counts, allow_missing_classes)
+    kept = [(rel, cid) for rel, cid in files if cid in train_space]
+    if not kept:
+        raise DatasetError(f"generated folder {str(root)!r} holds no images of the training classes")
+    table = _table("generated", root, [rel for rel, _ in kept], [train_space.index(cid) for _, cid in kept])
+    table.skipped_bad = files.skipped_bad
+    recipe = {"provenance": NO_PROVENANCE, "output_format": "plain-imagefolder", "total_images": len(files)}
+    return table, {"alignment": alignment, "recipe": recipe, "format": "plain-imagefolder"}
 
 
 def resolve_train_label_space(real: str | Path | None, generated: str | Path | None, classes: str | None) -> LabelSpace:
@@ -260,5 +328,7 @@ def resolve_train_label_space(real: str | Path | None, generated: str | Path | N
     if real is not None:
         return label_space_from_folders(real)
     if generated is not None:
+        if not is_generated_set(generated):
+            return label_space_from_folders(generated)
         return LabelSpace.from_json(read_manifest(generated)["label_space"])
     raise InputError("no dataset given; pass --real DIR and/or --generated DIR")

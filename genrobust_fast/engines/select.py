@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from ..devices import resolve_device
 from ..errors import BackendUnavailableError
 from .cache import EngineNotBuiltError
 from .runners import ComponentRunners, TorchRunners
@@ -22,19 +23,6 @@ from .specs import Precision, ShapeProfile
 log = logging.getLogger(__name__)
 
 BACKENDS = ("torch", "onnxruntime", "tensorrt")
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """None/'auto' -> cuda when available, else cpu; an explicit cuda device without a GPU is an error."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise BackendUnavailableError(
-            f"device {str(device)!r} was asked for but torch {torch.__version__} sees no CUDA GPU; "
-            "use --device cpu or run on a GPU machine"
-        )
-    return device
 
 
 def default_precision(device: torch.device) -> Precision:

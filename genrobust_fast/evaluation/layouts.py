@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.sources import deduplicated_files
 from ..errors import DatasetError
 from ..labels import LabelSpace, imagenet_label_space, named_label_space
 from .objectnet import find_objectnet_root, objectnet_labels, read_objectnet_mapping
@@ -302,12 +303,28 @@ def read_generated(spec: BenchmarkSpec, root: Path) -> BenchmarkData:
                     data.files.append((f"{shard.relative_to(root)}#{member.name}", member.size))
     else:
         raise DatasetError(f"{manifest_path}: output_format {output_format!r} is not imagefolder or webdataset")
-    data.expected_images = manifest.get("total_images")
+    dropped = deduplicated_files(root)
+    if dropped:
+        _drop_files(data, dropped)
+    # A deduplicated set is complete without its near-duplicates (`--dedup` listed them, or removed them).
+    total = manifest.get("total_images")
+    data.expected_images = None if total is None else total - len(dropped)
     num_shards = int(manifest.get("num_shards", 0))
     done = len(list((root / "_meta").glob("shard-*-of-*.done.json")))
     if num_shards and done < num_shards:
         data.problems.append(f"{done} of {num_shards} shards finished (_meta/*.done.json); the job is incomplete")
     return data
+
+
+def _drop_files(data: BenchmarkData, dropped: frozenset[str]) -> None:
+    """Leave out the images whose relative name (`<class>/<file>`, `shards/<shard>#<member>`) is listed."""
+    keep = [i for i, (rel, _) in enumerate(data.files) if rel not in dropped]
+    data.paths = [data.paths[i] for i in keep]
+    data.targets = [data.targets[i] for i in keep]
+    data.files = [data.files[i] for i in keep]
+    if data.groups is not None:
+        data.groups = [data.groups[i] for i in keep]
+    logger.info("%s: %d near-duplicate(s) listed in _meta/dedup.json left out", data.name, len(dropped))
 
 
 def read_folder(spec: BenchmarkSpec, root: Path, class_map: dict[str, str] | None = None) -> BenchmarkData:

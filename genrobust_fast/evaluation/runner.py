@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackendUnavailableError, InputError
+from ..devices import resolve_device
+from ..errors import InputError
 from .layouts import BenchmarkData, read_benchmark
 from .metrics import accuracy_block, group_accuracy, mean_corruption_error
 from .models import EvalModel
@@ -100,17 +101,6 @@ def build_transform(model: EvalModel, spec: BenchmarkSpec):
     return transforms.Compose(steps)
 
 
-def resolve_device(device: str):
-    import torch
-
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise BackendUnavailableError(f"--device {device} was asked for but CUDA is not available here; "
-                                      "use --device cpu (or auto)")
-    return torch.device(device)
-
-
 def _tasks(req: BenchmarkRequest, data: BenchmarkData, model: EvalModel, policy: str,
            objectnet_root: Path | None) -> list[ScoringTask]:
     tasks = [make_task(req.spec.name, data.classes, data.members, data.targets_array, model.label_space, policy)]
@@ -133,10 +123,9 @@ def _tasks(req: BenchmarkRequest, data: BenchmarkData, model: EvalModel, policy:
 
 
 def _run_model(model: EvalModel, data: BenchmarkData, spec: BenchmarkSpec, tasks: list[ScoringTask],
-               options: EvalOptions, border_crop: int) -> None:
+               options: EvalOptions, border_crop: int, device) -> None:
     import torch
 
-    device = resolve_device(options.device)
     dataset = ImageListDataset(data.paths, build_transform(model, spec), border_crop)
     loader = torch.utils.data.DataLoader(dataset, batch_size=options.batch_size, shuffle=False,
                                          num_workers=options.num_workers, pin_memory=device.type == "cuda")
@@ -199,6 +188,7 @@ def evaluate(model: EvalModel, benchmarks: Sequence[BenchmarkRequest | tuple], o
                 BenchmarkRequest(get_benchmark(b[0]) if isinstance(b[0], str) else b[0], Path(b[1]))
                 for b in benchmarks]
     objectnet_root = next((r.root for r in requests if r.spec.layout == "objectnet"), None)
+    device = resolve_device(options.device)  # before reading any folder: a wrong --device fails at once
     path = results_path(out)
     done = existing_keys(path)
     # Read and check every folder before the first forward pass: a partial download fails fast.
@@ -212,15 +202,14 @@ def evaluate(model: EvalModel, benchmarks: Sequence[BenchmarkRequest | tuple], o
         data = read_benchmark(req.spec, req.root, req.class_map)
         check_complete(data, options.force)
         plans.append((req, data))
-    device = str(resolve_device(options.device))
     new_rows = []
     for req, data in plans:
         border = req.spec.border_crop if options.border_crop is None else options.border_crop
         tasks = _tasks(req, data, model, options.class_policy, objectnet_root)
         logger.info("evaluating %s on %s (%d images)", model.name, req.spec.name, len(data))
-        _run_model(model, data, req.spec, tasks, options, border)
+        _run_model(model, data, req.spec, tasks, options, border, device)
         # A class-restricted view with no images (val folders lacking those classes) has nothing to report.
-        rows = [_row(model, req, data, task, options, border, device) for task in tasks
+        rows = [_row(model, req, data, task, options, border, str(device)) for task in tasks
                 if task.name == req.spec.name or task.positions]
         append_results(path, rows)  # after each benchmark, so a long run keeps what it finished
         new_rows += rows

@@ -39,7 +39,7 @@ def finetune_generator(cfg: FinetuneConfig) -> Path:
     """
     import torch
 
-    from ..engines.select import resolve_device
+    from ..devices import resolve_device
 
     cfg.require_paths()
     out, work = Path(cfg.out), Path(cfg.out) / WORK_DIR

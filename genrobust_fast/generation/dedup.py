@@ -150,7 +150,13 @@ def audit_generated(generated_dir: str | Path, against_dir: str | Path, max_dist
     if not bench_files:
         raise InputError(f"--against {str(bench)!r} holds no images")
     bench_codes = _hash_paths(bench_files, lambda p: (bench / p).read_bytes())
-    gen_files = [f for f, _ in generated_files(gen)] if (gen / "manifest.json").exists() else list(_image_tree(gen))
+    if (gen / "manifest.json").exists():
+        from ..data.sources import deduplicated_files
+
+        dropped = deduplicated_files(gen)  # not read by training or evaluation either
+        gen_files = [f for f, _ in generated_files(gen) if f not in dropped]
+    else:
+        gen_files = list(_image_tree(gen))
     tars: dict[str, tarfile.TarFile] = {}
     matches = []
     try:

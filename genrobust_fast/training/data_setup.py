@@ -9,7 +9,7 @@ from typing import Any
 from ..classifiers import ClassifierCard, Preprocessing
 from ..data.augment import IMAGENET_MEAN, IMAGENET_STD
 from ..data.mixing import MixedSampler, MixPlan
-from ..data.sources import ImageTable, generated_table, real_table, resolve_train_label_space
+from ..data.sources import NO_PROVENANCE, ImageTable, generated_table, real_table, resolve_train_label_space
 from ..labels import LabelSpace
 from .config import TrainConfig
 
@@ -79,6 +79,9 @@ def prepare_data(cfg: TrainConfig, rank: int = 0, world_size: int = 1) -> Traini
     alignment, generator, n_generated = {}, {}, 0
     if cfg.generated is not None and (cfg.generated_only or cfg.ratio != 0):
         gen, info = generated_table(cfg.generated, space, cfg.allow_missing_classes)
+        if info["recipe"].get("provenance") == NO_PROVENANCE and rank == 0:  # once per run, not once per rank
+            logger.warning("--generated %s has no manifest.json: reading it as a plain ImageFolder (labels from "
+                           "its class-folder ids); the run records no provenance for it", cfg.generated)
         tables.append(gen)
         n_generated = len(gen)
         alignment, generator = info["alignment"], info["recipe"]

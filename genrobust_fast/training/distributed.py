@@ -21,16 +21,10 @@ def free_port() -> int:
 
 
 def pick_device(requested: str) -> str:
-    import torch
+    """The rank's device as a string ("cpu" or "cuda:<LOCAL_RANK>" under a launcher); see devices.py."""
+    from ..devices import resolve_device
 
-    from ..errors import BackendUnavailableError
-
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if requested == "auto":
-        return f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise BackendUnavailableError(f"--device {requested} asked for a GPU but CUDA is not available; use --device cpu")
-    return f"cuda:{local_rank}" if requested == "cuda" else requested
+    return str(resolve_device(requested))
 
 
 class _DropKnownDeepSpeedNoise(logging.Filter):
@@ -82,7 +76,7 @@ def init_distributed(device: str) -> tuple[int, int]:
     if device.startswith("cuda"):
         import torch
 
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(torch.device(device))  # NCCL binds each rank to the current device
     if not dist.is_initialized():
         deepspeed.init_distributed(dist_backend="nccl" if device.startswith("cuda") else "gloo",
                                    auto_mpi_discovery=False)

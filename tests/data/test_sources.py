@@ -46,7 +46,14 @@ def test_generated_set_missing_or_extra_classes_is_an_error_unless_allowed(tmp_p
     assert info["alignment"]["extra"] == ["n09999999"] and len(table) == 3
 
 
-def test_a_folder_without_manifest_is_not_a_generated_set(tmp_path):
-    real = real_tree(tmp_path / "real", per_class=1)
-    with pytest.raises(DatasetError, match="no manifest.json"):
-        generated_table(real, LabelSpace.from_ids(CLASSES))
+def test_a_folder_without_manifest_is_read_as_a_plain_imagefolder_without_provenance(tmp_path):
+    from genrobust_fast.data.sources import NO_PROVENANCE
+
+    plain = real_tree(tmp_path / "plain", per_class=2)
+    space = LabelSpace.from_ids(CLASSES)
+    table, info = generated_table(plain, space)
+    assert len(table) == 6 and sorted(table.labels.tolist()) == [0, 0, 1, 1, 2, 2]
+    assert all(f.split("/")[0] == space.ids[label] for f, label in zip(table.files, table.labels))
+    assert info["recipe"] == {"provenance": NO_PROVENANCE, "output_format": "plain-imagefolder", "total_images": 6}
+    with pytest.raises(DatasetError, match="no manifest.json and none of its"):
+        generated_table(tmp_path, space)  # the folder above the class folders
