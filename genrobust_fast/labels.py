@@ -11,10 +11,10 @@ a model's output index i means `label_space.ids[i]`.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from .errors import InputError
 
@@ -53,7 +53,7 @@ class LabelSpace:
     def name_of(self, class_id: str) -> str:
         return self.names[self.index(class_id)]
 
-    def subset(self, class_ids: Iterable[str]) -> "LabelSpace":
+    def subset(self, class_ids: Iterable[str]) -> LabelSpace:
         """The given ids, in this space's order (unknown ids are an error)."""
         wanted = set(class_ids)
         missing = sorted(wanted - set(self.ids))
@@ -66,11 +66,11 @@ class LabelSpace:
         return {"ids": list(self.ids), "names": list(self.names)}
 
     @classmethod
-    def from_json(cls, data: dict) -> "LabelSpace":
+    def from_json(cls, data: dict) -> LabelSpace:
         return cls(tuple(data["ids"]), tuple(data["names"]))
 
     @classmethod
-    def from_ids(cls, ids: Sequence[str], names: Sequence[str] | None = None) -> "LabelSpace":
+    def from_ids(cls, ids: Sequence[str], names: Sequence[str] | None = None) -> LabelSpace:
         return cls(tuple(ids), tuple(names) if names is not None else tuple(ids))
 
 
@@ -78,14 +78,14 @@ def _resource_text(name: str) -> str:
     return resources.files("genrobust_fast.resources").joinpath(name).read_text(encoding="utf-8")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def imagenet_label_space() -> LabelSpace:
     """The 1000 ImageNet-1k classes in standard index order, with CLIP's clean class names."""
     rows = [line.split("\t") for line in _resource_text("imagenet_classes.tsv").splitlines()[1:] if line]
     return LabelSpace(tuple(r[1] for r in rows), tuple(r[2] for r in rows))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _subset_wnids(name: str) -> tuple[str, ...]:
     return tuple(_resource_text(f"{name}_wnids.txt").split())
 
@@ -114,15 +114,26 @@ def read_label_space_file(path: str | Path) -> LabelSpace:
     if not path.is_file():
         raise InputError(f"class file {str(path)!r} does not exist; give a file of 'class_id<TAB>name' lines")
     ids, names = [], []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"class file {str(path)!r} is not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
+        line = line.rstrip()  # not strip(): a leading tab means an empty class id
+        if not line.strip() or line.lstrip().startswith("#"):
             continue
         cid, _, name = line.partition("\t")
-        if not cid.strip():
+        cid = cid.strip()
+        if not cid:
             raise InputError(f"{path}:{lineno}: empty class id; expected 'class_id<TAB>name'")
-        ids.append(cid.strip())
-        names.append(name.strip() or cid.strip().replace("_", " "))
+        if any(ch.isspace() for ch in cid):
+            # A space-separated line would otherwise become one class id with spaces in it.
+            raise InputError(
+                f"{path}:{lineno}: {line!r} is not 'class_id<TAB>name' (class ids hold no spaces; separate the "
+                "id from the name with a tab)"
+            )
+        ids.append(cid)
+        names.append(name.strip() or cid.replace("_", " "))
     if not ids:
         raise InputError(f"class file {str(path)!r} lists no classes")
     return LabelSpace(tuple(ids), tuple(names))

@@ -58,3 +58,26 @@ def test_bad_inputs(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no class folders"):
         label_space_from_folders(tmp_path / "empty")
+
+
+def test_class_file_line_without_a_tab_is_an_error_naming_file_and_line(tmp_path):
+    from click.testing import CliRunner
+
+    from genrobust_fast.cli.main import cli
+
+    f = tmp_path / "classes.tsv"
+    f.write_text("n01440764\ttench\nthis line is malformed\n")
+    with pytest.raises(InputError, match=r"classes.tsv:2: 'this line is malformed' is not 'class_id<TAB>name'"):
+        read_label_space_file(f)
+    # Through the CLI: a plan must not be made with a class called "this line is malformed".
+    result = CliRunner().invoke(cli, ["generate", "--model", "tiny", "--classes", str(f), "--dry-run",
+                                      "--out", str(tmp_path / "gen")])
+    assert result.exit_code == 1, result.output
+    assert f"{f}:2:" in result.output and "class_id<TAB>name" in result.output
+    assert "Traceback" not in result.output
+    # An id alone (no name) stays valid, and so does a tab-separated name with spaces.
+    f.write_text("shoe\nn01440764\ttench fish\n")
+    assert read_label_space_file(f).names == ("shoe", "tench fish")
+    (tmp_path / "leading_tab.tsv").write_text("\ttench\n")
+    with pytest.raises(InputError, match="empty class id"):
+        read_label_space_file(tmp_path / "leading_tab.tsv")
