@@ -58,7 +58,7 @@ class ClassifierCard:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ClassifierCard":
+    def from_json(cls, data: dict[str, Any]) -> ClassifierCard:
         pre = dict(data.get("preprocessing", {}))
         for key in ("mean", "std"):
             if key in pre:
@@ -106,10 +106,29 @@ def save_classifier(model, card: ClassifierCard, weights_path: str | Path) -> Pa
     return weights_path
 
 
-def load_classifier(weights_path: str | Path, map_location: str = "cpu"):
-    """(model, card) from a weights file written by save_classifier."""
+def read_safetensors(path: str | Path, fix: str, device: str = "cpu") -> dict[str, Any]:
+    """The tensors of a .safetensors file; a damaged or foreign file is an InputError ending in `fix`."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    try:
+        return load_file(str(path), device=device)
+    except SafetensorError as exc:
+        raise InputError(f"{str(path)!r} is not a valid safetensors file ({exc}); {fix}") from None
+
+
+def _read_card(meta_path: Path) -> ClassifierCard:
+    try:
+        return ClassifierCard.from_json(json.loads(meta_path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(
+            f"checkpoint card {str(meta_path)!r} is not a genrobust classifier card ({type(exc).__name__}: {exc}); "
+            "restore it from the training run, or re-export it with `genrobust train --resume --out RUN`"
+        ) from None
+
+
+def load_classifier(weights_path: str | Path, map_location: str = "cpu"):
+    """(model, card) from a weights file written by save_classifier."""
     weights_path = Path(weights_path)
     meta_path = card_path(weights_path)
     if not weights_path.is_file():
@@ -119,8 +138,18 @@ def load_classifier(weights_path: str | Path, map_location: str = "cpu"):
             f"checkpoint card {str(meta_path)!r} is missing; it is written next to the weights by "
             "`genrobust train`. For other weights use --arch NAME --weights FILE"
         )
-    card = ClassifierCard.from_json(json.loads(meta_path.read_text()))
+    card = _read_card(meta_path)
+    state = read_safetensors(weights_path, "the file is damaged or was never a checkpoint: copy it again, or "
+                             "re-export it from the run's last checkpoint with `genrobust train --resume --out RUN`",
+                             device=map_location)
     model = create_classifier(card.arch, len(card.label_space))
-    model.load_state_dict(load_file(str(weights_path), device=map_location))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise InputError(
+            f"weights {str(weights_path)!r} do not fit the {card.arch} with {len(card.label_space)} classes its card "
+            f"{str(meta_path)!r} describes ({str(exc).splitlines()[0]}); keep each model.safetensors with its own "
+            "model.json"
+        ) from None
     model.eval()
     return model, card

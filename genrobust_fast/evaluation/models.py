@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..classifiers import Preprocessing, create_classifier, load_classifier
+from ..classifiers import Preprocessing, create_classifier, load_classifier, read_safetensors
 from ..errors import InputError
 from ..fileio import sha256_file
 from ..labels import LabelSpace, imagenet_label_space
@@ -41,18 +41,27 @@ class EvalModel:
         }
 
 
+def _load_failure(exc: Exception) -> str:
+    """The useful part of a torch.load error: under weights_only, torch's first lines are generic advice
+    (to load with weights_only=False, i.e. run the pickle) and the reason comes after them."""
+    text = str(exc)
+    if "WeightsUnpickler error:" in text:
+        detail = text.split("WeightsUnpickler error:", 1)[1].split("Check the documentation", 1)[0]
+        return "not a plain state dict of tensors: " + " ".join(detail.split())
+    return (text.strip().splitlines() or [type(exc).__name__])[0]
+
+
 def _read_state_dict(path: Path) -> dict:
     import torch
 
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
+        return read_safetensors(path, "the file is damaged or not a weights file: download or export it again")
     try:
         # weights_only: a .pth is a pickle; refuse anything but tensors and plain containers.
         state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise InputError(f"cannot read weights file {str(path)!r} as a torch state dict: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - torch.load raises many types (UnpicklingError, RuntimeError, EOFError...)
+        raise InputError(f"cannot read weights file {str(path)!r} as a torch state dict ({_load_failure(exc)}); "
+                         "the file is damaged or not a weights file: download or export it again") from None
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]

@@ -33,7 +33,9 @@ def row_key(row: dict[str, Any]) -> tuple:
     return (row["model"]["weights_sha256"], row["benchmark"], row["class_policy"], row["tta"])
 
 
-def read_results(path: str | Path) -> list[dict[str, Any]]:
+def read_results(path: str | Path, allow_empty: bool = False) -> list[dict[str, Any]]:
+    """The rows of a results file (or of <folder>/results.jsonl); a file without rows is an error unless
+    `allow_empty` (a report or a fit of nothing would look like a result)."""
     path = Path(path)
     if path.is_dir():
         path = path / RESULTS_NAME
@@ -50,6 +52,8 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
         if row.get("format") != ROW_FORMAT:
             raise InputError(f"{path}:{lineno}: format {row.get('format')!r} is not {ROW_FORMAT!r}")
         rows.append(row)
+    if not rows and not allow_empty:
+        raise InputError(f"results file {str(path)!r} holds no results; fill it with `genrobust eval ... --out DIR`")
     return rows
 
 
@@ -69,7 +73,7 @@ def append_results(path: str | Path, new_rows: Iterable[dict[str, Any]]) -> None
     path = Path(path)
     new_rows = list(new_rows)
     with _locked(path):
-        rows = read_results(path) if path.is_file() else []
+        rows = read_results(path, allow_empty=True) if path.is_file() else []
         replaced = {row_key(r) for r in new_rows}
         rows = [r for r in rows if row_key(r) not in replaced] + new_rows
         atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
@@ -77,7 +81,7 @@ def append_results(path: str | Path, new_rows: Iterable[dict[str, Any]]) -> None
 
 def existing_keys(path: str | Path) -> set[tuple]:
     path = Path(path)
-    return {row_key(r) for r in read_results(path)} if path.is_file() else set()
+    return {row_key(r) for r in read_results(path, allow_empty=True)} if path.is_file() else set()
 
 
 @functools.lru_cache(maxsize=1)

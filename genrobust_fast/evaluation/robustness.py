@@ -30,8 +30,11 @@ from ..errors import InputError
 logger = logging.getLogger(__name__)
 
 BASELINES_FORMAT = "genrobust-er-baselines/1"
-# Accuracies of exactly 0 or 100 % have infinite logits; fits and ER clip them to this margin.
+# Accuracies of exactly 0 or 100 % have infinite logits; predictions (ER) clip them to this margin. Fits
+# refuse them instead: where a clipped point lies would be set by this constant, not by the model.
 LOGIT_EPS = 1e-4
+OPEN_INTERVAL = ("the baseline is a line in logit space and logit(0 %) and logit(100 %) are infinite, so fitted "
+                 "accuracies must lie strictly between 0 and 100 %")
 
 
 def logit(acc_percent: float | np.ndarray) -> float | np.ndarray:
@@ -150,10 +153,14 @@ def _ols(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 def fit_line(id_acc: Iterable[float], shift_acc: Iterable[float], *, bootstrap: int = 1000, level: float = 0.95,
              seed: int = 0, grid_points: int = 50) -> dict[str, Any]:
     """OLS of logit(shift) on logit(ID) with a bootstrap band (resampling models) on a grid of ID accuracies."""
-    x, y = logit(np.asarray(list(id_acc), float)), logit(np.asarray(list(shift_acc), float))
-    x, y = np.atleast_1d(x), np.atleast_1d(y)
-    if x.size < 2 or np.ptp(x) == 0:
-        raise InputError(f"a baseline fit needs at least 2 models with different ID accuracy, got {x.size}")
+    id_acc, shift_acc = np.atleast_1d(np.asarray(list(id_acc), float)), np.atleast_1d(np.asarray(list(shift_acc), float))
+    outside = [f"{a:g} %" for a in np.concatenate([id_acc, shift_acc]) if not 0 < a < 100]
+    if outside:
+        raise InputError(f"cannot fit accuracies of {', '.join(outside[:4])}: {OPEN_INTERVAL}")
+    if id_acc.size < 2 or np.ptp(id_acc) == 0:
+        got = f"all at {id_acc[0]:g} %" if id_acc.size else "none"
+        raise InputError(f"a baseline fit needs at least 2 models with different ID accuracy; got {id_acc.size} ({got})")
+    x, y = logit(id_acc), logit(shift_acc)
     slope, intercept = _ols(x, y)
     grid = np.linspace(x.min() - 0.25 * np.ptp(x), x.max() + 0.25 * np.ptp(x), grid_points)
     rng = np.random.default_rng(seed)
@@ -198,8 +205,16 @@ def fit_baselines(rows: list[dict[str, Any]], models: Iterable[str] | None = Non
             continue
         key = (shift["benchmark"], shift["id_benchmark"], shift["class_policy"])
         groups.setdefault(key, []).append((shift["model"]["name"], id_row["metrics"]["top1"], shift["metrics"]["top1"]))
-    fits = []
+    fits, unfitted = [], []
     for (shift_name, id_name, policy), points in sorted(groups.items()):
+        usable = [p for p in points if 0 < p[1] < 100 and 0 < p[2] < 100]
+        if len(usable) < len(points):
+            edge = [f"{p[0]} ({p[1]:g} % ID, {p[2]:g} % shift)" for p in points if p not in usable]
+            logger.warning("%s vs %s: leaving out %s: %s", shift_name, id_name, ", ".join(edge), OPEN_INTERVAL)
+            if len(usable) < min_models:
+                unfitted.append(f"{shift_name} vs {id_name} has {len(points)} model(s) but {len(usable)} with "
+                                f"accuracies strictly between 0 and 100 % (left out: {', '.join(edge[:4])})")
+        points = usable
         if len(points) < min_models:
             logger.warning("not fitting %s vs %s: %d model(s), need %d", shift_name, id_name, len(points), min_models)
             continue
@@ -208,6 +223,9 @@ def fit_baselines(rows: list[dict[str, Any]], models: Iterable[str] | None = Non
                      "label": f"{shift_name} vs {id_name} (user fit, {len(points)} models)",
                      "models": sorted(p[0] for p in points), **result})
     if not fits:
+        if unfitted:
+            raise InputError(f"{'; '.join(unfitted[:3])}. The {OPEN_INTERVAL}; fit on models that are neither "
+                             "perfect nor always wrong (--models)")
         raise InputError(f"no (shift, ID) pair has {min_models}+ models with both rows in the results; evaluate "
                          "each model on the ID benchmark too (e.g. imagenet-val) or loosen --models")
     return {"format": BASELINES_FORMAT, "version": "user-fit-1",

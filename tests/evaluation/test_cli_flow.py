@@ -90,3 +90,61 @@ def test_cli_errors_are_one_clean_line(tmp_path):
     assert result.exit_code == 1 and "InputError" in result.output and "--weights" in result.output
     result = runner.invoke(cli, ["report", str(tmp_path), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1 and "genrobust eval" in result.output
+
+
+def _one_error_line(result) -> str:
+    """The CLI's answer to bad input: exit 1, no traceback, one line."""
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit), result.exception
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def test_random_bytes_as_weights_are_one_clear_line_and_leave_no_output_folder(tmp_path):
+    from genrobust_fast.classifiers import ClassifierCard
+    from genrobust_fast.fileio import atomic_write_json
+    from genrobust_fast.labels import LabelSpace
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.safetensors").write_bytes(bytes(range(256)) * 16)  # a valid card, random-looking weights
+    atomic_write_json(run / "model.json", ClassifierCard("resnet18", LabelSpace.from_ids(["a", "b"])).to_json())
+    (tmp_path / "w.safetensors").write_bytes(bytes(range(256)) * 16)
+    bench = f"folder:mine={tmp_path}"
+    for model_args, named in ((["--checkpoint", str(run / "model.safetensors")], run / "model.safetensors"),
+                              (["--arch", "resnet18", "--weights", str(tmp_path / "w.safetensors")],
+                               tmp_path / "w.safetensors")):
+        result = CliRunner().invoke(cli, ["eval", *model_args, "--benchmark", bench, "--out", str(tmp_path / "o")])
+        line = _one_error_line(result)
+        assert f"{str(named)!r} is not a valid safetensors file" in line, line
+        assert "again" in line  # what to do
+        assert not (tmp_path / "o").exists()
+
+
+def test_report_and_fit_baseline_refuse_an_empty_results_file(tmp_path):
+    results = tmp_path / "results.jsonl"
+    results.write_text("")
+    for args in (["report", str(results), "--out", str(tmp_path / "rep")],
+                 ["fit-baseline", str(results), "--out", str(tmp_path / "fits.json")]):
+        line = _one_error_line(CliRunner().invoke(cli, args))
+        assert "holds no results" in line and "genrobust eval" in line
+    assert not (tmp_path / "rep").exists() and not (tmp_path / "fits.json").exists()
+
+
+def test_fit_baseline_explains_that_0_and_100_percent_cannot_be_fitted(tmp_path):
+    rows = [_fixture_row("perfect", "fmnist-test", 100.0), _fixture_row("perfect", "fmnist-rot", 90.0, "fmnist-test"),
+            _fixture_row("broken", "fmnist-test", 0.0), _fixture_row("broken", "fmnist-rot", 10.0, "fmnist-test")]
+    results = tmp_path / "results.jsonl"
+    results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    line = _one_error_line(CliRunner().invoke(cli, ["fit-baseline", str(results), "--out", str(tmp_path / "f.json")]))
+    assert "has 2 model(s) but 0 with accuracies strictly between 0 and 100 %" in line
+    assert "perfect (100 % ID" in line and "broken (0 % ID" in line and "logit(100 %)" in line and "infinite" in line
+    # A third, ordinary model does not make the edge points fittable: they are left out, the rest is fitted.
+    rows += [_fixture_row("mid1", "fmnist-test", 60.0), _fixture_row("mid1", "fmnist-rot", 50.0, "fmnist-test"),
+             _fixture_row("mid2", "fmnist-test", 80.0), _fixture_row("mid2", "fmnist-rot", 70.0, "fmnist-test")]
+    results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = CliRunner().invoke(cli, ["fit-baseline", str(results), "--bootstrap", "10", "--out", str(tmp_path / "f.json")])
+    assert result.exit_code == 0, result.output
+    (fit,) = json.loads((tmp_path / "f.json").read_text())["fits"]
+    assert fit["models"] == ["mid1", "mid2"]
