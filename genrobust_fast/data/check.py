@@ -19,8 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ..errors import DatasetError
 from ..fileio import atomic_write_json
 from ..labels import LabelSpace
+from .generated_check import check_recorded_images
 from .scan import index_dir, scan_image_folder
 from .sources import class_id_of_member, deduplicated_files, is_generated_set, read_manifest, shard_index
 
@@ -64,6 +66,11 @@ def check_image_folder(root: str | Path, workers: int | None = None) -> dict[str
     items, class_ids = _items(root)
     dropped = deduplicated_files(root)
     items = [item for item in items if item[0] not in dropped]
+    if not items:
+        raise DatasetError(
+            f"{str(root)!r} holds no images in its {len(class_ids)} class folder(s) ({', '.join(class_ids[:5])}); "
+            "expected <root>/<class_id>/<image files> or the --out folder of `genrobust generate`"
+        )
     workers = workers or max(1, len(os.sched_getaffinity(0)))
     rels = [rel for rel, _, _ in items]
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -106,8 +113,12 @@ def _items(root: Path) -> tuple[list[tuple[str, str, tuple[str, int, int]]], tup
     if is_generated_set(root):
         manifest = read_manifest(root)
         if manifest.get("output_format") == "webdataset":
+            index = shard_index(root)
+            # A finished shard that is gone would otherwise just shrink the counts.
+            check_recorded_images(root, manifest, tar_members={shard: {m[0] for m in ms} for shard, ms in index.items()},
+                                  dropped=deduplicated_files(root))
             items = [(f"shards/{shard}#{name}", class_id_of_member(name), (str(root / "shards" / shard), offset, size))
-                     for shard, members in shard_index(root).items() for name, offset, size in members]
+                     for shard, members in index.items() for name, offset, size in members]
             return items, LabelSpace.from_json(manifest["label_space"]).ids
     files = scan_image_folder(root, refresh=True, skip_bad=False)
     return [(rel, cid, (os.path.join(root, rel), -1, -1)) for rel, cid in files], files.class_ids

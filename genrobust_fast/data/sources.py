@@ -28,6 +28,7 @@ import numpy as np
 from ..errors import DatasetError, InputError
 from ..fileio import atomic_write_json
 from ..labels import LabelSpace
+from .generated_check import REGENERATE_HINT, check_recorded_images
 from .scan import index_dir, is_image_name, read_bad_files, scan_image_folder
 
 logger = logging.getLogger(__name__)
@@ -186,7 +187,7 @@ def _index_tar(path: Path) -> list[tuple[str, int, int]]:
         with tarfile.open(path, "r:") as tar:
             return [(m.name, m.offset_data, m.size) for m in tar if m.isfile() and is_image_name(m.name)]
     except (tarfile.TarError, OSError) as exc:
-        raise DatasetError(f"shard {path} cannot be read ({exc}); delete it and rerun `genrobust generate`") from exc
+        raise DatasetError(f"shard {path} cannot be read ({exc}); {REGENERATE_HINT}") from exc
 
 
 def shard_index(root: Path) -> dict[str, list[tuple[str, int, int]]]:
@@ -242,14 +243,20 @@ def generated_table(
     fmt = manifest.get("output_format", "imagefolder")
     entries: list[tuple[str, str, int, int]] = []  # (file, class_id, offset, size)
     skipped = 0
+    dropped = deduplicated_files(root)
     if fmt == "imagefolder":
         files = scan_image_folder(root, gen_space, use_cache=use_cache)
         skipped = files.skipped_bad
         for rel, cid in files:
             entries.append((rel, cid, -1, -1))
+        # Files `data check` marked unreadable are left out on purpose, not missing.
+        check_recorded_images(root, manifest, present={e[0] for e in entries} | read_bad_files(root), dropped=dropped)
     elif fmt == "webdataset":
         bad = read_bad_files(root)
-        for shard, members in shard_index(root).items():
+        index = shard_index(root)
+        check_recorded_images(root, manifest, tar_members={shard: {m[0] for m in ms} for shard, ms in index.items()},
+                              dropped=dropped)
+        for shard, members in index.items():
             for name, offset, size in members:
                 if f"shards/{shard}#{name}" in bad:  # marked unreadable by `genrobust data check`
                     skipped += 1
@@ -262,7 +269,6 @@ def generated_table(
             raise DatasetError(f"{root}: shards hold classes missing from manifest.json's label space: {unknown[:5]}")
     else:
         raise DatasetError(f"{root}/manifest.json: unknown output_format {fmt!r}; expected imagefolder or webdataset")
-    dropped = deduplicated_files(root)
     if dropped:
         before = len(entries)
         entries = [e for e in entries if e[0] not in dropped]

@@ -58,18 +58,35 @@ def generated_files(out: str | Path) -> Iterator[tuple[str, str]]:
 
 
 def _read_bytes(out: Path, rel: str, tars: dict[str, tarfile.TarFile]) -> bytes:
+    """The recorded image `rel` ("<class>/<file>" or "<tar>#<member>"); a missing or damaged file or shard is
+    a DatasetError that names it and the fix."""
+    from ..data.generated_check import REGENERATE_HINT
+
     if "#" not in rel:
-        return (out / rel).read_bytes()
+        try:
+            return (out / rel).read_bytes()
+        except OSError as exc:
+            raise DatasetError(f"{out / rel}, recorded in {out / '_meta'}, cannot be read ({exc.strerror}); "
+                               f"{REGENERATE_HINT}") from None
     tar_rel, member = rel.split("#", 1)
-    if tar_rel not in tars:
-        path = out / tar_rel
-        if not path.exists():  # an unfinished shard is still being written under its partial name
-            path = path.with_name(f".{path.name}.partial")
-        tars[tar_rel] = tarfile.open(path)  # noqa: SIM115 (kept open across members, closed in finally)
-    f = tars[tar_rel].extractfile(member)
-    if f is None:
-        raise DatasetError(f"{rel}: member missing from its tar")
-    return f.read()
+    path = out / tar_rel
+    try:
+        if tar_rel not in tars:
+            if not path.exists():  # an unfinished shard is still being written under its partial name
+                partial = path.with_name(f".{path.name}.partial")
+                path = partial if partial.exists() else path
+            tars[tar_rel] = tarfile.open(path)  # noqa: SIM115 (kept open across members, closed in finally)
+        f = tars[tar_rel].extractfile(member)
+        if f is None:
+            raise KeyError(member)
+        return f.read()
+    except FileNotFoundError:
+        raise DatasetError(f"shard {path} is missing but {out / '_meta'} records images in it; "
+                           f"{REGENERATE_HINT}") from None
+    except KeyError:
+        raise DatasetError(f"shard {path} lacks its recorded member {member}; {REGENERATE_HINT}") from None
+    except (tarfile.TarError, OSError) as exc:
+        raise DatasetError(f"shard {path} cannot be read ({exc}); {REGENERATE_HINT}") from None
 
 
 def _hash_paths(paths: list[str], read) -> np.ndarray:
