@@ -35,3 +35,18 @@ class KernelUnavailableError(GenrobustError):
 
 class JobConflictError(GenrobustError):
     """An output folder holds the results of a different job."""
+
+
+def one_line_message(exc: GenrobustError) -> str:
+    """The error's own message, also when a DataLoader worker raised it: torch re-raises it in the main
+    process with the message "Caught DatasetError in DataLoader worker process 0.\nOriginal Traceback ..."
+    and the original message only on the traceback's last line."""
+    text = str(exc)
+    if not text.startswith("Caught ") or "Original Traceback" not in text:
+        return text
+    cls = type(exc)
+    for marker in (f"{cls.__module__}.{cls.__qualname__}: ", f"{cls.__name__}: "):
+        at = text.rfind(marker)
+        if at >= 0:
+            return text[at + len(marker):].strip()
+    return text

@@ -7,7 +7,7 @@ import sys
 import click
 
 from .. import __version__
-from ..errors import GenrobustError
+from ..errors import GenrobustError, one_line_message
 from ..logs import configure_logging
 from .lazy import LazyGroup
 
@@ -33,7 +33,7 @@ class GenrobustGroup(LazyGroup):
         try:
             return super().invoke(ctx)
         except GenrobustError as exc:
-            raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+            raise click.ClickException(f"{type(exc).__name__}: {one_line_message(exc)}") from exc
 
 
 @click.group(cls=GenrobustGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})

@@ -53,3 +53,36 @@ def test_library_errors_become_one_clean_line():
     result = CliRunner().invoke(group, ["broken"])
     assert result.exit_code == 1
     assert result.output.strip() == "Error: InputError: folder 'x' is empty; pass a folder of images"
+
+
+def test_an_error_raised_in_a_dataloader_worker_is_its_own_one_line_message():
+    import click
+    import torch
+
+    from genrobust_fast.cli.main import GenrobustGroup
+    from genrobust_fast.errors import DatasetError
+
+    class Broken(torch.utils.data.Dataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            try:
+                raise OSError("image file is truncated")
+            except OSError as exc:  # chained, as the loaders raise it: the message is still the last line
+                raise DatasetError(f"real/n01440764/bad.JPEG cannot be decoded ({exc}); run `genrobust data "
+                                   "check real/` to skip it") from exc
+
+    @click.group(cls=GenrobustGroup)
+    def group():
+        pass
+
+    @group.command()
+    def load():
+        for _ in torch.utils.data.DataLoader(Broken(), num_workers=1):
+            pass
+
+    result = CliRunner().invoke(group, ["load"])
+    assert result.exit_code == 1
+    assert result.output.strip() == ("Error: DatasetError: real/n01440764/bad.JPEG cannot be decoded (image file is "
+                                     "truncated); run `genrobust data check real/` to skip it")
