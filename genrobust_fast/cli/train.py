@@ -25,6 +25,8 @@ from .options import config_option, json_option
 @click.option("--generated-count", type=int, default=None, help="Use a fixed seeded subset of N generated images.")
 @click.option("--generated-only", is_flag=True, default=None, help="Train on generated images alone.")
 @click.option("--allow-missing-classes", is_flag=True, default=None, help="Go on when the generated set lacks or adds classes (recorded in the run).")
+@click.option("--allow-empty-classes", is_flag=True, default=None,
+              help="Go on when classes of the label space have no image at all (e.g. an empty class folder).")
 @click.option("--arch", default=None, help="torchvision architecture, e.g. resnet18, resnet50.  [default: resnet18]")
 @click.option("--epochs", type=int, default=None, help="Epochs.  [default: 1]")
 @click.option("--max-steps", type=int, default=None, help="Stop after this many steps (the LR schedule still spans --epochs; --resume continues).")

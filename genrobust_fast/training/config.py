@@ -44,6 +44,7 @@ class TrainConfig:
     generated_count: int | None = None
     generated_only: bool = False
     allow_missing_classes: bool = False
+    allow_empty_classes: bool = False  # train classes that have no image at all (an output never trained)
     arch: str = "resnet18"
     epochs: int = 1
     max_steps: int | None = None

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..classifiers import ClassifierCard, Preprocessing
 from ..data.augment import IMAGENET_MEAN, IMAGENET_STD
 from ..data.mixing import MixedSampler, MixPlan
 from ..data.sources import NO_PROVENANCE, ImageTable, generated_table, real_table, resolve_train_label_space
+from ..errors import DatasetError
 from ..labels import LabelSpace
 from .config import TrainConfig
 
@@ -26,6 +28,7 @@ class TrainingData:
     alignment: dict[str, list[str]] = field(default_factory=dict)
     generator: dict[str, Any] = field(default_factory=dict)
     skipped_bad: int = 0
+    empty_classes: list[str] = field(default_factory=list)
 
     @property
     def recipe(self) -> dict[str, Any]:
@@ -38,6 +41,8 @@ class TrainingData:
             "generated_only": cfg.generated_only,
             "generated_count": cfg.generated_count,
             "allow_missing_classes": cfg.allow_missing_classes,
+            "allow_empty_classes": cfg.allow_empty_classes,
+            "empty_classes": self.empty_classes,
             "generated_missing_classes": self.alignment.get("missing", []),
             "generated_extra_classes": self.alignment.get("extra", []),
             "generator": self.generator,
@@ -86,7 +91,29 @@ def prepare_data(cfg: TrainConfig, rank: int = 0, world_size: int = 1) -> Traini
         n_generated = len(gen)
         alignment, generator = info["alignment"], info["recipe"]
         skipped += gen.skipped_bad
+    empty = _empty_classes(cfg, space, tables)
     plan = MixPlan.create(n_real, n_generated, cfg.ratio, cfg.generated_count, cfg.generated_only, cfg.seed)
     sampler = MixedSampler(plan, cfg.batch_size, rank, world_size)
-    return TrainingData(cfg, space, tables, plan, sampler, alignment, generator, skipped)
+    return TrainingData(cfg, space, tables, plan, sampler, alignment, generator, skipped, empty)
+
+
+def _empty_classes(cfg: TrainConfig, space: LabelSpace, tables: list[ImageTable]) -> list[str]:
+    """Classes without a single training image: the model would get an output it never learns. Refused
+    unless --allow-empty-classes (then logged and recorded in the run)."""
+    counts = sum(t.class_counts(len(space)) for t in tables)
+    empty = [cid for cid, n in zip(space.ids, counts) if n == 0]
+    if not empty:
+        return []
+    where = []
+    for cid in empty[:5]:
+        folder = Path(cfg.real) / cid if cfg.real is not None and not cfg.generated_only else None
+        where.append(f"{cid} ({folder}/ holds no images)" if folder is not None and folder.is_dir() else cid)
+    shown = ", ".join(where) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
+    if not cfg.allow_empty_classes:
+        raise DatasetError(
+            f"{len(empty)} of {len(space)} training class(es) have no images: {shown}; add images, remove the class "
+            "(its folder, or from --classes), or pass --allow-empty-classes to train it anyway (recorded in the run)"
+        )
+    logger.warning("training %d class(es) without images (--allow-empty-classes): %s", len(empty), shown)
+    return empty
 

@@ -27,29 +27,50 @@ def pick_device(requested: str) -> str:
     return str(resolve_device(requested))
 
 
-class _DropKnownDeepSpeedNoise(logging.Filter):
-    """ZeRO warns about every optimizer it did not write; ours is torch's SGD, which ZeRO 0-3 handle
-    (the shipped configs say so with zero_allow_untested_optimizer)."""
+def launcher_rank() -> tuple[int, int]:
+    """(rank, world_size) this process is about to have: the existing process group's, else the launcher's
+    RANK/WORLD_SIZE (one process without a launcher: 0 of 1). Known before DeepSpeed is imported, so the
+    inputs can be checked first."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+class _DropKnownNoise(logging.Filter):
+    """Lines that would stand before every message of a CPU run, each telling the user nothing:
+    ZeRO warns about every optimizer it did not write (ours is torch's SGD, which ZeRO 0-3 handle; the
+    shipped configs say so with zero_allow_untested_optimizer), and torch's extension builder, imported by
+    DeepSpeed, warns that a CUDA toolkit without a GPU is "No CUDA runtime"."""
+
+    NOISE = ("untested optimizer", "No CUDA runtime is found")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "untested optimizer" not in record.getMessage()
+        message = record.getMessage()
+        return not any(text in message for text in self.NOISE)
+
+
+def _drop_known_noise(logger_: logging.Logger) -> None:
+    if not any(isinstance(f, _DropKnownNoise) for f in logger_.filters):
+        logger_.addFilter(_DropKnownNoise())
 
 
 def import_deepspeed():
     """`import deepspeed`, naming the CPU accelerator when there is no GPU (instead of DeepSpeed warning
-    that it failed to detect one) and dropping the warning filtered above."""
+    that it failed to detect one) and dropping the warnings filtered above."""
     import torch
 
     if "DS_ACCELERATOR" not in os.environ and not torch.cuda.is_available():
         os.environ["DS_ACCELERATOR"] = "cpu"
+    _drop_known_noise(logging.getLogger("torch.utils.cpp_extension"))  # before DeepSpeed imports it
     import deepspeed
     from deepspeed.utils import logger as ds_logger
 
     if os.environ.get("DS_ACCELERATOR") == "cpu":
         _skip_shm_comm_build()
 
-    if not any(isinstance(f, _DropKnownDeepSpeedNoise) for f in ds_logger.filters):
-        ds_logger.addFilter(_DropKnownDeepSpeedNoise())
+    _drop_known_noise(ds_logger)
     return deepspeed
 
 

@@ -19,12 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from ..config import config_from_dict, config_to_dict, write_resolved_config
+from ..data.loaders import choose_loader
 from ..errors import DatasetError, JobConflictError
 from ..fileio import atomic_write_json
+from ..logs import info_until_accepted
 from .checkpoints import export_classifier, install_safe_loading, latest_tag, load_checkpoint, save_checkpoint
 from .config import TrainConfig, engine_config, load_deepspeed_config, resolve_precision
 from .data_setup import TrainingData, prepare_data
-from .distributed import import_deepspeed, init_distributed, pick_device, same_on_all_ranks, shutdown
+from .distributed import (
+    import_deepspeed,
+    init_distributed,
+    launcher_rank,
+    pick_device,
+    same_on_all_ranks,
+    shutdown,
+)
 from .metrics import MetricsLog
 
 logger = logging.getLogger(__name__)
@@ -33,19 +42,33 @@ _RENDEZVOUS_KEYS = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_P
 
 
 def train(config: TrainConfig | Mapping[str, Any]) -> dict[str, Any]:
-    """Train, checkpoint and export a classifier; returns a summary dict (same on every rank)."""
+    """Train, checkpoint and export a classifier; returns a summary dict (same on every rank).
+
+    Every input is checked before DeepSpeed is imported and before --out is created (the info lines of
+    those checks are held back until they pass): a refused run prints only its error and leaves nothing.
+    """
     cfg = config if isinstance(config, TrainConfig) else config_from_dict(TrainConfig, config)
     cfg.validate()
-    device = pick_device(cfg.device)
+    with info_until_accepted():
+        _refuse_finished_run(cfg)
+        rank, world_size = launcher_rank()
+        data = prepare_data(cfg, rank, world_size)
+        choose_loader(cfg.loader, cfg.augment)
+        ds_json = load_deepspeed_config(cfg.deepspeed_config)
+        device = pick_device(cfg.device)
+        precision = _precision(cfg, ds_json, device)
+        ds_config = engine_config(ds_json, precision, cfg.batch_size, world_size)
     import torch.distributed as dist
 
     owns_group = not dist.is_initialized()
     # Without a launcher, init_distributed fills in a one-rank rendezvous; it is removed again afterwards
     # so a later train() call in the same process (a notebook, the demo) gets a fresh port.
     sets_env = "WORLD_SIZE" not in os.environ and "RANK" not in os.environ
-    rank, world_size = init_distributed(device)
+    joined = init_distributed(device)
     try:
-        return _run(cfg, device, rank, world_size)
+        if joined != (rank, world_size):  # a launcher bug, not user input
+            raise RuntimeError(f"the process group made this rank {joined}, but RANK/WORLD_SIZE said {(rank, world_size)}")
+        return _run(cfg, data, device, rank, world_size, precision, ds_config)
     finally:
         if owns_group:
             shutdown()
@@ -54,7 +77,23 @@ def train(config: TrainConfig | Mapping[str, Any]) -> dict[str, Any]:
                 os.environ.pop(key, None)
 
 
-def _engine(cfg: TrainConfig, data: TrainingData, device: str, world_size: int, schedule_steps: int):
+def _refuse_finished_run(cfg: TrainConfig) -> None:
+    out = Path(cfg.out)
+    if not cfg.resume and latest_tag(out) is not None:
+        raise JobConflictError(
+            f"{out} already holds a training run (checkpoint {latest_tag(out)}); pass --resume to continue it "
+            "or choose a new --out"
+        )
+
+
+def _precision(cfg: TrainConfig, ds_json: dict[str, Any], device: str) -> str:
+    import torch
+
+    bf16_ok = device.startswith("cuda") and torch.cuda.is_bf16_supported()
+    return resolve_precision(cfg.precision, ds_json, "cuda" if device.startswith("cuda") else "cpu", bf16_ok)
+
+
+def _engine(cfg: TrainConfig, data: TrainingData, precision: str, ds_config: dict[str, Any], schedule_steps: int):
     import torch
 
     from ..classifiers import create_classifier
@@ -65,11 +104,8 @@ def _engine(cfg: TrainConfig, data: TrainingData, device: str, world_size: int, 
     optimizer = build_optimizer(model, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.nesterov)
     warmup = round(cfg.warmup_epochs * data.sampler.steps_per_epoch)
     scheduler = build_scheduler(optimizer, cfg.schedule, schedule_steps, warmup)
-    ds_config = load_deepspeed_config(cfg.deepspeed_config)
-    bf16_ok = device.startswith("cuda") and torch.cuda.is_bf16_supported()
-    precision = resolve_precision(cfg.precision, ds_config, "cuda" if device.startswith("cuda") else "cpu", bf16_ok)
-    config = engine_config(ds_config, precision, cfg.batch_size, world_size)
-    engine, _, _, _ = import_deepspeed().initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler, config=config)
+    engine, _, _, _ = import_deepspeed().initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler,
+                                                    config=ds_config)
     install_safe_loading(engine)
     if precision in ("bf16", "fp16"):
         # DeepSpeed casts parameters only; norm layers' running statistics must match them (CPU kernels
@@ -78,7 +114,7 @@ def _engine(cfg: TrainConfig, data: TrainingData, device: str, world_size: int, 
         for buffer in engine.module.buffers():
             if buffer.is_floating_point():
                 buffer.data = buffer.data.to(dtype)
-    return engine, precision, config
+    return engine
 
 
 def _check_resume_matches(saved: dict[str, Any], data: TrainingData, cfg: TrainConfig, world_size: int) -> None:
@@ -91,17 +127,12 @@ def _check_resume_matches(saved: dict[str, Any], data: TrainingData, cfg: TrainC
             )
 
 
-def _run(cfg: TrainConfig, device: str, rank: int, world_size: int) -> dict[str, Any]:
+def _run(cfg: TrainConfig, data: TrainingData, device: str, rank: int, world_size: int, precision: str,
+         ds_config: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     out = Path(cfg.out)
-    if not cfg.resume and latest_tag(out) is not None:
-        raise JobConflictError(
-            f"{out} already holds a training run (checkpoint {latest_tag(out)}); pass --resume to continue it "
-            "or choose a new --out"
-        )
     out.mkdir(parents=True, exist_ok=True)
-    data = prepare_data(cfg, rank, world_size)
     if not same_on_all_ranks([len(t) for t in data.tables] + [len(data.label_space)], device):
         raise DatasetError(
             "ranks see different datasets (image counts differ); give every node the same data and the same "
@@ -112,7 +143,7 @@ def _run(cfg: TrainConfig, device: str, rank: int, world_size: int) -> dict[str,
     # --resume continues follows the same learning-rate curve as one uninterrupted run).
     schedule_steps = cfg.epochs * steps_per_epoch
     total_steps = min(schedule_steps, cfg.max_steps) if cfg.max_steps is not None else schedule_steps
-    engine, precision, ds_config = _engine(cfg, data, device, world_size, schedule_steps)
+    engine = _engine(cfg, data, precision, ds_config, schedule_steps)
     input_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
 
     start_step = 0
