@@ -100,6 +100,8 @@ def prepare_data(cfg: TrainConfig, rank: int = 0, world_size: int = 1) -> Traini
 def _empty_classes(cfg: TrainConfig, space: LabelSpace, tables: list[ImageTable]) -> list[str]:
     """Classes without a single training image: the model would get an output it never learns. Refused
     unless --allow-empty-classes (then logged and recorded in the run)."""
+    if not tables:
+        return []  # no data at all: MixPlan says which option is missing
     counts = sum(t.class_counts(len(space)) for t in tables)
     empty = [cid for cid, n in zip(space.ids, counts) if n == 0]
     if not empty:
@@ -107,7 +109,7 @@ def _empty_classes(cfg: TrainConfig, space: LabelSpace, tables: list[ImageTable]
     where = []
     for cid in empty[:5]:
         folder = Path(cfg.real) / cid if cfg.real is not None and not cfg.generated_only else None
-        where.append(f"{cid} ({folder}/ holds no images)" if folder is not None and folder.is_dir() else cid)
+        where.append(f"{cid} ({folder}/ has no usable images)" if folder is not None and folder.is_dir() else cid)
     shown = ", ".join(where) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
     if not cfg.allow_empty_classes:
         raise DatasetError(

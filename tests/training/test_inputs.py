@@ -40,7 +40,7 @@ def test_an_empty_class_folder_is_refused_by_name_unless_allowed(tmp_path):
     for f in (real / CLASSES[1]).iterdir():
         f.unlink()
     line = _refused(_train(real, tmp_path / "run"), tmp_path / "run")
-    assert f"1 of 3 training class(es) have no images: {CLASSES[1]} ({real / CLASSES[1]}/ holds no images)" in line
+    assert f"1 of 3 training class(es) have no images: {CLASSES[1]} ({real / CLASSES[1]}/ has no usable images)" in line
     assert "--allow-empty-classes" in line
 
     # Allowed: the run goes on (not trained here: that is the trainer tests' job) and records the classes.
