@@ -95,7 +95,10 @@ def test_deepspeed_start_up_lines_are_kept_out_of_the_output(capfd, monkeypatch)
     from genrobust_fast.training.distributed import import_deepspeed, init_distributed, shutdown
 
     for key in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
-        monkeypatch.delenv(key, raising=False)  # restored (removed) after the test
+        # setenv records the variable's absence, so the values init_distributed sets are removed afterwards
+        # (delenv alone records nothing for an absent variable).
+        monkeypatch.setenv(key, "")
+        monkeypatch.delenv(key)
     import_deepspeed()
     capfd.readouterr()
     assert init_distributed("cpu") == (0, 1)
