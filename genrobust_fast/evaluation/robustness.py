@@ -205,29 +205,33 @@ def fit_baselines(rows: list[dict[str, Any]], models: Iterable[str] | None = Non
             continue
         key = (shift["benchmark"], shift["id_benchmark"], shift["class_policy"])
         groups.setdefault(key, []).append((shift["model"]["name"], id_row["metrics"]["top1"], shift["metrics"]["top1"]))
-    fits, unfitted = [], []
+    fits, skipped = [], []  # skipped: (why, whether 0/100 % accuracies are the reason)
     for (shift_name, id_name, policy), points in sorted(groups.items()):
         usable = [p for p in points if 0 < p[1] < 100 and 0 < p[2] < 100]
-        if len(usable) < len(points):
-            edge = [f"{p[0]} ({p[1]:g} % ID, {p[2]:g} % shift)" for p in points if p not in usable]
-            logger.warning("%s vs %s: leaving out %s: %s", shift_name, id_name, ", ".join(edge), OPEN_INTERVAL)
-            if len(usable) < min_models:
-                unfitted.append(f"{shift_name} vs {id_name} has {len(points)} model(s) but {len(usable)} with "
-                                f"accuracies strictly between 0 and 100 % (left out: {', '.join(edge[:4])})")
-        points = usable
-        if len(points) < min_models:
-            logger.warning("not fitting %s vs %s: %d model(s), need %d", shift_name, id_name, len(points), min_models)
+        edge = [f"{p[0]} ({p[1]:g} % ID, {p[2]:g} % shift)" for p in points if p not in usable]
+        if len(usable) < min_models:
+            if edge:
+                why = (f"{shift_name} vs {id_name} has {len(points)} model(s) but {len(usable)} with accuracies "
+                       f"strictly between 0 and 100 % (left out: {', '.join(edge[:4])})")
+                skipped.append((why, True))
+            else:
+                skipped.append((f"{shift_name} vs {id_name}: {len(points)} model(s), need {min_models}", False))
             continue
-        result = fit_line([p[1] for p in points], [p[2] for p in points], bootstrap=bootstrap, seed=seed)
+        if edge:
+            logger.warning("%s vs %s: leaving out %s: %s", shift_name, id_name, ", ".join(edge), OPEN_INTERVAL)
+        result = fit_line([p[1] for p in usable], [p[2] for p in usable], bootstrap=bootstrap, seed=seed)
         fits.append({"shift": shift_name, "id_benchmark": id_name, "class_policy": policy,
-                     "label": f"{shift_name} vs {id_name} (user fit, {len(points)} models)",
-                     "models": sorted(p[0] for p in points), **result})
+                     "label": f"{shift_name} vs {id_name} (user fit, {len(usable)} models)",
+                     "models": sorted(p[0] for p in usable), **result})
     if not fits:
-        if unfitted:
-            raise InputError(f"{'; '.join(unfitted[:3])}. The {OPEN_INTERVAL}; fit on models that are neither "
+        at_edges = [why for why, edge in skipped if edge]
+        if at_edges:
+            raise InputError(f"{'; '.join(at_edges[:3])}. The {OPEN_INTERVAL}; fit on models that are neither "
                              "perfect nor always wrong (--models)")
         raise InputError(f"no (shift, ID) pair has {min_models}+ models with both rows in the results; evaluate "
                          "each model on the ID benchmark too (e.g. imagenet-val) or loosen --models")
+    for why, _ in skipped:
+        logger.warning("not fitting %s", why)
     return {"format": BASELINES_FORMAT, "version": "user-fit-1",
             "provenance": {"method": "OLS in logit space; bootstrap band over models", "seed": seed,
                            "model_patterns": patterns or ["*"]},
