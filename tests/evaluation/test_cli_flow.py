@@ -132,7 +132,7 @@ def test_report_and_fit_baseline_refuse_an_empty_results_file(tmp_path):
     assert not (tmp_path / "rep").exists() and not (tmp_path / "fits.json").exists()
 
 
-def test_fit_baseline_explains_that_0_and_100_percent_cannot_be_fitted(tmp_path):
+def test_fit_baseline_explains_that_0_and_100_percent_cannot_be_fitted(tmp_path, caplog):
     rows = [_fixture_row("perfect", "fmnist-test", 100.0), _fixture_row("perfect", "fmnist-rot", 90.0, "fmnist-test"),
             _fixture_row("broken", "fmnist-test", 0.0), _fixture_row("broken", "fmnist-rot", 10.0, "fmnist-test")]
     results = tmp_path / "results.jsonl"
@@ -140,6 +140,7 @@ def test_fit_baseline_explains_that_0_and_100_percent_cannot_be_fitted(tmp_path)
     line = _one_error_line(CliRunner().invoke(cli, ["fit-baseline", str(results), "--out", str(tmp_path / "f.json")]))
     assert "has 2 model(s) but 0 with accuracies strictly between 0 and 100 %" in line
     assert "perfect (100 % ID" in line and "broken (0 % ID" in line and "logit(100 %)" in line and "infinite" in line
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]  # the error is the only thing said
     # A third, ordinary model does not make the edge points fittable: they are left out, the rest is fitted.
     rows += [_fixture_row("mid1", "fmnist-test", 60.0), _fixture_row("mid1", "fmnist-rot", 50.0, "fmnist-test"),
              _fixture_row("mid2", "fmnist-test", 80.0), _fixture_row("mid2", "fmnist-rot", 70.0, "fmnist-test")]
