@@ -36,6 +36,7 @@ def gpus(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
     monkeypatch.setattr(torch.cuda, "set_device", set_device)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)  # train's precision check
     monkeypatch.setenv("LOCAL_RANK", "3")
     return current
 
@@ -158,7 +159,7 @@ def test_train_and_bench_train_resolve_the_local_rank(gpus, monkeypatch, tmp_pat
     monkeypatch.setattr(trainer, "init_distributed", stop)
     real = _tree(tmp_path / "real")
     for device in ("auto", "cuda"):
-        result = _invoke(["train", "--real", real, "--device", device, "--out", tmp_path / f"run-{device}"])
+        result = _invoke(["train", "--real", real, "--device", device, "--batch-size", "2", "--out", tmp_path / f"run-{device}"])
         assert _reached(result) == torch.device("cuda:3")
     result = _invoke(["bench", "train", "--quick"])
     assert _reached(result) == torch.device("cuda:3") and gpus[-1] == torch.device("cuda:3")
@@ -172,7 +173,8 @@ def test_train_takes_the_rank_from_the_launchers_local_rank_argument(gpus, monke
 
     monkeypatch.setattr(trainer, "init_distributed", stop)
     monkeypatch.delenv("LOCAL_RANK")
-    result = _invoke(["train", "--real", _tree(tmp_path / "real"), "--local_rank=2", "--out", tmp_path / "run"])
+    result = _invoke(["train", "--real", _tree(tmp_path / "real"), "--local_rank=2", "--batch-size", "2",
+                      "--out", tmp_path / "run"])
     assert _reached(result) == torch.device("cuda:2")
 
 
