@@ -111,7 +111,7 @@ def test_random_bytes_as_weights_are_one_clear_line_and_leave_no_output_folder(t
     (run / "model.safetensors").write_bytes(bytes(range(256)) * 16)  # a valid card, random-looking weights
     atomic_write_json(run / "model.json", ClassifierCard("resnet18", LabelSpace.from_ids(["a", "b"])).to_json())
     (tmp_path / "w.safetensors").write_bytes(bytes(range(256)) * 16)
-    bench = f"folder:mine={tmp_path}"
+    bench = f"imagenet-val={tmp_path}"  # a built-in name: folder:NAME would register NAME for later tests
     for model_args, named in ((["--checkpoint", str(run / "model.safetensors")], run / "model.safetensors"),
                               (["--arch", "resnet18", "--weights", str(tmp_path / "w.safetensors")],
                                tmp_path / "w.safetensors")):
