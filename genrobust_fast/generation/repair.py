@@ -82,7 +82,11 @@ def check_shard(out: Path, output_format: str, shard: int, num_shards: int, deep
     """The recorded images of one shard that are missing or damaged ([] when the shard is intact)."""
     records = read_records(meta_paths(out, shard, num_shards)[0])
     if output_format == "imagefolder":
-        return _image_folder_damage(out, records, deep)
+        from ..data.sources import deduplicated_files
+
+        dropped = deduplicated_files(out)  # `--dedup` deleted these on purpose: not damage
+        damage = _image_folder_damage(out, records, deep)
+        return [d for d in damage if d.file not in dropped]
     final, partial = _tar_paths(out, shard, num_shards)
     done = meta_paths(out, shard, num_shards)[1].exists()
     tar = final if done or (final.exists() and not partial.exists()) else partial

@@ -106,3 +106,8 @@ def test_dedup_drops_near_copies_and_audit_finds_benchmark_copies(tmp_path, clas
     dropped = json.loads((out / "_meta" / "dedup.json").read_text())["dropped_files"]
     assert {"file": "n01440764/n01440764_0000002.png", "duplicate_of": "n01440764/n01440764_0000000.png",
             "distance": 0} in dropped
+    # A rerun does not take what --dedup deleted on purpose for damage to repair.
+    rerun = run_job(GenerateConfig(model="tiny", classes=str(classes_file), per_class=3, steps=2, backend="torch",
+                                   out=str(out), image_format="png"), progress=False)
+    assert rerun["repaired"]["images"] == 0 and rerun["images"] == 0
+    assert not (cls / "n01440764_0000002.png").exists()
