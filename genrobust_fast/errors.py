@@ -50,3 +50,7 @@ def one_line_message(exc: GenrobustError) -> str:
         if at >= 0:
             return text[at + len(marker):].strip()
     return text
+
+
+class ParityError(GenrobustError, AssertionError):
+    """A benchmark's correctness check failed, so nothing was timed (a wrong result is not measured)."""

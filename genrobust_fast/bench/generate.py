@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ParityError
+
 log = logging.getLogger(__name__)
 
 
@@ -131,7 +133,7 @@ def run_generate_benchmark(model: str = "tiny", images: int = 128, steps: int = 
         max_diff = _check_parity(pipe, comps, items, cfg)
         tolerance = _parity_tolerance(runners.backend, runners.precision)
         if tolerance is not None and max_diff > tolerance:
-            raise AssertionError(f"our pipeline ({runners.backend} {runners.precision}) differs from diffusers by "
+            raise ParityError(f"our pipeline ({runners.backend} {runners.precision}) differs from diffusers by "
                                  f"{max_diff}/255 (tolerance {tolerance}); not timing a wrong result")
         # Ours: the real job (planning, encoding threads, metadata, markers) on the first `images` items.
         # Warm both sides on the same items (lazy kernel set-up), then time them on fresh folders.
@@ -145,7 +147,7 @@ def run_generate_benchmark(model: str = "tiny", images: int = 128, steps: int = 
             round_cfg = GenerateConfig(**{**cfg.__dict__, "out": str(tmp / f"ours-{round_index}")})
             summary = run_job(round_cfg, progress=False, max_images=images, prepared=(comps, runners, pipe))
             if summary["images"] != images:
-                raise AssertionError(f"our job made {summary['images']} images, expected {images}")
+                raise ParityError(f"our job made {summary['images']} images, expected {images}")
             if summary["seconds"] < best["ours"]:
                 best["ours"], stages = summary["seconds"], summary["stage_seconds"]
             best["diffusers"] = min(best["diffusers"], _diffusers_run(comps, items, cfg, tmp / f"diffusers-{round_index}"))

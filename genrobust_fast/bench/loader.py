@@ -23,6 +23,9 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 
+from ..errors import ParityError
+
+
 def make_generated_jpegs(root: Path, n_images: int, size: int, classes: int = 10, seed: int = 0,
                          noise: float = 12.0) -> Path:
     """A generated set (imagefolder layout + manifest) of smooth random JPEGs; reused if already there."""
@@ -127,7 +130,7 @@ def check_parity(root: Path, out_size: int, threads: int, kinds: list[str]) -> d
                         "channel_mean_diff": round(float((ours.mean((0, 2, 3)) - plain.mean((0, 2, 3))).abs().max()), 4)}
         # Both resize with antialiasing from the same crop; filters differ slightly (normalized units).
         if report[kind]["mean_abs_diff"] > 0.1 or report[kind]["channel_mean_diff"] > 0.03:
-            raise AssertionError(f"{kind} loader disagrees with torchvision preprocessing: {report[kind]}")
+            raise ParityError(f"{kind} loader disagrees with torchvision preprocessing: {report[kind]}")
     return report
 
 

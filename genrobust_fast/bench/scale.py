@@ -27,6 +27,9 @@ print(json.dumps({"wall_s": time.perf_counter() - t0,
 """
 
 
+from ..errors import ParityError
+
+
 def child_task(task: dict[str, Any]) -> dict[str, Any]:
     from ..generation.config import GenerateConfig
 
@@ -73,7 +76,7 @@ def run_scale_benchmark(quick: bool = False, listing_files: int | None = None) -
         empty = _child({"kind": "empty"})
         plan = _child({"kind": "plan", "classes": "imagenet", "per_class": 1280, "out": str(tmp / "plan")})
         if plan["total_images"] != 1_280_000:
-            raise AssertionError(f"planned {plan['total_images']} images, expected 1,280,000")
+            raise ParityError(f"planned {plan['total_images']} images, expected 1,280,000")
         result["plan_1_28M"] = {"wall_s": round(plan["wall_s"], 3), "peak_rss_mb": round(plan["peak_rss_mb"], 1),
                                 "rss_above_empty_mb": round(plan["peak_rss_mb"] - empty["peak_rss_mb"], 1),
                                 "shards": plan["shards"]}
@@ -87,7 +90,7 @@ def run_scale_benchmark(quick: bool = False, listing_files: int | None = None) -
         _fake_finished_shards(tmp / "restart", range(1, 11), 128, 10_000)
         restart = _child({"kind": "restart", "max_images": 1, **job})
         if restart["images"] != 1:
-            raise AssertionError("the restarted job did not generate its next image")
+            raise ParityError("the restarted job did not generate its next image")
         result["restart_100k_finished"] = {"time_to_first_new_image_s": round(restart["wall_s"], 3),
                                            "goal_under_10s": restart["wall_s"] < 10}
 

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..errors import ParityError
+
 
 def make_empty_tree(root: Path, n_files: int, n_classes: int) -> Path:
     per_class, extra = divmod(n_files, n_classes)
@@ -54,9 +56,9 @@ def bench_listing(n_files: int = 1_280_000, n_classes: int = 1000, root: str | N
         pairs = list(cached)  # what a consumer does next: every (relative path, class id)
         iterate_s = time.perf_counter() - t0
         if not cached.from_cache or len(cached) != len(cold) or cached[len(cold) // 2] != cold[len(cold) // 2]:
-            raise AssertionError("the cached listing differs from the full scan")
+            raise ParityError("the cached listing differs from the full scan")
         if len(cold) != n_files or len(pairs) != n_files:
-            raise AssertionError(f"listed {len(cold)} files, wrote {n_files}")
+            raise ParityError(f"listed {len(cold)} files, wrote {n_files}")
         result = {"benchmark": "scale_listing", "files": n_files, "classes": n_classes,
                   "tree_build_s": round(build_s, 2), "cold_s": round(cold_s, 5), "cached_s": round(cached_s, 5),
                   "cached_plus_iterate_s": round(cached_s + iterate_s, 5),
@@ -72,7 +74,7 @@ def bench_listing(n_files: int = 1_280_000, n_classes: int = 1000, root: str | N
             result["plain_torchvision_s"] = round(time.perf_counter() - t0, 5)
             result["cached_speedup_vs_plain"] = round(result["plain_torchvision_s"] / max(cached_s, 1e-9), 2)
             if len(samples) != n_files:
-                raise AssertionError(f"torchvision listed {len(samples)} files, wrote {n_files}")
+                raise ParityError(f"torchvision listed {len(samples)} files, wrote {n_files}")
         return result
     finally:
         if not keep and root is None:

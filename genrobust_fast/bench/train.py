@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..errors import ParityError
 from .loader import _plain_loader, make_generated_jpegs
 
 
@@ -69,10 +70,10 @@ def bench_train(arch: str = "resnet18", image_size: int = 112, batch_size: int =
             log_every=steps,
         ))
         if result["final_loss"] is None or not math.isfinite(result["final_loss"]):
-            raise AssertionError(f"training diverged or logged no loss: {result['final_loss']}")
+            raise ParityError(f"training diverged or logged no loss: {result['final_loss']}")
         _, card = load_classifier(result["model"])
         if len(card.label_space) != classes:
-            raise AssertionError(f"exported card has {len(card.label_space)} classes, expected {classes}")
+            raise ParityError(f"exported card has {len(card.label_space)} classes, expected {classes}")
         plain = _plain_training(real, arch, image_size, batch_size, steps, threads, classes)
     ours = {k: result[k] for k in ("images_per_s", "data_wait_fraction", "final_loss", "precision", "loader")}
     return {

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..errors import ParityError
+
 log = logging.getLogger(__name__)
 
 PARITY_TOL = {"fp32": 1e-4, "fp16": 2e-2, "bf16": 5e-2, "fp8": 1e-1}
@@ -127,7 +129,7 @@ def run_unet_benchmark(
         err = ((out.float().cpu() - reference).norm() / reference.norm()).item()
         tol = PARITY_TOL[prec.value]
         if not err <= tol:
-            raise AssertionError(f"{name} {prec.value} UNet differs from torch fp32 by {err:.2e} > {tol}")
+            raise ParityError(f"{name} {prec.value} UNet differs from torch fp32 by {err:.2e} > {tol}")
         prepared[name] = (runners, inputs)
         results[name] = {"relative_error_vs_torch_fp32": float(f"{err:.3e}"), "rounds_calls_per_s": []}
     # Interleaved rounds, best round per backend: on a shared machine the load changes during a run,
