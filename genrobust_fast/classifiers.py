@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .constants import IMAGENET_MEAN, IMAGENET_STD
 from .errors import InputError
 from .fileio import atomic_path, atomic_write_json
 from .labels import LabelSpace
@@ -34,8 +35,8 @@ class Preprocessing:
 
     resize: int = 256
     crop: int = 224
-    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
     interpolation: str = "bilinear"
 
 

@@ -23,6 +23,7 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 
+from ..constants import GENERATED_FORMAT
 from ..errors import ParityError
 
 
@@ -50,7 +51,7 @@ def make_generated_jpegs(root: Path, n_images: int, size: int, classes: int = 10
     (root / "_meta").mkdir(exist_ok=True)
     (root / "_meta" / "shard-00000-of-00001.done.json").write_text("{}")
     manifest.write_text(json.dumps({
-        "format": "genrobust-generated/1", "job_id": "bench", "config": {"model": "synthetic"},
+        "format": GENERATED_FORMAT, "job_id": "bench", "config": {"model": "synthetic"},
         "label_space": {"ids": ids, "names": ids}, "num_shards": 1, "total_images": n_images,
         "output_format": "imagefolder",
     }))
@@ -74,7 +75,7 @@ def _plain_loader(root: Path, out_size: int, batch_size: int, threads: int, trai
     import torch
     from torchvision.transforms import v2
 
-    from ..data.augment import IMAGENET_MEAN, IMAGENET_STD
+    from ..constants import IMAGENET_MEAN, IMAGENET_STD, eval_resize
 
     _ClassFoldersOnly = _class_folders_only()
 
@@ -82,7 +83,7 @@ def _plain_loader(root: Path, out_size: int, batch_size: int, threads: int, trai
     if train:
         head = [v2.RandomResizedCrop(out_size, antialias=True), v2.RandomHorizontalFlip()]
     else:
-        head = [v2.Resize(round(out_size * 256 / 224), antialias=True), v2.CenterCrop(out_size)]
+        head = [v2.Resize(eval_resize(out_size), antialias=True), v2.CenterCrop(out_size)]
     dataset = _ClassFoldersOnly(str(root), transform=v2.Compose(head + tail))
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=train, num_workers=threads,
                                        drop_last=train, persistent_workers=False)

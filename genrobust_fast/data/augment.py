@@ -19,8 +19,6 @@ import numpy as np
 from ..errors import InputError
 
 AUGMENTATIONS = ("none", "augmix", "randaugment", "trivialaugment")
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def random_resized_crop_boxes(

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from .. import constants
 from ..errors import BackendUnavailableError, DatasetError
 from .torch_loader import TableReader
 
@@ -79,7 +80,7 @@ class DaliLoader:
         self.reader, self.order, self.image_size, self.train = reader, order, tuple(image_size), train
         self.mean, self.std = [255 * m for m in mean], [255 * s for s in std]
         self.device, self.threads, self.seed, self.prefetch = torch.device(device), threads, seed, prefetch
-        self.eval_resize = eval_resize or round(self.image_size[0] * 256 / 224)
+        self.eval_resize = eval_resize or constants.eval_resize(self.image_size[0])
         self.crop_scale = crop_scale
         self.steps_per_epoch = order.steps_per_epoch
         self._iterator = None

@@ -15,8 +15,8 @@ import logging
 import os
 from collections.abc import Sequence
 
+from ..constants import IMAGENET_MEAN, IMAGENET_STD
 from ..errors import BackendUnavailableError, InputError
-from .augment import IMAGENET_MEAN, IMAGENET_STD
 from .sources import ImageTable
 
 logger = logging.getLogger(__name__)

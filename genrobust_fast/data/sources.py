@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..constants import GENERATED_FORMAT
 from ..errors import DatasetError, InputError
 from ..fileio import atomic_write_json
 from ..labels import LabelSpace
@@ -33,7 +34,6 @@ from .scan import index_dir, is_image_name, read_bad_files, scan_image_folder
 
 logger = logging.getLogger(__name__)
 
-GENERATED_FORMAT = "genrobust-generated/1"
 SHARD_NAME = re.compile(r"^shard-(\d{5})-of-(\d{5})\.tar$")
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from .. import constants
 from .augment import center_crop_boxes, decode_rgb, make_augmentation, random_resized_crop_boxes
 from .sources import ImageTable
 
@@ -44,7 +45,7 @@ class BatchBuilder:
         self.reader, self.order, self.image_size, self.train = reader, order, tuple(image_size), train
         self.mean, self.std = tuple(mean), tuple(std)
         self.augment_name = augment
-        self.eval_resize = eval_resize or round(self.image_size[0] * 256 / 224)
+        self.eval_resize = eval_resize or constants.eval_resize(self.image_size[0])
         self.kernel_threads = kernel_threads
         self.crop_scale = crop_scale
         self._augment = None

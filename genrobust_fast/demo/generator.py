@@ -39,7 +39,7 @@ def build_demo_architecture(seed: int = 0) -> DiffusionComponents:
     import torch
     from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
 
-    from ..engines.models import byte_level_tokenizer, build_text_encoder
+    from ..engines.models import build_text_encoder, byte_level_tokenizer
 
     torch.manual_seed(seed)
     tokenizer = byte_level_tokenizer(max_length=77)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..constants import GENERATED_FORMAT
 from ..data.sources import deduplicated_files
 from ..errors import DatasetError
 from ..labels import LabelSpace, imagenet_label_space, named_label_space
@@ -283,9 +284,9 @@ def read_generated(spec: BenchmarkSpec, root: Path) -> BenchmarkData:
         raise DatasetError(f"benchmark {spec.name!r}: {str(root)!r} has no manifest.json; it is not a "
                            "genrobust generated set (use folder:NAME=DIR for a plain ImageFolder)")
     manifest = json.loads(manifest_path.read_text())
-    if manifest.get("format") != "genrobust-generated/1":
+    if manifest.get("format") != GENERATED_FORMAT:
         raise DatasetError(f"{manifest_path}: unknown format {manifest.get('format')!r}; "
-                           "expected 'genrobust-generated/1'")
+                           f"expected {GENERATED_FORMAT!r}")
     space = LabelSpace.from_json(manifest["label_space"])
     output_format = manifest.get("output_format", "imagefolder")
     if output_format == "imagefolder":

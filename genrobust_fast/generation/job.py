@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..constants import GENERATED_FORMAT
 from ..errors import DatasetError, InputError, JobConflictError
 from ..fileio import atomic_write_json, sha256_bytes, sha256_file
 from .config import GenerateConfig, job_id, manifest_config, parse_shard, work_fields
 from .reproducibility import compute_settings
 from .worklist import Plan, WorkItem, build_plan
-from .writers import MANIFEST_FORMAT, encode_image, meta_paths, open_shard_writer
+from .writers import encode_image, meta_paths, open_shard_writer
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class Job:
 
     def manifest(self, weights_hash: str | None) -> dict[str, Any]:
         return {
-            "format": MANIFEST_FORMAT,
+            "format": GENERATED_FORMAT,
             "job_id": self.job_id,
             "config": {**manifest_config(self.cfg), "shards": self.num_shards},
             "work": self.work,
@@ -103,7 +104,7 @@ def open_job(cfg: GenerateConfig) -> Job:
             existing = json.loads(manifest_path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise JobConflictError(f"{manifest_path} is unreadable ({exc}); choose another --out or delete it") from exc
-        if existing.get("format") != MANIFEST_FORMAT:
+        if existing.get("format") != GENERATED_FORMAT:
             raise JobConflictError(f"{manifest_path} is not a genrobust generation manifest; choose another --out")
     if existing and cfg.shards and cfg.shards != existing["num_shards"]:
         raise JobConflictError(

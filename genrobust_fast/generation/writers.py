@@ -29,7 +29,6 @@ from ..fileio import atomic_write_bytes, atomic_write_json
 
 log = logging.getLogger(__name__)
 
-MANIFEST_FORMAT = "genrobust-generated/1"
 
 
 def shard_name(k: int, n: int) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..classifiers import ClassifierCard, Preprocessing
-from ..data.augment import IMAGENET_MEAN, IMAGENET_STD
+from ..constants import IMAGENET_MEAN, IMAGENET_STD, eval_resize
 from ..data.mixing import MixedSampler, MixPlan
 from ..data.sources import NO_PROVENANCE, ImageTable, generated_table, real_table, resolve_train_label_space
 from ..errors import DatasetError
@@ -60,7 +60,7 @@ class TrainingData:
                              crop_scale=self.cfg.crop_scale)
 
     def card(self, cfg: TrainConfig, precision: str, world_size: int, steps: int) -> ClassifierCard:
-        resize = round(cfg.image_size * 256 / 224)
+        resize = eval_resize(cfg.image_size)
         recipe = {**self.recipe, "arch": cfg.arch, "epochs": cfg.epochs, "steps": steps, "batch_size": cfg.batch_size,
                   "world_size": world_size, "lr": cfg.lr, "schedule": cfg.schedule, "precision": precision,
                   "label_smoothing": cfg.label_smoothing, "seed": cfg.seed, "image_size": cfg.image_size}

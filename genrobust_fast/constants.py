@@ -1,0 +1,18 @@
+"""Values several modules must agree on, written once."""
+
+from __future__ import annotations
+
+# ImageNet channel statistics (torchvision's pretrained models were trained with them).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# Evaluation resizes the short side to crop * 256 / 224, then centre-crops (the standard ImageNet recipe).
+EVAL_RESIZE_RATIO = 256 / 224
+
+# The `format` field of a generated set's manifest.json.
+GENERATED_FORMAT = "genrobust-generated/1"
+
+
+def eval_resize(crop: int) -> int:
+    """The short side to resize to before a centre crop of `crop` pixels."""
+    return round(crop * EVAL_RESIZE_RATIO)
