@@ -74,9 +74,9 @@ def backend_problem(backend: str, device: torch.device, precision: Precision) ->
 
     try:
         check_precision(precision, torch.cuda.get_device_capability(device))
+        return tensorrt_precision_problem(precision)  # imports TensorRT: a broken install is a reason too
     except BackendUnavailableError as exc:
         return str(exc)
-    return tensorrt_precision_problem(precision)
 
 
 def _auto_order(device: torch.device) -> tuple[str, ...]:

@@ -189,9 +189,10 @@ def variant_name(precision: Precision, profile: ShapeProfile, default_size: tupl
 def _trt():
     try:
         import tensorrt as trt
-    except ImportError as exc:
+    except (ImportError, OSError) as exc:  # OSError: installed, but its CUDA libraries do not load
         raise BackendUnavailableError(
-            f"TensorRT is not installed ({exc}); pip install 'genrobust-fast[tensorrt]' on a GPU machine"
+            f"TensorRT cannot be imported ({type(exc).__name__}: {exc}); pip install 'genrobust-fast[tensorrt]' "
+            "on a GPU machine, matching its CUDA major version"
         ) from exc
     return trt
 

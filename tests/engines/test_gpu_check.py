@@ -62,8 +62,8 @@ def test_a_gpu_machine_without_the_wheels_fails_naming_them(gpu_check, tmp_path,
 
 
 def test_timed_out_sections_keep_their_decoded_output(gpu_check, tmp_path):
-    section = {"name": "slow", "argv": [sys.executable, "-c", "import sys, time; sys.stdout.buffer.write("
-                                        "b'started \\xff\\n'); sys.stdout.flush(); time.sleep(30)"],
+    code = "import sys, time; sys.stdout.buffer.write(b'started \\xff\\n'); sys.stdout.flush(); time.sleep(30)"
+    section = {"name": "slow", "argv": [sys.executable, "-c", code],
                "limit": 2, "report": "tail"}
     status, detail = gpu_check.run_section(section, tmp_path / "01-slow.log")
     assert status.startswith("FAILED (timeout after 2 s)") and detail == "started \ufffd"
