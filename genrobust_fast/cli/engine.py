@@ -162,11 +162,15 @@ def inspect(path, verify):
     sidecar = target if target.suffix == ".json" else target.parent / (target.name.split(".")[0] + ".json")
     if not sidecar.is_file():
         raise click.ClickException(f"{path} has no sidecar {sidecar}; pass an engine file or its .json")
-    record = EngineCache(sidecar.parent.parent.parent).read(sidecar)
+    cache = EngineCache(sidecar.parent.parent.parent)  # <engine dir>/<model>/<variant>/<component>.json
+    record = cache.read(sidecar)
     info = inspect_record(record, verify)
     click.echo(json.dumps(info, indent=2))
     if verify and not info["verified"]:
-        raise click.ClickException(f"{record.path} does not match its recorded sha256; rebuild: {record.build_command}")
+        raise click.ClickException(
+            f"{record.path} does not match the sha256 recorded when it was built (damaged or replaced); "
+            f"rebuild it with: {cache.rebuild_hint(record)}"
+        )
 
 
 @engine.command()

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..errors import EngineMismatchError, InputError
+from ..errors import BackendUnavailableError, EngineMismatchError, InputError
 from .cache import (
     DEFAULT_OPSET,
     EngineCache,
@@ -29,13 +29,18 @@ from .cache import (
     model_argument,
     model_slug,
 )
-from .specs import COMPONENTS, Precision, ShapeProfile, component_specs
+from .specs import COMPONENTS, FP8_REFUSAL, Precision, ShapeProfile, component_specs
 
 log = logging.getLogger(__name__)
 
 
 def onnx_variant(precision: Precision) -> str:
     return f"onnx-{precision.value}"
+
+
+def onnx_location(components, component: str, precision: Precision, engine_dir: str | Path) -> Path:
+    """Where `ensure_onnx` keeps the ONNX file of one component (whether or not it is built yet)."""
+    return EngineCache(engine_dir).entry_dir(model_slug(components), onnx_variant(precision)) / f"{component}.onnx"
 
 
 def onnx_key(components, component: str, precision: Precision, opset: int = DEFAULT_OPSET) -> EngineKey:
@@ -134,8 +139,12 @@ def build_engines(
         build_engines(load_components("tiny"), "onnxruntime")   # engines/tiny/onnx-fp32/*.onnx
     """
     names = select_components(components, only)
+    if Precision.parse(precision or "fp32") is Precision.FP8:
+        raise BackendUnavailableError(FP8_REFUSAL)
     if backend == "onnxruntime":
         precision = Precision.parse(precision or "fp32")
+        if precision not in (Precision.FP32, Precision.FP16):
+            raise InputError(f"ONNX Runtime runs fp32 or fp16 engines, not {precision.value}; use --precision fp16")
         return [
             ensure_onnx(components, c, precision, engine_dir, build=True, force=force, opset=opset) for c in names
         ]

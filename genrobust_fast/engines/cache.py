@@ -5,11 +5,13 @@
     engines/timing-caches/trt-10.9-sm90.cache
 
 The sidecar JSON holds the `EngineKey` (weights hash, ONNX opset, precision, shape profiles, TensorRT
-version, GPU compute capability, builder flags) and the artifact's size and sha256. It is written
-last, after the artifacts were renamed into place, so an artifact without a sidecar is an unfinished
-build and is never loaded. Loading compares the stored key with the one the caller needs field by
-field; any difference is an `EngineMismatchError` naming the rebuild command. Nothing is reused or
-rebuilt silently.
+version, GPU compute capability, builder flags) and the artifact's size, sha256 and file identity
+(size, mtime, ctime, inode). It is written last, after the artifacts were renamed into place, so an
+artifact without a sidecar is an unfinished build and is never loaded. Loading compares the stored key
+with the one the caller needs field by field, then checks the files are the ones built: the sha256 is
+recomputed for small artifacts every time, and for large ones whenever a file's identity differs from
+the sidecar's (copied, replaced, rewritten, touched), after which the new identity is recorded. Any
+difference is an `EngineMismatchError` naming the rebuild command. Nothing is reused or rebuilt silently.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import shlex
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -31,7 +34,9 @@ from .models import BUILTIN_MODELS, DiffusionComponents
 
 log = logging.getLogger(__name__)
 
-ENGINE_FORMAT = 1  # bump when the layout or the meaning of a key field changes
+ENGINE_FORMAT = 2  # bump when the layout or the meaning of a key field changes (2: as-loaded weights
+# hash, text_batch profile, TensorRT typing flags, file identities)
+ALWAYS_HASH_BELOW = 64 << 20  # artifacts smaller than this are re-hashed at every load (~0.1 s)
 DEFAULT_OPSET = 17
 # The module each component's weights come from (both VAE halves hash the whole VAE).
 COMPONENT_MODULE = {
@@ -105,6 +110,7 @@ class EngineRecord:
     created: str
     build_command: str
     extra: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, list[int]] = field(default_factory=dict)  # file -> identity when last verified
 
     @property
     def path(self) -> Path:
@@ -122,6 +128,7 @@ class EngineRecord:
             "model_id": self.model_id,
             "created": self.created,
             "build_command": self.build_command,
+            "stats": self.stats,
             **self.extra,
         }
 
@@ -141,34 +148,12 @@ def model_slug(components: DiffusionComponents) -> str:
 
 
 def component_weights_hash(components: DiffusionComponents, component: str) -> str:
-    """sha256 of the weights one component runs, cached on the components object.
+    """sha256 of the weights one component runs, as loaded (the one hasher: `models.hash_modules`).
 
-    Per module rather than the whole model, so a finetuned UNet only invalidates UNet engines.
+    Per module rather than the whole model, so a finetuned UNet only invalidates UNet engines; taken
+    before any runner's cast, so engines built by an fp32 process load in an fp16 one.
     """
-    module = COMPONENT_MODULE[component]
-    cache_key = f"weights_hash:{module}"
-    if cache_key not in components.extra:
-        components.extra[cache_key] = _fp32_state_hash(module, getattr(components, module))
-    return components.extra[cache_key]
-
-
-def _fp32_state_hash(name: str, module) -> str:
-    """sha256 of the weights as fp32 on the CPU, so the same weights hash alike after .to(cuda, fp16).
-
-    Engines are exported from fp32 weights; fp16/bf16 -> fp32 is exact, so this is the same digest
-    whether a runner moved the module to a GPU in half precision before the engine was looked up.
-    """
-    import torch
-
-    digest = hashlib.sha256()
-    for key, tensor in sorted(module.state_dict().items()):
-        t = tensor.detach().cpu()
-        if t.is_floating_point():
-            t = t.float()
-        t = t.contiguous()
-        digest.update(f"{name}.{key}:{tuple(t.shape)}:{t.dtype}".encode())
-        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return digest.hexdigest()
+    return components.module_hash(COMPONENT_MODULE[component])
 
 
 def build_command(
@@ -176,12 +161,33 @@ def build_command(
     engine_dir: str | os.PathLike = "engines",
 ) -> str:
     """The `genrobust engine build` line that (re)builds an engine; --force only when one exists."""
-    cmd = f"genrobust engine build --model {model} --backend {backend} --precision {precision}"
+    cmd = f"genrobust engine build --model {shlex.quote(model)} --backend {backend} --precision {precision}"
     if profile_args:
         cmd += f" {profile_args}"
     if str(engine_dir) != "engines":
-        cmd += f" --engine-dir {engine_dir}"
+        cmd += f" --engine-dir {shlex.quote(str(engine_dir))}"
     return cmd + (" --force" if force else "")
+
+
+def retarget_command(command: str, engine_dir: str | os.PathLike, component: str | None = None) -> str:
+    """A stored build command pointed at the engine folder the artifact is in now (it may have moved,
+    or been built from another working directory), for one component, with --force."""
+    words = shlex.split(command)
+    out, skip = [], False
+    for word in words:
+        if skip:
+            skip = False
+            continue
+        if word in ("--engine-dir", "--component"):
+            skip = True
+            continue
+        if word != "--force":
+            out.append(word)
+    if component:
+        out += ["--component", component]
+    if str(engine_dir) != "engines":
+        out += ["--engine-dir", str(engine_dir)]
+    return shlex.join(out + ["--force"])
 
 
 class EngineCache:
@@ -210,6 +216,7 @@ class EngineCache:
                 created=data["created"],
                 build_command=data["build_command"],
                 extra={k: v for k, v in data.items() if k in ("inputs", "outputs", "build_seconds")},
+                stats={k: list(v) for k, v in data.get("stats", {}).items()},
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise EngineMismatchError(
@@ -242,7 +249,31 @@ class EngineCache:
                 f"engine {str(record.path)!r} is {size} bytes, its sidecar says {record.bytes} (truncated or "
                 f"replaced); rebuild it with: {rebuild}"
             )
+        self.check_content(record, rebuild)
         return record
+
+    def check_content(self, record: EngineRecord, rebuild: str) -> None:
+        """Refuse files that are not the bytes that were built, cheaply enough for every job start: the
+        sha256 is recomputed when the artifact is small or a file's identity changed since it was last
+        verified (then the new identity is recorded, so the next load is a stat again)."""
+        current = {name: file_identity(record.sidecar.parent / name) for name in record.files}
+        if record.bytes >= ALWAYS_HASH_BELOW and current == record.stats:
+            return
+        if not self.verify(record):
+            raise EngineMismatchError(
+                f"engine {str(record.path)!r} is not the file that was built: its sha256 differs from the one "
+                f"recorded when it was built (damaged or replaced); rebuild it with: {rebuild}"
+            )
+        if current != record.stats:
+            record.stats = current
+            try:  # several ranks may do this at once: each writes the same content, atomically
+                atomic_write_json(record.sidecar, record.to_json())
+            except OSError as exc:  # a read-only engine folder: verified now, re-hashed next time
+                log.debug("cannot record verified file identities in %s: %s", record.sidecar, exc)
+
+    def rebuild_hint(self, record: EngineRecord) -> str:
+        """The command that rebuilds `record` where it is now (this cache's folder), one component."""
+        return retarget_command(record.build_command, self.root, record.key.component)
 
     def commit(
         self,
@@ -270,6 +301,7 @@ class EngineCache:
             digest.update(name.encode())
             _hash_into(digest, tmp)
             os.replace(tmp, directory / name)
+        stats = {name: file_identity(directory / name) for name in staged}  # after the rename (ctime moves)
         record = EngineRecord(
             sidecar=sidecar,
             key=key,
@@ -281,6 +313,7 @@ class EngineCache:
             created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             build_command=build_cmd,
             extra=dict(extra or {}),
+            stats=stats,
         )
         atomic_write_json(sidecar, record.to_json())
         return record
@@ -325,6 +358,12 @@ def _slug_of_arg(arg: str) -> str:
         return arg
     resolved = str(Path(arg).resolve())
     return f"{Path(resolved).name}-{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
+
+
+def file_identity(path: Path) -> list[int]:
+    """What changes when a file is rewritten, replaced, copied or touched: size, mtime, ctime, inode."""
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
 def _hash_into(digest, path: Path, chunk: int = 1 << 22) -> None:

@@ -10,8 +10,8 @@ Built-in models need no download, so tests, demos and GPU throughput benchmarks 
 
 from __future__ import annotations
 
-import hashlib
 import contextlib
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +74,9 @@ class DiffusionComponents:
         }
         return {k: v for k, v in found.items() if v is not None}
 
-    def to(self, device=None, dtype=None) -> "DiffusionComponents":
+    def to(self, device=None, dtype=None) -> DiffusionComponents:
+        if dtype is not None:
+            self.weights_hash()  # identity is the weights as loaded: hash them before the first cast
         for module in self.modules().values():
             # Cast only modules of another dtype: diffusers warns on every dtype cast, even a no-op one.
             current = next(module.parameters(), None)
@@ -85,22 +87,52 @@ class DiffusionComponents:
         return self
 
     def weights_hash(self) -> str:
-        """sha256 over every parameter and buffer (names, shapes, dtypes, bytes), computed once."""
-        if "weights_hash" not in self.extra:
-            self.extra["weights_hash"] = _state_hash(self.modules())
-        return self.extra["weights_hash"]
+        """sha256 of every module's parameters and buffers as loaded (before any runner's cast), memoised.
+
+        `load_components` computes it before casting, and `to(dtype=...)` before the first cast, so an
+        fp32 and an fp16 runner of the same weights report the same hash. A caller that changes the
+        weights (finetuning) calls `forget_weights_hash()` to have them hashed again.
+        """
+        if WEIGHTS_HASH not in self.extra:
+            total, per_module = hash_modules(self.modules())
+            self.extra[WEIGHTS_HASH] = total
+            self.extra.update({f"{WEIGHTS_HASH}:{name}": digest for name, digest in per_module.items()})
+        return self.extra[WEIGHTS_HASH]
+
+    def module_hash(self, module: str) -> str:
+        """sha256 of one module's weights as loaded (engines key on it: a new UNet keeps the VAE's engines)."""
+        self.weights_hash()
+        return self.extra[f"{WEIGHTS_HASH}:{module}"]
+
+    def forget_weights_hash(self) -> None:
+        for key in [k for k in self.extra if k == WEIGHTS_HASH or k.startswith(WEIGHTS_HASH + ":")]:
+            del self.extra[key]
 
 
-def _state_hash(modules: dict[str, Any]) -> str:
+WEIGHTS_HASH = "weights_hash"
+
+
+def hash_modules(modules: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The one weights hasher: (sha256 over all modules, {module: sha256 of that module}), in one pass.
+
+    Each tensor contributes its name, shape, dtype and bytes exactly as held (no cast), modules in
+    name order; the whole-model digest is the one `weights_hash` has always recorded in manifests.
+    """
     import torch
 
-    digest = hashlib.sha256()
+    total = hashlib.sha256()
+    per_module = {}
     for name in sorted(modules):
+        digest = hashlib.sha256()
         for key, tensor in sorted(modules[name].state_dict().items()):
             t = tensor.detach().cpu().contiguous()
-            digest.update(f"{name}.{key}:{tuple(t.shape)}:{t.dtype}".encode())
-            digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return digest.hexdigest()
+            head = f"{name}.{key}:{tuple(t.shape)}:{t.dtype}".encode()
+            body = t.reshape(-1).view(torch.uint8).numpy() if t.numel() else b""  # no copy of the bytes
+            for d in (total, digest):
+                d.update(head)
+                d.update(body)
+        per_module[name] = digest.hexdigest()
+    return total.hexdigest(), per_module
 
 
 def load_components(model: str | Path, torch_dtype=None) -> DiffusionComponents:

@@ -8,7 +8,8 @@ what TensorRT 8.6-10.x parse fully (LayerNormalization included).
 
 Models over 2 GB (the SD 1.5 UNet in fp32 is ~3.4 GB) are saved with their weights in one external
 file `<component>.onnx.data` beside the graph. fp16 ONNX files are converted with ONNX Runtime's own
-float16 pass, keeping fp32 inputs/outputs so every artifact has the same I/O as the spec.
+float16 pass, keeping fp32 inputs/outputs so every artifact has the same I/O as the spec; the types it
+needs are inferred from the exported file, never from an in-memory model (protobuf's 2 GB limit).
 
     staged = export_component(load_components("tiny"), "unet", Path("engines/tiny/.staging"))
 """
@@ -85,7 +86,7 @@ def export_symbols(components) -> dict[str, int]:
     """Symbol values of the dummy inputs; 2 rather than 1 so the tracer cannot specialise on size 1."""
     h, w = components.default_size
     scale = components.vae_scale_factor
-    return {"batch": 2, "guided_batch": 2, "latent_h": h // scale, "latent_w": w // scale,
+    return {"batch": 2, "guided_batch": 2, "text_batch": 2, "latent_h": h // scale, "latent_w": w // scale,
             "context_len": text_length(components)}
 
 
@@ -120,7 +121,7 @@ def export_component(
     precision = Precision.parse(precision)
     if precision not in (Precision.FP32, Precision.FP16):
         raise InputError(
-            f"ONNX files are exported in fp32 or fp16, got {precision.value}; TensorRT builds bf16/fp8 engines "
+            f"ONNX files are exported in fp32 or fp16, got {precision.value}; TensorRT 10 builds bf16 engines "
             "from the fp32 ONNX file (use --backend tensorrt)"
         )
     specs = component_specs(components)
@@ -130,34 +131,49 @@ def export_component(
     wrapper_cls, module_name = _wrappers()[component]
     staging.mkdir(parents=True, exist_ok=True)
     final_name = f"{component}.onnx"
-    with _fp32_on_cpu(getattr(components, module_name)) as module, tempfile.TemporaryDirectory(
-        dir=staging
-    ) as raw_dir:
-        wrapper = wrapper_cls(module).eval()
-        inputs = spec.sample_inputs(export_symbols(components))
+    with tempfile.TemporaryDirectory(dir=staging) as raw_dir:
         raw_path = Path(raw_dir) / final_name
-        log.info("exporting %s of %s to ONNX (opset %d)", component, components.model_id, opset)
-        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer warnings about Python-side shape checks
-            torch.onnx.export(
-                wrapper,
-                tuple(inputs[name] for name in spec.input_names),
-                str(raw_path),
-                input_names=spec.input_names,
-                output_names=spec.output_names,
-                dynamic_axes=spec.dynamic_axes(),
-                opset_version=opset,
-                do_constant_folding=True,
-                dynamo=False,
-            )
-        model = onnx.load(str(raw_path), load_external_data=True)
-    if precision is Precision.FP16:
-        from onnxruntime.transformers.float16 import convert_float_to_float16
-
-        model = convert_float_to_float16(model, keep_io_types=True)
-        _sort_topologically(model.graph)  # the converter appends its I/O casts at the end of the node list
+        with _fp32_on_cpu(getattr(components, module_name)) as module:
+            wrapper = wrapper_cls(module).eval()
+            inputs = spec.sample_inputs(export_symbols(components))
+            log.info("exporting %s of %s to ONNX (opset %d)", component, components.model_id, opset)
+            with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # tracer warnings about Python-side shape checks
+                torch.onnx.export(
+                    wrapper,
+                    tuple(inputs[name] for name in spec.input_names),
+                    str(raw_path),
+                    input_names=spec.input_names,
+                    output_names=spec.output_names,
+                    dynamic_axes=spec.dynamic_axes(),
+                    opset_version=opset,
+                    do_constant_folding=True,
+                    dynamo=False,
+                )
+        if precision is Precision.FP16:
+            model = convert_file_to_fp16(raw_path)
+        else:
+            model = onnx.load(str(raw_path), load_external_data=True)
     model.producer_name = "genrobust-fast"
     return save_onnx(model, staging, final_name)
+
+
+def convert_file_to_fp16(path: Path):
+    """The fp16 ModelProto of the fp32 ONNX file at `path` (fp32 graph inputs/outputs kept), any size.
+
+    Types are inferred from the file (`infer_shapes_path`), not from a loaded model: the in-memory
+    `infer_shapes` serialises the whole model, which protobuf refuses past 2 GB (the SD 1.5 UNet is
+    3.4 GB in fp32), so the converter is told the types are already there.
+    """
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    typed = path.with_name(f"{path.stem}.typed.onnx")  # beside `path`, so its external data paths resolve
+    onnx.shape_inference.infer_shapes_path(str(path), str(typed))
+    model = onnx.load(str(typed), load_external_data=True)
+    model = convert_float_to_float16(model, keep_io_types=True, disable_shape_infer=True)
+    _sort_topologically(model.graph)  # the converter appends its input casts at the end of the node list
+    return model
 
 
 def save_onnx(model, staging: Path, final_name: str) -> dict[str, Path]:
@@ -194,17 +210,34 @@ def check_onnx(path: Path) -> None:
 
 
 def _sort_topologically(graph) -> None:
-    """Reorder graph.node so every node comes after the producers of its inputs (stable otherwise)."""
+    """Reorder graph.node so every node comes after the producers of its inputs, otherwise keeping the
+    original order (Kahn's algorithm, earliest original position first; linear in the graph's size)."""
+    import heapq
+
+    nodes = list(graph.node)
     available = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
-    pending, ordered = list(graph.node), []
-    while pending:
-        ready = [n for n in pending if all(i in available for i in n.input)]
-        if not ready:
-            raise InputError("ONNX graph has a cycle or an input nobody produces; cannot sort it")
-        ready_ids = {id(n) for n in ready}
-        pending = [n for n in pending if id(n) not in ready_ids]
-        for node in ready:
-            ordered.append(node)
-            available.update(node.output)
+    producer = {out: index for index, node in enumerate(nodes) for out in node.output}
+    waiting_on = [0] * len(nodes)
+    consumers: dict[int, list[int]] = {}
+    for index, node in enumerate(nodes):
+        needs = {producer[name] for name in node.input if name not in available and name in producer}
+        missing = [name for name in node.input if name not in available and name not in producer]
+        if missing:
+            raise InputError(f"ONNX graph node {node.name!r} reads {missing[0]!r}, which nothing produces")
+        waiting_on[index] = len(needs)
+        for p in needs:
+            consumers.setdefault(p, []).append(index)
+    ready = [i for i, n in enumerate(waiting_on) if n == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        index = heapq.heappop(ready)
+        order.append(index)
+        for c in consumers.get(index, ()):
+            waiting_on[c] -= 1
+            if waiting_on[c] == 0:
+                heapq.heappush(ready, c)
+    if len(order) != len(nodes):
+        raise InputError("ONNX graph has a cycle; cannot sort it")
     del graph.node[:]
-    graph.node.extend(ordered)
+    graph.node.extend(nodes[i] for i in order)

@@ -20,6 +20,7 @@ import torch
 
 from ..errors import BackendUnavailableError, EngineMismatchError, InputError
 from .build import ensure_onnx
+from .cache import EngineCache
 from .runners import GraphRunners
 from .specs import Precision, component_specs
 
@@ -27,17 +28,38 @@ log = logging.getLogger(__name__)
 
 
 def ort_providers(device: torch.device) -> list[str]:
-    """The execution providers for `device`; CUDA needs onnxruntime-gpu with its CUDA provider."""
-    import onnxruntime as ort
-
+    """The execution providers for `device` (select.backend_problem has checked that CUDA's is there)."""
     if device.type == "cpu":
         return ["CPUExecutionProvider"]
-    if "CUDAExecutionProvider" not in ort.get_available_providers():
-        raise BackendUnavailableError(
-            f"ONNX Runtime {ort.__version__} here has no CUDAExecutionProvider (providers: "
-            f"{ort.get_available_providers()}); install onnxruntime-gpu for --device cuda, or use --device cpu"
-        )
     return [("CUDAExecutionProvider", {"device_id": device.index or 0}), "CPUExecutionProvider"]
+
+
+def check_session_providers(session, device: torch.device, path: Path) -> None:
+    """ONNX Runtime silently falls back to the CPU when its CUDA provider fails to load (CUDA/cuDNN
+    libraries missing or of another major version): on a GPU that is an error, not a slow run."""
+    if device.type != "cuda":
+        return
+    import onnxruntime as ort
+
+    used = list(session.get_providers())
+    if not used or used[0] != "CUDAExecutionProvider":
+        raise BackendUnavailableError(
+            f"ONNX Runtime {ort.__version__} created the session for {path.name} with {used or 'no providers'}, "
+            f"not CUDAExecutionProvider: its CUDA provider did not load (see ONNX Runtime's log line about "
+            f"libcudnn/libcublas). Install the onnxruntime-gpu build for this machine's CUDA major version "
+            f"(torch here was built for CUDA {torch.version.cuda}) with its cuDNN, or use --backend torch"
+        )
+
+
+def wait_for_torch(device: torch.device) -> None:
+    """Finish the work torch queued on `device` before ONNX Runtime reads the memory it bound.
+
+    ONNX Runtime's CUDA provider runs on its own stream, which does not wait for torch's: without this
+    it can read inputs a torch kernel has not finished writing. (ORT's run returns only when its own
+    stream is done, so the outputs are safe for torch to read afterwards.)
+    """
+    if device.type == "cuda":
+        torch.cuda.current_stream(device).synchronize()
 
 
 def session_options(threads: int | None = None):
@@ -76,17 +98,13 @@ class OrtRunners(GraphRunners):
     ):
         import onnxruntime as ort
 
+        from .select import backend_problem
+
         precision = Precision.parse(precision)
         device = torch.device(device)
-        if precision not in (Precision.FP32, Precision.FP16):
-            raise BackendUnavailableError(
-                f"ONNX Runtime runs fp32 or fp16 engines, not {precision.value}; use --backend tensorrt or torch"
-            )
-        if precision is Precision.FP16 and device.type == "cpu":
-            raise BackendUnavailableError(
-                "ONNX Runtime's CPU provider has no fp16 kernels for these models; use --precision fp32 on the CPU "
-                "or --device cuda with onnxruntime-gpu"
-            )
+        problem = backend_problem("onnxruntime", device, precision)  # the one place these rules live
+        if problem:
+            raise BackendUnavailableError(f"backend 'onnxruntime' cannot run on {device}: {problem}")
         super().__init__(components, device, precision.torch_dtype)
         self.engine_precision = precision
         providers = ort_providers(device)
@@ -103,8 +121,9 @@ class OrtRunners(GraphRunners):
             except Exception as exc:  # ORT raises its own Fail/InvalidGraph types for corrupt files
                 raise EngineMismatchError(
                     f"ONNX Runtime cannot load {str(record.path)!r} ({type(exc).__name__}: "
-                    f"{str(exc).splitlines()[0][:200]}); rebuild with: {record.build_command}"
+                    f"{str(exc).splitlines()[0][:200]}); rebuild with: {EngineCache(engine_dir).rebuild_hint(record)}"
                 ) from exc
+            check_session_providers(self.sessions[name], device, record.path)
         log.info("onnxruntime %s runners on %s (%s)", precision.value, device, ", ".join(self.sessions))
 
     def describe(self) -> dict[str, Any]:
@@ -133,6 +152,7 @@ class OrtRunners(GraphRunners):
             binding.bind_input(name, device_type, device_id, _np_name(x.dtype), tuple(x.shape), x.data_ptr())
         for name, y in outputs.items():
             binding.bind_output(name, device_type, device_id, _np_name(y.dtype), tuple(y.shape), y.data_ptr())
+        wait_for_torch(self.device)
         session.run_with_iobinding(binding)
         result = outputs[spec.output_names[0]]
         return result if result.dtype == self.dtype else result.to(self.dtype)

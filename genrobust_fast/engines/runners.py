@@ -57,9 +57,8 @@ class ComponentRunners:
 
 class GraphRunners(ComponentRunners):
     """A backend that runs each component as one exported graph (ONNX Runtime, TensorRT): every runner
-    call is `_run(component name, *inputs)`, with the timestep broadcast over the batch as diffusers does."""
-
-    timestep_dtype: torch.dtype | None = None  # cast the timestep when the graph wants another type
+    call is `_run(component name, *inputs)` (which casts inputs to the graph's declared dtypes), with the
+    timestep broadcast over the batch as diffusers does."""
 
     def _run(self, component: str, *tensors: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -72,8 +71,6 @@ class GraphRunners(ComponentRunners):
     def unet(self, sample, timestep, context):
         if timestep.dim() == 0:
             timestep = timestep.expand(sample.shape[0])
-        if self.timestep_dtype is not None:
-            timestep = timestep.to(self.timestep_dtype)
         return self._run("unet", sample, timestep, context)
 
     @torch.inference_mode()

@@ -18,7 +18,7 @@ from ..devices import resolve_device
 from ..errors import BackendUnavailableError
 from .cache import EngineNotBuiltError
 from .runners import ComponentRunners, TorchRunners
-from .specs import Precision, ShapeProfile
+from .specs import FP8_REFUSAL, Precision, ShapeProfile
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,15 @@ def default_precision(device: torch.device) -> Precision:
 
 
 def backend_problem(backend: str, device: torch.device, precision: Precision) -> str | None:
-    """Why `backend` cannot run here at all (library or hardware), with the fix; None if it can."""
+    """Why `backend` cannot run here at all (library, hardware or precision), with the fix; None if it can.
+
+    The one place these rules live: create_runners and each backend's constructor ask it.
+    """
+    if backend not in BACKENDS:
+        return f"unknown backend {backend!r}; choose one of auto, {', '.join(BACKENDS)}"
+    if precision is Precision.FP8:
+        return FP8_REFUSAL
     if backend == "torch":
-        if precision is Precision.FP8:
-            return "the torch backend has no fp8 path; use --backend tensorrt on an fp8 GPU, or --precision fp16"
         return None
     if backend == "onnxruntime":
         if importlib.util.find_spec("onnxruntime") is None:
@@ -46,21 +51,20 @@ def backend_problem(backend: str, device: torch.device, precision: Precision) ->
             import onnxruntime as ort
 
             if "CUDAExecutionProvider" not in ort.get_available_providers():
-                return "this onnxruntime has no CUDAExecutionProvider; pip install onnxruntime-gpu"
+                return (f"onnxruntime {ort.__version__} here has no CUDAExecutionProvider (it has "
+                        f"{', '.join(ort.get_available_providers())}); pip install onnxruntime-gpu, or use --device cpu")
         return None
-    if backend == "tensorrt":
-        if device.type != "cuda":
-            return "TensorRT needs an NVIDIA GPU; use --device cuda on a GPU machine, or --backend onnxruntime/torch"
-        if importlib.util.find_spec("tensorrt") is None:
-            return "TensorRT is not installed; pip install 'genrobust-fast[tensorrt]'"
-        from .trt_backend import check_precision
+    if device.type != "cuda":
+        return "TensorRT needs an NVIDIA GPU; use --device cuda on a GPU machine, or --backend onnxruntime/torch"
+    if importlib.util.find_spec("tensorrt") is None:
+        return "TensorRT is not installed; pip install 'genrobust-fast[tensorrt]'"
+    from .trt_backend import check_precision, tensorrt_precision_problem
 
-        try:
-            check_precision(precision, torch.cuda.get_device_capability(device))
-        except BackendUnavailableError as exc:
-            return str(exc)
-        return None
-    return f"unknown backend {backend!r}; choose one of auto, {', '.join(BACKENDS)}"
+    try:
+        check_precision(precision, torch.cuda.get_device_capability(device))
+        return tensorrt_precision_problem(precision)  # imports TensorRT: a broken install is a reason too
+    except BackendUnavailableError as exc:
+        return str(exc)
 
 
 def _auto_order(device: torch.device) -> tuple[str, ...]:
@@ -84,7 +88,8 @@ def create_runners(
 
     Args:
         backend: "auto", "torch", "onnxruntime" or "tensorrt".
-        precision: "fp32", "fp16", "bf16" or "fp8"; default fp32 on the CPU, fp16 on a GPU.
+        precision: "fp32", "fp16" or "bf16" ("fp8" is refused until fp8 graphs are exported);
+            default fp32 on the CPU, fp16 on a GPU.
         device: "cpu", "cuda", "cuda:N"; default a GPU when there is one.
         engine_dir: the engine cache folder (`genrobust engine build --engine-dir`).
         batch_range: (min, opt, max) images per call the engine must accept (TensorRT profiles;

@@ -8,9 +8,11 @@ runtime preallocates. Nothing else in the package restates a component's shapes.
     profile = ShapeProfile(batch=(1, 4, 8), size=(32, 32))
     specs["unet"].profile_shapes(profile, (32, 32), 32)["sample"]   # ((2,4,16,16), (8,...), (16,...))
 
-Symbols: `batch` is the number of images; `guided_batch` is the batch the text encoder and UNet see,
-doubled by classifier-free guidance; `latent_h`/`latent_w` are latent sizes and image sizes are
-`latent * vae_scale`; `context_len` is the cross-attention length (77 text tokens, 1 image embedding).
+Symbols: `batch` is the number of images; `guided_batch` is the batch the UNet sees, doubled by
+classifier-free guidance; `text_batch` is the number of prompts one text-encoder call encodes (the
+pipeline encodes distinct prompts, and the negative prompt on its own, so 1 up to the image batch,
+whatever the guidance); `latent_h`/`latent_w` are latent sizes and image sizes are `latent *
+vae_scale`; `context_len` is the cross-attention length (77 text tokens, 1 image embedding).
 """
 
 from __future__ import annotations
@@ -32,9 +34,15 @@ RUNNER_CALLS = {
 }
 COMPONENTS = tuple(RUNNER_CALLS.values())
 
+FP8_REFUSAL = (
+    "fp8 needs an fp8-quantised ONNX graph (Q/DQ nodes), which genrobust-fast does not export yet; without "
+    "one TensorRT's FP8 flag quantises nothing and the engine is fp16. Use --precision fp16 (or bf16)"
+)
+
 
 class Precision(str, enum.Enum):
-    """Numeric precision of an engine. fp8 needs compute capability 8.9+ (Ada, Hopper)."""
+    """Numeric precision of an engine. fp8 (compute capability 8.9+) is refused everywhere for now
+    (`FP8_REFUSAL`): it needs a quantised graph that the export does not produce."""
 
     FP32 = "fp32"
     FP16 = "fp16"
@@ -93,8 +101,9 @@ class TensorSpec:
 class ShapeProfile:
     """The shapes an engine must accept: image batch min/opt/max and image size min/opt/max (H, W).
 
-    `guidance=True` doubles the text-encoder/UNet batch (conditional + unconditional halves), so
-    batch=(1, 4, 8) gives those components (2, 8, 16).
+    `guidance=True` doubles the UNet batch (conditional + unconditional halves), so batch=(1, 4, 8)
+    gives the UNet (2, 8, 16). The text encoder accepts 1 up to the batch's max prompts per call (opt 1),
+    since the pipeline encodes each distinct prompt, and the negative prompt alone, as it meets them.
     """
 
     batch: tuple[int, int, int] = (1, 1, 4)
@@ -144,6 +153,7 @@ class ShapeProfile:
         return {
             "batch": (lo, opt, hi),
             "guided_batch": (factor * lo, factor * opt, factor * hi),
+            "text_batch": (1, 1, hi),
             "latent_h": tuple(s[0] // vae_scale for s in sizes),  # type: ignore[dict-item]
             "latent_w": tuple(s[1] // vae_scale for s in sizes),  # type: ignore[dict-item]
             # fixed: 77 text tokens for text models, 1 image embedding for image-variation models
@@ -243,7 +253,7 @@ def component_specs(components) -> dict[str, ComponentSpec]:
     """The specs of every component `components` has (image_encoder only for variation models)."""
     scale = components.vae_scale_factor
     lat = components.latent_channels
-    B, GB = Dim("B", "batch"), Dim("B2", "guided_batch")
+    B, GB, TB = Dim("B", "batch"), Dim("B2", "guided_batch"), Dim("T", "text_batch")
     h, w = Dim("h", "latent_h"), Dim("w", "latent_w")
     H, W = Dim("H", "latent_h", scale), Dim("W", "latent_w", scale)
     cross_dim = components.unet.config.cross_attention_dim
@@ -276,8 +286,8 @@ def component_specs(components) -> dict[str, ComponentSpec]:
         length = text_length(components)
         specs["text_encoder"] = ComponentSpec(
             "text_encoder",
-            (TensorSpec("input_ids", "int64", (GB, length)),),
-            (TensorSpec("last_hidden_state", "float32", (GB, length, cfg.hidden_size)),),
+            (TensorSpec("input_ids", "int64", (TB, length)),),
+            (TensorSpec("last_hidden_state", "float32", (TB, length, cfg.hidden_size)),),
             scale,
             meta={"vocab_size": cfg.vocab_size},
         )

@@ -1,24 +1,28 @@
 """TensorRT backend: build plans from the fp32 ONNX files, run them on torch CUDA buffers, refit weights.
 
 Everything up to the TensorRT call is plain Python and tested on CPU machines: precision checks
-against compute capability, the `BuildPlan` (builder flags from the precision enum, min/opt/max
-profiles from the component spec, timing-cache path per GPU and TensorRT version), the cache key and
-its mismatch errors, and the profile check on input shapes. `import tensorrt` happens only inside
-`build_engine`, `TrtEngine` and `refit_engine`.
+against compute capability, the `BuildPlan` (typing mode and builder flags from the precision enum,
+min/opt/max profiles from the component spec, timing-cache path per GPU and TensorRT version), the
+cache key and its mismatch errors, the choice of a cached engine whose profile covers a job's shapes,
+and the profile check on input shapes. The TensorRT calls themselves are tested against a fake
+`tensorrt` module of each major version (tests/engines/fake_tensorrt.py).
 
     plan = make_build_plan(spec, ShapeProfile(batch=(1, 4, 8), size=(512, 512)), "fp16", ...)
     build_engine(plan, Path("engines/.../unet.plan"))
     engine = TrtEngine(Path("engines/.../unet.plan"), profiles=plan.profiles)
     out = engine.run({"sample": x, "timestep": t, "encoder_hidden_states": ctx})
 
-Precision: the ONNX file is fp32 and the network weakly typed, so `fp16`/`bf16` let TensorRT pick
-fp16/bf16 kernels where faster; `fp32` also clears TF32 so fp32 parity holds to 1e-4. `fp8` sets FP8
-and FP16: TensorRT runs fp8 only for layers an fp8 Q/DQ-quantized ONNX marks (e.g. from
-nvidia-modelopt); without them the engine is effectively fp16.
+Precision, TensorRT 10 ("weak" typing): the ONNX file is fp32 and the BuilderFlag FP16/BF16 lets
+TensorRT pick fp16/bf16 kernels where faster. TensorRT 11 removed those flags and builds every network
+strongly typed ("strong"): the precision is the ONNX graph's own, so the engine is built from the fp16
+ONNX file (fp32 graph inputs/outputs, fp32 kept where ONNX Runtime's converter keeps it); bf16 would need
+a bf16 graph, which is not exported yet, so TensorRT 11 refuses bf16. `fp32` clears TF32 in both so
+fp32 parity holds to 1e-4. fp8 is refused (`specs.FP8_REFUSAL`). The engine key records the typing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -41,17 +45,44 @@ from .cache import (
     model_slug,
 )
 from .runners import GraphRunners
-from .specs import ComponentSpec, Precision, ShapeProfile, component_specs, text_length
+from .specs import FP8_REFUSAL, ComponentSpec, Precision, ShapeProfile, component_specs, text_length
 
 log = logging.getLogger(__name__)
 
+# TensorRT 10's weak typing: the fp32 ONNX graph plus these BuilderFlag members.
 PRECISION_FLAGS = {
     Precision.FP32: (),
     Precision.FP16: ("FP16",),
     Precision.BF16: ("BF16",),
-    Precision.FP8: ("FP8", "FP16"),
 }
+# TensorRT 11's strong typing: precisions whose ONNX graph the export writes in that precision.
+STRONG_ONNX_PRECISIONS = (Precision.FP32, Precision.FP16)
 DEFAULT_WORKSPACE = 8 << 30
+SUPPORTED = "genrobust-fast builds with TensorRT 10.x (precision flags) and 11.x (strongly typed)"
+
+
+def tensorrt_typing(trt) -> str:
+    """'weak' when this TensorRT still has the precision BuilderFlags (10.x), else 'strong' (11.x)."""
+    return "weak" if hasattr(trt.BuilderFlag, "FP16") else "strong"
+
+
+def precision_problem(precision: Precision, typing: str, version: str = "") -> str | None:
+    """Why TensorRT in this typing mode cannot build `precision` engines here, with the fix; None if it can."""
+    if precision is Precision.FP8:
+        return FP8_REFUSAL
+    if typing == "strong" and precision not in STRONG_ONNX_PRECISIONS:
+        return (
+            f"TensorRT {version} builds strongly typed networks only, so a {precision.value} engine needs a "
+            f"{precision.value} ONNX graph, which genrobust-fast does not export yet; use --precision fp16, or "
+            "TensorRT 10 (pip install 'tensorrt>=10,<11') for bf16"
+        )
+    return None
+
+
+def tensorrt_precision_problem(precision: Precision | str) -> str | None:
+    """precision_problem for the TensorRT installed here (imports it)."""
+    trt = _trt()
+    return precision_problem(Precision.parse(precision), tensorrt_typing(trt), trt.__version__)
 
 
 def check_precision(precision: Precision | str, compute_capability: tuple[int, int]) -> None:
@@ -78,6 +109,8 @@ class BuildPlan:
     cleared_flags: tuple[str, ...]  # names of trt.BuilderFlag members to clear (TF32 for fp32)
     timing_cache: Path | None
     workspace_bytes: int = DEFAULT_WORKSPACE
+    strongly_typed: bool = False  # TensorRT 11: the types come from the ONNX graph
+    onnx_precision: Precision = Precision.FP32  # the ONNX file the engine is parsed from
 
     @property
     def static(self) -> bool:
@@ -85,7 +118,9 @@ class BuildPlan:
         return all(lo == hi for lo, _, hi in self.profiles.values())
 
     def key_flags(self) -> tuple[str, ...]:
-        return self.builder_flags + tuple(f"!{f}" for f in self.cleared_flags) + (("STATIC",) if self.static else ())
+        typing = ("STRONGLY_TYPED", f"ONNX_{self.onnx_precision.value.upper()}") if self.strongly_typed else ()
+        return (self.builder_flags + tuple(f"!{f}" for f in self.cleared_flags) + typing
+                + (("STATIC",) if self.static else ()))
 
     def key(self, weights_sha256: str, tensorrt_version: str, compute_capability: str, opset: int) -> EngineKey:
         return EngineKey(
@@ -111,18 +146,26 @@ def make_build_plan(
     timing_cache: Path | None = None,
     refittable: bool = False,
     workspace_bytes: int = DEFAULT_WORKSPACE,
+    typing: str = "weak",
 ) -> BuildPlan:
+    """What to build for `spec`: `typing` is tensorrt_typing() of the TensorRT that will build it."""
     precision = Precision.parse(precision)
-    flags = PRECISION_FLAGS[precision] + (("REFIT",) if refittable else ())
+    problem = precision_problem(precision, typing)
+    if problem:
+        raise BackendUnavailableError(problem)
+    strong = typing == "strong"
+    flags = () if strong else PRECISION_FLAGS[precision]
     return BuildPlan(
         component=spec.name,
         onnx_path=Path(onnx_path),
         precision=precision,
         profiles=spec.profile_shapes(profile, default_size, context_len),
-        builder_flags=flags,
+        builder_flags=flags + (("REFIT",) if refittable else ()),
         cleared_flags=("TF32",) if precision is Precision.FP32 else (),
         timing_cache=timing_cache,
         workspace_bytes=workspace_bytes,
+        strongly_typed=strong,
+        onnx_precision=precision if strong else Precision.FP32,
     )
 
 
@@ -146,11 +189,23 @@ def variant_name(precision: Precision, profile: ShapeProfile, default_size: tupl
 def _trt():
     try:
         import tensorrt as trt
-    except ImportError as exc:
+    except (ImportError, OSError) as exc:  # OSError: installed, but its CUDA libraries do not load
         raise BackendUnavailableError(
-            f"TensorRT is not installed ({exc}); pip install 'genrobust-fast[tensorrt]' on a GPU machine"
+            f"TensorRT cannot be imported ({type(exc).__name__}: {exc}); pip install 'genrobust-fast[tensorrt]' "
+            "on a GPU machine, matching its CUDA major version"
         ) from exc
     return trt
+
+
+@contextlib.contextmanager
+def _tensorrt_api(trt, doing: str):
+    """A TensorRT API this code relies on but the installed version lacks is a BackendUnavailableError."""
+    try:
+        yield
+    except AttributeError as exc:
+        raise BackendUnavailableError(
+            f"TensorRT {getattr(trt, '__version__', '?')} lacks {exc} ({doing}); {SUPPORTED}"
+        ) from exc
 
 
 def gpu_identity(device: torch.device | None = None) -> tuple[str, str]:
@@ -162,38 +217,77 @@ def gpu_identity(device: torch.device | None = None) -> tuple[str, str]:
     return trt.__version__, f"{major}.{minor}"
 
 
+def _major(version: str) -> int:
+    try:
+        return int(str(version).split(".")[0])
+    except ValueError:
+        return 0
+
+
+def _network_flags(trt, plan: BuildPlan) -> int:
+    """create_network's flags: STRONGLY_TYPED for a strong plan (TensorRT 11 is strongly typed anyway)."""
+    if not plan.strongly_typed:
+        return 0
+    strongly_typed = getattr(getattr(trt, "NetworkDefinitionCreationFlag", None), "STRONGLY_TYPED", None)
+    if strongly_typed is not None:
+        return 1 << int(strongly_typed)
+    if _major(trt.__version__) >= 11:
+        return 0  # the flag may go once it is the only mode
+    raise BackendUnavailableError(
+        f"TensorRT {trt.__version__} cannot build strongly typed networks, which this {plan.precision.value} "
+        f"plan needs; {SUPPORTED}"
+    )
+
+
+def _flags(trt, names: tuple[str, ...], plan: BuildPlan) -> list:
+    missing = [n for n in names if not hasattr(trt.BuilderFlag, n)]
+    if missing:
+        raise BackendUnavailableError(
+            f"TensorRT {trt.__version__} has no BuilderFlag {', '.join(missing)}, which a {plan.precision.value} "
+            f"engine built this way needs (TensorRT 11 removed the precision flags); rebuild the engine with "
+            f"this TensorRT (--force) so its plan is made for it. {SUPPORTED}"
+        )
+    return [getattr(trt.BuilderFlag, n) for n in names]
+
+
 def build_engine(plan: BuildPlan, out_path: Path) -> int:
     """Build and serialize one engine to `out_path` (temp name + rename); returns its size in bytes."""
     trt = _trt()
-    logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
-    network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse_from_file(str(plan.onnx_path)):  # parse_from_file follows external data
-        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise InputError(f"TensorRT cannot parse {str(plan.onnx_path)!r}: {errors}; rebuild the ONNX file with --force")
-    config = builder.create_builder_config()
-    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, plan.workspace_bytes)
-    for flag in plan.builder_flags:
-        config.set_flag(getattr(trt.BuilderFlag, flag))
-    for flag in plan.cleared_flags:
-        config.clear_flag(getattr(trt.BuilderFlag, flag))
-    profile = builder.create_optimization_profile()
-    for name, (lo, opt, hi) in plan.profiles.items():
-        profile.set_shape(name, lo, opt, hi)
-    config.add_optimization_profile(profile)
-    cache_bytes = plan.timing_cache.read_bytes() if plan.timing_cache and plan.timing_cache.is_file() else b""
-    timing_cache = config.create_timing_cache(cache_bytes)
-    config.set_timing_cache(timing_cache, ignore_mismatch=False)
-    start = time.perf_counter()
-    serialized = builder.build_serialized_network(network, config)
-    if serialized is None:
-        raise BackendUnavailableError(
-            f"TensorRT failed to build {plan.component} ({plan.precision.value}); see the TensorRT log above"
-        )
-    log.info("built %s in %.1f s", plan.component, time.perf_counter() - start)
-    if plan.timing_cache is not None:
-        atomic_write_bytes(plan.timing_cache, bytes(config.get_timing_cache().serialize()))
+    with _tensorrt_api(trt, f"building {plan.component}"):
+        set_flags = _flags(trt, plan.builder_flags, plan)
+        # Clearing a flag this TensorRT does not have is already done: nothing can turn it on.
+        clear_flags = [getattr(trt.BuilderFlag, n) for n in plan.cleared_flags if hasattr(trt.BuilderFlag, n)]
+        logger = trt.Logger(trt.Logger.WARNING)
+        builder = trt.Builder(logger)
+        network = builder.create_network(_network_flags(trt, plan))  # explicit batch is the only mode since 10
+        parser = trt.OnnxParser(network, logger)
+        if not parser.parse_from_file(str(plan.onnx_path)):  # parse_from_file follows external data
+            errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+            raise InputError(
+                f"TensorRT cannot parse {str(plan.onnx_path)!r}: {errors}; rebuild the ONNX file with --force"
+            )
+        config = builder.create_builder_config()
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, plan.workspace_bytes)
+        for flag in set_flags:
+            config.set_flag(flag)
+        for flag in clear_flags:
+            config.clear_flag(flag)
+        profile = builder.create_optimization_profile()
+        for name, (lo, opt, hi) in plan.profiles.items():
+            profile.set_shape(name, lo, opt, hi)
+        config.add_optimization_profile(profile)
+        cache_bytes = plan.timing_cache.read_bytes() if plan.timing_cache and plan.timing_cache.is_file() else b""
+        timing_cache = config.create_timing_cache(cache_bytes)
+        config.set_timing_cache(timing_cache, ignore_mismatch=False)
+        start = time.perf_counter()
+        serialized = builder.build_serialized_network(network, config)
+        if serialized is None:
+            raise BackendUnavailableError(
+                f"TensorRT failed to build {plan.component} ({plan.precision.value}); see the TensorRT log above"
+            )
+        log.info("built %s in %.1f s", plan.component, time.perf_counter() - start)
+        if plan.timing_cache is not None:
+            atomic_write_bytes(plan.timing_cache, bytes(config.get_timing_cache().serialize()))
     with atomic_path(out_path) as tmp:
         tmp.write_bytes(bytes(serialized))
     return out_path.stat().st_size
@@ -202,20 +296,23 @@ def build_engine(plan: BuildPlan, out_path: Path) -> int:
 def refit_engine(engine_path: Path, onnx_path: Path, out_path: Path) -> None:
     """Load the weights of `onnx_path` (same architecture) into a refittable engine; write to `out_path`."""
     trt = _trt()
-    logger = trt.Logger(trt.Logger.WARNING)
-    engine = trt.Runtime(logger).deserialize_cuda_engine(engine_path.read_bytes())
-    if engine is None:
-        raise EngineMismatchError(f"TensorRT cannot load {str(engine_path)!r}; rebuild it with --force")
-    if not engine.refittable:
-        raise InputError(f"engine {str(engine_path)!r} was not built refittable; rebuild with --refittable")
-    refitter = trt.Refitter(engine, logger)
-    parser = trt.OnnxParserRefitter(refitter, logger)
-    if not parser.refit_from_file(str(onnx_path)) or not refitter.refit_cuda_engine():
-        raise EngineMismatchError(
-            f"cannot refit {str(engine_path)!r} with {str(onnx_path)!r}: the architectures differ; build a new engine"
-        )
+    with _tensorrt_api(trt, f"refitting {engine_path.name}"):
+        logger = trt.Logger(trt.Logger.WARNING)
+        engine = trt.Runtime(logger).deserialize_cuda_engine(engine_path.read_bytes())
+        if engine is None:
+            raise EngineMismatchError(f"TensorRT cannot load {str(engine_path)!r}; rebuild it with --force")
+        if not engine.refittable:
+            raise InputError(f"engine {str(engine_path)!r} was not built refittable; rebuild with --refittable")
+        refitter = trt.Refitter(engine, logger)
+        parser = trt.OnnxParserRefitter(refitter, logger)
+        if not parser.refit_from_file(str(onnx_path)) or not refitter.refit_cuda_engine():
+            raise EngineMismatchError(
+                f"cannot refit {str(engine_path)!r} with {str(onnx_path)!r}: the architectures differ; build a new "
+                "engine"
+            )
+        data = bytes(engine.serialize())
     with atomic_path(out_path) as tmp:
-        tmp.write_bytes(bytes(engine.serialize()))
+        tmp.write_bytes(data)
 
 
 class TrtEngine:
@@ -227,12 +324,16 @@ class TrtEngine:
     def __init__(self, path: Path, profiles: dict[str, Any], device: torch.device, rebuild: str):
         trt = _trt()
         self.trt, self.path, self.profiles, self.device, self.rebuild = trt, path, profiles, device, rebuild
-        self.engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(path.read_bytes())
-        if self.engine is None:
-            raise EngineMismatchError(f"TensorRT cannot deserialize {str(path)!r} (corrupt or other version); {rebuild}")
-        self.context = self.engine.create_execution_context()
-        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
-        self.outputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+        with _tensorrt_api(trt, f"loading {path.name}"):
+            self.engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(path.read_bytes())
+            if self.engine is None:
+                raise EngineMismatchError(
+                    f"TensorRT cannot deserialize {str(path)!r} (corrupt or other version); rebuild it with: {rebuild}"
+                )
+            self.context = self.engine.create_execution_context()
+            names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
+            self.outputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+            self.dtypes = {n: self._dtype(n) for n in names}
         self.static = all(lo == hi for lo, _, hi in profiles.values())
         self._graph = None
 
@@ -247,32 +348,72 @@ class TrtEngine:
             self.context.set_tensor_address(name, x.data_ptr())
         outputs = {}
         for name in self.outputs:
-            outputs[name] = torch.empty(tuple(self.context.get_tensor_shape(name)), dtype=self._dtype(name),
+            outputs[name] = torch.empty(tuple(self.context.get_tensor_shape(name)), dtype=self.dtypes[name],
                                         device=self.device)
             self.context.set_tensor_address(name, outputs[name].data_ptr())
         return outputs
 
+    def _execute(self, stream, stage: str) -> None:
+        """One enqueue; False from TensorRT (bad shapes, addresses, a failed kernel) must not pass silently,
+        least of all into a CUDA graph that would replay it."""
+        if not self.context.execute_async_v3(stream.cuda_stream):
+            raise BackendUnavailableError(
+                f"TensorRT execution of {self.path.name} failed ({stage}); see the TensorRT log above. "
+                f"If it persists, rebuild the engine: {self.rebuild}"
+            )
+
     def run(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         check_shapes(self.path.stem, self.profiles, {k: tuple(v.shape) for k, v in inputs.items()}, self.rebuild)
-        inputs = {k: v.to(device=self.device, dtype=self._dtype(k)).contiguous() for k, v in inputs.items()}
+        # Inputs are cast to the types the engine declares (a strongly typed fp16 engine may declare fp16).
+        inputs = {k: v.to(device=self.device, dtype=self.dtypes[k]).contiguous() for k, v in inputs.items()}
         stream = torch.cuda.current_stream(self.device)
         if not self.static:
             outputs = self._bind(inputs)
-            if not self.context.execute_async_v3(stream.cuda_stream):
-                raise BackendUnavailableError(f"TensorRT execution of {self.path.name} failed")
+            self._execute(stream, "run")
             return outputs
         if self._graph is None:  # first call: run once (TensorRT initialises lazily), then capture
-            self._static_in = {k: v.clone() for k, v in inputs.items()}
-            self._static_out = self._bind(self._static_in)
-            self.context.execute_async_v3(stream.cuda_stream)
+            static_in = {k: v.clone() for k, v in inputs.items()}
+            static_out = self._bind(static_in)
+            self._execute(stream, "warm-up before CUDA-graph capture")
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph, stream=torch.cuda.Stream(self.device)):
-                self.context.execute_async_v3(torch.cuda.current_stream(self.device).cuda_stream)
-            self._graph = graph
+            capture = torch.cuda.Stream(self.device)
+            with torch.cuda.graph(graph, stream=capture):
+                ok = self.context.execute_async_v3(capture.cuda_stream)
+            if not ok:  # raised after the capture block, so the capture is closed first
+                raise BackendUnavailableError(
+                    f"TensorRT execution of {self.path.name} failed while being captured as a CUDA graph; "
+                    f"see the TensorRT log above. Rebuild with a batch range (MIN < MAX) to run it uncaptured: "
+                    f"{self.rebuild}"
+                )
+            self._graph, self._static_in, self._static_out = graph, static_in, static_out
         for k, v in inputs.items():
             self._static_in[k].copy_(v)
         self._graph.replay()
         return {k: v.clone() for k, v in self._static_out.items()}
+
+
+def _identity_and_typing(precision: Precision) -> tuple[str, str, str]:
+    """(TensorRT version, compute capability, typing) here, after refusing precisions it cannot build."""
+    trt = _trt()
+    trt_version, cc = gpu_identity()
+    typing = tensorrt_typing(trt)
+    problem = precision_problem(precision, typing, trt_version)
+    if problem:
+        raise BackendUnavailableError(problem)
+    check_precision(precision, tuple(int(p) for p in cc.split(".")))  # type: ignore[arg-type]
+    return trt_version, cc, typing
+
+
+def _plan_for(components, component: str, precision: Precision, engine_dir, profile: ShapeProfile,
+              typing: str, timing_cache: Path | None, refittable: bool) -> BuildPlan:
+    from .build import onnx_location
+
+    onnx_precision = precision if typing == "strong" else Precision.FP32
+    return make_build_plan(
+        component_specs(components)[component], profile, precision, components.default_size,
+        text_length(components), onnx_location(components, component, onnx_precision, engine_dir),
+        timing_cache, refittable, typing=typing,
+    )
 
 
 def ensure_tensorrt(
@@ -287,27 +428,26 @@ def ensure_tensorrt(
     refittable: bool = False,
     opset: int = DEFAULT_OPSET,
 ) -> EngineRecord:
-    """The TensorRT plan of one component for this GPU, TensorRT version, precision and profile."""
+    """The TensorRT plan of one component built for exactly `profile` on this GPU, TensorRT and precision.
+
+    `engine build` uses this; a job uses `find_tensorrt`, which accepts any cached profile that covers it.
+    Only a build reads the ONNX file: a cached plan loads without it (ONNX folder cleaned, plans shipped alone).
+    """
     from .build import ensure_onnx, profile_args
 
     precision = Precision.parse(precision)
-    trt_version, cc = gpu_identity()
-    check_precision(precision, tuple(int(p) for p in cc.split(".")))  # type: ignore[arg-type]
+    trt_version, cc, typing = _identity_and_typing(precision)
     cache = EngineCache(engine_dir)
     default = components.default_size
     directory = cache.entry_dir(model_slug(components), variant_name(precision, profile, default))
     rebuild = build_command(
         model_argument(components), "tensorrt", precision.value, profile_args(profile, default), engine_dir=engine_dir
     )
-    onnx_record = ensure_onnx(components, component, Precision.FP32, engine_dir, build=build, opset=opset,
-                              backend_name="tensorrt")
     sidecar = directory / f"{component}.json"
     if not refittable and not force and sidecar.is_file() and "REFIT" in cache.read(sidecar).key.builder_flags:
         refittable = True  # a refittable engine serves a plain request just as well (refit keeps everything else)
-    plan = make_build_plan(
-        component_specs(components)[component], profile, precision, default, text_length(components),
-        onnx_record.path, cache.timing_cache_path(trt_version, cc), refittable,
-    )
+    plan = _plan_for(components, component, precision, engine_dir, profile, typing,
+                     cache.timing_cache_path(trt_version, cc), refittable)
     key = plan.key(component_weights_hash(components, component), trt_version, cc, opset)
     if not force:
         try:
@@ -315,6 +455,8 @@ def ensure_tensorrt(
         except (EngineNotBuiltError, EngineMismatchError):
             if not build:
                 raise
+    ensure_onnx(components, component, plan.onnx_precision, engine_dir, build=True, opset=opset,
+                backend_name="tensorrt")
     directory.mkdir(parents=True, exist_ok=True)
     staged = directory / f".{component}.plan.staged"
     start = time.perf_counter()
@@ -326,11 +468,123 @@ def ensure_tensorrt(
     )
 
 
+# Flags that say how an engine may be used, not what it computes: a covering engine may differ in them.
+USAGE_FLAGS = ("REFIT", "STATIC")
+
+
+def covers(built: dict[str, list], needed: dict[str, Any]) -> list[str]:
+    """Why an engine with profiles `built` cannot take every shape in `needed` ([] when it can)."""
+    gaps = []
+    for name, (lo, _, hi) in needed.items():
+        if name not in built:
+            gaps.append(f"no input {name}")
+            continue
+        b_lo, _, b_hi = (tuple(s) for s in built[name])
+        if len(b_lo) != len(lo) or any(n < b for n, b in zip(lo, b_lo)) or any(n > b for n, b in zip(hi, b_hi)):
+            gaps.append(f"{name} takes {b_lo}..{b_hi}, needs {tuple(lo)}..{tuple(hi)}")
+    return gaps
+
+
+def _essential(key: EngineKey) -> dict[str, Any]:
+    data = key.to_json()
+    data.pop("profiles")
+    data["builder_flags"] = [f for f in data["builder_flags"] if f not in USAGE_FLAGS]
+    return data
+
+
+def pick_engine(cache: EngineCache, slug: str, needed: EngineKey, build_hint: str) -> EngineRecord:
+    """The cached TensorRT engine for `needed.component` whose profile covers `needed.profiles` and whose
+    other key fields (weights, precision, typing, TensorRT version, GPU) equal `needed`'s.
+
+    Preference: the engine whose opt shapes equal the needed opt shapes (the job's batch), then the
+    tightest max, then the folder name. Nothing covers -> EngineNotBuiltError naming the build command
+    and what each cached engine lacks; only engines for other weights/GPU/version -> EngineMismatchError.
+    """
+    assert needed.profiles is not None
+    usable, mismatched, short = [], [], []
+    for sidecar in sorted(cache.root.glob(f"{slug}/tensorrt-{needed.precision}-*/{needed.component}.json")):
+        try:
+            record = cache.read(sidecar)
+        except EngineMismatchError as exc:
+            short.append(str(exc))
+            continue
+        gaps = covers(record.key.profiles or {}, needed.profiles)
+        if gaps:
+            short.append(f"{sidecar.parent.name}: {gaps[0]}")
+            continue
+        diffs = [d for d in record.key.differences(needed)
+                 if not d.startswith(("profiles", "builder_flags"))]
+        if _essential(record.key)["builder_flags"] != _essential(needed)["builder_flags"]:
+            diffs.append(f"builder_flags: built {list(record.key.builder_flags)}, need {list(needed.builder_flags)}")
+        (mismatched if diffs else usable).append((record, diffs))
+    if usable:
+        def rank(item):
+            record = item[0]
+            same_opt = all(list(record.key.profiles[n][1]) == list(needed.profiles[n][1]) for n in needed.profiles)
+            volume = sum(_volume(record.key.profiles[n][2]) for n in needed.profiles)
+            return (not same_opt, volume, str(record.sidecar))
+
+        record = min(usable, key=rank)[0]
+        cache.load(record.sidecar.parent, record.key, cache.rebuild_hint(record))  # files whole and unchanged
+        first = next(iter(needed.profiles))
+        log.info("tensorrt %s: using %s (its %s profile %s covers this job's %s..%s)", needed.component,
+                 record.sidecar.parent, first, [tuple(s) for s in record.key.profiles[first]],
+                 tuple(needed.profiles[first][0]), tuple(needed.profiles[first][2]))
+        return record
+    if mismatched:
+        record, diffs = mismatched[0]
+        raise EngineMismatchError(
+            f"engine {str(record.path)!r} covers these shapes but was built for something else "
+            f"({'; '.join(diffs)}); rebuild it with: {cache.rebuild_hint(record)}"
+        )
+    found = f" (cached but not covering: {'; '.join(short)})" if short else ""
+    raise EngineNotBuiltError(
+        f"no tensorrt {needed.precision} engine for {needed.component} in {str(cache.root / slug)!r} takes "
+        f"this job's shapes{found}; build it with: {build_hint.removesuffix(' --force')}"
+    )
+
+
+def _volume(shape) -> int:
+    out = 1
+    for d in shape:
+        out *= int(d)
+    return out
+
+
+def find_tensorrt(
+    components,
+    component: str,
+    precision: Precision | str,
+    engine_dir: str | Path,
+    profile: ShapeProfile,
+    *,
+    build: bool = False,
+    opset: int = DEFAULT_OPSET,
+) -> EngineRecord:
+    """A cached engine whose profile covers `profile` (see pick_engine); with `build`, one is built for
+    exactly `profile` when none does."""
+    from .build import profile_args
+
+    precision = Precision.parse(precision)
+    trt_version, cc, typing = _identity_and_typing(precision)
+    cache = EngineCache(engine_dir)
+    plan = _plan_for(components, component, precision, engine_dir, profile, typing, None, False)
+    needed = plan.key(component_weights_hash(components, component), trt_version, cc, opset)
+    hint = build_command(model_argument(components), "tensorrt", precision.value,
+                         profile_args(profile, components.default_size), engine_dir=engine_dir)
+    try:
+        return pick_engine(cache, model_slug(components), needed, hint)
+    except (EngineNotBuiltError, EngineMismatchError) as exc:
+        if not build:
+            raise
+        log.info("%s; building one for this job's profile", str(exc).split("; build it with")[0])
+    return ensure_tensorrt(components, component, precision, engine_dir, profile, build=True, opset=opset)
+
+
 class TrtRunners(GraphRunners):
-    """The five runner calls on TensorRT engines (one per component, built for one shape profile)."""
+    """The five runner calls on TensorRT engines (per component, any cached engine covering the profile)."""
 
     backend = "tensorrt"
-    timestep_dtype = torch.float32  # TensorRT profiles declare the timestep as float
 
     def __init__(self, components, device, precision, engine_dir, profile: ShapeProfile, build_if_missing=False,
                  only: list[str] | None = None):
@@ -339,10 +593,19 @@ class TrtRunners(GraphRunners):
         self.engine_precision = precision
         self.specs = component_specs(components)
         self.engines: dict[str, TrtEngine] = {}
+        self.records: dict[str, EngineRecord] = {}
         for name in only or list(self.specs):
-            record = ensure_tensorrt(components, name, precision, engine_dir, profile, build=build_if_missing)
+            record = find_tensorrt(components, name, precision, engine_dir, profile, build=build_if_missing)
             profiles = {k: [tuple(s) for s in v] for k, v in record.key.profiles.items()}
-            self.engines[name] = TrtEngine(record.path, profiles, self.device, record.build_command)
+            self.records[name] = record
+            hint = EngineCache(engine_dir).rebuild_hint(record)
+            self.engines[name] = TrtEngine(record.path, profiles, self.device, hint)
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        out["precision"] = self.engine_precision.value
+        out["engines"] = {name: str(rec.path) for name, rec in self.records.items()}
+        return out
 
     def _run(self, component: str, *tensors: torch.Tensor) -> torch.Tensor:
         spec = self.specs[component]
@@ -368,7 +631,7 @@ def refit_engines(
     from .cache import _slug_of_arg
 
     precision = Precision.parse(precision)
-    trt_version, cc = gpu_identity()
+    trt_version, cc, typing = _identity_and_typing(precision)
     cache = EngineCache(engine_dir)
     default = components.default_size
     variant = variant_name(precision, profile, default)
@@ -386,10 +649,9 @@ def refit_engines(
                 " --refittable"
             )
         base = cache.read(sidecar)
-        onnx_record = ensure_onnx(components, name, Precision.FP32, engine_dir, build=True, opset=opset,
+        plan = _plan_for(components, name, precision, engine_dir, profile, typing, None, True)
+        onnx_record = ensure_onnx(components, name, plan.onnx_precision, engine_dir, build=True, opset=opset,
                                   backend_name="tensorrt")
-        plan = make_build_plan(component_specs(components)[name], profile, precision, default,
-                               text_length(components), onnx_record.path, None, refittable=True)
         key = plan.key(component_weights_hash(components, name), trt_version, cc, opset)
         diffs = [d for d in base.key.differences(key) if not d.startswith("weights_sha256")]
         if diffs:
@@ -397,6 +659,7 @@ def refit_engines(
                 f"base engine {str(base.path)!r} cannot be refitted for this request ({'; '.join(diffs)}); "
                 f"build a refittable one with: {rebuild.removesuffix(' --force')} --refittable"
             )
+        cache.load(src_dir, base.key, cache.rebuild_hint(base))  # the base plan is whole and unchanged
         dst_dir.mkdir(parents=True, exist_ok=True)
         staged = dst_dir / f".{name}.plan.staged"
         refit_engine(base.path, onnx_record.path, staged)

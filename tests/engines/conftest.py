@@ -42,3 +42,21 @@ def torch_runners(tiny):
 @pytest.fixture(scope="session")
 def rel_err():
     return relative_error
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """install(major) puts a fake TensorRT of that major version in sys.modules and makes torch report an
+    sm90 GPU (only what selection and the TensorRT code ask; nothing is allocated on it)."""
+    import sys
+
+    import fake_tensorrt
+
+    def install(major: int = 10, **kwargs):
+        trt = fake_tensorrt.make(major, **kwargs)
+        monkeypatch.setitem(sys.modules, "tensorrt", trt)
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+        return trt
+
+    return install

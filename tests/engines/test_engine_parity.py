@@ -12,7 +12,8 @@ GPU_TOL = {"fp16": 2e-2, "bf16": 5e-2}
 
 
 def _calls(tiny, batch: int, size: tuple[int, int], device="cpu", dtype=torch.float32):
-    """(call name, args) for every runner call at one image batch and size; guidance doubles the UNet batch."""
+    """(call name, args) for every runner call at one image batch and size; guidance doubles the UNet batch,
+    and the text encoder gets up to one batch of prompts (what the pipeline sends it)."""
     g = torch.Generator().manual_seed(batch * 1000 + size[0])
     h, w = size[0] // 2, size[1] // 2  # tiny VAE factor is 2
     ctx_len = 32
@@ -21,7 +22,7 @@ def _calls(tiny, batch: int, size: tuple[int, int], device="cpu", dtype=torch.fl
         return torch.randn(*shape, generator=g).to(device=device, dtype=dtype)
 
     return [
-        ("encode_text", (torch.randint(0, 300, (2 * batch, ctx_len), generator=g).to(device),)),
+        ("encode_text", (torch.randint(0, 300, (batch, ctx_len), generator=g).to(device),)),
         ("unet", (rnd(2 * batch, 4, h, w), torch.randint(0, 1000, (2 * batch,), generator=g).float().to(device),
                   rnd(2 * batch, ctx_len, 32))),
         ("decode_vae", (rnd(batch, 4, h, w),)),

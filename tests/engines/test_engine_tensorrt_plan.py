@@ -1,6 +1,6 @@
 """TensorRT logic that runs without TensorRT: precision checks, build plans, keys, profile checks."""
 
-import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,10 +16,10 @@ from genrobust_fast.engines.trt_backend import (
 from genrobust_fast.errors import BackendUnavailableError, EngineMismatchError, InputError
 
 
-def _plan(tiny, precision="fp16", batch=(1, 2, 4), size=(32, 32), refittable=False):
+def _plan(tiny, precision="fp16", batch=(1, 2, 4), size=(32, 32), refittable=False, typing="weak"):
     spec = component_specs(tiny)["unet"]
     return make_build_plan(spec, ShapeProfile(batch=batch, size=size), precision, tiny.default_size, 32,
-                           Path("unet.onnx"), Path("engines/timing-caches/x.cache"), refittable)
+                           Path("unet.onnx"), Path("engines/timing-caches/x.cache"), refittable, typing=typing)
 
 
 def test_precision_needs_compute_capability():
@@ -39,7 +39,27 @@ def test_build_plan_flags_and_profiles(tiny):
     fp32 = _plan(tiny, "fp32", batch=(2, 2, 2), refittable=True)
     assert fp32.builder_flags == ("REFIT",) and fp32.cleared_flags == ("TF32",)
     assert fp32.static and fp32.key_flags() == ("REFIT", "!TF32", "STATIC")
-    assert _plan(tiny, "fp8").builder_flags == ("FP8", "FP16")
+
+
+def test_tensorrt_11_plans_are_strongly_typed_from_an_onnx_of_that_precision(tiny):
+    """TensorRT 11 has no precision flags: the fp16 engine comes from the fp16 graph, and the key says so."""
+    strong = _plan(tiny, "fp16", typing="strong")
+    assert strong.builder_flags == () and strong.strongly_typed and strong.onnx_precision is Precision.FP16
+    assert strong.key_flags() == ("STRONGLY_TYPED", "ONNX_FP16")
+    weak = _plan(tiny, "fp16", typing="weak")
+    assert weak.onnx_precision is Precision.FP32 and weak.key_flags() == ("FP16",)
+    assert strong.key("w" * 64, "11.3.0", "9.0", 17).differences(weak.key("w" * 64, "11.3.0", "9.0", 17)) == [
+        'builder_flags: built ["STRONGLY_TYPED", "ONNX_FP16"], need ["FP16"]']
+    assert _plan(tiny, "fp32", typing="strong").key_flags() == ("!TF32", "STRONGLY_TYPED", "ONNX_FP32")
+    with pytest.raises(BackendUnavailableError, match=r"bf16 engine needs a bf16 ONNX graph.*--precision fp16"):
+        _plan(tiny, "bf16", typing="strong")
+    assert _plan(tiny, "bf16", typing="weak").builder_flags == ("BF16",)
+
+
+def test_fp8_is_refused_until_a_quantised_graph_exists(tiny):
+    for typing in ("weak", "strong"):
+        with pytest.raises(BackendUnavailableError, match=r"fp8 needs an fp8-quantised ONNX graph.*--precision fp16"):
+            _plan(tiny, "fp8", typing=typing)
 
 
 def test_key_covers_gpu_version_and_profile(tiny):
@@ -61,7 +81,7 @@ def test_mismatched_plan_on_disk_is_an_error_naming_the_rebuild(tiny, tmp_path):
     staged = tmp_path / "staged.plan"
     staged.write_bytes(b"serialized engine bytes")
     built = _plan(tiny).key("w" * 64, "10.9.0", "8.6", 17)
-    cache.commit(folder, built, {"unet.plan": staged}, model="tiny", model_id="builtin:tiny", build_cmd="x")
+    cache.commit(folder, built, {"unet.plan": staged}, model="tiny", model_id="builtin:tiny", build_cmd="x y")
     wanted = _plan(tiny).key("w" * 64, "10.9.0", "9.0", 17)
     with pytest.raises(EngineMismatchError, match=r"compute_capability: built \"8.6\", need \"9.0\".*REBUILD"):
         cache.load(folder, wanted, "REBUILD")
@@ -77,10 +97,10 @@ def test_shapes_outside_the_profile_are_rejected(tiny):
         check_shapes("unet", plan.profiles, {**ok, "sample": (16, 4, 16, 16)}, "cmd")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
-def test_tensorrt_calls_without_tensorrt_say_how_to_install(tiny, tmp_path):
+def test_tensorrt_calls_without_tensorrt_say_how_to_install(tiny, tmp_path, monkeypatch):
     from genrobust_fast.engines.trt_backend import build_engine
 
+    monkeypatch.setitem(sys.modules, "tensorrt", None)  # as on a machine without it, wherever this runs
     with pytest.raises(BackendUnavailableError, match=r"pip install 'genrobust-fast\[tensorrt\]'"):
         build_engine(_plan(tiny), tmp_path / "unet.plan")
     assert not (tmp_path / "unet.plan").exists()

@@ -1,0 +1,190 @@
+"""A stand-in for the `tensorrt` module on machines without TensorRT (it needs an NVIDIA GPU).
+
+It has the API surface genrobust_fast.engines.trt_backend uses, in the shape of TensorRT 10 (precision
+BuilderFlags) or 11 (no FP16/BF16/FP8 flags, strongly typed), and records what the code asked of it.
+A "serialized engine" is JSON listing the ONNX graph's inputs and outputs (read from the file the
+parser was given) and the flags, so a deserialized fake engine reports the graph's own I/O types.
+On CPU tensors, `execute_async_v3` copies each input's bytes to the output of the same index
+(so a run is observable), or returns False when `fail` is set.
+
+    trt = fake_tensorrt.make(11); monkeypatch.setitem(sys.modules, "tensorrt", trt)
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.machinery
+import json
+import types
+
+
+class _Enum:
+    def __init__(self, **members):
+        for name, value in members.items():
+            setattr(self, name, value)
+
+
+def make(major: int, strongly_typed_flag: bool = True, drop: tuple[str, ...] = ()) -> types.ModuleType:
+    """A fake `tensorrt` of this major version; `drop` removes top-level names (an API a version lacks)."""
+    trt = types.ModuleType("tensorrt")
+    trt.__spec__ = importlib.machinery.ModuleSpec("tensorrt", None)
+    trt.__version__ = f"{major}.3.0"
+    flags = {"TF32": 2, "REFIT": 3, "DIRECT_IO": 4} if major >= 11 else {
+        "FP16": 0, "BF16": 1, "TF32": 2, "REFIT": 3, "FP8": 5, "INT8": 6}
+    trt.BuilderFlag = _Enum(**flags)
+    creation = {"STRONGLY_TYPED": 1} if strongly_typed_flag else {}
+    if major < 11:
+        creation["EXPLICIT_BATCH"] = 0
+    trt.NetworkDefinitionCreationFlag = _Enum(**creation)
+    trt.MemoryPoolType = _Enum(WORKSPACE=0)
+    trt.TensorIOMode = _Enum(INPUT="input", OUTPUT="output")
+    for name in ("float32", "float16", "bfloat16", "int64", "int32"):
+        setattr(trt, name, name)
+    trt.calls = []  # what the code did, in order
+    trt.fail = False  # execute_async_v3 returns False
+
+    class Logger:
+        WARNING = 2
+
+        def __init__(self, level=None):
+            self.level = level
+
+    class Network:
+        def __init__(self, flags):
+            self.flags, self.inputs, self.outputs = flags, [], []
+
+    class OnnxParser:
+        def __init__(self, network, logger):
+            self.network, self.num_errors = network, 0
+
+        def parse_from_file(self, path):
+            import onnx
+
+            trt.calls.append(("parse", path))
+            model = onnx.load(path, load_external_data=False)
+            names = {1: "float32", 10: "float16", 16: "bfloat16", 7: "int64", 6: "int32"}
+            self.network.inputs = [(v.name, names[v.type.tensor_type.elem_type]) for v in model.graph.input]
+            self.network.outputs = [(v.name, names[v.type.tensor_type.elem_type]) for v in model.graph.output]
+            return True
+
+        def get_error(self, i):
+            return ""
+
+    class TimingCache:
+        def serialize(self):
+            return b"timing"
+
+    class Config:
+        def __init__(self):
+            self.flags, self.cleared, self.profiles = [], [], []
+
+        def set_memory_pool_limit(self, pool, size):
+            self.workspace = size
+
+        def set_flag(self, flag):
+            self.flags.append(flag)
+
+        def clear_flag(self, flag):
+            self.cleared.append(flag)
+
+        def add_optimization_profile(self, profile):
+            self.profiles.append(profile.shapes)
+
+        def create_timing_cache(self, data):
+            return TimingCache()
+
+        def set_timing_cache(self, cache, ignore_mismatch):
+            pass
+
+        def get_timing_cache(self):
+            return TimingCache()
+
+    class Profile:
+        def __init__(self):
+            self.shapes = {}
+
+        def set_shape(self, name, lo, opt, hi):
+            self.shapes[name] = [list(lo), list(opt), list(hi)]
+
+    class Builder:
+        def __init__(self, logger):
+            pass
+
+        def create_network(self, flags=0):
+            trt.calls.append(("create_network", flags))
+            return Network(flags)
+
+        def create_builder_config(self):
+            return Config()
+
+        def create_optimization_profile(self):
+            return Profile()
+
+        def build_serialized_network(self, network, config):
+            trt.calls.append(("build", {"set": config.flags, "cleared": config.cleared}))
+            return json.dumps({"fake_engine": True, "network_flags": network.flags, "set": config.flags,
+                               "inputs": network.inputs, "outputs": network.outputs,
+                               "profiles": config.profiles}).encode()
+
+    class Context:
+        def __init__(self, engine):
+            self.engine, self.shapes, self.addresses = engine, {}, {}
+
+        def set_input_shape(self, name, shape):
+            self.shapes[name] = tuple(shape)
+            return True
+
+        def set_tensor_address(self, name, address):
+            self.addresses[name] = address
+            return True
+
+        def get_tensor_shape(self, name):
+            index = [n for n, _ in self.engine.doc["outputs"]].index(name)
+            return self.shapes[self.engine.doc["inputs"][index][0]]
+
+        def execute_async_v3(self, stream):
+            trt.calls.append(("execute", stream))
+            if trt.fail:
+                return False
+            for (src, _), (dst, dtype) in zip(self.engine.doc["inputs"], self.engine.doc["outputs"]):
+                count = 1
+                for d in self.shapes[src]:
+                    count *= d
+                size = {"float32": 4, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4}[dtype]
+                ctypes.memmove(self.addresses[dst], self.addresses[src], count * size)
+            return True
+
+    class Engine:
+        def __init__(self, doc):
+            self.doc = doc
+            self.io = [(n, t, "input") for n, t in doc["inputs"]] + [(n, t, "output") for n, t in doc["outputs"]]
+            self.num_io_tensors = len(self.io)
+            self.refittable = trt.BuilderFlag.REFIT in doc["set"]
+
+        def get_tensor_name(self, i):
+            return self.io[i][0]
+
+        def get_tensor_mode(self, name):
+            return next(mode for n, _, mode in self.io if n == name)
+
+        def get_tensor_dtype(self, name):
+            return next(t for n, t, _ in self.io if n == name)
+
+        def create_execution_context(self):
+            return Context(self)
+
+    class Runtime:
+        def __init__(self, logger):
+            pass
+
+        def deserialize_cuda_engine(self, data):
+            try:
+                doc = json.loads(bytes(data))
+            except ValueError:
+                return None
+            return Engine(doc) if isinstance(doc, dict) and doc.get("fake_engine") else None
+
+    trt.Logger, trt.Builder, trt.OnnxParser, trt.Runtime = Logger, Builder, OnnxParser, Runtime
+    for name in drop:
+        delattr(trt, name)
+    return trt

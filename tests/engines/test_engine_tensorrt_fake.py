@@ -1,0 +1,242 @@
+"""The TensorRT calls against a fake `tensorrt` of each major version (TensorRT needs an NVIDIA GPU):
+builds with 10's precision flags and 11's strong typing, refusals instead of AttributeErrors, failed
+executions caught (CUDA-graph warm-up and capture included), and a job finding any cached engine whose
+profile covers its shapes (the README's `engine build --batch 1:8:16` then `generate --batch-size 16`).
+"""
+
+import json
+import logging
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import torch
+
+from genrobust_fast.engines import create_runners
+from genrobust_fast.engines.build import build_engines
+from genrobust_fast.engines.cache import EngineCache, EngineNotBuiltError
+from genrobust_fast.engines.specs import Precision, ShapeProfile, component_specs
+from genrobust_fast.engines.trt_backend import TrtEngine, build_engine, make_build_plan, pick_engine
+from genrobust_fast.errors import BackendUnavailableError, EngineMismatchError
+
+README_BUILD = ShapeProfile(batch=(1, 8, 16))  # genrobust engine build ... --batch 1:8:16
+
+
+@pytest.fixture
+def engines(onnx_cache, tmp_path):
+    """A private copy of the session's fp32 ONNX cache (TensorRT plans are added to it)."""
+    root = tmp_path / "engines"
+    shutil.copytree(onnx_cache, root)
+    return root
+
+
+def _plan(tiny, onnx_path, precision="fp16", typing="weak", refittable=False):
+    spec = component_specs(tiny)["unet"]
+    return make_build_plan(spec, ShapeProfile(batch=(1, 2, 4)), precision, tiny.default_size, 32, onnx_path,
+                           None, refittable, typing=typing)
+
+
+def test_tensorrt_10_builds_with_precision_flags(tiny, engines, fake_gpu, tmp_path):
+    trt = fake_gpu(10)
+    onnx_path = engines / "tiny/onnx-fp32/unet.onnx"
+    build_engine(_plan(tiny, onnx_path, "fp16", refittable=True), tmp_path / "unet.plan")
+    assert ("create_network", 0) in trt.calls and ("parse", str(onnx_path)) in trt.calls
+    assert ("build", {"set": [trt.BuilderFlag.FP16, trt.BuilderFlag.REFIT], "cleared": []}) in trt.calls
+    doc = json.loads((tmp_path / "unet.plan").read_bytes())
+    assert doc["profiles"][0]["sample"] == [[2, 4, 16, 16], [4, 4, 16, 16], [8, 4, 16, 16]]
+
+
+def test_tensorrt_11_builds_strongly_typed_from_the_fp16_graph(tiny, engines, fake_gpu):
+    """TensorRT 11 has no BuilderFlag.FP16: the fp16 ONNX file is exported and parsed, strongly typed."""
+    trt = fake_gpu(11)
+    [record] = build_engines(tiny, "tensorrt", "fp16", engines, ShapeProfile(batch=(1, 2, 4)), only=["unet"])
+    assert record.key.builder_flags == ("STRONGLY_TYPED", "ONNX_FP16")
+    assert record.key.tensorrt_version == "11.3.0" and record.key.compute_capability == "9.0"
+    fp16_onnx = engines / "tiny/onnx-fp16/unet.onnx"
+    assert fp16_onnx.is_file() and ("parse", str(fp16_onnx)) in trt.calls
+    assert ("create_network", 1 << trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) in trt.calls
+    assert ("build", {"set": [], "cleared": []}) in trt.calls
+    # Once the STRONGLY_TYPED flag is gone (strong typing being the only mode), networks are made plainly.
+    trt = fake_gpu(11, strongly_typed_flag=False)
+    build_engine(_plan(tiny, fp16_onnx, typing="strong"), engines / "again.plan")
+    assert ("create_network", 0) in trt.calls
+
+
+def test_missing_tensorrt_features_are_refusals_not_attribute_errors(tiny, engines, fake_gpu, tmp_path):
+    onnx_path = engines / "tiny/onnx-fp32/unet.onnx"
+    fake_gpu(11)
+    weak = _plan(tiny, onnx_path, "fp16", typing="weak")  # a plan made for TensorRT 10's flags
+    with pytest.raises(BackendUnavailableError, match=r"TensorRT 11.3.0 has no BuilderFlag FP16.*--force"):
+        build_engine(weak, tmp_path / "a.plan")
+    with pytest.raises(BackendUnavailableError, match=r"bf16 engine needs a bf16 ONNX graph"):
+        build_engines(tiny, "tensorrt", "bf16", engines, only=["unet"])
+    with pytest.raises(BackendUnavailableError, match="fp8 needs an fp8-quantised ONNX graph"):
+        build_engines(tiny, "tensorrt", "fp8", engines, only=["unet"])
+    fake_gpu(10, strongly_typed_flag=False)
+    with pytest.raises(BackendUnavailableError, match="cannot build strongly typed networks"):
+        build_engine(_plan(tiny, onnx_path, "fp16", typing="strong"), tmp_path / "b.plan")
+    fake_gpu(10, drop=("MemoryPoolType",))
+    with pytest.raises(BackendUnavailableError, match=r"TensorRT 10.3.0 lacks .*MemoryPoolType.*10.x .* 11.x"):
+        build_engine(_plan(tiny, onnx_path, "fp16"), tmp_path / "c.plan")
+    assert not any(tmp_path.glob("*.plan"))
+
+
+def test_selection_on_a_gpu_machine_refuses_what_tensorrt_cannot_build(fake_gpu):
+    from genrobust_fast.engines.select import backend_problem
+
+    cuda = torch.device("cuda")
+    fake_gpu(11)
+    assert "bf16 engine needs a bf16 ONNX graph" in backend_problem("tensorrt", cuda, Precision.BF16)
+    assert backend_problem("tensorrt", cuda, Precision.FP16) is None
+    fake_gpu(10)
+    assert backend_problem("tensorrt", cuda, Precision.BF16) is None
+    assert "fp8-quantised" in backend_problem("tensorrt", cuda, Precision.FP8)
+
+
+@contextmanager
+def _fake_cuda_streams(monkeypatch):
+    """torch.cuda's stream and graph calls on a CPU machine: a graph replays what was enqueued in capture."""
+    captured = []
+
+    class Stream:
+        cuda_stream = 7
+
+        def __init__(self, device=None):
+            pass
+
+    class Graph:
+        def replay(self):
+            for call in captured:
+                call()
+
+    @contextmanager
+    def graph(g, stream=None):
+        yield
+
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: Stream())
+    monkeypatch.setattr(torch.cuda, "Stream", Stream)
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
+    monkeypatch.setattr(torch.cuda, "graph", graph)
+    yield captured
+
+
+def _vae_engine(tiny, engines, batch, trt) -> TrtEngine:
+    """A fake engine for the VAE decoder: its 'kernel' copies the latent into the image buffer."""
+    build_engine(make_build_plan(component_specs(tiny)["vae_decoder"], ShapeProfile(batch=batch), "fp32",
+                                 tiny.default_size, 32, engines / "tiny/onnx-fp32/vae_decoder.onnx"),
+                 engines / "dec.plan")
+    profiles = {"latent": [(batch[0], 4, 16, 16), (batch[1], 4, 16, 16), (batch[2], 4, 16, 16)]}
+    return TrtEngine(engines / "dec.plan", profiles, torch.device("cpu"), "REBUILD")
+
+
+def test_failed_executions_raise_dynamic_and_captured(tiny, engines, fake_gpu, monkeypatch):
+    trt = fake_gpu(10)
+    with _fake_cuda_streams(monkeypatch):
+        dynamic = _vae_engine(tiny, engines, (1, 2, 4), trt)
+        x = torch.randn(2, 4, 16, 16)
+        assert not dynamic.static and dynamic.run({"latent": x})["images"].flatten()[:10].equal(x.flatten()[:10])
+        trt.fail = True
+        with pytest.raises(BackendUnavailableError, match=r"execution of dec.plan failed \(run\).*REBUILD"):
+            dynamic.run({"latent": x})
+        static = _vae_engine(tiny, engines, (2, 2, 2), trt)
+        with pytest.raises(BackendUnavailableError, match="failed .warm-up before CUDA-graph capture"):
+            static.run({"latent": x})
+        assert static._graph is None
+        # warm-up succeeds, the call being captured fails: no graph is kept to replay it
+        results = iter([True, False])
+        monkeypatch.setattr(static.context, "execute_async_v3", lambda stream: next(results))
+        with pytest.raises(BackendUnavailableError, match="failed while being captured as a CUDA graph"):
+            static.run({"latent": x})
+        assert static._graph is None
+
+
+def test_captured_engine_replays_with_new_inputs(tiny, engines, fake_gpu, monkeypatch):
+    trt = fake_gpu(10)
+    with _fake_cuda_streams(monkeypatch) as captured:
+        static = _vae_engine(tiny, engines, (2, 2, 2), trt)
+        real_execute = static.context.execute_async_v3
+
+        def execute(stream):  # what a CUDA graph records: the enqueue, replayed later
+            captured.append(lambda: real_execute(stream))
+            return real_execute(stream)
+
+        monkeypatch.setattr(static.context, "execute_async_v3", execute)
+        first, second = torch.randn(2, 4, 16, 16), torch.randn(2, 4, 16, 16)
+        out1 = static.run({"latent": first})["images"].flatten()[:2048]
+        out2 = static.run({"latent": second})["images"].flatten()[:2048]
+        assert out1.equal(first.flatten()) and out2.equal(second.flatten())
+
+
+def _job_needs(tiny, batch_size: int, precision="fp16"):
+    """The key a job with --batch-size N and guidance needs for the UNet (what create_runners asks for)."""
+    from genrobust_fast.engines.trt_backend import _plan_for
+
+    plan = _plan_for(tiny, "unet", Precision(precision), "unused", ShapeProfile(batch=(1, batch_size, batch_size)),
+                     "weak", None, False)
+    return plan.key(tiny.module_hash("unet"), "10.3.0", "9.0", 17)
+
+
+def _fake_sidecar(cache: EngineCache, tiny, batch, precision="fp16", trt_version="10.3.0", cc="9.0", refit=False):
+    from genrobust_fast.engines.trt_backend import _plan_for, variant_name
+
+    profile = ShapeProfile(batch=batch)
+    plan = _plan_for(tiny, "unet", Precision(precision), "unused", profile, "weak", None, refit)
+    folder = cache.entry_dir("tiny", variant_name(Precision(precision), profile, tiny.default_size))
+    folder.mkdir(parents=True, exist_ok=True)
+    staged = folder / ".staged"
+    staged.write_bytes(b"plan for " + folder.name.encode())
+    return cache.commit(folder, plan.key(tiny.module_hash("unet"), trt_version, cc, 17), {"unet.plan": staged},
+                        model="tiny", model_id="builtin:tiny", build_cmd=f"genrobust engine build {folder.name}")
+
+
+def test_lookup_takes_any_covering_profile_preferring_opt_equal_to_the_batch(tiny, tmp_path, caplog):
+    cache = EngineCache(tmp_path)
+    small = _fake_sidecar(cache, tiny, (1, 4, 8))
+    with pytest.raises(EngineNotBuiltError, match=r"takes this job's shapes \(cached but not covering: "
+                                                  r"tensorrt-fp16-b1-4-8_32x32: sample takes .*\(16, 4, 16, 16\), "
+                                                  r"needs .*\(32, 4, 16, 16\)\); build it with: HINT$"):
+        pick_engine(cache, "tiny", _job_needs(tiny, 16), "HINT --force")
+    wide = _fake_sidecar(cache, tiny, (1, 8, 32), refit=True)  # a refittable engine serves a plain job
+    readme = _fake_sidecar(cache, tiny, (1, 8, 16))
+    with caplog.at_level(logging.INFO, logger="genrobust_fast.engines.trt_backend"):
+        assert pick_engine(cache, "tiny", _job_needs(tiny, 16), "HINT").sidecar == readme.sidecar  # tightest
+    assert "using " + str(readme.sidecar.parent) in caplog.text and "(2, 4, 16, 16)..(32, 4, 16, 16)" in caplog.text
+    exact = _fake_sidecar(cache, tiny, (1, 16, 16))
+    assert pick_engine(cache, "tiny", _job_needs(tiny, 16), "HINT").sidecar == exact.sidecar  # opt == batch
+    assert pick_engine(cache, "tiny", _job_needs(tiny, 4), "HINT").sidecar == small.sidecar  # opt 4 == batch
+    assert pick_engine(cache, "tiny", _job_needs(tiny, 32), "HINT").sidecar == wide.sidecar
+
+
+def test_lookup_refuses_covering_engines_built_for_something_else(tiny, tmp_path):
+    cache = EngineCache(tmp_path)
+    _fake_sidecar(cache, tiny, (1, 8, 16), cc="8.6")
+    with pytest.raises(EngineMismatchError, match=r'compute_capability: built "8.6", need "9.0".*--engine-dir'):
+        pick_engine(cache, "tiny", _job_needs(tiny, 16), "HINT")
+    record = _fake_sidecar(cache, tiny, (1, 16, 16))
+    (record.sidecar.parent / "unet.plan").write_bytes(b"X" * record.bytes)  # same size, other bytes
+    with pytest.raises(EngineMismatchError, match="not the file that was built"):
+        pick_engine(cache, "tiny", _job_needs(tiny, 16), "HINT")
+
+
+def test_readme_build_then_generate_meet_on_tensorrt(tiny, engines, fake_gpu, caplog):
+    """`engine build --batch 1:8:16` then a job with --batch-size 16 (create_runners gets 1:16:16)."""
+    trt = fake_gpu(10)
+    build_engines(tiny, "tensorrt", "fp16", engines, README_BUILD)
+    built = sorted(p.parent.name for p in engines.glob("tiny/tensorrt-*/*.plan"))
+    assert built == ["tensorrt-fp16-b1-8-16_32x32"] * 5
+    with caplog.at_level(logging.INFO):
+        runners = create_runners(tiny, backend="tensorrt", precision="fp16", device="cuda", engine_dir=engines,
+                                 batch_range=(1, 16, 16), guidance=True)
+    assert runners.backend == "tensorrt" and set(runners.engines) == set(component_specs(tiny))
+    assert {Path(p).parent.name for p in runners.describe()["engines"].values()} == {"tensorrt-fp16-b1-8-16_32x32"}
+    assert "tensorrt unet: using" in caplog.text
+    assert runners.engines["text_encoder"].profiles["input_ids"][0] == (1, 32)  # a lone negative prompt fits
+    # `auto` on a TensorRT machine takes it too, instead of falling back to torch
+    auto = create_runners(tiny, precision="fp16", device="cuda", engine_dir=engines, batch_range=(1, 16, 16))
+    assert auto.backend == "tensorrt"
+    with pytest.raises(EngineNotBuiltError, match=r"build it with: genrobust engine build --model tiny --backend "
+                                                  r"tensorrt --precision fp16 --batch 1:32:32 --size 32x32"):
+        create_runners(tiny, backend="tensorrt", precision="fp16", device="cuda", engine_dir=engines,
+                       batch_range=(1, 32, 32))
+    assert trt.calls.count(("create_network", 0)) == 5  # nothing was rebuilt by the lookups
