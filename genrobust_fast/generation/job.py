@@ -68,7 +68,7 @@ class Job:
         jsonl = meta_paths(self.out, shard, self.num_shards)[0]
         return jsonl.read_bytes().count(b"\n") if jsonl.exists() else 0
 
-    def manifest(self, weights_hash: str | None) -> dict[str, Any]:
+    def manifest(self, weights_hash: str | None, precision: str) -> dict[str, Any]:
         return {
             "format": GENERATED_FORMAT,
             "job_id": self.job_id,
@@ -79,6 +79,7 @@ class Job:
             "total_images": self.plan.total,
             "output_format": self.cfg.format,
             "weights_hash": weights_hash,
+            "precision": precision,
         }
 
 
@@ -181,11 +182,24 @@ def run_job(cfg: GenerateConfig, progress: bool = True, max_images: int | None =
             f"{job.out} was generated with weights {job.existing['weights_hash'][:12]}..., but {cfg.model!r} "
             f"now hashes to {weights_hash[:12]}...; use the original model or another --out"
         )
+    _check_precision(job, runners.precision)
     if job.existing is None:  # the first worker writes it; same job id = same work, whatever the speed settings
-        atomic_write_json(job.out / "manifest.json", job.manifest(weights_hash))
+        atomic_write_json(job.out / "manifest.json", job.manifest(weights_hash, runners.precision))
     repaired = repair_outputs(job, deep=verify)
     summary = _ShardRunner(job, comps, runners, pipe, weights_hash).run(progress, max_images)
     return {**summary, "repaired": repaired}
+
+
+def _check_precision(job: Job, precision: str) -> None:
+    """Precision is part of what a job makes: fp16 or bf16 moves pixels far beyond the bound that batch
+    size, threads and backends stay within, so one data set does not mix them. (The weights' identity does
+    not depend on it: they are hashed as stored, before any cast.)"""
+    theirs = (job.existing or {}).get("precision")
+    if theirs is not None and theirs != precision:
+        raise JobConflictError(
+            f"{job.out} was generated in {theirs}, this run would add {precision} images (their pixels differ "
+            f"beyond the stated bound); rerun with --precision {theirs} to resume it, or choose another --out"
+        )
 
 
 def repair_outputs(job: Job, deep: bool = False) -> dict[str, Any]:

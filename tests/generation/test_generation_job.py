@@ -168,3 +168,12 @@ def test_unwritable_output_is_a_clear_error(tmp_path, classes_file):
     blocker.write_text("x")
     with pytest.raises(DatasetError, match="cannot write to the output folder"):
         run_job(_cfg(blocker / "out", classes_file), progress=False)
+
+
+def test_precision_is_part_of_what_a_job_makes(tmp_path, classes_file):
+    out = tmp_path / "out"
+    assert run_job(_cfg(out, classes_file, precision="fp32"), progress=False, max_images=2)["images"] == 2
+    assert json.loads((out / "manifest.json").read_text())["precision"] == "fp32"
+    with pytest.raises(JobConflictError, match="generated in fp32, this run would add bf16"):
+        run_job(_cfg(out, classes_file, precision="bf16"), progress=False)
+    assert run_job(_cfg(out, classes_file, precision="fp32"), progress=False)["images"] == 4  # resumes
