@@ -163,9 +163,17 @@ template <int NB>
   }
 }
 
+// A full block gets its own (not inlined) function: with the block size fixed the query loop unrolls
+// and its state stays in registers.
+[[gnu::noinline]] __attribute__((target("popcnt"))) void scan_popcnt_full(const std::uint64_t* q,
+                                                                          const std::uint64_t* refs, std::int64_t nr,
+                                                                          TopK* top) {
+  scan_block<kQueryBlock>(q, kQueryBlock, refs, nr, top);
+}
+
 __attribute__((target("popcnt"))) void scan_popcnt(const std::uint64_t* q, int nb, const std::uint64_t* refs,
                                                    std::int64_t nr, TopK* top) {
-  if (nb == kQueryBlock) return scan_block<kQueryBlock>(q, nb, refs, nr, top);
+  if (nb == kQueryBlock) return scan_popcnt_full(q, refs, nr, top);
   scan_block<0>(q, nb, refs, nr, top);
 }
 

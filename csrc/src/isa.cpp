@@ -74,8 +74,8 @@ Isa resolve_isa(const std::string& requested, const std::vector<Isa>& supported,
     throw std::invalid_argument(what + "=" + requested + ": this CPU does not support " + name +
                                 "; expected one of " + names(supported) + " or auto");
   }
-  throw std::invalid_argument(what + "=" + requested + " is not an instruction set; expected " +
-                              "one of baseline, avx2, avx512 or auto (this CPU supports " + names(supported) + ")");
+  throw std::invalid_argument(what + "=" + requested + " is not an instruction set; expected one of baseline, " +
+                              "avx2, avx512 or auto; this CPU supports " + names(supported));
 }
 
 Isa isa_in_use() {

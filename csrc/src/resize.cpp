@@ -1,11 +1,11 @@
 // Crop + antialiased bilinear resize + flip + normalise, the CPU loader's hot loop.
 //
-// Per (image, band of output rows): the crop rows a band needs are widened to float RGBX (one
-// 4-lane group per pixel) and resampled horizontally as the band's output rows come to need them;
-// each output row is then resampled vertically over contiguous RGBX floats with the normalisation
-// folded into the weights, transposed to planar channels in registers and stored. Work is split
-// over images and, for small batches, row bands. This file holds the ISA-independent part; the
-// inner loops (resize_simd.inl) are compiled once per instruction set and picked by isa_in_use().
+// Per (image, band of output rows): each crop row the band needs is widened to float channel
+// planes and resampled horizontally just before the first output row that reads it; each output
+// row is then resampled vertically over contiguous floats, one channel plane at a time, with the
+// normalisation folded into the weights, and stored. Work is split over images and, for small
+// batches, row bands. This file holds the ISA-independent part; the inner loops
+// (resize_simd.inl) are compiled once per instruction set and picked by isa_in_use().
 #include "genrobust/resize.hpp"
 
 #include <algorithm>
@@ -27,8 +27,8 @@
 
 namespace genrobust::resize_detail {
 
-// Output rows are resampled in groups of this many pixels (the widest vector, AVX-512's 16 floats):
-// the horizontal pass pads its rows to a whole number of groups so vector loads never leave them.
+// Rows are processed in groups of up to this many floats (the widest vector, AVX-512's 16): every
+// row buffer is padded so that whole-vector loads and stores of a group never leave it.
 constexpr std::int64_t kGroup = 16;
 
 struct Job {
@@ -36,23 +36,27 @@ struct Job {
   const CropBox* boxes;
   const std::uint8_t* flips;
   std::int64_t out_h, out_w, out_c;
-  float scale[4], bias[4];  // per RGBX lane: value = pixel * scale + bias (X lane unused)
+  float scale[3], bias[3];  // per output channel: value = resampled pixel * scale + bias
   OutDType dtype;
   void* out;
   bool stream;  // non-temporal stores for float32 outputs far larger than the caches
 };
 
-// One task: output rows [y0, y1) of image i, which read crop rows [r0, r1).
+// One task: output rows [y0, y1) of image `image`, which read crop rows [r0, r1).
 struct Band {
   std::int64_t image, y0, y1, r0, r1;
-  std::int64_t row_floats;  // floats per horizontally resampled RGBX row (padded to kGroup pixels)
+  std::int64_t plane_floats;  // floats per channel of a horizontally resampled row (out_w, padded)
 };
 
 // Per-thread buffers, grown on demand and reused across tasks.
 struct Scratch {
   FilterTable<float> fx, fy;
-  std::vector<float> rgbx;  // one crop row as float RGBX
-  std::vector<float> rows;  // the band's horizontally resampled rows
+  std::vector<float> widened;  // two crop rows as floats (the layout is the ISA path's choice)
+  std::vector<float> rows;     // the band's resampled rows: [crop row - r0][channel][plane_floats]
+  // The horizontal pass's plan per group of output columns (see resize_simd.inl).
+  std::vector<std::int32_t> group_base, group_index;
+  std::vector<std::uint8_t> group_window;
+  std::vector<float> group_weight;
 };
 
 }  // namespace genrobust::resize_detail
@@ -125,9 +129,11 @@ Band prepare_band(const Job& job, std::int64_t i, std::int64_t y0, std::int64_t 
                        s.fx.weights.begin() + b * t);
     }
   }
-  Band band{i, y0, y1, s.fy.start[y0], s.fy.start[y1 - 1] + s.fy.taps, 4 * ((out_w + kGroup - 1) / kGroup * kGroup)};
-  s.rgbx.resize(4 * box.width + 4 * kGroup);  // slack for whole-vector stores past the last pixel
-  s.rows.resize((band.r1 - band.r0) * band.row_floats);
+  // One spare group after the padded width: a row's first, partial group may start before its
+  // aligned groups, which then end up to a group later.
+  const std::int64_t plane_floats = (out_w + kGroup - 1) / kGroup * kGroup + kGroup;
+  Band band{i, y0, y1, s.fy.start[y0], s.fy.start[y1 - 1] + s.fy.taps, plane_floats};
+  s.rows.resize((band.r1 - band.r0) * 3 * plane_floats);
   return band;
 }
 
@@ -156,11 +162,10 @@ void crop_resize_normalize(const ImageU8* images, const CropBox* boxes, const st
   if (n == 0) return;
   const bool stream = dtype == OutDType::Float32 &&
                       n * out_c * out_h * out_w * static_cast<std::int64_t>(sizeof(float)) >= (std::int64_t{32} << 20);
-  Job job{images, boxes, flips, out_h, out_w, out_c, {0, 0, 0, 0}, {0, 0, 0, 0}, dtype, out, stream};
-  for (std::int64_t lane = 0; lane < 3; ++lane) {
-    const std::int64_t c = out_c == 3 ? lane : 0;  // a 1-channel output reads lane 0 only
-    job.scale[lane] = static_cast<float>(1.0 / (255.0 * std[c]));
-    job.bias[lane] = static_cast<float>(-static_cast<double>(mean[c]) / std[c]);
+  Job job{images, boxes, flips, out_h, out_w, out_c, {0, 0, 0}, {0, 0, 0}, dtype, out, stream};
+  for (std::int64_t c = 0; c < out_c; ++c) {
+    job.scale[c] = static_cast<float>(1.0 / (255.0 * std[c]));
+    job.bias[c] = static_cast<float>(-static_cast<double>(mean[c]) / std[c]);
   }
   const int nt = threads_for(threads, n * out_h * out_w * out_c, 1 << 16);
   // Enough tasks to balance uneven crops: whole images for big batches, row bands for small ones.

@@ -3,6 +3,17 @@
 // GR_ISA_LEVEL 0 (baseline: SSE2 on x86-64, plain C++ elsewhere), 1 (AVX2 + FMA + F16C) or 2
 // (AVX-512). There is no include guard on purpose; everything here lives in GR_ISA_NS so the copies
 // never meet at link time.
+//
+// Horizontal pass. Baseline: a crop row is widened to float RGBX (one 4-lane group per pixel) and
+// each output pixel is one 4-lane multiply-add per tap, transposed to planes four pixels at a time.
+// AVX2 / AVX-512: a crop row is widened straight to three float planes; for each group of W output
+// columns the sources of every tap lie in a window of 2W floats (unless the crop is shrunk by more
+// than about 1.7x), which is loaded once and permuted in registers, so a tap costs one permute and
+// one multiply-add per W outputs. Wider windows gather.
+//
+// Vertical pass (all paths): per output row and channel, a multiply-add per tap over contiguous
+// floats, the normalisation folded into the weights, stored W values at a time (non-temporal for
+// large float32 outputs, after a first partial group that aligns the rest).
 
 namespace genrobust::resize_detail::GR_ISA_NS {
 
@@ -20,12 +31,21 @@ typedef std::int32_t vi __attribute__((vector_size(W * sizeof(float))));
 typedef std::uint32_t vu __attribute__((vector_size(W * sizeof(float))));
 typedef std::uint16_t vh __attribute__((vector_size(W * sizeof(std::uint16_t))));
 typedef float v4f __attribute__((vector_size(16)));
+typedef std::int32_t v4i __attribute__((vector_size(16)));
 
 inline vf loadv(const float* p) {
   vf v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
+
+inline vi loadi(const std::int32_t* p) {
+  vi v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+inline void storev(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
 
 inline v4f load4(const float* p) {
   v4f v;
@@ -35,35 +55,20 @@ inline v4f load4(const float* p) {
 
 inline void store4(float* p, v4f v) { std::memcpy(p, &v, sizeof v); }
 
-// The four RGBX lane values repeated across a vector.
-inline vf rgbx_pattern(const float* lanes) {
-  vf v;
-  for (int i = 0; i < W; ++i) v[i] = lanes[i % 4];
-  return v;
-}
+#if GR_ISA_LEVEL == 0
+// ---- Baseline horizontal pass: RGBX pixels ----------------------------------------------------------------
 
 // One crop row of uint8 pixels -> float RGBX (gray is replicated to every lane). The X lane is never
-// output; it holds whatever is cheapest to produce.
+// output: for RGB it holds the next pixel's red, so each pixel is one 4-byte load and convert.
+// Floats of one widened crop row: width RGBX pixels.
+constexpr std::int64_t widened_floats(std::int64_t width) { return 4 * width; }
+
 void widen_row(const std::uint8_t* src, std::int64_t width, std::int64_t channels, float* rgbx) {
   std::int64_t j = 0;
   if (channels == 3) {
-#if GR_ISA_LEVEL >= 1
-    // Four pixels per step: a 16-byte load (12 used, so it stays inside the row while j + 6 <= width),
-    // bytes spread to R G B 0 groups, widened to 16 floats.
-    const __m128i spread = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
-    for (; j + 6 <= width; j += 4) {
-      const __m128i px = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 3 * j)), spread);
-#if GR_ISA_LEVEL == 2
-      _mm512_storeu_ps(rgbx + 4 * j, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(px)));
-#else
-      _mm256_storeu_ps(rgbx + 4 * j, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(px)));
-      _mm256_storeu_ps(rgbx + 4 * j + 8, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(px, 8))));
-#endif
-    }
-#elif defined(__SSE2__)
-    // One pixel per step: a 4-byte load (the fourth byte is the next pixel's red) unpacked to floats.
+#if defined(__SSE2__)
     const __m128i zero = _mm_setzero_si128();
-    for (; j + 2 <= width; ++j) {
+    for (; j + 2 <= width; ++j) {  // the 4-byte load stays inside the row
       std::int32_t bits;
       std::memcpy(&bits, src + 3 * j, sizeof bits);
       const __m128i v = _mm_unpacklo_epi16(_mm_unpacklo_epi8(_mm_cvtsi32_si128(bits), zero), zero);
@@ -84,82 +89,228 @@ void widen_row(const std::uint8_t* src, std::int64_t width, std::int64_t channel
   }
 }
 
-// Horizontal pass of one widened row: rgbx (crop width x 4 floats) -> dst (out_w x 4 floats), one
-// 4-lane multiply-add per tap, then zeros up to `row_floats` so vector reads of the padding stay finite.
-template <int T>
-void horizontal(const float* rgbx, const FilterTable<float>& fx, std::int64_t out_w, std::int64_t row_floats,
-                float* dst) {
-  const std::int64_t taps = T > 0 ? T : fx.taps;
-  const float* w = fx.weights.data();
-  const std::int32_t* start = fx.start.data();
-  for (std::int64_t x = 0; x < out_w; ++x) {
-    const float* s = rgbx + 4 * static_cast<std::int64_t>(start[x]);
-    const float* wx = w + x * taps;
-    v4f acc = wx[0] * load4(s);
-    for (std::int64_t k = 1; k < taps; ++k) acc += wx[k] * load4(s + 4 * k);
-    store4(dst + 4 * x, acc);
-  }
-  std::memset(dst + 4 * out_w, 0, (row_floats - 4 * out_w) * sizeof(float));
-}
-
-void horizontal_row(const float* rgbx, const FilterTable<float>& fx, std::int64_t out_w, std::int64_t row_floats,
-                    float* dst) {
-  switch (fx.taps) {
-    case 1: return horizontal<1>(rgbx, fx, out_w, row_floats, dst);
-    case 2: return horizontal<2>(rgbx, fx, out_w, row_floats, dst);
-    case 3: return horizontal<3>(rgbx, fx, out_w, row_floats, dst);
-    case 4: return horizontal<4>(rgbx, fx, out_w, row_floats, dst);
-    case 5: return horizontal<5>(rgbx, fx, out_w, row_floats, dst);
-    case 6: return horizontal<6>(rgbx, fx, out_w, row_floats, dst);
-    default: return horizontal<0>(rgbx, fx, out_w, row_floats, dst);
-  }
-}
-
-// Four RGBX vectors (W pixels) -> one vector per channel: pairs of vectors are split into red/green
-// and blue/X halves, then the halves of the two pairs are joined.
-inline void deinterleave(const vf p[4], vf ch[3]) {
-#if GR_ISA_LEVEL == 2
-  const vi pick_rg = {0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29};
-  const vi pick_bx = {2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31};
-  const vi low = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
-  const vi high = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
-#elif GR_ISA_LEVEL == 1
-  const vi pick_rg = {0, 4, 8, 12, 1, 5, 9, 13};
-  const vi pick_bx = {2, 6, 10, 14, 3, 7, 11, 15};
-  const vi low = {0, 1, 2, 3, 8, 9, 10, 11};
-  const vi high = {4, 5, 6, 7, 12, 13, 14, 15};
-#else
-  const vi pick_rg = {0, 4, 1, 5};
-  const vi pick_bx = {2, 6, 3, 7};
-  const vi low = {0, 1, 4, 5};
-  const vi high = {2, 3, 6, 7};
-#endif
-  const vf rg0 = __builtin_shuffle(p[0], p[1], pick_rg), rg1 = __builtin_shuffle(p[2], p[3], pick_rg);
-  const vf bx0 = __builtin_shuffle(p[0], p[1], pick_bx), bx1 = __builtin_shuffle(p[2], p[3], pick_bx);
+// Four RGBX pixels -> one 4-lane vector per channel.
+inline void transpose4(const v4f p[4], v4f ch[3]) {
+  const v4i rg = {0, 4, 1, 5}, bx = {2, 6, 3, 7}, low = {0, 1, 4, 5}, high = {2, 3, 6, 7};
+  const v4f rg0 = __builtin_shuffle(p[0], p[1], rg), rg1 = __builtin_shuffle(p[2], p[3], rg);
+  const v4f bx0 = __builtin_shuffle(p[0], p[1], bx), bx1 = __builtin_shuffle(p[2], p[3], bx);
   ch[0] = __builtin_shuffle(rg0, rg1, low);
   ch[1] = __builtin_shuffle(rg0, rg1, high);
   ch[2] = __builtin_shuffle(bx0, bx1, low);
 }
 
-// Output pixels x .. x + W - 1 of one row, per channel: the vertical taps over the RGBX rows with
-// the normalisation folded into the weights (wv[k] = wy[k] * scale per lane), then transposed. With
-// TY == 0 (many taps) the folded weights are formed on the fly instead of being held in registers.
-template <int TY>
-inline void output_group(const float* src, std::int64_t stride, const vf* wv, const float* wy, std::int64_t ty,
-                         vf scale, vf bias, std::int64_t x, vf ch[3]) {
-  vf p[4];
-  for (int j = 0; j < 4; ++j) {
-    const float* s = src + 4 * x + j * W;
-    vf acc = bias;
-    if constexpr (TY > 0) {
-      for (int k = 0; k < TY; ++k) acc += wv[k] * loadv(s + k * stride);
-    } else {
-      for (std::int64_t k = 0; k < ty; ++k) acc += (wy[k] * scale) * loadv(s + k * stride);
-    }
-    p[j] = acc;
+template <int T>
+void horizontal(const Scratch& s, const float* rgbx, std::int64_t, std::int64_t out_w, std::int64_t planes,
+                float* const dst[3]) {
+  const std::int64_t taps = T > 0 ? T : s.fx.taps;
+  const float* w = s.fx.weights.data();
+  const std::int32_t* start = s.fx.start.data();
+  auto pixel = [&](std::int64_t x) {
+    const float* src = rgbx + 4 * static_cast<std::int64_t>(start[x]);
+    const float* wx = w + x * taps;
+    v4f acc = wx[0] * load4(src);
+    for (std::int64_t k = 1; k < taps; ++k) acc += wx[k] * load4(src + 4 * k);
+    return acc;
+  };
+  std::int64_t x = 0;
+  for (; x + 4 <= out_w; x += 4) {
+    const v4f p[4] = {pixel(x), pixel(x + 1), pixel(x + 2), pixel(x + 3)};
+    v4f ch[3];
+    transpose4(p, ch);
+    for (std::int64_t c = 0; c < planes; ++c) store4(dst[c] + x, ch[c]);
   }
-  deinterleave(p, ch);
+  for (; x < out_w; ++x) {
+    const v4f p = pixel(x);
+    for (std::int64_t c = 0; c < planes; ++c) dst[c][x] = p[c];
+  }
 }
+
+void horizontal_row(const Scratch& s, const float* widened, std::int64_t width, std::int64_t out_w,
+                    std::int64_t planes, float* const dst[3]) {
+  switch (s.fx.taps) {
+    case 1: return horizontal<1>(s, widened, width, out_w, planes, dst);
+    case 2: return horizontal<2>(s, widened, width, out_w, planes, dst);
+    case 3: return horizontal<3>(s, widened, width, out_w, planes, dst);
+    case 4: return horizontal<4>(s, widened, width, out_w, planes, dst);
+    default: return horizontal<0>(s, widened, width, out_w, planes, dst);
+  }
+}
+
+void plan_columns(std::int64_t, Scratch&) {}  // the RGBX path reads the filter table directly
+
+#else
+// ---- AVX2 / AVX-512 horizontal pass: channel planes, windows permuted in registers ------------------------
+
+constexpr std::int64_t kWindow = 2 * W;  // floats of one plane a group's taps are permuted from
+
+// Per group g of W output columns: group_base[g] = its first source column, group_index[g * W + i] =
+// column i's first tap relative to it (tap k reads base + index + k), group_weight[(g * taps + k) * W
+// + i] its weights (zero for columns past out_w), and group_window[g] whether all of its sources lie
+// within kWindow floats of the base.
+void plan_columns(std::int64_t out_w, Scratch& s) {
+  const std::int64_t taps = s.fx.taps, groups = (out_w + W - 1) / W;
+  s.group_base.resize(groups);
+  s.group_window.resize(groups);
+  s.group_index.assign(groups * W, 0);
+  s.group_weight.assign(groups * taps * W, 0.0f);
+  for (std::int64_t g = 0; g < groups; ++g) {
+    const std::int64_t x0 = g * W, x1 = std::min(out_w, x0 + W);
+    std::int32_t lo = s.fx.start[x0], hi = s.fx.start[x0];  // a flipped table runs backwards
+    for (std::int64_t x = x0; x < x1; ++x) {
+      lo = std::min(lo, s.fx.start[x]);
+      hi = std::max(hi, s.fx.start[x]);
+    }
+    s.group_base[g] = lo;
+    s.group_window[g] = hi + taps - lo <= kWindow;
+    for (std::int64_t x = x0; x < x1; ++x) {
+      s.group_index[g * W + (x - x0)] = s.fx.start[x] - lo;
+      for (std::int64_t k = 0; k < taps; ++k)
+        s.group_weight[(g * taps + k) * W + (x - x0)] = s.fx.weights[x * taps + k];
+    }
+  }
+}
+
+#if GR_ISA_LEVEL == 2
+typedef __m512 vnative;
+inline vf permute2(vf lo, vi index, vf hi) {
+  return reinterpret_cast<vf>(_mm512_permutex2var_ps(reinterpret_cast<__m512>(lo), reinterpret_cast<__m512i>(index),
+                                                      reinterpret_cast<__m512>(hi)));
+}
+inline vf gather(const float* base, vi index) {
+  return reinterpret_cast<vf>(_mm512_i32gather_ps(reinterpret_cast<__m512i>(index), base, 4));
+}
+#else
+// Two single-source permutes (each reads its index modulo 8) blended on the index's bit 3.
+inline vf permute2(vf lo, vi index, vf hi) {
+  const __m256i i = reinterpret_cast<__m256i>(index);
+  const __m256 from_lo = _mm256_permutevar8x32_ps(reinterpret_cast<__m256>(lo), i);
+  const __m256 from_hi = _mm256_permutevar8x32_ps(reinterpret_cast<__m256>(hi), i);
+  return reinterpret_cast<vf>(_mm256_blendv_ps(from_lo, from_hi, _mm256_castsi256_ps(_mm256_slli_epi32(i, 28))));
+}
+inline vf gather(const float* base, vi index) {
+  return reinterpret_cast<vf>(_mm256_i32gather_ps(base, reinterpret_cast<__m256i>(index), 4));
+}
+#endif
+
+// Floats of one widened crop row: three planes of `width` columns, each followed by a window's worth
+// of slack so that window loads stay inside the buffer (permutes never select the slack).
+constexpr std::int64_t plane_stride(std::int64_t width) { return width + kWindow; }
+constexpr std::int64_t widened_floats(std::int64_t width) { return 3 * plane_stride(width); }
+
+// One crop row of uint8 pixels -> `channels` float planes at `out`, plane_stride(width) apart.
+void widen_row(const std::uint8_t* src, std::int64_t width, std::int64_t channels, float* out) {
+  const std::int64_t stride = plane_stride(width);
+  float* planes[3] = {out, out + stride, out + 2 * stride};
+  std::int64_t j = 0;
+  if (channels == 3) {
+#if GR_ISA_LEVEL == 2
+    // 16 pixels (48 bytes) per step: bytes widened to 16-bit words, one two-source word permute for
+    // red and green together and one for blue, then words -> int32 -> float.
+    static const std::uint16_t kPickRG[32] = {0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39, 42, 45,
+                                              1, 4, 7, 10, 13, 16, 19, 22, 25, 28, 31, 34, 37, 40, 43, 46};
+    static const std::uint16_t kPickB[32] = {2, 5, 8, 11, 14, 17, 20, 23, 26, 29, 32, 35, 38, 41, 44, 47};
+    const __m512i pick_rg = _mm512_loadu_si512(kPickRG), pick_b = _mm512_loadu_si512(kPickB);
+    for (; j + 16 <= width; j += 16) {
+      const std::uint8_t* p = src + 3 * j;
+      const __m512i a = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+      const __m512i b = _mm512_cvtepu8_epi16(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32))));
+      const __m512i rg = _mm512_permutex2var_epi16(a, pick_rg, b);
+      const __m512i bb = _mm512_permutex2var_epi16(a, pick_b, b);
+      _mm512_storeu_ps(planes[0] + j, _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(rg))));
+      _mm512_storeu_ps(planes[1] + j, _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(rg, 1))));
+      _mm512_storeu_ps(planes[2] + j, _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(bb))));
+    }
+#else
+    // 16 pixels (three 16-byte loads) per step: the classic SSSE3 byte shuffles gather each channel's
+    // bytes from the three loads, then bytes -> int32 -> float eight at a time.
+    const __m128i r0 = _mm_setr_epi8(0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m128i r1 = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, 2, 5, 8, 11, 14, -1, -1, -1, -1, -1);
+    const __m128i r2 = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 1, 4, 7, 10, 13);
+    const __m128i g0 = _mm_setr_epi8(1, 4, 7, 10, 13, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m128i g1 = _mm_setr_epi8(-1, -1, -1, -1, -1, 0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1);
+    const __m128i g2 = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 2, 5, 8, 11, 14);
+    const __m128i b0 = _mm_setr_epi8(2, 5, 8, 11, 14, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m128i b1 = _mm_setr_epi8(-1, -1, -1, -1, -1, 1, 4, 7, 10, 13, -1, -1, -1, -1, -1, -1);
+    const __m128i b2 = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 3, 6, 9, 12, 15);
+    for (; j + 16 <= width; j += 16) {
+      const std::uint8_t* p = src + 3 * j;
+      const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
+      const __m128i x2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32));
+      const __m128i ch[3] = {
+          _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(x0, r0), _mm_shuffle_epi8(x1, r1)), _mm_shuffle_epi8(x2, r2)),
+          _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(x0, g0), _mm_shuffle_epi8(x1, g1)), _mm_shuffle_epi8(x2, g2)),
+          _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(x0, b0), _mm_shuffle_epi8(x1, b1)), _mm_shuffle_epi8(x2, b2))};
+      for (int c = 0; c < 3; ++c) {
+        _mm256_storeu_ps(planes[c] + j, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(ch[c])));
+        _mm256_storeu_ps(planes[c] + j + 8, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(ch[c], 8))));
+      }
+    }
+#endif
+    for (; j < width; ++j)
+      for (int c = 0; c < 3; ++c) planes[c][j] = src[3 * j + c];
+  } else {
+    for (; j < width; ++j) planes[0][j] = src[j];
+  }
+}
+
+// One group's W outputs of one plane: the taps' sources permuted from the window at `src`, or
+// gathered when the group's sources are spread wider than the window.
+template <int T>
+inline vf resample_group(const float* src, bool window, vi index, const float* weights, std::int64_t taps) {
+  const std::int64_t n = T > 0 ? T : taps;
+  vf acc = {};
+  if (window) {
+    const vf lo = loadv(src), hi = loadv(src + W);
+    for (std::int64_t k = 0; k < n; ++k) acc += loadv(weights + k * W) * permute2(lo, index + static_cast<std::int32_t>(k), hi);
+  } else {
+    for (std::int64_t k = 0; k < n; ++k) acc += loadv(weights + k * W) * gather(src, index + static_cast<std::int32_t>(k));
+  }
+  return acc;
+}
+
+template <int T>
+void horizontal(const Scratch& s, const float* widened, std::int64_t width, std::int64_t out_w, std::int64_t planes,
+                float* const dst[3]) {
+  const std::int64_t taps = T > 0 ? T : s.fx.taps, groups = (out_w + W - 1) / W;
+  const std::int64_t stride = plane_stride(width);
+  const float* const r = widened;
+  const float* const g = r + stride;
+  const float* const b = g + stride;
+  const std::int32_t* const bases = s.group_base.data();
+  const std::int32_t* const indices = s.group_index.data();
+  const std::uint8_t* const windows = s.group_window.data();
+  const float* const weights = s.group_weight.data();
+  float* const dr = dst[0];
+  float* const dg = dst[1];
+  float* const db = dst[2];
+  for (std::int64_t i = 0; i < groups; ++i) {
+    const std::int64_t base = bases[i];
+    const bool window = windows[i] != 0;
+    const vi index = loadi(indices + i * W);
+    const float* w = weights + i * taps * W;
+    storev(dr + i * W, resample_group<T>(r + base, window, index, w, taps));
+    if (planes == 3) {
+      storev(dg + i * W, resample_group<T>(g + base, window, index, w, taps));
+      storev(db + i * W, resample_group<T>(b + base, window, index, w, taps));
+    }
+  }
+}
+
+void horizontal_row(const Scratch& s, const float* widened, std::int64_t width, std::int64_t out_w,
+                    std::int64_t planes, float* const dst[3]) {
+  switch (s.fx.taps) {
+    case 1: return horizontal<1>(s, widened, width, out_w, planes, dst);
+    case 2: return horizontal<2>(s, widened, width, out_w, planes, dst);
+    case 3: return horizontal<3>(s, widened, width, out_w, planes, dst);
+    case 4: return horizontal<4>(s, widened, width, out_w, planes, dst);
+    case 5: return horizontal<5>(s, widened, width, out_w, planes, dst);
+    default: return horizontal<0>(s, widened, width, out_w, planes, dst);
+  }
+}
+#endif
+
+// ---- Vertical pass and stores ---------------------------------------------------------------------------
 
 inline void store_f32(float* p, vf v, bool stream) {
   if (stream) {  // the caller checked that p is aligned to the vector
@@ -171,7 +322,7 @@ inline void store_f32(float* p, vf v, bool stream) {
     return _mm_stream_ps(p, reinterpret_cast<__m128>(v));
 #endif
   }
-  std::memcpy(p, &v, sizeof v);
+  storev(p, v);
 }
 
 inline void store_f16(std::uint16_t* p, vf v) {
@@ -195,93 +346,136 @@ inline void store_bf16(std::uint16_t* p, vf v) {
   std::memcpy(p, &half, sizeof half);
 }
 
-// Lanes [0, count) of one group of channel vectors into the output planes at element `offset`.
-inline void store_partial(const Job& job, const vf ch[3], std::int64_t plane, std::int64_t offset,
-                          std::int64_t count) {
-  for (std::int64_t c = 0; c < job.out_c; ++c)
-    for (std::int64_t i = 0; i < count; ++i) {
-      const float v = ch[c][i];
-      const std::int64_t at = offset + c * plane + i;
-      if (job.dtype == OutDType::Float32)
-        static_cast<float*>(job.out)[at] = v;
-      else if (job.dtype == OutDType::Float16)
-        static_cast<std::uint16_t*>(job.out)[at] = float_to_half(v);
-      else
-        static_cast<std::uint16_t*>(job.out)[at] = float_to_bfloat16(v);
-    }
-}
-
-inline void store_group(const Job& job, const vf ch[3], std::int64_t plane, std::int64_t offset, bool stream) {
-  for (std::int64_t c = 0; c < job.out_c; ++c) {
-    const std::int64_t at = offset + c * plane;
-    if (job.dtype == OutDType::Float32) {
-      float* p = static_cast<float*>(job.out) + at;
-      store_f32(p, ch[c], stream && reinterpret_cast<std::uintptr_t>(p) % sizeof(vf) == 0);
-    } else if (job.dtype == OutDType::Float16) {
-      store_f16(static_cast<std::uint16_t*>(job.out) + at, ch[c]);
-    } else {
-      store_bf16(static_cast<std::uint16_t*>(job.out) + at, ch[c]);
-    }
+// Where the values of one output row of one channel go, per output dtype: whole vectors (`full`,
+// streamed when the row asked for it and the address is aligned) and the first n of a vector (`part`).
+struct StoreF32 {
+  float* row;
+  bool stream;
+  void full(std::int64_t x, vf v) const {
+    float* p = row + x;
+    store_f32(p, v, stream && reinterpret_cast<std::uintptr_t>(p) % sizeof(vf) == 0);
   }
-}
+  void part(std::int64_t x, vf v, std::int64_t n) const {
+    for (std::int64_t i = 0; i < n; ++i) row[x + i] = v[i];
+  }
+  // Values before the first vector-aligned one: streamed rows store them separately.
+  std::int64_t head(std::int64_t w) const {
+    const auto at = reinterpret_cast<std::uintptr_t>(row);
+    if (!stream || at % sizeof(float) != 0 || at % sizeof(vf) == 0) return 0;
+    return std::min<std::int64_t>(w, (sizeof(vf) - at % sizeof(vf)) / sizeof(float));
+  }
+};
 
-// Output row y of image `image` from the band's horizontally resampled rows.
-template <int TY>
-void emit_row(const Job& job, const Band& band, const Scratch& s, std::int64_t y) {
-  const std::int64_t ty = s.fy.taps, w = job.out_w, plane = job.out_h * w;
-  const std::int64_t offset = band.image * job.out_c * plane + y * w;
-  const float* src = s.rows.data() + (s.fy.start[y] - band.r0) * band.row_floats;
-  const float* wy = s.fy.weights.data() + y * ty;
-  const vf scale = rgbx_pattern(job.scale), bias = rgbx_pattern(job.bias);
+struct StoreF16 {
+  std::uint16_t* row;
+  void full(std::int64_t x, vf v) const { store_f16(row + x, v); }
+  void part(std::int64_t x, vf v, std::int64_t n) const {
+    for (std::int64_t i = 0; i < n; ++i) row[x + i] = float_to_half(v[i]);
+  }
+  std::int64_t head(std::int64_t) const { return 0; }
+};
+
+struct StoreBF16 {
+  std::uint16_t* row;
+  void full(std::int64_t x, vf v) const { store_bf16(row + x, v); }
+  void part(std::int64_t x, vf v, std::int64_t n) const {
+    for (std::int64_t i = 0; i < n; ++i) row[x + i] = float_to_bfloat16(v[i]);
+  }
+  std::int64_t head(std::int64_t) const { return 0; }
+};
+
+// One output row of one channel: bias + sum over taps of (weight * scale) * resampled row.
+template <int TY, typename Store>
+inline void vertical_row(const float* src, std::int64_t stride, const float* wy, std::int64_t ty, float scale,
+                         float bias, std::int64_t w, const Store& store) {
+  const vf vbias = bias + vf{};
   vf wv[TY > 0 ? TY : 1];
-  for (int k = 0; k < TY; ++k) wv[k] = wy[k] * scale;
-  // Streamed float32 rows start with a partial group so that the whole groups after it are aligned.
-  std::int64_t x = 0;
-  vf ch[3];
-  const auto first = reinterpret_cast<std::uintptr_t>(static_cast<float*>(job.out) + offset);
-  if (job.stream && first % sizeof(float) == 0 && first % sizeof(vf) != 0) {
-    const std::int64_t head = std::min<std::int64_t>(w, (sizeof(vf) - first % sizeof(vf)) / sizeof(float));
-    output_group<TY>(src, band.row_floats, wv, wy, ty, scale, bias, 0, ch);
-    store_partial(job, ch, plane, offset, head);
-    x = head;
-  }
-  for (; x + W <= w; x += W) {
-    output_group<TY>(src, band.row_floats, wv, wy, ty, scale, bias, x, ch);
-    store_group(job, ch, plane, offset + x, job.stream);
-  }
-  if (x < w) {
-    output_group<TY>(src, band.row_floats, wv, wy, ty, scale, bias, x, ch);
-    store_partial(job, ch, plane, offset + x, w - x);
+  if constexpr (TY > 0)
+    for (int k = 0; k < TY; ++k) wv[k] = wy[k] * scale + vf{};
+  auto group = [&](std::int64_t x) {
+    vf acc = vbias;
+    if constexpr (TY > 0) {
+      for (int k = 0; k < TY; ++k) acc += wv[k] * loadv(src + k * stride + x);
+    } else {
+      for (std::int64_t k = 0; k < ty; ++k) acc += (wy[k] * scale) * loadv(src + k * stride + x);
+    }
+    return acc;
+  };
+  std::int64_t x = store.head(w);
+  if (x > 0) store.part(0, group(0), x);
+  for (; x + W <= w; x += W) store.full(x, group(x));
+  if (x < w) store.part(x, group(x), w - x);
+}
+
+// Output row y, every channel: the vertical taps over the band's resampled rows, normalised, stored.
+template <int TY>
+void emit_row(const Job& job, const Band& band, const Scratch& s, std::int64_t planes, std::int64_t y) {
+  const std::int64_t ty = TY > 0 ? TY : s.fy.taps, w = job.out_w, plane = job.out_h * w;
+  const std::int64_t stride = 3 * band.plane_floats;  // between consecutive crop rows
+  const float* wy = s.fy.weights.data() + y * ty;
+  const float* first = s.rows.data() + (s.fy.start[y] - band.r0) * stride;
+  for (std::int64_t c = 0; c < job.out_c; ++c) {
+    const float* src = first + (planes == 1 ? 0 : c) * band.plane_floats;
+    const std::int64_t at = (band.image * job.out_c + c) * plane + y * w;
+    const float scale = job.scale[c], bias = job.bias[c];
+    if (job.dtype == OutDType::Float32)
+      vertical_row<TY>(src, stride, wy, ty, scale, bias, w, StoreF32{static_cast<float*>(job.out) + at, job.stream});
+    else if (job.dtype == OutDType::Float16)
+      vertical_row<TY>(src, stride, wy, ty, scale, bias, w, StoreF16{static_cast<std::uint16_t*>(job.out) + at});
+    else
+      vertical_row<TY>(src, stride, wy, ty, scale, bias, w, StoreBF16{static_cast<std::uint16_t*>(job.out) + at});
   }
 }
 
-void emit_row_any(const Job& job, const Band& band, const Scratch& s, std::int64_t y) {
+void emit_row_any(const Job& job, const Band& band, const Scratch& s, std::int64_t planes, std::int64_t y) {
   switch (s.fy.taps) {
-    case 1: return emit_row<1>(job, band, s, y);
-    case 2: return emit_row<2>(job, band, s, y);
-    case 3: return emit_row<3>(job, band, s, y);
-    case 4: return emit_row<4>(job, band, s, y);
-    case 5: return emit_row<5>(job, band, s, y);
-    case 6: return emit_row<6>(job, band, s, y);
-    default: return emit_row<0>(job, band, s, y);
+    case 1: return emit_row<1>(job, band, s, planes, y);
+    case 2: return emit_row<2>(job, band, s, planes, y);
+    case 3: return emit_row<3>(job, band, s, planes, y);
+    case 4: return emit_row<4>(job, band, s, planes, y);
+    case 5: return emit_row<5>(job, band, s, planes, y);
+    default: return emit_row<0>(job, band, s, planes, y);
   }
+}
+
+// Crop rows are short runs of a large image that is usually not in the caches: asking for the run a
+// few rows ahead hides the memory latency the hardware prefetchers leave at each row start.
+constexpr std::int64_t kPrefetchRows = 3;
+
+inline void prefetch_bytes(const std::uint8_t* p, std::int64_t bytes) {
+  for (std::int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
+  __builtin_prefetch(p + bytes - 1, 0, 3);
 }
 
 // Output rows [band.y0, band.y1) of one image. Crop rows are resampled horizontally just before the
-// first output row that reads them, so each is still in L1 when the vertical pass uses it.
+// first output row that reads them, so each is still in L1 when the vertical pass uses it. Each crop
+// row is widened one row ahead of its horizontal pass (two slots take turns): the pass loads windows
+// that straddle the widening's stores, which must have left the store buffer by then or every such
+// load stalls.
 void resample_band(const Job& job, const Band& band, Scratch& s) {
   const ImageU8& im = job.images[band.image];
   const CropBox& box = job.boxes[band.image];
-  const std::int64_t stride = im.width * im.channels;
+  const std::int64_t stride = im.width * im.channels, planes = im.channels, slot = widened_floats(box.width);
+  const std::uint8_t* first = im.data + box.top * stride + box.left * im.channels;
+  if (s.widened.size() < static_cast<std::size_t>(2 * slot)) s.widened.assign(2 * slot, 0.0f);
+  auto widen = [&](std::int64_t r) {
+    if (r + kPrefetchRows < box.height) prefetch_bytes(first + (r + kPrefetchRows) * stride, box.width * im.channels);
+    widen_row(first + r * stride, box.width, im.channels, s.widened.data() + (r & 1) * slot);
+  };
+  plan_columns(job.out_w, s);
   std::int64_t ready = band.r0;  // crop rows [r0, ready) are resampled
+  widen(ready);
   for (std::int64_t y = band.y0; y < band.y1; ++y) {
     for (const std::int64_t need = s.fy.start[y] + s.fy.taps; ready < need; ++ready) {
-      widen_row(im.data + (box.top + ready) * stride + box.left * im.channels, box.width, im.channels,
-                s.rgbx.data());
-      horizontal_row(s.rgbx.data(), s.fx, job.out_w, band.row_floats,
-                     s.rows.data() + (ready - band.r0) * band.row_floats);
+      if (ready + 1 < band.r1) widen(ready + 1);
+      float* row = s.rows.data() + (ready - band.r0) * 3 * band.plane_floats;
+      float* const dst[3] = {row, row + band.plane_floats, row + 2 * band.plane_floats};
+      horizontal_row(s, s.widened.data() + (ready & 1) * slot, box.width, job.out_w, planes, dst);
+      // Zero the padding: partial groups of the vertical pass read it (and drop the results).
+      for (std::int64_t c = 0; c < planes; ++c)
+        std::memset(dst[c] + job.out_w, 0, (band.plane_floats - job.out_w) * sizeof(float));
     }
-    emit_row_any(job, band, s, y);
+    emit_row_any(job, band, s, planes, y);
   }
 #if defined(__SSE2__)
   if (job.stream) _mm_sfence();  // the non-temporal stores are visible before the parallel region ends
