@@ -51,7 +51,7 @@ struct Band {
 // Per-thread buffers, grown on demand and reused across tasks.
 struct Scratch {
   FilterTable<float> fx, fy;
-  std::vector<float> widened;  // two crop rows as floats (the layout is the ISA path's choice)
+  std::vector<float> widened;  // one crop row as floats (the layout is the ISA path's choice)
   std::vector<float> rows;     // the band's resampled rows: [crop row - r0][channel][plane_floats]
   // The horizontal pass's plan per group of output columns (see resize_simd.inl).
   std::vector<std::int32_t> group_base, group_index;

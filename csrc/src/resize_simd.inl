@@ -448,29 +448,24 @@ inline void prefetch_bytes(const std::uint8_t* p, std::int64_t bytes) {
 }
 
 // Output rows [band.y0, band.y1) of one image. Crop rows are resampled horizontally just before the
-// first output row that reads them, so each is still in L1 when the vertical pass uses it. Each crop
-// row is widened one row ahead of its horizontal pass (two slots take turns): the pass loads windows
-// that straddle the widening's stores, which must have left the store buffer by then or every such
-// load stalls.
+// first output row that reads them, so each is still in L1 when the vertical pass uses it.
 void resample_band(const Job& job, const Band& band, Scratch& s) {
   const ImageU8& im = job.images[band.image];
   const CropBox& box = job.boxes[band.image];
-  const std::int64_t stride = im.width * im.channels, planes = im.channels, slot = widened_floats(box.width);
+  const std::int64_t stride = im.width * im.channels, planes = im.channels;
   const std::uint8_t* first = im.data + box.top * stride + box.left * im.channels;
-  if (s.widened.size() < static_cast<std::size_t>(2 * slot)) s.widened.assign(2 * slot, 0.0f);
-  auto widen = [&](std::int64_t r) {
-    if (r + kPrefetchRows < box.height) prefetch_bytes(first + (r + kPrefetchRows) * stride, box.width * im.channels);
-    widen_row(first + r * stride, box.width, im.channels, s.widened.data() + (r & 1) * slot);
-  };
+  if (s.widened.size() < static_cast<std::size_t>(widened_floats(box.width)))
+    s.widened.assign(widened_floats(box.width), 0.0f);
   plan_columns(job.out_w, s);
   std::int64_t ready = band.r0;  // crop rows [r0, ready) are resampled
-  widen(ready);
   for (std::int64_t y = band.y0; y < band.y1; ++y) {
     for (const std::int64_t need = s.fy.start[y] + s.fy.taps; ready < need; ++ready) {
-      if (ready + 1 < band.r1) widen(ready + 1);
+      if (ready + kPrefetchRows < box.height)
+        prefetch_bytes(first + (ready + kPrefetchRows) * stride, box.width * im.channels);
+      widen_row(first + ready * stride, box.width, im.channels, s.widened.data());
       float* row = s.rows.data() + (ready - band.r0) * 3 * band.plane_floats;
       float* const dst[3] = {row, row + band.plane_floats, row + 2 * band.plane_floats};
-      horizontal_row(s, s.widened.data() + (ready & 1) * slot, box.width, job.out_w, planes, dst);
+      horizontal_row(s, s.widened.data(), box.width, job.out_w, planes, dst);
       // Zero the padding: partial groups of the vertical pass read it (and drop the results).
       for (std::int64_t c = 0; c < planes; ++c)
         std::memset(dst[c] + job.out_w, 0, (band.plane_floats - job.out_w) * sizeof(float));
