@@ -204,47 +204,35 @@ void widen_row(const std::uint8_t* src, std::int64_t width, std::int64_t channel
   std::int64_t j = 0;
   if (channels == 3) {
 #if GR_ISA_LEVEL == 2
-    // 16 pixels (48 bytes) per step: bytes widened to 16-bit words, one two-source word permute for
-    // red and green together and one for blue, then words -> int32 -> float.
-    static const std::uint16_t kPickRG[32] = {0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39, 42, 45,
-                                              1, 4, 7, 10, 13, 16, 19, 22, 25, 28, 31, 34, 37, 40, 43, 46};
-    static const std::uint16_t kPickB[32] = {2, 5, 8, 11, 14, 17, 20, 23, 26, 29, 32, 35, 38, 41, 44, 47};
-    const __m512i pick_rg = _mm512_loadu_si512(kPickRG), pick_b = _mm512_loadu_si512(kPickB);
+    // 16 pixels per step: 48 bytes (a masked load: nothing past them is touched) spread so that each
+    // 128-bit lane holds four pixels, then one in-lane byte shuffle per channel puts each pixel's value
+    // in the low byte of its own 32-bit lane.
+    const __m512i spread = _mm512_setr_epi32(0, 1, 2, 3, 3, 4, 5, 6, 6, 7, 8, 9, 9, 10, 11, 12);
+    const __m512i pick[3] = {
+        _mm512_broadcast_i32x4(_mm_setr_epi8(0, -1, -1, -1, 3, -1, -1, -1, 6, -1, -1, -1, 9, -1, -1, -1)),
+        _mm512_broadcast_i32x4(_mm_setr_epi8(1, -1, -1, -1, 4, -1, -1, -1, 7, -1, -1, -1, 10, -1, -1, -1)),
+        _mm512_broadcast_i32x4(_mm_setr_epi8(2, -1, -1, -1, 5, -1, -1, -1, 8, -1, -1, -1, 11, -1, -1, -1))};
     for (; j + 16 <= width; j += 16) {
-      const std::uint8_t* p = src + 3 * j;
-      const __m512i a = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-      const __m512i b = _mm512_cvtepu8_epi16(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32))));
-      const __m512i rg = _mm512_permutex2var_epi16(a, pick_rg, b);
-      const __m512i bb = _mm512_permutex2var_epi16(a, pick_b, b);
-      _mm512_storeu_ps(planes[0] + j, _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(rg))));
-      _mm512_storeu_ps(planes[1] + j, _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(rg, 1))));
-      _mm512_storeu_ps(planes[2] + j, _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(bb))));
+      const __m512i bytes = _mm512_maskz_loadu_epi32(0x0fff, src + 3 * j);
+      const __m512i px = _mm512_permutexvar_epi32(spread, bytes);
+      for (int c = 0; c < 3; ++c) _mm512_storeu_ps(planes[c] + j, _mm512_cvtepi32_ps(_mm512_shuffle_epi8(px, pick[c])));
     }
 #else
-    // 16 pixels (three 16-byte loads) per step: the classic SSSE3 byte shuffles gather each channel's
-    // bytes from the three loads, then bytes -> int32 -> float eight at a time.
-    const __m128i r0 = _mm_setr_epi8(0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
-    const __m128i r1 = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, 2, 5, 8, 11, 14, -1, -1, -1, -1, -1);
-    const __m128i r2 = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 1, 4, 7, 10, 13);
-    const __m128i g0 = _mm_setr_epi8(1, 4, 7, 10, 13, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
-    const __m128i g1 = _mm_setr_epi8(-1, -1, -1, -1, -1, 0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1);
-    const __m128i g2 = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 2, 5, 8, 11, 14);
-    const __m128i b0 = _mm_setr_epi8(2, 5, 8, 11, 14, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
-    const __m128i b1 = _mm_setr_epi8(-1, -1, -1, -1, -1, 1, 4, 7, 10, 13, -1, -1, -1, -1, -1, -1);
-    const __m128i b2 = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 3, 6, 9, 12, 15);
-    for (; j + 16 <= width; j += 16) {
+    // 8 pixels per step: pixels 0-3 in the low 128-bit lane and 4-7 in the high one (two overlapping
+    // 16-byte loads, 28 bytes read), then one in-lane byte shuffle per channel puts each pixel's value
+    // in the low byte of its own 32-bit lane.
+    const __m256i pick[3] = {
+        _mm256_setr_epi8(0, -1, -1, -1, 3, -1, -1, -1, 6, -1, -1, -1, 9, -1, -1, -1,  //
+                         0, -1, -1, -1, 3, -1, -1, -1, 6, -1, -1, -1, 9, -1, -1, -1),
+        _mm256_setr_epi8(1, -1, -1, -1, 4, -1, -1, -1, 7, -1, -1, -1, 10, -1, -1, -1,  //
+                         1, -1, -1, -1, 4, -1, -1, -1, 7, -1, -1, -1, 10, -1, -1, -1),
+        _mm256_setr_epi8(2, -1, -1, -1, 5, -1, -1, -1, 8, -1, -1, -1, 11, -1, -1, -1,  //
+                         2, -1, -1, -1, 5, -1, -1, -1, 8, -1, -1, -1, 11, -1, -1, -1)};
+    for (; j + 10 <= width; j += 8) {
       const std::uint8_t* p = src + 3 * j;
-      const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-      const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
-      const __m128i x2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32));
-      const __m128i ch[3] = {
-          _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(x0, r0), _mm_shuffle_epi8(x1, r1)), _mm_shuffle_epi8(x2, r2)),
-          _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(x0, g0), _mm_shuffle_epi8(x1, g1)), _mm_shuffle_epi8(x2, g2)),
-          _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(x0, b0), _mm_shuffle_epi8(x1, b1)), _mm_shuffle_epi8(x2, b2))};
-      for (int c = 0; c < 3; ++c) {
-        _mm256_storeu_ps(planes[c] + j, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(ch[c])));
-        _mm256_storeu_ps(planes[c] + j + 8, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(ch[c], 8))));
-      }
+      const __m256i px = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(p + 12),
+                                             reinterpret_cast<const __m128i*>(p));
+      for (int c = 0; c < 3; ++c) _mm256_storeu_ps(planes[c] + j, _mm256_cvtepi32_ps(_mm256_shuffle_epi8(px, pick[c])));
     }
 #endif
     for (; j < width; ++j)
