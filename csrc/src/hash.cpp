@@ -119,13 +119,26 @@ struct TopK {
 
 constexpr int kQueryBlock = 8;  // queries scanned together so each reference is loaded once
 
-// The scan and counting-sort bodies are written once and inlined into one function per popcount
-// variant: inside a target("popcnt") function __builtin_popcountll becomes the POPCNT instruction,
-// elsewhere the portable bit-twiddling sequence.
+// The scan and counting-sort bodies are written once, as templates over the popcount variant, and
+// instantiated in one function per variant. HardwarePopcount is __builtin_popcountll, which becomes
+// the POPCNT instruction inside the target("popcnt") functions that instantiate it; PortablePopcount
+// counts bits with shifts and masks whatever the compiler flags.
+struct HardwarePopcount {
+  static std::int32_t count(std::uint64_t x) { return static_cast<std::int32_t>(__builtin_popcountll(x)); }
+};
+
+struct PortablePopcount {
+  static std::int32_t count(std::uint64_t x) {
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return static_cast<std::int32_t>((x * 0x0101010101010101ull) >> 56);
+  }
+};
 
 // Each query of a block keeps its k best; NB > 0 fixes the block size at compile time. The k-th
 // distances live in locals (not behind the TopK pointers) so the hot compare stays in registers.
-template <int NB>
+template <typename Popcount, int NB>
 [[gnu::always_inline]] inline void scan_block(const std::uint64_t* q, int nb_any, const std::uint64_t* refs,
                                               std::int64_t nr, TopK* top) {
   const int nb = NB > 0 ? NB : nb_any;
@@ -134,7 +147,7 @@ template <int NB>
   for (std::int64_t j = 0; j < nr; ++j) {
     const std::uint64_t r = refs[j];
     for (int b = 0; b < nb; ++b) {
-      const std::int32_t d = static_cast<std::int32_t>(__builtin_popcountll(q[b] ^ r));
+      const std::int32_t d = Popcount::count(q[b] ^ r);
       if (__builtin_expect(d < worst[b], 0)) {
         top[b].insert(d, j);
         worst[b] = top[b].worst;
@@ -145,12 +158,13 @@ template <int NB>
 
 // Large k: a counting sort of all distances (one bucket per distance 0..64), O(nr) per query
 // whatever k is, stable because references are bucketed in index order. `d` holds nr distances.
+template <typename Popcount>
 [[gnu::always_inline]] inline void counting_topk(std::uint64_t q, const std::uint64_t* refs, std::int64_t nr,
                                                  std::int64_t k, std::uint8_t* d, std::int64_t* idx,
                                                  std::int32_t* dist) {
   std::int64_t start[kNoDistance + 1] = {0};  // start[b + 1] counts distance b, then prefix sums
   for (std::int64_t j = 0; j < nr; ++j) {
-    d[j] = static_cast<std::uint8_t>(__builtin_popcountll(q ^ refs[j]));
+    d[j] = static_cast<std::uint8_t>(Popcount::count(q ^ refs[j]));
     ++start[d[j] + 1];
   }
   for (int b = 0; b < kNoDistance; ++b) start[b + 1] += start[b];
@@ -168,28 +182,28 @@ template <int NB>
 [[gnu::noinline]] __attribute__((target("popcnt"))) void scan_popcnt_full(const std::uint64_t* q,
                                                                           const std::uint64_t* refs, std::int64_t nr,
                                                                           TopK* top) {
-  scan_block<kQueryBlock>(q, kQueryBlock, refs, nr, top);
+  scan_block<HardwarePopcount, kQueryBlock>(q, kQueryBlock, refs, nr, top);
 }
 
 __attribute__((target("popcnt"))) void scan_popcnt(const std::uint64_t* q, int nb, const std::uint64_t* refs,
                                                    std::int64_t nr, TopK* top) {
   if (nb == kQueryBlock) return scan_popcnt_full(q, refs, nr, top);
-  scan_block<0>(q, nb, refs, nr, top);
+  scan_block<HardwarePopcount, 0>(q, nb, refs, nr, top);
 }
 
 void scan_portable(const std::uint64_t* q, int nb, const std::uint64_t* refs, std::int64_t nr, TopK* top) {
-  scan_block<0>(q, nb, refs, nr, top);
+  scan_block<PortablePopcount, 0>(q, nb, refs, nr, top);
 }
 
 __attribute__((target("popcnt"))) void counting_popcnt(std::uint64_t q, const std::uint64_t* refs, std::int64_t nr,
                                                        std::int64_t k, std::uint8_t* d, std::int64_t* idx,
                                                        std::int32_t* dist) {
-  counting_topk(q, refs, nr, k, d, idx, dist);
+  counting_topk<HardwarePopcount>(q, refs, nr, k, d, idx, dist);
 }
 
 void counting_portable(std::uint64_t q, const std::uint64_t* refs, std::int64_t nr, std::int64_t k, std::uint8_t* d,
                        std::int64_t* idx, std::int32_t* dist) {
-  counting_topk(q, refs, nr, k, d, idx, dist);
+  counting_topk<PortablePopcount>(q, refs, nr, k, d, idx, dist);
 }
 
 constexpr std::int64_t kLargeK = 32;  // above this many neighbours the counting sort wins
