@@ -12,9 +12,11 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from genrobust_fast import kernels
+from genrobust_fast.bench.kernels import run_kernel_benchmarks
 from genrobust_fast.bench.machine import cpu_model, isa_flags, machine_info, read_cpuinfo
 from genrobust_fast.cli.main import cli
 from genrobust_fast.errors import ConfigError
@@ -107,8 +109,6 @@ def test_machine_info_names_cpu_isa_and_libraries(core):
     assert info["torch_cpu_capability"] and info["torch_threads"] >= 1
     assert info["cores"] >= info["usable_cores"] >= 1
     assert info["cpu_model"] == cpu_model(read_cpuinfo())
-    import torch
-
     assert info["libraries"]["torch"] == torch.__version__.split("+")[0]  # "+cu130" is not in the metadata
     assert info["libraries"]["numpy"] == np.__version__
 
@@ -124,9 +124,20 @@ def test_info_prints_torch_capability_threads_and_kernel_path(core):
     core.set_isa("baseline")
     result = CliRunner().invoke(cli, ["info"])
     assert result.exit_code == 0, result.output
-    import torch
-
     lines = {line.split(":")[0].strip(): line for line in result.output.splitlines() if ":" in line}
     assert f"capability {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads" in lines[
         "torch cpu"]
     assert lines["kernels isa"].split(":", 1)[1].strip().startswith("baseline (this CPU supports baseline")
+
+
+def test_kernel_benchmark_records_the_path_it_ran_on(core):
+    core.set_isa("baseline")  # not the best path here: the record must say what ran, not what could
+    threads = torch.get_num_threads()
+    try:
+        result = run_kernel_benchmarks(threads=1, quick=True, repeats=1)
+    finally:
+        torch.set_num_threads(threads)  # the benchmark sets torch's threads for its contenders
+    machine = result["machine"]
+    assert machine["kernels_isa"] == "baseline" and machine["torch_threads"] == 1
+    assert machine["cpu_model"] and machine["libraries"]["onnxruntime"]
+    assert result["crop_resize_normalize"]["parity"]["max_abs_vs_reference"] <= 1e-4
