@@ -29,7 +29,7 @@ constexpr std::int64_t kChunk = 256;  // pixels per block of the generic path: t
 #undef GR_ISA_NS
 #undef GR_ISA_LEVEL
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(GENROBUST_X86_ISA_PATHS)
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,bmi,bmi2,lzcnt,popcnt")
 #define GR_ISA_NS avx2
@@ -52,7 +52,6 @@ constexpr std::int64_t kChunk = 256;  // pixels per block of the generic path: t
 #undef GR_ISA_LEVEL
 #pragma GCC diagnostic pop
 #pragma GCC pop_options
-#define GR_HAVE_X86_PATHS 1
 #endif
 
 namespace genrobust {
@@ -62,7 +61,7 @@ typedef void (*RowsFn)(const void*, bool, std::int64_t, std::int64_t, std::int64
                        std::uint32_t*, float*);
 
 RowsFn rows_function(Isa isa) {
-#if defined(GR_HAVE_X86_PATHS)
+#if defined(GENROBUST_X86_ISA_PATHS)
   if (isa == Isa::Avx512) return convert_detail::avx512::convert_rows;
   if (isa == Isa::Avx2) return convert_detail::avx2::convert_rows;
 #endif

@@ -17,7 +17,7 @@ constexpr int kUnresolved = -1;
 std::atomic<int> g_isa{kUnresolved};
 
 bool cpu_supports(Isa isa) {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(GENROBUST_X86_ISA_PATHS)
   switch (isa) {
     case Isa::Baseline: return true;
     case Isa::Avx2:

@@ -69,7 +69,7 @@ struct Scratch {
 #undef GR_ISA_NS
 #undef GR_ISA_LEVEL
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(GENROBUST_X86_ISA_PATHS)
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,bmi,bmi2,lzcnt,popcnt")
 #define GR_ISA_NS avx2
@@ -92,7 +92,6 @@ struct Scratch {
 #undef GR_ISA_LEVEL
 #pragma GCC diagnostic pop
 #pragma GCC pop_options
-#define GR_HAVE_X86_PATHS 1
 #endif
 
 namespace genrobust {
@@ -106,7 +105,7 @@ using resize_detail::Scratch;
 typedef void (*BandFn)(const Job&, const Band&, Scratch&);
 
 BandFn band_function(Isa isa) {
-#if defined(GR_HAVE_X86_PATHS)
+#if defined(GENROBUST_X86_ISA_PATHS)
   if (isa == Isa::Avx512) return resize_detail::avx512::resample_band;
   if (isa == Isa::Avx2) return resize_detail::avx2::resample_band;
 #endif

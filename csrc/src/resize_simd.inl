@@ -91,12 +91,17 @@ void widen_row(const std::uint8_t* src, std::int64_t width, std::int64_t channel
 
 // Four RGBX pixels -> one 4-lane vector per channel.
 inline void transpose4(const v4f p[4], v4f ch[3]) {
-  const v4i rg = {0, 4, 1, 5}, bx = {2, 6, 3, 7}, low = {0, 1, 4, 5}, high = {2, 3, 6, 7};
-  const v4f rg0 = __builtin_shuffle(p[0], p[1], rg), rg1 = __builtin_shuffle(p[2], p[3], rg);
-  const v4f bx0 = __builtin_shuffle(p[0], p[1], bx), bx1 = __builtin_shuffle(p[2], p[3], bx);
-  ch[0] = __builtin_shuffle(rg0, rg1, low);
-  ch[1] = __builtin_shuffle(rg0, rg1, high);
-  ch[2] = __builtin_shuffle(bx0, bx1, low);
+#if defined(__clang__)
+#define GR_SHUFFLE4(a, b, i0, i1, i2, i3) __builtin_shufflevector(a, b, i0, i1, i2, i3)
+#else
+#define GR_SHUFFLE4(a, b, i0, i1, i2, i3) __builtin_shuffle(a, b, v4i{i0, i1, i2, i3})
+#endif
+  const v4f rg0 = GR_SHUFFLE4(p[0], p[1], 0, 4, 1, 5), rg1 = GR_SHUFFLE4(p[2], p[3], 0, 4, 1, 5);  // r r g g
+  const v4f bx0 = GR_SHUFFLE4(p[0], p[1], 2, 6, 3, 7), bx1 = GR_SHUFFLE4(p[2], p[3], 2, 6, 3, 7);  // b b x x
+  ch[0] = GR_SHUFFLE4(rg0, rg1, 0, 1, 4, 5);
+  ch[1] = GR_SHUFFLE4(rg0, rg1, 2, 3, 6, 7);
+  ch[2] = GR_SHUFFLE4(bx0, bx1, 0, 1, 4, 5);
+#undef GR_SHUFFLE4
 }
 
 template <int T>
@@ -329,7 +334,8 @@ inline void store_bf16(std::uint16_t* p, vf v) {
   vu u;
   std::memcpy(&u, &v, sizeof u);
   const vu rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-  const vu bits = (u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x0040u : rounded;
+  const vu is_nan = (vu)((u & 0x7fffffffu) > 0x7f800000u);  // all ones where NaN
+  const vu bits = (((u >> 16) | 0x0040u) & is_nan) | (rounded & ~is_nan);
   const vh half = __builtin_convertvector(bits, vh);
   std::memcpy(p, &half, sizeof half);
 }

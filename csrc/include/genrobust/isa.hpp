@@ -3,9 +3,14 @@
 //
 // Every path is compiled into the library (GCC `target` regions, never -march=native), so one build
 // runs on any x86-64 CPU: the first kernel call picks GENROBUST_ISA when it is set, else the best
-// path this CPU supports (CPUID). Other architectures have only the baseline path.
+// path this CPU supports (CPUID). Other architectures and compilers have only the baseline path.
 #include <string>
 #include <vector>
+
+// The AVX2 and AVX-512 paths are compiled where GCC's `#pragma GCC target` regions are available.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define GENROBUST_X86_ISA_PATHS 1
+#endif
 
 namespace genrobust {
 
