@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "genrobust/image.hpp"
+#include "genrobust/image_view.hpp"
 
 namespace genrobust::bindings {
 
@@ -30,19 +30,30 @@ inline bool is_dtype(const py::array& a) {
 
 inline bool c_contiguous(const py::array& a) { return (a.flags() & py::array::c_style) != 0; }
 
-// A sequence of C-contiguous HWC (or HW) uint8 arrays -> image views.
-inline std::vector<ImageU8> image_views(const py::sequence& images, const char* fn) {
+// Views of a sequence of C-contiguous HWC (or HW) uint8 arrays. The arrays themselves are held too:
+// the kernels run with the GIL released, when another thread could replace an item of the caller's
+// list and free its buffer, so the batch keeps a reference to each array until the call returns.
+// Declare it before the py::gil_scoped_release so that it is destroyed with the GIL held again.
+struct ImageBatch {
+  std::vector<py::array> arrays;
   std::vector<ImageU8> views;
-  views.reserve(py::len(images));
+};
+
+inline ImageBatch image_views(const py::sequence& images, const char* fn) {
+  ImageBatch batch;
+  const std::size_t n = py::len(images);
+  batch.arrays.reserve(n);
+  batch.views.reserve(n);
   for (py::handle item : images) {
     require(py::isinstance<py::array>(item), std::string(fn) + ": images must be numpy arrays");
     auto a = py::reinterpret_borrow<py::array>(item);
     require(is_dtype<std::uint8_t>(a) && c_contiguous(a) && (a.ndim() == 2 || a.ndim() == 3),
             std::string(fn) + ": images must be C-contiguous uint8 HWC arrays");
     const std::int64_t c = a.ndim() == 3 ? a.shape(2) : 1;
-    views.push_back(ImageU8{static_cast<const std::uint8_t*>(a.data()), a.shape(0), a.shape(1), c});
+    batch.views.push_back(ImageU8{static_cast<const std::uint8_t*>(a.data()), a.shape(0), a.shape(1), c});
+    batch.arrays.push_back(std::move(a));
   }
-  return views;
+  return batch;
 }
 
 }  // namespace genrobust::bindings

@@ -12,14 +12,14 @@ namespace genrobust::bindings {
 namespace {
 
 void phash64_py(const py::sequence& images, py::array out, int threads) {
-  std::vector<ImageU8> views = image_views(images, "phash64");
-  const auto n = static_cast<std::int64_t>(views.size());
+  const ImageBatch batch = image_views(images, "phash64");
+  const auto n = static_cast<std::int64_t>(batch.views.size());
   require(is_dtype<std::uint64_t>(out) && c_contiguous(out) && out.writeable() && out.ndim() == 1 &&
               out.shape(0) == n,
           "phash64: out must be a writable uint64 (N,) array");
   auto* dst = static_cast<std::uint64_t*>(out.mutable_data());
   py::gil_scoped_release release;
-  phash64(views.data(), n, dst, threads);
+  phash64(batch.views.data(), n, dst, threads);
 }
 
 void hamming_topk_py(const py::array& queries, const py::array& references, std::int64_t k, py::array indices,
@@ -49,7 +49,8 @@ void register_hash(py::module_& m) {
         "64-bit DCT perceptual hash per image into `out`. Use genrobust_fast.kernels.phash64.");
   m.def("hamming_topk", &hamming_topk_py, py::arg("queries"), py::arg("references"), py::arg("k"),
         py::arg("indices"), py::arg("distances"), py::arg("threads") = 0, py::arg("variant") = 0,
-        "k nearest references by Hamming distance (variant 0 auto, 1 portable, 2 POPCNT, 3 AVX-512). "
+        "k nearest references by Hamming distance (variant 0 = best for isa(), 1 portable, 2 POPCNT, "
+        "3 AVX-512 VPOPCNTDQ). "
         "Use genrobust_fast.kernels.hamming_topk.");
   m.def("has_hardware_popcount", &has_hardware_popcount);
   m.def("has_avx512_popcount", &has_avx512_popcount);

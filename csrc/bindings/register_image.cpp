@@ -5,7 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "genrobust/image.hpp"
+#include "genrobust/convert.hpp"
+#include "genrobust/resize.hpp"
 #include "register.hpp"
 
 namespace genrobust::bindings {
@@ -16,8 +17,8 @@ void crop_resize_normalize_py(const py::sequence& images, const py::array& boxes
                               std::int64_t out_h, std::int64_t out_w, const py::array& mean, const py::array& std,
                               const std::string& dtype, py::array out, int threads) {
   const char* fn = "crop_resize_normalize";
-  std::vector<ImageU8> views = image_views(images, fn);
-  const auto n = static_cast<std::int64_t>(views.size());
+  const ImageBatch batch = image_views(images, fn);
+  const auto n = static_cast<std::int64_t>(batch.views.size());
   require(is_dtype<std::int64_t>(boxes) && c_contiguous(boxes) && boxes.ndim() == 2 && boxes.shape(0) == n &&
               boxes.shape(1) == 4,
           "crop_resize_normalize: boxes must be a C-contiguous int64 (N, 4) array");
@@ -50,7 +51,7 @@ void crop_resize_normalize_py(const py::sequence& images, const py::array& boxes
   const auto* std_data = static_cast<const float*>(std.data());
   void* out_data = out.mutable_data();
   py::gil_scoped_release release;
-  crop_resize_normalize(views.data(), box_list.data(), flip_data, n, out_h, out_w, c, mean_data, std_data, kind,
+  crop_resize_normalize(batch.views.data(), box_list.data(), flip_data, n, out_h, out_w, c, mean_data, std_data, kind,
                         out_data, threads);
 }
 

@@ -9,8 +9,9 @@
 #include <immintrin.h>
 #endif
 
+#include "genrobust/filter.hpp"
 #include "genrobust/hash.hpp"
-#include "genrobust/image.hpp"
+#include "genrobust/isa.hpp"
 #include "genrobust/parallel.hpp"
 
 namespace genrobust {
@@ -18,6 +19,9 @@ namespace {
 
 constexpr int kSide = 32;  // the image is reduced to 32 x 32 before the DCT
 constexpr int kLow = 8;    // and the 8 x 8 lowest frequencies form the hash
+// Hamming distances of 64-bit hashes are 0..64: 65 sorts after every real distance.
+constexpr std::int32_t kMaxDistance = 64;
+constexpr std::int32_t kNoDistance = kMaxDistance + 1;
 
 // Row u of the (unnormalised, scipy norm=None) DCT-II: 2 cos(pi u (2 n + 1) / 64).
 struct DctBasis {
@@ -95,9 +99,9 @@ struct TopK {
   std::int64_t k;
   std::int32_t worst;
   void reset() {
-    std::fill(dist, dist + k, 65);
+    std::fill(dist, dist + k, kNoDistance);
     std::fill(idx, idx + k, -1);
-    worst = 65;
+    worst = kNoDistance;
   }
   // Later indices arrive in increasing order, so an equal distance goes after the ones held.
   void insert(std::int32_t d, std::int64_t j) {
@@ -115,64 +119,91 @@ struct TopK {
 
 constexpr int kQueryBlock = 8;  // queries scanned together so each reference is loaded once
 
-// The k-th distances live in locals (not behind the TopK pointers) so the hot compare stays in registers.
-#define GR_SCAN_BODY(POPCOUNT)                                                              \
-  std::int32_t worst[kQueryBlock];                                                          \
-  for (int b = 0; b < nb; ++b) worst[b] = top[b].worst;                                     \
-  for (std::int64_t j = 0; j < nr; ++j) {                                                   \
-    const std::uint64_t r = refs[j];                                                        \
-    for (int b = 0; b < nb; ++b) {                                                          \
-      const std::int32_t d = static_cast<std::int32_t>(POPCOUNT(q[b] ^ r));                 \
-      if (__builtin_expect(d < worst[b], 0)) {                                              \
-        top[b].insert(d, j);                                                                \
-        worst[b] = top[b].worst;                                                            \
-      }                                                                                     \
-    }                                                                                       \
-  }
+// The scan and counting-sort bodies are written once, as templates over the popcount variant, and
+// instantiated in one function per variant. HardwarePopcount is __builtin_popcountll, which becomes
+// the POPCNT instruction inside the target("popcnt") functions that instantiate it; PortablePopcount
+// counts bits with shifts and masks whatever the compiler flags.
+struct HardwarePopcount {
+  static std::int32_t count(std::uint64_t x) { return static_cast<std::int32_t>(__builtin_popcountll(x)); }
+};
 
-template <int NB>
-__attribute__((target("popcnt"))) void scan_popcnt_fixed(const std::uint64_t* q, const std::uint64_t* refs,
-                                                         std::int64_t nr, TopK* top) {
-  constexpr int nb = NB;
-  GR_SCAN_BODY(__builtin_popcountll)
+struct PortablePopcount {
+  static std::int32_t count(std::uint64_t x) {
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return static_cast<std::int32_t>((x * 0x0101010101010101ull) >> 56);
+  }
+};
+
+// Each query of a block keeps its k best; NB > 0 fixes the block size at compile time. The k-th
+// distances live in locals (not behind the TopK pointers) so the hot compare stays in registers.
+template <typename Popcount, int NB>
+[[gnu::always_inline]] inline void scan_block(const std::uint64_t* q, int nb_any, const std::uint64_t* refs,
+                                              std::int64_t nr, TopK* top) {
+  const int nb = NB > 0 ? NB : nb_any;
+  std::int32_t worst[kQueryBlock];
+  for (int b = 0; b < nb; ++b) worst[b] = top[b].worst;
+  for (std::int64_t j = 0; j < nr; ++j) {
+    const std::uint64_t r = refs[j];
+    for (int b = 0; b < nb; ++b) {
+      const std::int32_t d = Popcount::count(q[b] ^ r);
+      if (__builtin_expect(d < worst[b], 0)) {
+        top[b].insert(d, j);
+        worst[b] = top[b].worst;
+      }
+    }
+  }
+}
+
+// Large k: a counting sort of all distances (one bucket per distance 0..64), O(nr) per query
+// whatever k is, stable because references are bucketed in index order. `d` holds nr distances.
+template <typename Popcount>
+[[gnu::always_inline]] inline void counting_topk(std::uint64_t q, const std::uint64_t* refs, std::int64_t nr,
+                                                 std::int64_t k, std::uint8_t* d, std::int64_t* idx,
+                                                 std::int32_t* dist) {
+  std::int64_t start[kNoDistance + 1] = {0};  // start[b + 1] counts distance b, then prefix sums
+  for (std::int64_t j = 0; j < nr; ++j) {
+    d[j] = static_cast<std::uint8_t>(Popcount::count(q ^ refs[j]));
+    ++start[d[j] + 1];
+  }
+  for (int b = 0; b < kNoDistance; ++b) start[b + 1] += start[b];
+  for (std::int64_t j = 0; j < nr; ++j) {
+    const std::int64_t pos = start[d[j]]++;
+    if (pos < k) {
+      idx[pos] = j;
+      dist[pos] = d[j];
+    }
+  }
+}
+
+// A full block gets its own (not inlined) function: with the block size fixed the query loop unrolls
+// and its state stays in registers.
+[[gnu::noinline]] __attribute__((target("popcnt"))) void scan_popcnt_full(const std::uint64_t* q,
+                                                                          const std::uint64_t* refs, std::int64_t nr,
+                                                                          TopK* top) {
+  scan_block<HardwarePopcount, kQueryBlock>(q, kQueryBlock, refs, nr, top);
 }
 
 __attribute__((target("popcnt"))) void scan_popcnt(const std::uint64_t* q, int nb, const std::uint64_t* refs,
                                                    std::int64_t nr, TopK* top) {
-  if (nb == kQueryBlock) return scan_popcnt_fixed<kQueryBlock>(q, refs, nr, top);
-  GR_SCAN_BODY(__builtin_popcountll)
+  if (nb == kQueryBlock) return scan_popcnt_full(q, refs, nr, top);
+  scan_block<HardwarePopcount, 0>(q, nb, refs, nr, top);
 }
 
 void scan_portable(const std::uint64_t* q, int nb, const std::uint64_t* refs, std::int64_t nr, TopK* top) {
-  GR_SCAN_BODY(__builtin_popcountll)
+  scan_block<PortablePopcount, 0>(q, nb, refs, nr, top);
 }
-
-// Large k: a counting sort of all distances (65 buckets), O(nr) per query whatever k is, stable
-// because references are bucketed in index order. `d` holds nr distances.
-#define GR_COUNTING_BODY(POPCOUNT)                                                          \
-  std::int64_t start[66] = {0};                                                             \
-  for (std::int64_t j = 0; j < nr; ++j) {                                                   \
-    d[j] = static_cast<std::uint8_t>(POPCOUNT(q ^ refs[j]));                                \
-    ++start[d[j] + 1];                                                                      \
-  }                                                                                         \
-  for (int b = 0; b < 65; ++b) start[b + 1] += start[b];                                    \
-  for (std::int64_t j = 0; j < nr; ++j) {                                                   \
-    const std::int64_t pos = start[d[j]]++;                                                 \
-    if (pos < k) {                                                                          \
-      idx[pos] = j;                                                                         \
-      dist[pos] = d[j];                                                                     \
-    }                                                                                       \
-  }
 
 __attribute__((target("popcnt"))) void counting_popcnt(std::uint64_t q, const std::uint64_t* refs, std::int64_t nr,
                                                        std::int64_t k, std::uint8_t* d, std::int64_t* idx,
                                                        std::int32_t* dist) {
-  GR_COUNTING_BODY(__builtin_popcountll)
+  counting_topk<HardwarePopcount>(q, refs, nr, k, d, idx, dist);
 }
 
 void counting_portable(std::uint64_t q, const std::uint64_t* refs, std::int64_t nr, std::int64_t k, std::uint8_t* d,
                        std::int64_t* idx, std::int32_t* dist) {
-  GR_COUNTING_BODY(__builtin_popcountll)
+  counting_topk<PortablePopcount>(q, refs, nr, k, d, idx, dist);
 }
 
 constexpr std::int64_t kLargeK = 32;  // above this many neighbours the counting sort wins
@@ -255,8 +286,10 @@ void hamming_topk(const std::uint64_t* queries, std::int64_t nq, const std::uint
                   int threads, int variant) {
   if (nq < 0 || nr < 1 || k < 1 || k > nr) throw std::invalid_argument("hamming_topk: need 1 <= k <= len(references)");
   if (variant < 0 || variant > 3) throw std::invalid_argument("hamming_topk: variant must be 0..3");
-  const bool wide = variant == 3 || (variant == 0 && has_avx512_popcount());
-  const bool hw = variant == 2 || (variant == 0 && has_hardware_popcount());
+  // Automatic: the widest popcount the instruction set in use allows (POPCNT comes with every AVX2 CPU).
+  const Isa isa = variant == 0 ? isa_in_use() : Isa::Baseline;
+  const bool wide = variant == 3 || (variant == 0 && isa == Isa::Avx512 && has_avx512_popcount());
+  const bool hw = variant == 2 || (variant == 0 && isa != Isa::Baseline && has_hardware_popcount());
   if ((variant == 3 && !has_avx512_popcount()) || (variant == 2 && !has_hardware_popcount()))
     throw std::invalid_argument("hamming_topk: this CPU lacks the requested popcount instructions");
   const int nt = threads_for(threads, nq * nr, 1 << 22);
@@ -281,7 +314,7 @@ void hamming_topk(const std::uint64_t* queries, std::int64_t nq, const std::uint
     const int nb = static_cast<int>(std::min<std::int64_t>(kQueryBlock, nq - q0));
     TopK top[kQueryBlock];
     for (int b = 0; b < nb; ++b) {
-      top[b] = TopK{distances + (q0 + b) * k, indices + (q0 + b) * k, k, 65};
+      top[b] = TopK{distances + (q0 + b) * k, indices + (q0 + b) * k, k, kNoDistance};
       top[b].reset();
     }
     if (wide)

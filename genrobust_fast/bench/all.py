@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 import subprocess
 import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from .machine import machine_info
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +102,7 @@ def run_all(areas: Iterable[str] | None = None, quick: bool = True, work_dir: st
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     doc: dict[str, Any] = {"format": "genrobust-bench-all/1", "quick": quick, "model": "tiny",
-                           "machine": {"python": platform.python_version(), "cpu": platform.machine(),
-                                       "cpus": os.cpu_count()}, "benchmarks": {}}
+                           "machine": machine_info(), "benchmarks": {}}
     for area in areas:
         log.info("bench %s ...", area)
         doc["benchmarks"][area] = run_one(area, quick, work, timeout_s)

@@ -9,6 +9,10 @@
 Both implementations validate arguments identically (InputError naming what was received and what
 is expected). ``threads=0`` uses every core (or OMP_NUM_THREADS); the reference ignores it.
 
+The native inner loops are compiled for baseline x86-64, AVX2 and AVX-512 and chosen at run time:
+the best this CPU supports, or ``GENROBUST_ISA=baseline|avx2|avx512`` (read once, at the first call;
+an unknown or unsupported value is a ConfigError). ``implementation_report()["isa"]`` says which.
+
     from genrobust_fast import kernels
     batch = kernels.crop_resize_normalize(images, boxes, flips, (224, 224), mean, std)
     codes = kernels.phash64(images)
@@ -63,13 +67,16 @@ def active_implementation() -> str:
 
 
 def implementation_report() -> dict[str, Any]:
-    """{"implementation", "reason", "openmp", "threads"} for `genrobust info` and benchmark records."""
+    """{"implementation", "reason", "openmp", "threads", "isa", "supported_isas"} for `genrobust info` and
+    benchmark records; "isa" is the instruction set of the native inner loops (None for the reference)."""
     impl, reason = _select()
     if impl is _native:
         core = _native.core()
         return {"implementation": "native", "reason": reason, "openmp": bool(core.has_openmp()),
-                "threads": int(core.default_thread_count())}
-    return {"implementation": "reference", "reason": reason, "openmp": False, "threads": 1}
+                "threads": int(core.default_thread_count()), "isa": _native.isa(),
+                "supported_isas": _native.supported_isas()}
+    return {"implementation": "reference", "reason": reason, "openmp": False, "threads": 1, "isa": None,
+            "supported_isas": []}
 
 
 def crop_resize_normalize(images, boxes, flips, out_size, mean, std, dtype="float32", out=None, threads=0):

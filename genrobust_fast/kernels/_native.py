@@ -1,14 +1,18 @@
 """The compiled kernels (genrobust_fast._core) behind the same signatures as _reference.
 
 The extension is imported once, on first use; the outcome (module or the reason it failed) is cached.
+Its inner loops exist for several instruction sets (baseline x86-64, AVX2, AVX-512); the extension
+picks the best one the CPU supports on its first call, or the one GENROBUST_ISA names.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import KernelUnavailableError
+from ..errors import ConfigError, KernelUnavailableError
 from ._checks import check_crop_args, check_float_nchw, check_images, check_threads, check_topk_args
+
+ISA_ENV_VAR = "GENROBUST_ISA"
 
 REBUILD_HINT = ("rebuild the extension with `pip install --no-build-isolation -e .` (or `make install`) in the "
                 "source checkout, or set GENROBUST_KERNELS=auto to fall back to the NumPy reference")
@@ -44,10 +48,25 @@ def reset() -> None:
 
 
 def core():
+    """The extension, its instruction set resolved: ConfigError when GENROBUST_ISA is unknown or unsupported."""
     module = load()
     if module is None:
         raise KernelUnavailableError(f"the native kernels cannot be loaded ({_state['error']}); {REBUILD_HINT}")
+    try:
+        module.isa()  # resolved once, then a lookup; a bad GENROBUST_ISA fails here on every call
+    except ValueError as exc:
+        raise ConfigError(f"{exc}; unset {ISA_ENV_VAR} to use the best one") from None
     return module
+
+
+def isa() -> str:
+    """The instruction set the compiled kernels' inner loops use: "baseline", "avx2" or "avx512"."""
+    return core().isa()
+
+
+def supported_isas() -> list[str]:
+    """The instruction sets this CPU can run the compiled kernels on, baseline first."""
+    return list(core().supported_isas())
 
 
 def crop_resize_normalize(images, boxes, flips, out_size, mean, std, dtype="float32", out=None, threads=0):

@@ -10,6 +10,21 @@ from genrobust_fast.kernels import _native, _reference
 IMPLEMENTATIONS = {"native": _native, "reference": _reference}
 
 
+def supported_isas() -> list[str]:
+    """The instruction sets the compiled kernels can run on here (all three on an AVX-512 machine)."""
+    module = _native.load()
+    return list(module.supported_isas()) if module is not None else ["baseline"]  # native tests then fail
+
+
+@pytest.fixture(params=supported_isas())
+def isa(request):
+    """Each instruction set this CPU supports in turn, forced for the test (as GENROBUST_ISA would)."""
+    core = _native.core()
+    core.set_isa(request.param)
+    yield request.param
+    core.reset_isa()  # back to GENROBUST_ISA or the best one
+
+
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))
 def impl(request):
     """Each implementation module in turn (native fails, not skips, when the extension is missing)."""

@@ -34,8 +34,10 @@ def test_variable_selects_the_implementation_at_call_time(monkeypatch, value, ex
     monkeypatch.setenv("GENROBUST_KERNELS", value)
     assert kernels.active_implementation() == expected
     report = kernels.implementation_report()
-    assert report["implementation"] == expected and set(report) == {"implementation", "reason", "openmp", "threads"}
+    assert report["implementation"] == expected
+    assert set(report) == {"implementation", "reason", "openmp", "threads", "isa", "supported_isas"}
     assert report["threads"] >= 1
+    assert (report["isa"] in report["supported_isas"]) if expected == "native" else report["isa"] is None
     np.testing.assert_array_equal(kernels.to_uint8(_x()), np.full((1, 2, 2, 3), 128, np.uint8))
 
 

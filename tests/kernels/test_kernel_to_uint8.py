@@ -1,4 +1,5 @@
-"""to_uint8: bit-identical to diffusers' float32 postprocess, native == reference for every value."""
+"""to_uint8: bit-identical to diffusers' float32 postprocess, native == reference for every value, on
+every instruction set this CPU supports (the `isa` fixture)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def _special_values(rng, shape):
     return x
 
 
-def test_bit_identical_to_diffusers_postprocess():
+def test_bit_identical_to_diffusers_postprocess(isa):
     x = _special_values(np.random.default_rng(0), (2, 3, 40, 37))
     pil = VaeImageProcessor.numpy_to_pil(VaeImageProcessor.pt_to_numpy(VaeImageProcessor.denormalize(
         torch.from_numpy(x))))
@@ -31,8 +32,8 @@ def test_bit_identical_to_diffusers_postprocess():
 
 
 @pytest.mark.parametrize("shape", [(1, 3, 1, 1), (2, 3, 5, 300), (3, 1, 7, 9), (1, 4, 3, 513), (2, 2, 0, 4),
-                                   (0, 3, 8, 8)])
-def test_native_matches_reference(shape):
+                                   (0, 3, 8, 8), (1, 3, 2, 16), (1, 3, 3, 47)])
+def test_native_matches_reference(shape, isa):
     rng = np.random.default_rng(sum(shape))
     x = _special_values(rng, shape) if np.prod(shape) > 600 else rng.uniform(-1.2, 1.2, shape).astype(np.float32)
     x.reshape(-1)[::53] = np.nan  # NaN -> 0 in both
@@ -50,3 +51,10 @@ def test_accepts_cpu_torch_tensors(impl):
     x = torch.rand(2, 3, 4, 5) * 2 - 1
     np.testing.assert_array_equal(impl.to_uint8(x), impl.to_uint8(x.numpy()))
     np.testing.assert_array_equal(impl.to_uint8(x.half()), impl.to_uint8(x.half().numpy()))
+
+
+@pytest.mark.parametrize("width", [5, 16, 47, 300])
+def test_native_float16_matches_reference(width, isa):
+    x = _special_values(np.random.default_rng(width), (2, 3, 4, width)).astype(np.float16)
+    x.reshape(-1)[::41] = np.nan
+    np.testing.assert_array_equal(_native.to_uint8(x), _reference.to_uint8(x))

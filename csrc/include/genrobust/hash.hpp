@@ -2,7 +2,7 @@
 // Perceptual hashes and Hamming nearest neighbours (plain C++, no Python types).
 #include <cstdint>
 
-#include "genrobust/image.hpp"
+#include "genrobust/image_view.hpp"
 
 namespace genrobust {
 
@@ -13,7 +13,8 @@ void phash64(const ImageU8* images, std::int64_t n, std::uint64_t* out, int thre
 
 // For each query, the k references with the smallest Hamming distance, ascending, ties broken by
 // the lower reference index. indices and distances are C-contiguous (nq, k); 1 <= k <= nr.
-// variant: 0 = best for this CPU, 1 = portable, 2 = POPCNT, 3 = AVX-512 VPOPCNTDQ (tests pin each).
+// variant: 0 = the best that isa_in_use() allows (VPOPCNTDQ under avx512 when the CPU has it, POPCNT
+// under avx2, portable under baseline), 1 = portable, 2 = POPCNT, 3 = AVX-512 VPOPCNTDQ (tests pin each).
 void hamming_topk(const std::uint64_t* queries, std::int64_t nq, const std::uint64_t* references,
                   std::int64_t nr, std::int64_t k, std::int64_t* indices, std::int32_t* distances,
                   int threads, int variant = 0);

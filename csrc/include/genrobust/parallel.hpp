@@ -1,10 +1,16 @@
 #pragma once
-// OpenMP helpers shared by the kernels (they compile to serial code without OpenMP).
+// Thread counts for the kernels' OpenMP regions (serial code when built without OpenMP).
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 namespace genrobust {
+
+// Number of threads the kernels use when the caller passes threads <= 0 (implemented in parallel.cpp).
+int default_thread_count();
+
+// True when the library was compiled with OpenMP.
+bool has_openmp();
 
 // threads <= 0 means "all": OMP_NUM_THREADS when set, else every core.
 inline int resolve_threads(int threads) {
