@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ParityError
 from ..kernels import _native, _reference
 from .machine import machine_info
 
@@ -51,7 +52,7 @@ def median_times(contenders: dict[str, tuple[Callable[[], Any], int]]) -> dict[s
 
 def _check(ok: bool, what: str) -> None:
     if not ok:
-        raise AssertionError(f"parity check failed, not timing: {what}")
+        raise ParityError(f"parity check failed, not timing: {what}")
 
 
 def random_resized_crop_boxes(rng: np.random.Generator, n: int, side: int) -> np.ndarray:

@@ -25,3 +25,16 @@ def bench() -> None:
     Example:
       genrobust bench kernels --out bench-kernels.json
     """
+
+
+def emit_result(result: dict, out_path: str | None) -> None:
+    """Every benchmark's one ending: the machine it ran on added, the JSON written (atomically) and printed."""
+    import json
+
+    from ..bench.machine import machine_info
+    from ..fileio import atomic_write_json
+
+    result.setdefault("machine", machine_info())
+    if out_path:
+        atomic_write_json(out_path, result)
+    click.echo(json.dumps(result, indent=2))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
+from .bench import emit_result
 from .options import parse_size
 
 
@@ -32,11 +31,8 @@ def generate(model, images, steps, rounds, batch, scheduler, guidance, backend, 
       genrobust bench generate --model tiny --images 128 --steps 20 --batch 8
     """
     from ..bench.generate import run_generate_benchmark
-    from ..fileio import atomic_write_json
 
     result = run_generate_benchmark(model=model, images=images, steps=steps, rounds=rounds, batch=batch, scheduler=scheduler,
                                     guidance=guidance, backend=backend, precision=precision, device=device,
                                     size=parse_size(size) if size else None, quick=quick)
-    if out_path:
-        atomic_write_json(out_path, result)
-    click.echo(json.dumps(result, indent=2))
+    emit_result(result, out_path)

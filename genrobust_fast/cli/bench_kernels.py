@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
+
+from .bench import emit_result
 
 
 @click.command()
@@ -19,11 +19,8 @@ def kernels(threads, quick, out_path) -> None:
       genrobust bench kernels --threads 2 --out bench-kernels.json
     """
     from ..bench.kernels import run_kernel_benchmarks
-    from ..fileio import atomic_write_json
 
     if threads is not None and threads < 1:
         raise click.BadParameter(f"{threads}; expected an integer >= 1", param_hint="--threads")
     result = run_kernel_benchmarks(threads=threads, quick=quick)
-    if out_path:
-        atomic_write_json(out_path, result)
-    click.echo(json.dumps(result, indent=2))
+    emit_result(result, out_path)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
+
+from .bench import emit_result
 
 
 @click.command()
@@ -25,12 +25,9 @@ def loader(images, size, out_size, batch_size, threads, repeats, data_dir, quick
       genrobust bench loader --images 2000 --threads 2 --out bench-loader.json
     """
     from ..bench.loader import bench_loader
-    from ..fileio import atomic_write_json
 
     if quick:
         images, size, out_size, batch_size, repeats = 200, 128, 112, 32, 1
     result = bench_loader(n_images=images, size=size, out_size=out_size, batch_size=batch_size, threads=threads,
                           data_dir=data_dir, repeats=repeats)
-    if out_path:
-        atomic_write_json(out_path, result)
-    click.echo(json.dumps(result, indent=2))
+    emit_result(result, out_path)

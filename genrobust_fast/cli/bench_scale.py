@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
+
+from .bench import emit_result
 
 
 @click.command()
@@ -19,9 +19,6 @@ def scale(quick, listing_files, out_path) -> None:
       genrobust bench scale --quick
     """
     from ..bench.scale import run_scale_benchmark
-    from ..fileio import atomic_write_json
 
     result = run_scale_benchmark(quick=quick, listing_files=listing_files)
-    if out_path:
-        atomic_write_json(out_path, result)
-    click.echo(json.dumps(result, indent=2))
+    emit_result(result, out_path)

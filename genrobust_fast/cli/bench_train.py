@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 
 import click
+
+from .bench import emit_result
 
 
 @click.command()
@@ -26,7 +27,6 @@ def train(arch, image_size, batch_size, steps, loader_kind, threads, quick, out_
       genrobust bench train --arch resnet18 --image-size 112 --steps 30 --out bench-train.json
     """
     from ..bench.train import bench_train
-    from ..fileio import atomic_write_json
 
     n_images = 1024
     if quick:
@@ -34,6 +34,4 @@ def train(arch, image_size, batch_size, steps, loader_kind, threads, quick, out_
     with contextlib.redirect_stdout(sys.stderr):  # DeepSpeed's banners and log lines go to stdout
         result = bench_train(arch=arch, image_size=image_size, batch_size=batch_size, steps=steps, n_images=n_images,
                              loader=loader_kind, threads=threads)
-    if out_path:
-        atomic_write_json(out_path, result)
-    click.echo(json.dumps(result, indent=2))
+    emit_result(result, out_path)

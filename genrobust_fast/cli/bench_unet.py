@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
+from .bench import emit_result
 from .options import parse_size
 
 
@@ -34,13 +33,10 @@ def unet(model, backends, batch, size, no_guidance, device, precision, seconds, 
       genrobust bench unet --model tiny --backend torch --backend onnxruntime --batch 8
     """
     from ..bench.unet import run_unet_benchmark
-    from ..fileio import atomic_write_json
 
     result = run_unet_benchmark(
         model=model, backends=tuple(backends), batch=batch, size=parse_size(size) if size else None,
         guidance=not no_guidance, device=None if device == "auto" else device, precision=precision,
         engine_dir=engine_dir, seconds=0.5 if quick else seconds, threads=threads, compile_unet=compile_unet,
     )
-    if out:
-        atomic_write_json(out, result)
-    click.echo(json.dumps(result, indent=2))
+    emit_result(result, out)
