@@ -44,7 +44,8 @@ def _size(ctx, param, value):
 @click.option("--quality", type=int, default=None, help="JPEG/WebP quality.  [default: 95]")
 @click.option("--shards", type=int, default=None, help="Job shards (files shard-k-of-N).  [default: workers, or 1 per 10k images]")
 @click.option("--shard", default=None, help="Run worker K of N ('K/N'); default RANK/WORLD_SIZE under torchrun/deepspeed.")
-@click.option("--writer-threads", type=int, default=None, help="Encode/write threads.  [default: 4]")
+@click.option("--writer-threads", type=int, default=None,
+              help="Encode/write threads; 0 encodes after each batch.  [default: 0 on a CPU device, 4 on a GPU]")
 @click.option("--dedup", is_flag=True, default=None, help="Drop near-duplicates within each class when the job is complete.")
 @click.option("--dry-run", is_flag=True, help="Print the plan (shards, sizes, progress, size estimate) and exit.")
 @click.option("--show-shard", type=int, default=None, help="With --dry-run: list the work of shard K.")

@@ -56,6 +56,8 @@ def fake_gpu(monkeypatch):
         trt = fake_tensorrt.make(major, **kwargs)
         monkeypatch.setitem(sys.modules, "tensorrt", trt)
         monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+        monkeypatch.setattr(torch.cuda, "set_device", lambda device: None)
         monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
         return trt
 

@@ -61,6 +61,8 @@ def test_auto_order_on_a_gpu_says_why_each_backend_was_skipped(tiny, tmp_path, m
     from genrobust_fast.engines import select
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: None)
     monkeypatch.setitem(sys.modules, "tensorrt", None)  # find_spec says None: not installed
     monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
     picked = []

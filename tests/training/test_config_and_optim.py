@@ -85,3 +85,14 @@ def test_warmup_then_cosine_or_linear():
     assert cosine(109) == pytest.approx(0.5 * (1 + math.cos(math.pi * 99 / 100)))
     linear = lr_factor_fn("linear", total_steps=100, warmup_steps=0)
     assert linear(0) == 1.0 and linear(50) == pytest.approx(0.5)
+
+
+def test_one_rank_runs_zero_1_and_2_as_stage_0_and_more_ranks_keep_them():
+    from genrobust_fast.training.config import DEFAULT_DEEPSPEED_CONFIG, engine_config
+
+    for stage in (1, 2):
+        ds = {**DEFAULT_DEEPSPEED_CONFIG, "zero_optimization": {"stage": stage}}
+        assert engine_config(ds, "fp32", 16, world_size=1)["zero_optimization"]["stage"] == 0
+        assert engine_config(ds, "fp32", 16, world_size=2)["zero_optimization"]["stage"] == stage
+    ds3 = {**DEFAULT_DEEPSPEED_CONFIG, "zero_optimization": {"stage": 3}}
+    assert engine_config(ds3, "fp32", 16, world_size=1)["zero_optimization"]["stage"] == 3
