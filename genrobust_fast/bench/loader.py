@@ -172,6 +172,6 @@ def bench_loader(n_images: int = 2000, size: int = 256, out_size: int = 224, bat
     return {
         "benchmark": "loader", "images": n_images, "image_size": size, "out_size": out_size,
         "batch_size": batch_size, "threads": threads, "cpus": os.cpu_count(), "repeats": repeats,
-        "kernels": kernels.implementation_report() if hasattr(kernels, "implementation_report") else None,
+        "kernels": kernels.implementation_report(),
         "parity": parity, "results": results, "ratios": ratios,
     }

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from .. import __version__
@@ -51,7 +49,3 @@ def cli(verbose: int) -> None:
       genrobust report results/results.jsonl --out report/
     """
     configure_logging(verbose)
-
-
-def main() -> None:  # pragma: no cover - console entry point
-    sys.exit(cli())
