@@ -1,15 +1,12 @@
-"""Run logs: a CSV of metrics, TensorBoard when installed, and a progress bar (rank 0 only)."""
+"""Run logs: a CSV of metrics, the same scalars as TensorBoard events, and a progress bar (rank 0 only)."""
 
 from __future__ import annotations
 
 import csv
 import io
-import logging
 from pathlib import Path
 
 from ..fileio import atomic_write_text
-
-logger = logging.getLogger(__name__)
 
 FIELDS = ("step", "epoch", "loss", "lr", "images_per_s", "data_wait_fraction")
 
@@ -35,12 +32,10 @@ class MetricsLog:
         atomic_write_text(self.path, kept.getvalue())
         self._file = open(self.path, "a", newline="")  # noqa: SIM115 - kept open for the whole run
         self._writer = csv.DictWriter(self._file, fieldnames=FIELDS)
-        try:
-            from torch.utils.tensorboard import SummaryWriter
+        # tensorboard is a dependency: imported here because it is heavy and only rank 0 writes.
+        from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = SummaryWriter(str(Path(out) / "tensorboard"))
-        except ImportError:
-            logger.info("tensorboard is not installed; metrics go to %s only", self.path)
+        self._tb = SummaryWriter(str(Path(out) / "tensorboard"))
         if progress:
             from tqdm import tqdm
 

@@ -79,6 +79,14 @@ def test_cli_trains_checkpoints_and_exports_the_card_evaluation_reads(trees, tmp
     assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 3)
     rows = _rows(out / "metrics.csv")
     assert [int(r["step"]) for r in rows] == [2, 4, 6] and all(float(r["loss"]) > 0 for r in rows)
+    # The same scalars reach TensorBoard, step for step.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "tensorboard")).Reload()
+    losses = events.Scalars("train/loss")
+    assert [e.step for e in losses] == [2, 4, 6]
+    assert [e.value for e in losses] == pytest.approx([float(r["loss"]) for r in rows], rel=1e-6)
+    assert "train/lr" in events.Tags()["scalars"]
     with pytest.raises(JobConflictError, match="pass --resume"):
         train(_config(trees, out))
 
