@@ -46,7 +46,10 @@ def library_status(import_name: str, dists: tuple[str, ...], extra: str | None) 
 def device_status() -> dict[str, Any]:
     import torch
 
-    info: dict[str, Any] = {"cpu": platform.processor() or platform.machine(), "cuda": torch.cuda.is_available()}
+    info: dict[str, Any] = {
+        "cpu": platform.processor() or platform.machine(),
+        "cuda": torch.cuda.is_available(),
+    }
     if info["cuda"]:
         info["gpus"] = [
             {
@@ -64,7 +67,9 @@ def environment_report() -> dict[str, Any]:
     return {
         "genrobust_fast": __version__,
         "python": platform.python_version(),
-        "libraries": {label: library_status(mod, dists, extra) for label, mod, dists, extra in OPTIONAL_LIBRARIES},
+        "libraries": {
+            label: library_status(mod, dists, extra) for label, mod, dists, extra in OPTIONAL_LIBRARIES
+        },
         "devices": device_status(),
         "kernels": kernels.implementation_report(),
     }

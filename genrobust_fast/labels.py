@@ -117,7 +117,9 @@ def read_label_space_file(path: str | Path) -> LabelSpace:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"class file {str(path)!r} is not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+        raise InputError(
+            f"class file {str(path)!r} is not UTF-8 text ({exc.reason}); save it as UTF-8"
+        ) from None
     for lineno, line in enumerate(text.splitlines(), 1):
         line = line.rstrip()  # not strip(): a leading tab means an empty class id
         if not line.strip() or line.lstrip().startswith("#"):

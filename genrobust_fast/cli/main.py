@@ -34,7 +34,9 @@ class GenrobustGroup(LazyGroup):
             raise click.ClickException(f"{type(exc).__name__}: {one_line_message(exc)}") from exc
 
 
-@click.group(cls=GenrobustGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=GenrobustGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(__version__, prog_name="genrobust")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def cli(verbose: int) -> None:

@@ -38,7 +38,9 @@ def parse_size(value: str) -> tuple[int, int]:
     return parts[0], parts[1]
 
 
-def emit_report(report: dict, as_json: bool, lines: Callable[[dict], list[str]], report_path: str | None = None) -> None:
+def emit_report(
+    report: dict, as_json: bool, lines: Callable[[dict], list[str]], report_path: str | None = None
+) -> None:
     """The data commands' output: the full JSON report to `report_path` when given, and on stdout either
     the JSON (--json) or the short human summary `lines(report)`."""
     if report_path:

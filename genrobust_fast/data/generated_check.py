@@ -20,8 +20,10 @@ from typing import Any
 
 from ..errors import DatasetError
 
-REGENERATE_HINT = ("rerun the `genrobust generate` command that wrote the set: a rerun checks every shard and "
-                   "regenerates what is missing or damaged")
+REGENERATE_HINT = (
+    "rerun the `genrobust generate` command that wrote the set: a rerun checks every shard and "
+    "regenerates what is missing or damaged"
+)
 
 
 def _meta_paths(root: Path, k: int, n: int) -> tuple[Path, Path]:
@@ -49,9 +51,13 @@ def _recorded_files(jsonl: Path) -> list[str]:
     return [r["file"] for r in read_records(jsonl) if "file" in r]
 
 
-def check_recorded_images(root: str | Path, manifest: dict[str, Any], present: set[str] | None = None,
-                          tar_members: dict[str, set[str]] | None = None,
-                          dropped: frozenset[str] = frozenset()) -> None:
+def check_recorded_images(
+    root: str | Path,
+    manifest: dict[str, Any],
+    present: set[str] | None = None,
+    tar_members: dict[str, set[str]] | None = None,
+    dropped: frozenset[str] = frozenset(),
+) -> None:
     """Raise DatasetError naming the shards or images that `_meta/` records but the reader did not find.
 
     ImageFolder sets: `present` holds the "<class>/<file>" names the reader found. Webdataset sets:

@@ -77,7 +77,9 @@ class EngineKey:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise EngineMismatchError(f"engine key has unknown fields {unknown}; it was written by another version")
+            raise EngineMismatchError(
+                f"engine key has unknown fields {unknown}; it was written by another version"
+            )
         data = dict(data)
         data["builder_flags"] = tuple(data.get("builder_flags", ()))
         return cls(**data)
@@ -88,7 +90,9 @@ class EngineKey:
     def differences(self, other: EngineKey) -> list[str]:
         """'field: stored -> needed' for every field that differs."""
         mine, theirs = self.to_json(), other.to_json()
-        return [f"{k}: built {_short(mine[k])}, need {_short(theirs[k])}" for k in mine if mine[k] != theirs[k]]
+        return [
+            f"{k}: built {_short(mine[k])}, need {_short(theirs[k])}" for k in mine if mine[k] != theirs[k]
+        ]
 
 
 def _short(value: Any) -> str:
@@ -157,7 +161,11 @@ def component_weights_hash(components: DiffusionComponents, component: str) -> s
 
 
 def build_command(
-    model: str, backend: str, precision: str, profile_args: str = "", force: bool = True,
+    model: str,
+    backend: str,
+    precision: str,
+    profile_args: str = "",
+    force: bool = True,
     engine_dir: str | os.PathLike = "engines",
 ) -> str:
     """The `genrobust engine build` line that (re)builds an engine; --force only when one exists."""
@@ -200,7 +208,11 @@ class EngineCache:
         return self.root / slug / variant
 
     def timing_cache_path(self, tensorrt_version: str, compute_capability: str) -> Path:
-        return self.root / "timing-caches" / f"trt-{tensorrt_version}-sm{compute_capability.replace('.', '')}.cache"
+        return (
+            self.root
+            / "timing-caches"
+            / f"trt-{tensorrt_version}-sm{compute_capability.replace('.', '')}.cache"
+        )
 
     def read(self, sidecar: Path) -> EngineRecord:
         try:
@@ -346,7 +358,9 @@ class EngineCache:
         if model is None:
             targets = [p for p in self.root.iterdir() if p.name != "README.md"]
         else:
-            targets = [p for p in self.root.iterdir() if p.is_dir() and p.name in (model, _slug_of_arg(model))]
+            targets = [
+                p for p in self.root.iterdir() if p.is_dir() and p.name in (model, _slug_of_arg(model))
+            ]
         if not dry_run:
             for path in targets:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()

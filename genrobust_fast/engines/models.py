@@ -150,10 +150,15 @@ def load_components(model: str | Path, torch_dtype=None) -> DiffusionComponents:
 
 # --- built-in models ------------------------------------------------------------------------------
 
+
 def _byte_alphabet() -> list[str]:
     """The 256 printable characters byte-level BPE uses for the 256 byte values (GPT-2/CLIP scheme):
     printable Latin-1 bytes stand for themselves, the rest are shifted to code points from 256 up."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
     extra = (b for b in range(256) if b not in printable)
     return [chr(b) for b in printable] + [chr(256 + i) for i, _ in enumerate(extra)]
 
@@ -169,7 +174,9 @@ def byte_level_tokenizer(max_length: int):
     return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=max_length)
 
 
-def build_text_encoder(tokenizer, hidden: int, layers: int, heads: int, max_positions: int, intermediate: int):
+def build_text_encoder(
+    tokenizer, hidden: int, layers: int, heads: int, max_positions: int, intermediate: int
+):
     from transformers import CLIPTextConfig, CLIPTextModel
 
     config = CLIPTextConfig(
@@ -195,7 +202,9 @@ def build_tiny(seed: int = 0, cross_attention_dim: int = 32) -> DiffusionCompone
 
     torch.manual_seed(seed)
     tokenizer = byte_level_tokenizer(max_length=32)
-    text_encoder = build_text_encoder(tokenizer, cross_attention_dim, layers=2, heads=4, max_positions=32, intermediate=64)
+    text_encoder = build_text_encoder(
+        tokenizer, cross_attention_dim, layers=2, heads=4, max_positions=32, intermediate=64
+    )
     unet = UNet2DConditionModel(
         sample_size=16,
         in_channels=4,
@@ -248,7 +257,9 @@ def build_sd15_arch(seed: int = 0) -> DiffusionComponents:
 
     torch.manual_seed(seed)
     tokenizer = byte_level_tokenizer(max_length=77)
-    text_encoder = build_text_encoder(tokenizer, 768, layers=12, heads=12, max_positions=77, intermediate=3072)
+    text_encoder = build_text_encoder(
+        tokenizer, 768, layers=12, heads=12, max_positions=77, intermediate=3072
+    )
     unet = UNet2DConditionModel(
         sample_size=64,
         cross_attention_dim=768,

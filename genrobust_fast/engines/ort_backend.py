@@ -140,11 +140,13 @@ class OrtRunners(GraphRunners):
         # Inputs are cast to the I/O dtype of the file (fp32/int64) on their own device; .contiguous() keeps
         # the pointer valid for the whole call because the bound tensors are held in `inputs`.
         inputs = {
-            t.name: x.to(device=self.device, dtype=t.torch_dtype).contiguous() for t, x in zip(spec.inputs, tensors)
+            t.name: x.to(device=self.device, dtype=t.torch_dtype).contiguous()
+            for t, x in zip(spec.inputs, tensors)
         }
         symbols = spec.bind({name: tuple(x.shape) for name, x in inputs.items()})
         outputs = {
-            t.name: torch.empty(t.resolve(symbols), dtype=t.torch_dtype, device=self.device) for t in spec.outputs
+            t.name: torch.empty(t.resolve(symbols), dtype=t.torch_dtype, device=self.device)
+            for t in spec.outputs
         }
         binding = session.io_binding()
         device_type, device_id = self.device.type, self.device.index or 0

@@ -118,11 +118,19 @@ class BuildPlan:
         return all(lo == hi for lo, _, hi in self.profiles.values())
 
     def key_flags(self) -> tuple[str, ...]:
-        typing = ("STRONGLY_TYPED", f"ONNX_{self.onnx_precision.value.upper()}") if self.strongly_typed else ()
-        return (self.builder_flags + tuple(f"!{f}" for f in self.cleared_flags) + typing
-                + (("STATIC",) if self.static else ()))
+        typing = (
+            ("STRONGLY_TYPED", f"ONNX_{self.onnx_precision.value.upper()}") if self.strongly_typed else ()
+        )
+        return (
+            self.builder_flags
+            + tuple(f"!{f}" for f in self.cleared_flags)
+            + typing
+            + (("STATIC",) if self.static else ())
+        )
 
-    def key(self, weights_sha256: str, tensorrt_version: str, compute_capability: str, opset: int) -> EngineKey:
+    def key(
+        self, weights_sha256: str, tensorrt_version: str, compute_capability: str, opset: int
+    ) -> EngineKey:
         return EngineKey(
             component=self.component,
             artifact="tensorrt",
@@ -169,7 +177,9 @@ def make_build_plan(
     )
 
 
-def check_shapes(component: str, profiles: dict[str, Any], shapes: dict[str, tuple[int, ...]], rebuild: str) -> None:
+def check_shapes(
+    component: str, profiles: dict[str, Any], shapes: dict[str, tuple[int, ...]], rebuild: str
+) -> None:
     """An input shape outside the engine's [min, max] profile is an InputError naming the rebuild."""
     for name, shape in shapes.items():
         lo, _, hi = profiles[name]
@@ -185,6 +195,7 @@ def variant_name(precision: Precision, profile: ShapeProfile, default_size: tupl
 
 
 # --- TensorRT calls (GPU machines) ----------------------------------------------------------------
+
 
 def _trt():
     try:
@@ -259,7 +270,9 @@ def build_engine(plan: BuildPlan, out_path: Path) -> int:
         clear_flags = [getattr(trt.BuilderFlag, n) for n in plan.cleared_flags if hasattr(trt.BuilderFlag, n)]
         logger = trt.Logger(trt.Logger.WARNING)
         builder = trt.Builder(logger)
-        network = builder.create_network(_network_flags(trt, plan))  # explicit batch is the only mode since 10
+        network = builder.create_network(
+            _network_flags(trt, plan)
+        )  # explicit batch is the only mode since 10
         parser = trt.OnnxParser(network, logger)
         if not parser.parse_from_file(str(plan.onnx_path)):  # parse_from_file follows external data
             errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
@@ -276,7 +289,9 @@ def build_engine(plan: BuildPlan, out_path: Path) -> int:
         for name, (lo, opt, hi) in plan.profiles.items():
             profile.set_shape(name, lo, opt, hi)
         config.add_optimization_profile(profile)
-        cache_bytes = plan.timing_cache.read_bytes() if plan.timing_cache and plan.timing_cache.is_file() else b""
+        cache_bytes = (
+            plan.timing_cache.read_bytes() if plan.timing_cache and plan.timing_cache.is_file() else b""
+        )
         timing_cache = config.create_timing_cache(cache_bytes)
         config.set_timing_cache(timing_cache, ignore_mismatch=False)
         start = time.perf_counter()
@@ -302,7 +317,9 @@ def refit_engine(engine_path: Path, onnx_path: Path, out_path: Path) -> None:
         if engine is None:
             raise EngineMismatchError(f"TensorRT cannot load {str(engine_path)!r}; rebuild it with --force")
         if not engine.refittable:
-            raise InputError(f"engine {str(engine_path)!r} was not built refittable; rebuild with --refittable")
+            raise InputError(
+                f"engine {str(engine_path)!r} was not built refittable; rebuild with --refittable"
+            )
         refitter = trt.Refitter(engine, logger)
         parser = trt.OnnxParserRefitter(refitter, logger)
         if not parser.refit_from_file(str(onnx_path)) or not refitter.refit_cuda_engine():
@@ -325,7 +342,9 @@ class TrtEngine:
         trt = _trt()
         self.trt, self.path, self.profiles, self.device, self.rebuild = trt, path, profiles, device, rebuild
         with _tensorrt_api(trt, f"loading {path.name}"):
-            self.engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(path.read_bytes())
+            self.engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(
+                path.read_bytes()
+            )
             if self.engine is None:
                 raise EngineMismatchError(
                     f"TensorRT cannot deserialize {str(path)!r} (corrupt or other version); rebuild it with: {rebuild}"
@@ -339,8 +358,13 @@ class TrtEngine:
 
     def _dtype(self, name: str) -> torch.dtype:
         trt = self.trt
-        return {trt.float32: torch.float32, trt.float16: torch.float16, trt.bfloat16: torch.bfloat16,
-                trt.int64: torch.int64, trt.int32: torch.int32}[self.engine.get_tensor_dtype(name)]
+        return {
+            trt.float32: torch.float32,
+            trt.float16: torch.float16,
+            trt.bfloat16: torch.bfloat16,
+            trt.int64: torch.int64,
+            trt.int32: torch.int32,
+        }[self.engine.get_tensor_dtype(name)]
 
     def _bind(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         for name, x in inputs.items():
@@ -348,8 +372,9 @@ class TrtEngine:
             self.context.set_tensor_address(name, x.data_ptr())
         outputs = {}
         for name in self.outputs:
-            outputs[name] = torch.empty(tuple(self.context.get_tensor_shape(name)), dtype=self.dtypes[name],
-                                        device=self.device)
+            outputs[name] = torch.empty(
+                tuple(self.context.get_tensor_shape(name)), dtype=self.dtypes[name], device=self.device
+            )
             self.context.set_tensor_address(name, outputs[name].data_ptr())
         return outputs
 
@@ -363,7 +388,9 @@ class TrtEngine:
             )
 
     def run(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        check_shapes(self.path.stem, self.profiles, {k: tuple(v.shape) for k, v in inputs.items()}, self.rebuild)
+        check_shapes(
+            self.path.stem, self.profiles, {k: tuple(v.shape) for k, v in inputs.items()}, self.rebuild
+        )
         # Inputs are cast to the types the engine declares (a strongly typed fp16 engine may declare fp16).
         inputs = {k: v.to(device=self.device, dtype=self.dtypes[k]).contiguous() for k, v in inputs.items()}
         stream = torch.cuda.current_stream(self.device)
@@ -404,15 +431,29 @@ def _identity_and_typing(precision: Precision) -> tuple[str, str, str]:
     return trt_version, cc, typing
 
 
-def _plan_for(components, component: str, precision: Precision, engine_dir, profile: ShapeProfile,
-              typing: str, timing_cache: Path | None, refittable: bool) -> BuildPlan:
+def _plan_for(
+    components,
+    component: str,
+    precision: Precision,
+    engine_dir,
+    profile: ShapeProfile,
+    typing: str,
+    timing_cache: Path | None,
+    refittable: bool,
+) -> BuildPlan:
     from .build import onnx_location
 
     onnx_precision = precision if typing == "strong" else Precision.FP32
     return make_build_plan(
-        component_specs(components)[component], profile, precision, components.default_size,
-        text_length(components), onnx_location(components, component, onnx_precision, engine_dir),
-        timing_cache, refittable, typing=typing,
+        component_specs(components)[component],
+        profile,
+        precision,
+        components.default_size,
+        text_length(components),
+        onnx_location(components, component, onnx_precision, engine_dir),
+        timing_cache,
+        refittable,
+        typing=typing,
     )
 
 
@@ -441,13 +482,32 @@ def ensure_tensorrt(
     default = components.default_size
     directory = cache.entry_dir(model_slug(components), variant_name(precision, profile, default))
     rebuild = build_command(
-        model_argument(components), "tensorrt", precision.value, profile_args(profile, default), engine_dir=engine_dir
+        model_argument(components),
+        "tensorrt",
+        precision.value,
+        profile_args(profile, default),
+        engine_dir=engine_dir,
     )
     sidecar = directory / f"{component}.json"
-    if not refittable and not force and sidecar.is_file() and "REFIT" in cache.read(sidecar).key.builder_flags:
-        refittable = True  # a refittable engine serves a plain request just as well (refit keeps everything else)
-    plan = _plan_for(components, component, precision, engine_dir, profile, typing,
-                     cache.timing_cache_path(trt_version, cc), refittable)
+    if (
+        not refittable
+        and not force
+        and sidecar.is_file()
+        and "REFIT" in cache.read(sidecar).key.builder_flags
+    ):
+        refittable = (
+            True  # a refittable engine serves a plain request just as well (refit keeps everything else)
+        )
+    plan = _plan_for(
+        components,
+        component,
+        precision,
+        engine_dir,
+        profile,
+        typing,
+        cache.timing_cache_path(trt_version, cc),
+        refittable,
+    )
     key = plan.key(component_weights_hash(components, component), trt_version, cc, opset)
     if not force:
         try:
@@ -455,15 +515,26 @@ def ensure_tensorrt(
         except (EngineNotBuiltError, EngineMismatchError):
             if not build:
                 raise
-    ensure_onnx(components, component, plan.onnx_precision, engine_dir, build=True, opset=opset,
-                backend_name="tensorrt")
+    ensure_onnx(
+        components,
+        component,
+        plan.onnx_precision,
+        engine_dir,
+        build=True,
+        opset=opset,
+        backend_name="tensorrt",
+    )
     directory.mkdir(parents=True, exist_ok=True)
     staged = directory / f".{component}.plan.staged"
     start = time.perf_counter()
     build_engine(plan, staged)
     return cache.commit(
-        directory, key, {f"{component}.plan": staged}, model=model_argument(components),
-        model_id=components.model_id, build_cmd=rebuild,
+        directory,
+        key,
+        {f"{component}.plan": staged},
+        model=model_argument(components),
+        model_id=components.model_id,
+        build_cmd=rebuild,
         extra={"inputs": list(plan.profiles), "build_seconds": round(time.perf_counter() - start, 2)},
     )
 
@@ -480,7 +551,11 @@ def covers(built: dict[str, list], needed: dict[str, Any]) -> list[str]:
             gaps.append(f"no input {name}")
             continue
         b_lo, _, b_hi = (tuple(s) for s in built[name])
-        if len(b_lo) != len(lo) or any(n < b for n, b in zip(lo, b_lo)) or any(n > b for n, b in zip(hi, b_hi)):
+        if (
+            len(b_lo) != len(lo)
+            or any(n < b for n, b in zip(lo, b_lo))
+            or any(n > b for n, b in zip(hi, b_hi))
+        ):
             gaps.append(f"{name} takes {b_lo}..{b_hi}, needs {tuple(lo)}..{tuple(hi)}")
     return gaps
 
@@ -512,24 +587,34 @@ def pick_engine(cache: EngineCache, slug: str, needed: EngineKey, build_hint: st
         if gaps:
             short.append(f"{sidecar.parent.name}: {gaps[0]}")
             continue
-        diffs = [d for d in record.key.differences(needed)
-                 if not d.startswith(("profiles", "builder_flags"))]
+        diffs = [d for d in record.key.differences(needed) if not d.startswith(("profiles", "builder_flags"))]
         if _essential(record.key)["builder_flags"] != _essential(needed)["builder_flags"]:
-            diffs.append(f"builder_flags: built {list(record.key.builder_flags)}, need {list(needed.builder_flags)}")
+            diffs.append(
+                f"builder_flags: built {list(record.key.builder_flags)}, need {list(needed.builder_flags)}"
+            )
         (mismatched if diffs else usable).append((record, diffs))
     if usable:
+
         def rank(item):
             record = item[0]
-            same_opt = all(list(record.key.profiles[n][1]) == list(needed.profiles[n][1]) for n in needed.profiles)
+            same_opt = all(
+                list(record.key.profiles[n][1]) == list(needed.profiles[n][1]) for n in needed.profiles
+            )
             volume = sum(_volume(record.key.profiles[n][2]) for n in needed.profiles)
             return (not same_opt, volume, str(record.sidecar))
 
         record = min(usable, key=rank)[0]
         cache.load(record.sidecar.parent, record.key, cache.rebuild_hint(record))  # files whole and unchanged
         first = next(iter(needed.profiles))
-        log.info("tensorrt %s: using %s (its %s profile %s covers this job's %s..%s)", needed.component,
-                 record.sidecar.parent, first, [tuple(s) for s in record.key.profiles[first]],
-                 tuple(needed.profiles[first][0]), tuple(needed.profiles[first][2]))
+        log.info(
+            "tensorrt %s: using %s (its %s profile %s covers this job's %s..%s)",
+            needed.component,
+            record.sidecar.parent,
+            first,
+            [tuple(s) for s in record.key.profiles[first]],
+            tuple(needed.profiles[first][0]),
+            tuple(needed.profiles[first][2]),
+        )
         return record
     if mismatched:
         record, diffs = mismatched[0]
@@ -570,8 +655,13 @@ def find_tensorrt(
     cache = EngineCache(engine_dir)
     plan = _plan_for(components, component, precision, engine_dir, profile, typing, None, False)
     needed = plan.key(component_weights_hash(components, component), trt_version, cc, opset)
-    hint = build_command(model_argument(components), "tensorrt", precision.value,
-                         profile_args(profile, components.default_size), engine_dir=engine_dir)
+    hint = build_command(
+        model_argument(components),
+        "tensorrt",
+        precision.value,
+        profile_args(profile, components.default_size),
+        engine_dir=engine_dir,
+    )
     try:
         return pick_engine(cache, model_slug(components), needed, hint)
     except (EngineNotBuiltError, EngineMismatchError) as exc:
@@ -586,8 +676,16 @@ class TrtRunners(GraphRunners):
 
     backend = "tensorrt"
 
-    def __init__(self, components, device, precision, engine_dir, profile: ShapeProfile, build_if_missing=False,
-                 only: list[str] | None = None):
+    def __init__(
+        self,
+        components,
+        device,
+        precision,
+        engine_dir,
+        profile: ShapeProfile,
+        build_if_missing=False,
+        only: list[str] | None = None,
+    ):
         precision = Precision.parse(precision)
         super().__init__(components, torch.device(device), precision.torch_dtype)
         self.engine_precision = precision
@@ -638,7 +736,9 @@ def refit_engines(
     src_dir = cache.entry_dir(_slug_of_arg(base_model), variant)
     dst_dir = cache.entry_dir(model_slug(components), variant)
     model = model_argument(components)
-    rebuild = build_command(model, "tensorrt", precision.value, profile_args(profile, default), engine_dir=engine_dir)
+    rebuild = build_command(
+        model, "tensorrt", precision.value, profile_args(profile, default), engine_dir=engine_dir
+    )
     records = []
     for name in only or ["unet"]:
         sidecar = src_dir / f"{name}.json"
@@ -650,8 +750,15 @@ def refit_engines(
             )
         base = cache.read(sidecar)
         plan = _plan_for(components, name, precision, engine_dir, profile, typing, None, True)
-        onnx_record = ensure_onnx(components, name, plan.onnx_precision, engine_dir, build=True, opset=opset,
-                                  backend_name="tensorrt")
+        onnx_record = ensure_onnx(
+            components,
+            name,
+            plan.onnx_precision,
+            engine_dir,
+            build=True,
+            opset=opset,
+            backend_name="tensorrt",
+        )
         key = plan.key(component_weights_hash(components, name), trt_version, cc, opset)
         diffs = [d for d in base.key.differences(key) if not d.startswith("weights_sha256")]
         if diffs:
@@ -663,7 +770,15 @@ def refit_engines(
         dst_dir.mkdir(parents=True, exist_ok=True)
         staged = dst_dir / f".{name}.plan.staged"
         refit_engine(base.path, onnx_record.path, staged)
-        records.append(cache.commit(dst_dir, key, {f"{name}.plan": staged}, model=model,
-                                    model_id=components.model_id, build_cmd=rebuild,
-                                    extra={"inputs": list(plan.profiles)}))
+        records.append(
+            cache.commit(
+                dst_dir,
+                key,
+                {f"{name}.plan": staged},
+                model=model,
+                model_id=components.model_id,
+                build_cmd=rebuild,
+                extra={"inputs": list(plan.profiles)},
+            )
+        )
     return records

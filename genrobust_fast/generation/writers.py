@@ -30,7 +30,6 @@ from ..fileio import atomic_write_bytes, atomic_write_json
 log = logging.getLogger(__name__)
 
 
-
 def shard_name(k: int, n: int) -> str:
     return f"shard-{k:05d}-of-{n:05d}"
 
@@ -146,7 +145,15 @@ class ImageFolderWriter(ShardWriter):
 
 def _tar_header(name: str, size: int) -> bytes:
     info = tarfile.TarInfo(name)
-    info.size, info.mtime, info.mode, info.uid, info.gid, info.uname, info.gname = size, 0, 0o644, 0, 0, "", ""
+    info.size, info.mtime, info.mode, info.uid, info.gid, info.uname, info.gname = (
+        size,
+        0,
+        0o644,
+        0,
+        0,
+        "",
+        "",
+    )
     return info.tobuf(format=tarfile.USTAR_FORMAT, encoding="utf-8", errors="strict")
 
 

@@ -12,8 +12,14 @@ FIELDS = ("step", "epoch", "loss", "lr", "images_per_s", "data_wait_fraction")
 
 
 class MetricsLog:
-    def __init__(self, out: str | Path, resume_step: int = 0, enabled: bool = True, progress_total: int = 0,
-                 progress: bool = True):
+    def __init__(
+        self,
+        out: str | Path,
+        resume_step: int = 0,
+        enabled: bool = True,
+        progress_total: int = 0,
+        progress: bool = True,
+    ):
         self.enabled = enabled
         self.path = Path(out) / "metrics.csv"
         self._tb = None

@@ -74,8 +74,10 @@ def test_an_error_raised_in_a_dataloader_worker_is_its_own_one_line_message():
             try:
                 raise OSError("image file is truncated")
             except OSError as exc:  # chained, as the loaders raise it: the message is still the last line
-                raise DatasetError(f"real/n01440764/bad.JPEG cannot be decoded ({exc}); run `genrobust data "
-                                   "check real/` to skip it") from exc
+                raise DatasetError(
+                    f"real/n01440764/bad.JPEG cannot be decoded ({exc}); run `genrobust data "
+                    "check real/` to skip it"
+                ) from exc
 
     @click.group(cls=GenrobustGroup)
     def group():
@@ -88,5 +90,7 @@ def test_an_error_raised_in_a_dataloader_worker_is_its_own_one_line_message():
 
     result = CliRunner().invoke(group, ["load"])
     assert result.exit_code == 1
-    assert result.output.strip() == ("Error: DatasetError: real/n01440764/bad.JPEG cannot be decoded (image file is "
-                                     "truncated); run `genrobust data check real/` to skip it")
+    assert result.output.strip() == (
+        "Error: DatasetError: real/n01440764/bad.JPEG cannot be decoded (image file is "
+        "truncated); run `genrobust data check real/` to skip it"
+    )
