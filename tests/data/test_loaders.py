@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from genrobust_fast.constants import IMAGENET_MEAN, IMAGENET_STD
 from genrobust_fast.data import (
     MixedSampler,
     MixPlan,
@@ -11,7 +12,6 @@ from genrobust_fast.data import (
     generated_table,
     real_table,
 )
-from genrobust_fast.constants import IMAGENET_MEAN, IMAGENET_STD
 from genrobust_fast.data.augment import center_crop_boxes, random_resized_crop_boxes
 from genrobust_fast.errors import DatasetError, InputError
 from genrobust_fast.labels import LabelSpace

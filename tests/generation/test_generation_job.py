@@ -102,7 +102,7 @@ def test_each_strategy_writes_complete_metadata(tmp_path, classes_file, real_dir
     records = records_of(out)
     assert len(records) == expected
     for r in records:
-        assert RECORD_KEYS <= set(r)
+        assert set(r) >= RECORD_KEYS
         data = (out / r["file"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == r["sha256"] and data[:2] == b"\xff\xd8"
         assert r["file"] == f"{r['class_id']}/{r['class_id']}_{r['index']:07d}.jpg"

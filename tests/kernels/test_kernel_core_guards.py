@@ -7,9 +7,10 @@ anything, with a ValueError naming the argument.
 
 from __future__ import annotations
 
-import genrobust_fast._core as core
 import numpy as np
 import pytest
+
+import genrobust_fast._core as core
 
 MEAN3, STD3 = np.full(3, 0.5, np.float32), np.full(3, 0.25, np.float32)
 SENTINEL = -7.0

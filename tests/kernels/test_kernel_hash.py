@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 
-import genrobust_fast._core as core
 import numpy as np
 import pytest
 import scipy.fft
 from PIL import Image
 
+import genrobust_fast._core as core
 from genrobust_fast import kernels
 from genrobust_fast.kernels import _native, _reference
 

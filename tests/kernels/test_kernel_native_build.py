@@ -1,7 +1,6 @@
 """The compiled extension must be there: these fail (never skip) when the C++ build did not happen."""
 
 import genrobust_fast._core as core  # an ImportError here means: rebuild with pip install -e .
-
 from genrobust_fast import kernels
 
 
