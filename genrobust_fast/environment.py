@@ -29,7 +29,7 @@ def library_status(import_name: str, dists: tuple[str, ...], extra: str | None) 
         # Some libraries (DeepSpeed) print banners on import; keep stdout clean for `info --json`.
         with contextlib.redirect_stdout(io.StringIO()):
             module = importlib.import_module(import_name)
-    except Exception as exc:  # any import failure is a reason to report, not to crash `info`
+    except Exception as exc:  # noqa: BLE001 - any import failure is a reason to report, not to crash `info`
         hint = f"pip install 'genrobust-fast[{extra}]'" if extra else f"pip install {dists[0]}"
         return {"available": False, "reason": f"{type(exc).__name__}: {exc}".strip(), "fix": hint}
     version = getattr(module, "__version__", None)

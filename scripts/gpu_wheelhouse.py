@@ -75,7 +75,7 @@ def pinned(names) -> list[str]:
         except importlib.metadata.PackageNotFoundError:
             raise SystemExit(
                 f"{name} is not installed in this Python ({sys.executable}); run `make install` first"
-            )
+            ) from None
     return out
 
 

@@ -20,11 +20,10 @@ from typing import Any
 
 import numpy as np
 
-logger = logging.getLogger(__name__)
-
-
 from ..constants import GENERATED_FORMAT
 from ..errors import ParityError
+
+logger = logging.getLogger(__name__)
 
 
 def make_generated_jpegs(

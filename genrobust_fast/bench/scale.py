@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..errors import ParityError
+
 CHILD = """
 import json, resource, sys, time
 t0 = time.perf_counter()
@@ -25,9 +27,6 @@ extra = child_task(json.loads(sys.argv[1]))
 print(json.dumps({"wall_s": time.perf_counter() - t0,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **extra}))
 """
-
-
-from ..errors import ParityError
 
 
 def child_task(task: dict[str, Any]) -> dict[str, Any]:

@@ -136,12 +136,10 @@ def read_class_folders(
     data = BenchmarkData(
         spec.name, root, declared, _one_to_one(declared), expected_images=spec.expected_images
     )
+    group_of = None
     if spec.name == "imagenet-r":
-        # Rendition type is the file-name prefix: "art_0.jpg", "cartoon_12.jpg".
         data.groups = []
-        group_of = lambda p: os.path.basename(p).rsplit("_", 1)[0]
-    else:
-        group_of = None
+        group_of = _rendition
     folders = _visible_dirs(root)
     if not folders:
         raise DatasetError(

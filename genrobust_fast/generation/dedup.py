@@ -120,7 +120,7 @@ def dedup_generated(out: str | Path, max_distance: int = 4, neighbours: int = 8)
     dropped: list[dict[str, Any]] = []
     total = 0
     try:
-        for cid, files in by_class.items():
+        for files in by_class.values():
             files.sort()  # index order inside the class: the earlier image is kept
             total += len(files)
             codes = _hash_paths(files, lambda p: _read_bytes(out, p, tars))

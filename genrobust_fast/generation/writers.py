@@ -14,6 +14,7 @@ uninterrupted run, byte for byte (tar headers carry no times or owners).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -118,10 +119,8 @@ class ShardWriter:
             if ordered != lines:
                 atomic_write_bytes(self.jsonl, b"".join(ordered))
         shutil.rmtree(self.tmp_dir, ignore_errors=True)
-        try:
+        with contextlib.suppress(OSError):
             self.tmp_dir.parent.rmdir()  # _meta/tmp, once no shard uses it
-        except OSError:
-            pass
         atomic_write_json(self.done_path, stats)  # last: its presence means the shard is complete
 
     def close(self) -> None:

@@ -285,7 +285,7 @@ def test_two_cpu_ranks_on_gloo_exit_cleanly(trees, tmp_path):
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    for p, (stdout, stderr) in zip(procs, outputs):
+    for p, (_stdout, stderr) in zip(procs, outputs):
         assert p.returncode == 0, stderr[-3000:]
     results = [json.loads(stdout[stdout.index("{\n") :]) for stdout, _ in outputs]
     assert all(r["world_size"] == 2 and r["steps"] == 3 and r["precision"] == "bf16" for r in results)
