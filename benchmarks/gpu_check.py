@@ -204,7 +204,8 @@ def sections(env: dict, engines: Path, with_compile: bool) -> list[dict]:
         None
         if "CUDAExecutionProvider" in env.get("onnxruntime_providers", [])
         else (
-            "onnxruntime has no CUDAExecutionProvider: carry the wheelhouse's ort-gpu pieces (scripts/gpu_wheelhouse.py)"
+            "onnxruntime has no CUDAExecutionProvider: carry the wheelhouse's ort-gpu pieces "
+            "(scripts/gpu_wheelhouse.py)"
         )
     )
     bench = [
@@ -348,7 +349,8 @@ def measured(kind: str, text: str) -> str:
             return "unparsable JSON"
         return "; ".join(
             f"{k} {doc['precision']}: {v['images_per_s']} img/s x{v['ratio_vs_torch']} vs torch, "
-            f"{v['achieved_tflops']} TFLOP/s ({v.get('fraction_of_peak')} of peak), err {v['relative_error_vs_torch_fp32']}"
+            f"{v['achieved_tflops']} TFLOP/s ({v.get('fraction_of_peak')} of peak), err "
+            f"{v['relative_error_vs_torch_fp32']}"
             for k, v in doc["backends"].items()
         )
     return lines[-1] if lines else ""

@@ -160,9 +160,9 @@ def load_classifier(weights_path: str | Path, map_location: str = "cpu"):
         model.load_state_dict(state)
     except RuntimeError as exc:
         raise InputError(
-            f"weights {str(weights_path)!r} do not fit the {card.arch} with {len(card.label_space)} classes its card "
-            f"{str(meta_path)!r} describes ({str(exc).splitlines()[0]}); keep each model.safetensors with its own "
-            "model.json"
+            f"weights {str(weights_path)!r} do not fit the {card.arch} with {len(card.label_space)} classes "
+            f"its card {str(meta_path)!r} describes ({str(exc).splitlines()[0]}); keep each "
+            "model.safetensors with its own model.json"
         ) from None
     model.eval()
     return model, card

@@ -131,8 +131,8 @@ def read_label_space_file(path: str | Path) -> LabelSpace:
         if any(ch.isspace() for ch in cid):
             # A space-separated line would otherwise become one class id with spaces in it.
             raise InputError(
-                f"{path}:{lineno}: {line!r} is not 'class_id<TAB>name' (class ids hold no spaces; separate the "
-                "id from the name with a tab)"
+                f"{path}:{lineno}: {line!r} is not 'class_id<TAB>name' (class ids hold no spaces; separate "
+                "the id from the name with a tab)"
             )
         ids.append(cid)
         names.append(name.strip() or cid.replace("_", " "))

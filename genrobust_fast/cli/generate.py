@@ -276,8 +276,8 @@ def _describe_plan(r: dict) -> str:
             f"{r['images_per_class']['max']} per class), strategy {r['strategy']}"
         ),
         (
-            f"  {r['shards']['count']} shards of {r['shards']['images_min']:,}-{r['shards']['images_max']:,} images; "
-            f"complete {r['shards']['complete']}, partial {r['shards']['partial']}"
+            f"  {r['shards']['count']} shards of {r['shards']['images_min']:,}-{r['shards']['images_max']:,} "
+            f"images; complete {r['shards']['complete']}, partial {r['shards']['partial']}"
         ),
         f"  finished {r['finished_images']:,}, remaining {r['remaining_images']:,}",
         (

@@ -75,7 +75,8 @@ def check_recorded_images(
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise DatasetError(
-            f"generated set {str(root)!r} lacks {len(missing)} image(s) its metadata records ({shown}); {REGENERATE_HINT}"
+            f"generated set {str(root)!r} lacks {len(missing)} image(s) its metadata records ({shown}); "
+            f"{REGENERATE_HINT}"
         )
 
 
@@ -101,7 +102,7 @@ def _missing_from_tars(root: Path, n: int, tar_members: dict[str, set[str]]) -> 
             missing += [f for f in _recorded_files(jsonl) if f.split("#", 1)[-1] not in members]
     if missing_shards:
         raise DatasetError(
-            f"generated set {str(root)!r} is missing {len(missing_shards)} finished shard(s) its metadata records: "
-            f"{', '.join(missing_shards[:5])}; {REGENERATE_HINT}"
+            f"generated set {str(root)!r} is missing {len(missing_shards)} finished shard(s) its metadata "
+            f"records: {', '.join(missing_shards[:5])}; {REGENERATE_HINT}"
         )
     return missing

@@ -105,8 +105,8 @@ def read_manifest(root: str | Path) -> dict[str, Any]:
     path = Path(root) / "manifest.json"
     if not path.is_file():
         raise DatasetError(
-            f"{str(root)!r} has no manifest.json, so it is not a generated set written by `genrobust generate`;"
-            " pass the folder given to `genrobust generate --out`"
+            f"{str(root)!r} has no manifest.json, so it is not a generated set written by `genrobust "
+            "generate`; pass the folder given to `genrobust generate --out`"
         )
     try:
         manifest = json.loads(path.read_text())

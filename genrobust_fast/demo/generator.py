@@ -220,8 +220,9 @@ def finalize_shipped(
     check = check_generator(folder, per_class=50, fashion_root=fashion_root, seed=seed)
     if check["accuracy_on_real_test"] < min_accuracy:
         raise GeneratorQualityError(
-            f"a classifier trained on the generator's samples scores {check['accuracy_on_real_test']:.1f}% on the real "
-            f"test split (chance {check['chance']:.0f}%, required {min_accuracy:.0f}%); train longer (--unet-steps)"
+            f"a classifier trained on the generator's samples scores {check['accuracy_on_real_test']:.1f}% "
+            f"on the real test split (chance {check['chance']:.0f}%, required {min_accuracy:.0f}%); train "
+            "longer (--unet-steps)"
         )
     info = {
         "format": "genrobust-demo-generator/1",

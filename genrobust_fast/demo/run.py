@@ -98,8 +98,9 @@ def run_step(step: Step, lay: Layout, echo: Callable[[str], None]) -> float:
     seconds = round(time.perf_counter() - started, 1)
     if status != 0:
         raise DemoStepError(
-            f"step {step.name!r} failed with exit status {status} after {seconds} s; the command was\n"
-            f"  {step.command_line}\nfix the problem it printed and run the demo again (finished steps are skipped)"
+            f"step {step.name!r} failed with exit status {status} after {seconds} s; the command was\n  "
+            f"{step.command_line}\nfix the problem it printed and run the demo again (finished steps are "
+            "skipped)"
         )
     atomic_write_json(marker, {"argv": list(step.argv), "seconds": seconds})
     return seconds

@@ -73,7 +73,8 @@ def _text(data: dict[str, Any], order: list[str], lay: Layout) -> str:
         )
     lines += [
         "",
-        "Shifts are *derived* from the clean test split (edge maps, inverted contrast, blur+noise, occlusion);",
+        "Shifts are *derived* from the clean test split (edge maps, inverted contrast, blur+noise, "
+        "occlusion);",
         "they are not real benchmarks. ER = shift accuracy minus the line fitted on the real-only models",
         "(logit axes), so the real-only models sit near 0 by construction."
         if data["baseline_fitted"]

@@ -273,8 +273,8 @@ class EngineCache:
             return
         if not self.verify(record):
             raise EngineMismatchError(
-                f"engine {str(record.path)!r} is not the file that was built: its sha256 differs from the one "
-                f"recorded when it was built (damaged or replaced); rebuild it with: {rebuild}"
+                f"engine {str(record.path)!r} is not the file that was built: its sha256 differs from the "
+                f"one recorded when it was built (damaged or replaced); rebuild it with: {rebuild}"
             )
         if current != record.stats:
             record.stats = current

@@ -129,8 +129,8 @@ def export_component(
     precision = Precision.parse(precision)
     if precision not in (Precision.FP32, Precision.FP16):
         raise InputError(
-            f"ONNX files are exported in fp32 or fp16, got {precision.value}; TensorRT 10 builds bf16 engines "
-            "from the fp32 ONNX file (use --backend tensorrt)"
+            f"ONNX files are exported in fp32 or fp16, got {precision.value}; TensorRT 10 builds bf16 "
+            "engines from the fp32 ONNX file (use --backend tensorrt)"
         )
     specs = component_specs(components)
     if component not in specs:

@@ -44,10 +44,11 @@ def check_session_providers(session, device: torch.device, path: Path) -> None:
     used = list(session.get_providers())
     if not used or used[0] != "CUDAExecutionProvider":
         raise BackendUnavailableError(
-            f"ONNX Runtime {ort.__version__} created the session for {path.name} with {used or 'no providers'}, "
-            f"not CUDAExecutionProvider: its CUDA provider did not load (see ONNX Runtime's log line about "
-            f"libcudnn/libcublas). Install the onnxruntime-gpu build for this machine's CUDA major version "
-            f"(torch here was built for CUDA {torch.version.cuda}) with its cuDNN, or use --backend torch"
+            f"ONNX Runtime {ort.__version__} created the session for {path.name} with "
+            f"{used or 'no providers'}, not CUDAExecutionProvider: its CUDA provider did not load (see ONNX "
+            "Runtime's log line about libcudnn/libcublas). Install the onnxruntime-gpu build for this "
+            f"machine's CUDA major version (torch here was built for CUDA {torch.version.cuda}) with its "
+            "cuDNN, or use --backend torch"
         )
 
 
@@ -121,7 +122,8 @@ class OrtRunners(GraphRunners):
             except Exception as exc:  # ORT raises its own Fail/InvalidGraph types for corrupt files
                 raise EngineMismatchError(
                     f"ONNX Runtime cannot load {str(record.path)!r} ({type(exc).__name__}: "
-                    f"{str(exc).splitlines()[0][:200]}); rebuild with: {EngineCache(engine_dir).rebuild_hint(record)}"
+                    f"{str(exc).splitlines()[0][:200]}); rebuild with: "
+                    f"{EngineCache(engine_dir).rebuild_hint(record)}"
                 ) from exc
             check_session_providers(self.sessions[name], device, record.path)
         log.info("onnxruntime %s runners on %s (%s)", precision.value, device, ", ".join(self.sessions))

@@ -53,7 +53,8 @@ def backend_problem(backend: str, device: torch.device, precision: Precision) ->
             if "CUDAExecutionProvider" not in ort.get_available_providers():
                 return (
                     f"onnxruntime {ort.__version__} here has no CUDAExecutionProvider (it has "
-                    f"{', '.join(ort.get_available_providers())}); pip install onnxruntime-gpu, or use --device cpu"
+                    f"{', '.join(ort.get_available_providers())}); pip install onnxruntime-gpu, or use "
+                    "--device cpu"
                 )
         return None
     if device.type != "cuda":

@@ -209,7 +209,8 @@ class ComponentSpec:
             shape = tuple(shapes[spec.name])
             if len(shape) != len(spec.shape):
                 raise InputError(
-                    f"{self.name}.{spec.name}: expected {len(spec.shape)} dims {self.describe(spec)}, got {shape}"
+                    f"{self.name}.{spec.name}: expected {len(spec.shape)} dims {self.describe(spec)}, got "
+                    f"{shape}"
                 )
             for axis, (want, got) in enumerate(zip(spec.shape, shape)):
                 if isinstance(want, int):
@@ -220,7 +221,8 @@ class ComponentSpec:
                     continue
                 if got % want.scale:
                     raise InputError(
-                        f"{self.name}.{spec.name}: dim {axis} ({want.name}) = {got} is not a multiple of {want.scale}"
+                        f"{self.name}.{spec.name}: dim {axis} ({want.name}) = {got} is not a multiple of "
+                        f"{want.scale}"
                     )
                 value = got // want.scale
                 if symbols.setdefault(want.symbol, value) != value:

@@ -73,8 +73,8 @@ def precision_problem(precision: Precision, typing: str, version: str = "") -> s
     if typing == "strong" and precision not in STRONG_ONNX_PRECISIONS:
         return (
             f"TensorRT {version} builds strongly typed networks only, so a {precision.value} engine needs a "
-            f"{precision.value} ONNX graph, which genrobust-fast does not export yet; use --precision fp16, or "
-            "TensorRT 10 (pip install 'tensorrt>=10,<11') for bf16"
+            f"{precision.value} ONNX graph, which genrobust-fast does not export yet; use --precision fp16, "
+            "or TensorRT 10 (pip install 'tensorrt>=10,<11') for bf16"
         )
     return None
 
@@ -92,8 +92,8 @@ def check_precision(precision: Precision | str, compute_capability: tuple[int, i
     if tuple(compute_capability) < need:
         have = ".".join(map(str, compute_capability))
         raise BackendUnavailableError(
-            f"precision {precision.value} needs compute capability {need[0]}.{need[1]}+, this GPU has {have}; "
-            f"use --precision {'fp16' if precision is not Precision.FP16 else 'fp32'}"
+            f"precision {precision.value} needs compute capability {need[0]}.{need[1]}+, this GPU has "
+            f"{have}; use --precision {'fp16' if precision is not Precision.FP16 else 'fp32'}"
         )
 
 
@@ -202,8 +202,8 @@ def _trt():
         import tensorrt as trt
     except (ImportError, OSError) as exc:  # OSError: installed, but its CUDA libraries do not load
         raise BackendUnavailableError(
-            f"TensorRT cannot be imported ({type(exc).__name__}: {exc}); pip install 'genrobust-fast[tensorrt]' "
-            "on a GPU machine, matching its CUDA major version"
+            f"TensorRT cannot be imported ({type(exc).__name__}: {exc}); pip install "
+            "'genrobust-fast[tensorrt]' on a GPU machine, matching its CUDA major version"
         ) from exc
     return trt
 
@@ -254,9 +254,9 @@ def _flags(trt, names: tuple[str, ...], plan: BuildPlan) -> list:
     missing = [n for n in names if not hasattr(trt.BuilderFlag, n)]
     if missing:
         raise BackendUnavailableError(
-            f"TensorRT {trt.__version__} has no BuilderFlag {', '.join(missing)}, which a {plan.precision.value} "
-            f"engine built this way needs (TensorRT 11 removed the precision flags); rebuild the engine with "
-            f"this TensorRT (--force) so its plan is made for it. {SUPPORTED}"
+            f"TensorRT {trt.__version__} has no BuilderFlag {', '.join(missing)}, which a "
+            f"{plan.precision.value} engine built this way needs (TensorRT 11 removed the precision flags); "
+            f"rebuild the engine with this TensorRT (--force) so its plan is made for it. {SUPPORTED}"
         )
     return [getattr(trt.BuilderFlag, n) for n in names]
 
@@ -298,7 +298,8 @@ def build_engine(plan: BuildPlan, out_path: Path) -> int:
         serialized = builder.build_serialized_network(network, config)
         if serialized is None:
             raise BackendUnavailableError(
-                f"TensorRT failed to build {plan.component} ({plan.precision.value}); see the TensorRT log above"
+                f"TensorRT failed to build {plan.component} ({plan.precision.value}); see the TensorRT log "
+                "above"
             )
         log.info("built %s in %.1f s", plan.component, time.perf_counter() - start)
         if plan.timing_cache is not None:
@@ -324,8 +325,8 @@ def refit_engine(engine_path: Path, onnx_path: Path, out_path: Path) -> None:
         parser = trt.OnnxParserRefitter(refitter, logger)
         if not parser.refit_from_file(str(onnx_path)) or not refitter.refit_cuda_engine():
             raise EngineMismatchError(
-                f"cannot refit {str(engine_path)!r} with {str(onnx_path)!r}: the architectures differ; build a new "
-                "engine"
+                f"cannot refit {str(engine_path)!r} with {str(onnx_path)!r}: the architectures differ; build "
+                "a new engine"
             )
         data = bytes(engine.serialize())
     with atomic_path(out_path) as tmp:
@@ -347,7 +348,8 @@ class TrtEngine:
             )
             if self.engine is None:
                 raise EngineMismatchError(
-                    f"TensorRT cannot deserialize {str(path)!r} (corrupt or other version); rebuild it with: {rebuild}"
+                    f"TensorRT cannot deserialize {str(path)!r} (corrupt or other version); rebuild it with: "
+                    f"{rebuild}"
                 )
             self.context = self.engine.create_execution_context()
             names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
@@ -409,8 +411,8 @@ class TrtEngine:
             if not ok:  # raised after the capture block, so the capture is closed first
                 raise BackendUnavailableError(
                     f"TensorRT execution of {self.path.name} failed while being captured as a CUDA graph; "
-                    f"see the TensorRT log above. Rebuild with a batch range (MIN < MAX) to run it uncaptured: "
-                    f"{self.rebuild}"
+                    "see the TensorRT log above. Rebuild with a batch range (MIN < MAX) to run it "
+                    f"uncaptured: {self.rebuild}"
                 )
             self._graph, self._static_in, self._static_out = graph, static_in, static_out
         for k, v in inputs.items():

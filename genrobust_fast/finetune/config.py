@@ -53,7 +53,8 @@ class FinetuneConfig:
             raise ConfigError(f"caption_dropout must be in [0, 1), got {self.caption_dropout}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(
-                f"precision {self.precision!r} is not one of auto, fp32, bf16 (fp16 training needs loss scaling; use bf16)"
+                f"precision {self.precision!r} is not one of auto, fp32, bf16 (fp16 training needs loss "
+                "scaling; use bf16)"
             )
         bad = [t for t in self.templates if t.count("{}") != 1]
         if not self.templates or bad:

@@ -115,7 +115,8 @@ def open_job(cfg: GenerateConfig) -> Job:
             )
     if existing and cfg.shards and cfg.shards != existing["num_shards"]:
         raise JobConflictError(
-            f"{out} holds a job of {existing['num_shards']} shards, not {cfg.shards}; drop --shards or use another --out"
+            f"{out} holds a job of {existing['num_shards']} shards, not {cfg.shards}; drop --shards or use "
+            "another --out"
         )
     num_shards = existing["num_shards"] if existing else cfg.shards
     if num_shards is None and (cfg.shard or int(os.environ.get("WORLD_SIZE", "1") or 1) > 1):
@@ -218,8 +219,9 @@ def _check_precision(job: Job, precision: str) -> None:
     theirs = (job.existing or {}).get("precision")
     if theirs is not None and theirs != precision:
         raise JobConflictError(
-            f"{job.out} was generated in {theirs}, this run would add {precision} images (their pixels differ "
-            f"beyond the stated bound); rerun with --precision {theirs} to resume it, or choose another --out"
+            f"{job.out} was generated in {theirs}, this run would add {precision} images (their pixels "
+            f"differ beyond the stated bound); rerun with --precision {theirs} to resume it, or choose "
+            "another --out"
         )
 
 
@@ -383,7 +385,8 @@ class _ShardRunner:
             )
             log.warning(
                 "shard %d resumes with other speed settings (%s): its new images match an uninterrupted run "
-                "within the stated pixel bound, not byte for byte; each image records its settings under 'compute'",
+                "within the stated pixel bound, not byte for byte; each image records its settings under "
+                "'compute'",
                 shard,
                 ", ".join(f"{k} {before.get(k)} -> {self.compute.get(k)}" for k in changed),
             )
@@ -410,8 +413,8 @@ class _ShardRunner:
                     rel, sha, size, secs = future.result()
                 except OSError as exc:
                     raise DatasetError(
-                        f"writing {item.stem} to {job.out} failed ({exc}); free space or fix permissions, then "
-                        "rerun the same command to resume"
+                        f"writing {item.stem} to {job.out} failed ({exc}); free space or fix permissions, "
+                        "then rerun the same command to resume"
                     ) from exc
                 self.encode_seconds += secs
                 writer.commit(self._record(item, rel, sha, size))

@@ -97,8 +97,9 @@ class GenerationPipeline:
         )
         if mode == "variation" and (comps.image_encoder is None or comps.feature_extractor is None):
             raise InputError(
-                f"model {comps.model_id!r} has no image_encoder/feature_extractor, which strategy 'variation' needs; "
-                "use an image-variation model folder (image_encoder/ + feature_extractor/)"
+                f"model {comps.model_id!r} has no image_encoder/feature_extractor, which strategy "
+                "'variation' needs; use an image-variation model folder (image_encoder/ + "
+                "feature_extractor/)"
             )
         if mode != "variation" and comps.tokenizer is None:
             raise InputError(

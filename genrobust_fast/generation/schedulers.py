@@ -41,7 +41,8 @@ def scheduler_spec(name: str) -> tuple[str, dict[str, Any]]:
     if isinstance(cls, type) and name.endswith("Scheduler") and hasattr(cls, "from_config"):
         return name, {}
     raise InputError(
-        f"unknown scheduler {name!r}; choose one of {', '.join(SCHEDULERS)} or a diffusers scheduler class name"
+        f"unknown scheduler {name!r}; choose one of {', '.join(SCHEDULERS)} or a diffusers scheduler class "
+        "name"
     )
 
 

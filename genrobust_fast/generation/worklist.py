@@ -94,8 +94,8 @@ def _check_ids(space: LabelSpace) -> None:
     for cid in space.ids:
         if not cid or "/" in cid or "\\" in cid or cid.startswith((".", "_")) or "#" in cid:
             raise InputError(
-                f"class id {cid!r} cannot name a folder (it is empty, has a slash or '#', or starts with '.'/'_'); "
-                "rename it in the class file"
+                f"class id {cid!r} cannot name a folder (it is empty, has a slash or '#', or starts with "
+                "'.'/'_'); rename it in the class file"
             )
 
 

@@ -105,7 +105,8 @@ def load_checkpoint(engine, out: str | Path) -> dict[str, Any] | None:
     path, client = engine.load_checkpoint(str(checkpoint_dir(out)), tag=tag)
     if path is None or "genrobust" not in (client or {}):
         raise DatasetError(
-            f"checkpoint {checkpoint_dir(out) / tag} is incomplete; delete it and `latest` to resume from an earlier one"
+            f"checkpoint {checkpoint_dir(out) / tag} is incomplete; delete it and `latest` to resume from an "
+            "earlier one"
         )
     logger.info("resumed from %s", tag)
     return client["genrobust"]

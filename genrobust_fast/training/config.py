@@ -95,7 +95,8 @@ class TrainConfig:
             raise ConfigError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
         if not 0 < self.crop_scale <= 1:
             raise ConfigError(
-                f"crop_scale is the smallest crop area as a fraction of the image, in (0, 1]; got {self.crop_scale}"
+                "crop_scale is the smallest crop area as a fraction of the image, in (0, 1]; got "
+                f"{self.crop_scale}"
             )
         if self.lr <= 0:
             raise ConfigError(f"lr must be positive, got {self.lr}")

@@ -142,8 +142,9 @@ def _empty_classes(cfg: TrainConfig, space: LabelSpace, tables: list[ImageTable]
     shown = ", ".join(where) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
     if not cfg.allow_empty_classes:
         raise DatasetError(
-            f"{len(empty)} of {len(space)} training class(es) have no images: {shown}; add images, remove the class "
-            "(its folder, or from --classes), or pass --allow-empty-classes to train it anyway (recorded in the run)"
+            f"{len(empty)} of {len(space)} training class(es) have no images: {shown}; add images, remove "
+            "the class (its folder, or from --classes), or pass --allow-empty-classes to train it anyway "
+            "(recorded in the run)"
         )
     logger.warning("training %d class(es) without images (--allow-empty-classes): %s", len(empty), shown)
     return empty

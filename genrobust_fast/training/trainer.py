@@ -83,8 +83,8 @@ def _refuse_finished_run(cfg: TrainConfig) -> None:
     out = Path(cfg.out)
     if not cfg.resume and latest_tag(out) is not None:
         raise JobConflictError(
-            f"{out} already holds a training run (checkpoint {latest_tag(out)}); pass --resume to continue it "
-            "or choose a new --out"
+            f"{out} already holds a training run (checkpoint {latest_tag(out)}); pass --resume to continue "
+            "it or choose a new --out"
         )
 
 

@@ -31,10 +31,10 @@ def test_info_json_reports_every_library():
 
 def test_help_does_not_import_heavy_libraries():
     code = (
-        "import sys; from click.testing import CliRunner; from genrobust_fast.cli.main import cli;"
-        "r = CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0, r.output;"
-        "heavy = [m for m in ('torch', 'diffusers', 'deepspeed', 'nvidia.dali', 'onnxruntime') if m in sys.modules];"
-        "print(','.join(heavy))"
+        "import sys; from click.testing import CliRunner; from genrobust_fast.cli.main import cli;r = "
+        "CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0, r.output;heavy = [m for m in "
+        "('torch', 'diffusers', 'deepspeed', 'nvidia.dali', 'onnxruntime') if m in "
+        "sys.modules];print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"--help imported {out.stdout.strip()}"
