@@ -1,7 +1,8 @@
 """The GPU check's two steps, called by benchmarks/gpu_check.sh:
 
     python benchmarks/gpu_check.py install --wheelhouse build/wheelhouse --site /tmp/genrobust-site
-    python benchmarks/gpu_check.py run --out build/gpu-check [--require tensorrt] [--skip NAME] [--with-compile]
+    python benchmarks/gpu_check.py run --out build/gpu-check [--require tensorrt] [--skip NAME] \\
+        [--with-compile]
 
 `install` checks the wheelhouse made by scripts/gpu_wheelhouse.py (every piece's sha256, and that its
 project wheel was built from the sources beside it), joins the complete sets and installs them offline:

@@ -130,7 +130,8 @@ def _read_card(meta_path: Path) -> ClassifierCard:
         return ClassifierCard.from_json(json.loads(meta_path.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(
-            f"checkpoint card {str(meta_path)!r} is not a genrobust classifier card ({type(exc).__name__}: {exc}); "
+            f"checkpoint card {str(meta_path)!r} is not a genrobust classifier card "
+            f"({type(exc).__name__}: {exc}); "
             "restore it from the training run, or re-export it with `genrobust train --resume --out RUN`"
         ) from None
 

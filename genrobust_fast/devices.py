@@ -1,6 +1,6 @@
 """The one device resolver: every command turns its `--device` into an explicit `cpu` or `cuda:N` here.
 
-    resolve_device("auto")    # cuda:<LOCAL_RANK> under a launcher (cuda:0 alone) when CUDA is available, else cpu
+    resolve_device("auto")    # with CUDA: cuda:<LOCAL_RANK> under a launcher (cuda:0 alone); else cpu
     resolve_device("cuda")    # cuda:<LOCAL_RANK>; an error without a GPU
     resolve_device("cuda:1")  # kept as asked
     resolve_device("cpu")

@@ -129,7 +129,7 @@ def run_all(
 
 
 def headline_figures(result: Any, limit: int = 3) -> list[tuple[str, Any]]:
-    """The first few numbers under a key naming a ratio or speedup, for the table (full data is in the JSON)."""
+    """The first few numbers under a key naming a ratio or speedup, for the table (the JSON has all)."""
     found: list[tuple[str, Any]] = []
 
     def walk(value: Any, path: str) -> None:

@@ -1,4 +1,5 @@
-"""Our generation job vs diffusers' StableDiffusionPipeline writing the same JPEG files, and vs the UNet bound.
+"""Our generation job vs diffusers' StableDiffusionPipeline writing the same JPEG files, and vs the UNet
+bound.
 
     result = run_generate_benchmark(model="tiny", images=128, steps=20, batch=8)
     result["speedup_vs_diffusers"], result["overhead_vs_unet_bound"]

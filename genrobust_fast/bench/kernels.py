@@ -4,9 +4,10 @@
     result["crop_resize_normalize"]["ratios"]["vs_torch_best"]
 
 Every contender uses the same thread count (torch.set_num_threads). Times are medians of `repeats`
-runs after one warm-up, contenders taking turns (the slow ones run in the first half of the rounds). The NumPy references of crop_resize_normalize and hamming_topk are timed on a
-subset (images / queries) and scaled linearly to the full batch; the JSON says so. A contender whose
-output disagrees with the native kernel beyond the stated tolerance raises instead of being timed.
+runs after one warm-up, contenders taking turns (the slow ones run in the first half of the rounds).
+The NumPy references of crop_resize_normalize and hamming_topk are timed on a subset (images /
+queries) and scaled linearly to the full batch; the JSON says so. A contender whose output disagrees
+with the native kernel beyond the stated tolerance raises instead of being timed.
 The native kernels run on the instruction set GENROBUST_ISA names, else the best this CPU has; the
 JSON's "machine" record says which, and which torch uses (ATEN_CPU_CAPABILITY can lower it).
 """

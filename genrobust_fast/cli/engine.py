@@ -135,7 +135,8 @@ def build(
     \b
     Examples:
       genrobust engine build --model tiny --backend onnxruntime
-      genrobust engine build --model /models/sd15 --backend tensorrt --precision fp16 --batch 1:4:8 --size 512x512
+      genrobust engine build --model /models/sd15 --backend tensorrt --precision fp16 \\
+          --batch 1:4:8 --size 512x512
     """
     from ..devices import resolve_device
     from ..engines.build import build_engines

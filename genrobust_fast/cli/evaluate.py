@@ -102,7 +102,8 @@ def eval_command(
     Examples:
       genrobust eval --checkpoint run/model.safetensors --benchmark imagenet-val=/data/val \\
           --benchmark imagenet-r=/data/imagenet-r --out results/
-      genrobust eval --arch resnet50 --weights resnet50.pth --benchmark objectnet=/data/objectnet-1.0 --out results/
+      genrobust eval --arch resnet50 --weights resnet50.pth --benchmark objectnet=/data/objectnet-1.0 \\
+          --out results/
     """
     from pathlib import Path
 

@@ -29,7 +29,9 @@ def _size(ctx, param, value):
     "--strategy",
     type=click.Choice(STRATEGIES),
     default=None,
-    help="Conditioning: 'a photo of a {name}', the 80 CLIP templates, --prompts, img2img or image variations.",
+    help=(
+        "Conditioning: 'a photo of a {name}', the 80 CLIP templates, --prompts, img2img or image variations."
+    ),
 )
 @click.option(
     "--real",

@@ -68,7 +68,8 @@ def check_image_folder(root: str | Path, workers: int | None = None) -> dict[str
     items = [item for item in items if item[0] not in dropped]
     if not items:
         raise DatasetError(
-            f"{str(root)!r} holds no images in its {len(class_ids)} class folder(s) ({', '.join(class_ids[:5])}); "
+            f"{str(root)!r} holds no images in its {len(class_ids)} class folder(s) "
+            f"({', '.join(class_ids[:5])}); "
             "expected <root>/<class_id>/<image files> or the --out folder of `genrobust generate`"
         )
     workers = workers or max(1, len(os.sched_getaffinity(0)))

@@ -30,7 +30,10 @@ def dali_unavailable_reason() -> str | None:
         import nvidia.dali
         import nvidia.dali.plugin.pytorch  # noqa: F401
     except Exception as exc:  # noqa: BLE001 - any import failure means: use the torch loader
-        return f"nvidia.dali cannot be imported ({type(exc).__name__}: {exc}); pip install 'genrobust-fast[dali]'"
+        return (
+            f"nvidia.dali cannot be imported ({type(exc).__name__}: {exc}); "
+            "pip install 'genrobust-fast[dali]'"
+        )
     return None
 
 

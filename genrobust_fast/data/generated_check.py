@@ -5,7 +5,8 @@ with what generation recorded, so a deleted shard or a lost file is refused by n
 silently on less (or failing later with "no images of 3 training class(es)").
 
     check_recorded_images("gen/", manifest, present={"n01440764/n01440764_0000000.png", ...})
-    check_recorded_images("gen/", manifest, tar_members={"shard-00000-of-00001.tar": {"n01440764_0000000.jpg"}})
+    members = {"shard-00000-of-00001.tar": {"n01440764_0000000.jpg"}}
+    check_recorded_images("gen/", manifest, tar_members=members)
 
 Cheap enough for every start: per shard it reads the done marker's image count (or counts the metadata's
 lines); the metadata records themselves are parsed only when a count falls short, to name what is missing.

@@ -81,7 +81,8 @@ class MixPlan:
                 "no real images; pass --real DIR, or --generated-only to train on generated images alone"
             )
         if ratio is None:
-            # A generated set without an explicit ratio: use the whole pool once per epoch (the paper's concat).
+            # A generated set without an explicit ratio: use the whole pool once per epoch
+            # (the paper's concat).
             ratio = pool / n_real if pool else 0.0
         return cls(n_real, n_generated, pool, n_real, round(ratio * n_real) if pool else 0, ratio, seed)
 
@@ -129,7 +130,7 @@ class MixPlan:
 
 
 class MixedSampler:
-    """Batches of global indices per (epoch, step) for one rank; the tail short of a global batch is dropped."""
+    """Batches of global indices per (epoch, step) for one rank; a tail short of a global batch is dropped."""
 
     def __init__(self, plan: MixPlan, batch_size: int, rank: int = 0, world_size: int = 1):
         if batch_size < 1:

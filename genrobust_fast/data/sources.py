@@ -119,7 +119,8 @@ def read_manifest(root: str | Path) -> dict[str, Any]:
 
 def deduplicated_files(root: str | Path) -> frozenset[str]:
     """Images `genrobust generate --dedup` dropped from a generated set, as their metadata "file" names
-    (`<class>/<file>` or `shards/<shard>.tar#<member>`), read from `_meta/dedup.json`; every reader skips them.
+    (`<class>/<file>` or `shards/<shard>.tar#<member>`), read from `_meta/dedup.json`; every reader skips
+    them.
 
     ImageFolder sets also lose the files themselves; webdataset sets keep their tars (rewriting them would
     break resumption), so this list is the only thing between a reader and the duplicates.
@@ -183,7 +184,8 @@ def align_label_spaces(
         raise DatasetError(
             "generated set does not match the real set's classes: "
             + "; ".join(parts)
-            + ". Generate the missing classes, or pass --allow-missing-classes to train anyway (recorded in the run)"
+            + ". Generate the missing classes, or pass --allow-missing-classes to train anyway "
+            "(recorded in the run)"
         )
     if missing or extra:
         logger.warning(

@@ -1,6 +1,7 @@
 """The demo generator: a small text-to-image model in the Stable Diffusion layout, trained on Fashion-MNIST.
 
-    python -m genrobust_fast.demo.generator --out genrobust_fast/resources/demo_generator   (make demo-generator)
+    # make demo-generator runs:
+    python -m genrobust_fast.demo.generator --out genrobust_fast/resources/demo_generator
 
 Two stages, on 2 CPU cores in about 11 minutes (more when the machine is shared):
 1. VAE pretraining (demo-only; SD ships a pretrained VAE): reconstruction MSE + a small KL term on the

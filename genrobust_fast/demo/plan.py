@@ -261,7 +261,7 @@ def plan(cfg: DemoConfig) -> list[Step]:
 
 
 def _engine_backend(backend: str) -> str:
-    """`engine build` needs a concrete backend; auto means TensorRT on a GPU that has it, else ONNX Runtime."""
+    """`engine build` needs a concrete backend; auto: TensorRT on a GPU that has it, else ONNX Runtime."""
     if backend != "auto":
         return backend
     try:

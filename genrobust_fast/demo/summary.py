@@ -73,12 +73,17 @@ def _text(data: dict[str, Any], order: list[str], lay: Layout) -> str:
         )
     lines += [
         "",
-        "Shifts are *derived* from the clean test split (edge maps, inverted contrast, blur+noise, "
-        "occlusion);",
+        (
+            "Shifts are *derived* from the clean test split (edge maps, inverted contrast, blur+noise, "
+            "occlusion);"
+        ),
         "they are not real benchmarks. ER = shift accuracy minus the line fitted on the real-only models",
         "(logit axes), so the real-only models sit near 0 by construction."
         if data["baseline_fitted"]
-        else "(logit axes); here no line could be fitted (the real-only models scored alike on the clean split).",
+        else (
+            "(logit axes); here no line could be fitted "
+            "(the real-only models scored alike on the clean split)."
+        ),
         f"Full report: {lay.report / 'results.md'}  plots: {lay.report}/plot_*.png",
     ]
     timings = "Timings (s): " + ", ".join(f"{k} {v}" for k, v in data["timings_s"].items())

@@ -1,6 +1,6 @@
 """Engine cache: where built artifacts live, and the key that says what built them.
 
-    engines/<model>/onnx-fp32/unet.onnx            + unet.json      (ONNX Runtime runs these; TensorRT parses them)
+    engines/<model>/onnx-fp32/unet.onnx + unet.json  (ONNX Runtime runs these; TensorRT parses them)
     engines/<model>/tensorrt-fp16-b1-4-8_512x512/unet.plan + unet.json
     engines/timing-caches/trt-10.9-sm90.cache
 
@@ -331,7 +331,7 @@ class EngineCache:
         return record
 
     def verify(self, record: EngineRecord) -> bool:
-        """Recompute the sha256 of the artifact files (slow for GB-sized engines; `engine inspect --verify`)."""
+        """Recompute the sha256 of the artifact files (slow for GB engines; `engine inspect --verify`)."""
         digest = hashlib.sha256()
         for name in record.files:
             digest.update(name.encode())

@@ -2,7 +2,8 @@
 
     comps = load_components("tiny")            # a few MB, seeded random weights, no files
     comps = load_components("sd15-arch")       # exact SD 1.5 architecture, random weights (benchmarks)
-    comps = load_components("/models/sd15")    # diffusers folder: unet/ vae/ text_encoder/ tokenizer/ scheduler/
+    # a diffusers folder: unet/ vae/ text_encoder/ tokenizer/ scheduler/
+    comps = load_components("/models/sd15")
     save_components(comps, "/tmp/tiny-sd")     # a diffusers folder that from_pretrained loads
 
 Built-in models need no download, so tests, demos and GPU throughput benchmarks run offline.
@@ -100,7 +101,7 @@ class DiffusionComponents:
         return self.extra[WEIGHTS_HASH]
 
     def module_hash(self, module: str) -> str:
-        """sha256 of one module's weights as loaded (engines key on it: a new UNet keeps the VAE's engines)."""
+        """sha256 of one module's weights as loaded (engines key on it: a new UNet keeps the VAE engines)."""
         self.weights_hash()
         return self.extra[f"{WEIGHTS_HASH}:{module}"]
 

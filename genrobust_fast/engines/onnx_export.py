@@ -122,7 +122,7 @@ def export_component(
     precision: Precision | str = Precision.FP32,
     opset: int = 17,
 ) -> dict[str, Path]:
-    """Export one component into `staging`; returns {final file name: staged path}, checked by onnx.checker."""
+    """Export one component into `staging`; returns {final name: staged path}, checked by onnx.checker."""
     import onnx
     import torch
 

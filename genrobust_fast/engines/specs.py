@@ -201,7 +201,7 @@ class ComponentSpec:
         }
 
     def bind(self, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, int]:
-        """Solve the symbols from actual input shapes; a wrong rank, fixed dim or mismatch is an InputError."""
+        """Solve the symbols from actual input shapes; a wrong rank, fixed dim or mismatch: InputError."""
         symbols: dict[str, int] = {}
         for spec in self.inputs:
             if spec.name not in shapes:

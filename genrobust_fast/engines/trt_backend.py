@@ -67,7 +67,7 @@ def tensorrt_typing(trt) -> str:
 
 
 def precision_problem(precision: Precision, typing: str, version: str = "") -> str | None:
-    """Why TensorRT in this typing mode cannot build `precision` engines here, with the fix; None if it can."""
+    """Why TensorRT in this typing mode cannot build `precision` engines here, and the fix; None if it can."""
     if precision is Precision.FP8:
         return FP8_REFUSAL
     if typing == "strong" and precision not in STRONG_ONNX_PRECISIONS:
@@ -474,7 +474,8 @@ def ensure_tensorrt(
     """The TensorRT plan of one component built for exactly `profile` on this GPU, TensorRT and precision.
 
     `engine build` uses this; a job uses `find_tensorrt`, which accepts any cached profile that covers it.
-    Only a build reads the ONNX file: a cached plan loads without it (ONNX folder cleaned, plans shipped alone).
+    Only a build reads the ONNX file: a cached plan loads without it (ONNX folder cleaned, plans shipped
+    alone).
     """
     from .build import ensure_onnx, profile_args
 
@@ -745,10 +746,11 @@ def refit_engines(
     for name in only or ["unet"]:
         sidecar = src_dir / f"{name}.json"
         if not sidecar.is_file():
+            build_line = build_command(
+                base_model, "tensorrt", precision.value, profile_args(profile, default), False, engine_dir
+            )
             raise EngineNotBuiltError(
-                f"no base engine {str(sidecar)!r} to refit; build it with: "
-                f"{build_command(base_model, 'tensorrt', precision.value, profile_args(profile, default), False, engine_dir)}"
-                " --refittable"
+                f"no base engine {str(sidecar)!r} to refit; build it with: {build_line} --refittable"
             )
         base = cache.read(sidecar)
         plan = _plan_for(components, name, precision, engine_dir, profile, typing, None, True)

@@ -188,7 +188,7 @@ def fit_line(
     seed: int = 0,
     grid_points: int = 50,
 ) -> dict[str, Any]:
-    """OLS of logit(shift) on logit(ID) with a bootstrap band (resampling models) on a grid of ID accuracies."""
+    """OLS of logit(shift) on logit(ID) with a bootstrap band (resampling models) on a grid of ID accuracy."""
     id_acc, shift_acc = (
         np.atleast_1d(np.asarray(list(id_acc), float)),
         np.atleast_1d(np.asarray(list(shift_acc), float)),

@@ -2,7 +2,8 @@
 
     dedup_generated("gen/", max_distance=4)          # per class; drops later near-copies of earlier images
     audit_generated("gen/", "/data/imagenet-r", max_distance=8)
-    # {"generated": 2000, "benchmark": 30000, "near_copies": 3, "matches": [{"generated": ..., "benchmark": ..., "distance": 2}]}
+    # {"generated": 2000, "benchmark": 30000, "near_copies": 3,
+    #  "matches": [{"generated": ..., "benchmark": ..., "distance": 2}]}
 
 Both use the 64-bit perceptual hash (kernels.phash64) and Hamming top-k search (kernels.hamming_topk).
 Images are read and hashed in chunks, so memory stays bounded by the hashes (8 bytes per image).

@@ -58,7 +58,7 @@ class StageTimes:
 
 
 class GenerationPipeline:
-    """Text-to-image, img2img or image variation on `runners`; `generate` returns decoded images in [-1, 1]."""
+    """Text-to-image, img2img or image variation on `runners`; `generate` returns images in [-1, 1]."""
 
     def __init__(
         self,
@@ -85,7 +85,8 @@ class GenerationPipeline:
         self.height, self.width = size or comps.default_size
         if self.height % self.vae_scale_factor or self.width % self.vae_scale_factor:
             raise InputError(
-                f"size {self.height}x{self.width} is not a multiple of the VAE's factor {self.vae_scale_factor}; "
+                f"size {self.height}x{self.width} is not a multiple of the VAE's factor "
+                f"{self.vae_scale_factor}; "
                 f"use e.g. {self.height // self.vae_scale_factor * self.vae_scale_factor}x"
                 f"{self.width // self.vae_scale_factor * self.vae_scale_factor}"
             )

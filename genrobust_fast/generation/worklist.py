@@ -199,13 +199,15 @@ def build_plan(cfg: GenerateConfig, num_shards: int | None = None) -> Plan:
         missing = [cid for cid in space.ids if cid not in prompts]
         if missing:
             raise InputError(
-                f"prompt file {cfg.prompts!r} has no prompts for {len(missing)} class(es), e.g. {missing[:5]}; "
+                f"prompt file {cfg.prompts!r} has no prompts for {len(missing)} class(es), "
+                f"e.g. {missing[:5]}; "
                 "add 'class_id<TAB>prompt' lines for them or restrict --classes"
             )
         unknown = sorted(set(prompts) - set(space.ids))
         if unknown:
             raise InputError(
-                f"prompt file {cfg.prompts!r} names {len(unknown)} class id(s) not in --classes, e.g. {unknown[:5]}; "
+                f"prompt file {cfg.prompts!r} names {len(unknown)} class id(s) not in --classes, "
+                f"e.g. {unknown[:5]}; "
                 "fix the ids or add those classes to --classes"
             )
     return Plan(cfg, space, counts, real_names, prompts, num_shards)

@@ -50,7 +50,7 @@ def reset() -> None:
 
 
 def core():
-    """The extension, its instruction set resolved: ConfigError when GENROBUST_ISA is unknown or unsupported."""
+    """The extension, its instruction set resolved: ConfigError if GENROBUST_ISA is unknown or unsupported."""
     module = load()
     if module is None:
         raise KernelUnavailableError(

@@ -1,4 +1,5 @@
-"""Generation jobs end to end on the tiny model: strategies, metadata, shards, determinism, resume, conflicts."""
+"""Generation jobs end to end on the tiny model: strategies, metadata, shards, determinism, resume,
+conflicts."""
 
 import hashlib
 import json

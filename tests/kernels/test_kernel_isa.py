@@ -122,7 +122,10 @@ def test_machine_info_names_cpu_isa_and_libraries(core):
 
 
 def test_cpuinfo_parsing():
-    text = "processor\t: 0\nmodel name\t: Example CPU 9000\nflags\t\t: fpu sse2 avx2 fma avx512f\n\nprocessor\t: 1\n"
+    text = (
+        "processor\t: 0\nmodel name\t: Example CPU 9000\nflags\t\t: fpu sse2 avx2 fma avx512f\n\n"
+        "processor\t: 1\n"
+    )
     assert cpu_model(text) == "Example CPU 9000"
     assert isa_flags(text) == ["sse2", "avx2", "fma", "avx512f"]
     assert isa_flags("Features\t: fp asimd sve\n") == ["asimd", "sve"]
