@@ -58,7 +58,12 @@ demo: install fashion-mnist
 demo-generator: install fashion-mnist
 	$(PY) -m genrobust_fast.demo.generator --out genrobust_fast/resources/demo_generator
 
+# Lint and format checks first (ruff and its rule set are pinned in pyproject.toml), then the suite.
+LINTED := genrobust_fast tests benchmarks scripts
+
 test: install
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 # Every benchmark (correctness first, then ratios against the plain alternative); JSON in bench-all.json.
