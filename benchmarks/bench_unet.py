@@ -1,6 +1,6 @@
 """UNet throughput per backend (prints JSON). Same as `genrobust bench unet`; arguments are passed through.
 
-    python benchmarks/bench_unet.py --model tiny --batch 8
+python benchmarks/bench_unet.py --model tiny --batch 8
 """
 
 import sys

@@ -1,7 +1,8 @@
 """The GPU check's two steps, called by benchmarks/gpu_check.sh:
 
     python benchmarks/gpu_check.py install --wheelhouse build/wheelhouse --site /tmp/genrobust-site
-    python benchmarks/gpu_check.py run --out build/gpu-check [--require tensorrt] [--skip NAME] [--with-compile]
+    python benchmarks/gpu_check.py run --out build/gpu-check [--require tensorrt] [--skip NAME] \\
+        [--with-compile]
 
 `install` checks the wheelhouse made by scripts/gpu_wheelhouse.py (every piece's sha256, and that its
 project wheel was built from the sources beside it), joins the complete sets and installs them offline:
@@ -37,6 +38,7 @@ INSTALL_STATUS = "install.json"
 
 # --- install ------------------------------------------------------------------------------------
 
+
 def _source_hash() -> str:
     spec = importlib.util.spec_from_file_location("gpu_wheelhouse", ROOT / "scripts" / "gpu_wheelhouse.py")
     module = importlib.util.module_from_spec(spec)
@@ -58,7 +60,10 @@ def _join(wheelhouse: Path, name: str, entry: dict, into: Path) -> list[str]:
         path = wheelhouse / piece["file"]
         if not path.is_file():
             problems.append(f"{piece['file']} is missing")
-        elif path.stat().st_size != piece["bytes"] or hashlib.sha256(path.read_bytes()).hexdigest() != piece["sha256"]:
+        elif (
+            path.stat().st_size != piece["bytes"]
+            or hashlib.sha256(path.read_bytes()).hexdigest() != piece["sha256"]
+        ):
             problems.append(f"{piece['file']} is damaged (size or sha256 differs from MANIFEST.json)")
     if problems:
         have = len(entry["pieces"]) - len(problems)
@@ -96,7 +101,8 @@ def install(wheelhouse: Path, site: Path, out: Path) -> int:
     if manifest.get("project_source_sha256") != _source_hash():
         status["problems"].append(
             f"the project wheel in {wheelhouse} was built from other sources than these; rerun "
-            "`python scripts/gpu_wheelhouse.py` here before carrying it")
+            "`python scripts/gpu_wheelhouse.py` here before carrying it"
+        )
         return finish()
     with tempfile.TemporaryDirectory(prefix="genrobust-wheels-") as tmp:
         tmp_path = Path(tmp)
@@ -107,12 +113,26 @@ def install(wheelhouse: Path, site: Path, out: Path) -> int:
                 continue
             wheels = tmp_path / name
             if name == "core":
-                steps = [("requirements", _pip("install", "--find-links", str(wheels), *manifest["requirements"])),
-                         ("project", _pip("install", "--no-deps", "--force-reinstall",
-                                          str(wheels / manifest["project_wheel"])))]
+                steps = [
+                    ("requirements", _pip("install", "--find-links", str(wheels), *manifest["requirements"])),
+                    (
+                        "project",
+                        _pip(
+                            "install",
+                            "--no-deps",
+                            "--force-reinstall",
+                            str(wheels / manifest["project_wheel"]),
+                        ),
+                    ),
+                ]
             else:  # onnxruntime-gpu beside (and ahead of) a CPU onnxruntime, which stays installed
                 shutil.rmtree(site, ignore_errors=True)
-                steps = [(name, _pip("install", "--no-deps", "--target", str(site), *map(str, wheels.glob("*.whl"))))]
+                steps = [
+                    (
+                        name,
+                        _pip("install", "--no-deps", "--target", str(site), *map(str, wheels.glob("*.whl"))),
+                    )
+                ]
             for label, proc in steps:
                 if proc.returncode:
                     tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
@@ -123,6 +143,7 @@ def install(wheelhouse: Path, site: Path, out: Path) -> int:
 
 
 # --- run ----------------------------------------------------------------------------------------
+
 
 def have(module: str) -> bool:
     try:
@@ -142,7 +163,15 @@ def environment() -> dict:
 
         env["gpu"] = torch.cuda.get_device_name(0)
         env["compute_capability"] = ".".join(map(str, torch.cuda.get_device_capability(0)))
-    for module in ("diffusers", "transformers", "click", "pytest", "onnxruntime", "tensorrt", "genrobust_fast"):
+    for module in (
+        "diffusers",
+        "transformers",
+        "click",
+        "pytest",
+        "onnxruntime",
+        "tensorrt",
+        "genrobust_fast",
+    ):
         env[module] = have(module)
     if env["onnxruntime"]:
         import onnxruntime
@@ -167,31 +196,117 @@ def sections(env: dict, engines: Path, with_compile: bool) -> list[dict]:
     missing = [m for m in ("diffusers", "transformers", "click", "pytest", "genrobust_fast") if not env[m]]
     base = None if env["cuda"] else ("torch sees no CUDA GPU" if env["torch"] else "torch is not installed")
     if base is None and missing:
-        base = (f"{', '.join(missing)} not installed: prepare the wheelhouse here with "
-                "`python scripts/gpu_wheelhouse.py` and carry build/wheelhouse")
+        base = (
+            f"{', '.join(missing)} not installed: prepare the wheelhouse here with "
+            "`python scripts/gpu_wheelhouse.py` and carry build/wheelhouse"
+        )
     trt = None if env["tensorrt"] else "TensorRT is not installed (pip install 'genrobust-fast[tensorrt]')"
-    ort = None if "CUDAExecutionProvider" in env.get("onnxruntime_providers", []) else (
-        "onnxruntime has no CUDAExecutionProvider: carry the wheelhouse's ort-gpu pieces (scripts/gpu_wheelhouse.py)")
-    bench = [*py, "-m", "genrobust_fast", "bench", "unet", "--model", "sd15-arch", "--batch", "4", "--size",
-             "512x512", "--seconds", "6", "--device", "cuda", "--engine-dir", str(engines)]
+    ort = (
+        None
+        if "CUDAExecutionProvider" in env.get("onnxruntime_providers", [])
+        else (
+            "onnxruntime has no CUDAExecutionProvider: carry the wheelhouse's ort-gpu pieces "
+            "(scripts/gpu_wheelhouse.py)"
+        )
+    )
+    bench = [
+        *py,
+        "-m",
+        "genrobust_fast",
+        "bench",
+        "unet",
+        "--model",
+        "sd15-arch",
+        "--batch",
+        "4",
+        "--size",
+        "512x512",
+        "--seconds",
+        "6",
+        "--device",
+        "cuda",
+        "--engine-dir",
+        str(engines),
+    ]
     with_trt = ["--backend", "tensorrt"] if env["tensorrt"] else []
     out = [
-        {"name": "onnxruntime-cuda-provider", "argv": [*py, "-c", _ORT_PROBE], "limit": 60,
-         "reason": base or ort, "report": "probe"},
-        {"name": "tensorrt-engines", "argv": [*py, "-m", "genrobust_fast", "engine", "build", "--model", "sd15-arch",
-                                              "--backend", "tensorrt", "--precision", "fp16", "--batch", "4",
-                                              "--size", "512x512", "--engine-dir", str(engines)],
-         "limit": 420, "reason": base or trt, "optional": "tensorrt", "report": "tail"},
-        {"name": "pytest-gpu", "argv": [*py, "-m", "pytest", "-q", "-s", "-m", "gpu", "-p", "no:cacheprovider", "-rs",
-                                        "tests/engines"], "limit": 300, "reason": base, "report": "pytest"},
-        {"name": "unet-fp16", "argv": [*bench, "--backend", "torch", *with_trt, "--precision", "fp16"], "limit": 240,
-         "reason": base, "report": "bench"},
-        {"name": "unet-bf16", "argv": [*bench, "--backend", "torch", "--precision", "bf16"], "limit": 150,
-         "reason": base, "report": "bench"},
+        {
+            "name": "onnxruntime-cuda-provider",
+            "argv": [*py, "-c", _ORT_PROBE],
+            "limit": 60,
+            "reason": base or ort,
+            "report": "probe",
+        },
+        {
+            "name": "tensorrt-engines",
+            "argv": [
+                *py,
+                "-m",
+                "genrobust_fast",
+                "engine",
+                "build",
+                "--model",
+                "sd15-arch",
+                "--backend",
+                "tensorrt",
+                "--precision",
+                "fp16",
+                "--batch",
+                "4",
+                "--size",
+                "512x512",
+                "--engine-dir",
+                str(engines),
+            ],
+            "limit": 420,
+            "reason": base or trt,
+            "optional": "tensorrt",
+            "report": "tail",
+        },
+        {
+            "name": "pytest-gpu",
+            "argv": [
+                *py,
+                "-m",
+                "pytest",
+                "-q",
+                "-s",
+                "-m",
+                "gpu",
+                "-p",
+                "no:cacheprovider",
+                "-rs",
+                "tests/engines",
+            ],
+            "limit": 300,
+            "reason": base,
+            "report": "pytest",
+        },
+        {
+            "name": "unet-fp16",
+            "argv": [*bench, "--backend", "torch", *with_trt, "--precision", "fp16"],
+            "limit": 240,
+            "reason": base,
+            "report": "bench",
+        },
+        {
+            "name": "unet-bf16",
+            "argv": [*bench, "--backend", "torch", "--precision", "bf16"],
+            "limit": 150,
+            "reason": base,
+            "report": "bench",
+        },
     ]
     if with_compile:
-        out.append({"name": "unet-fp16-compile", "argv": [*bench, "--backend", "torch", "--precision", "fp16",
-                                                          "--compile"], "limit": 300, "reason": base, "report": "bench"})
+        out.append(
+            {
+                "name": "unet-fp16-compile",
+                "argv": [*bench, "--backend", "torch", "--precision", "fp16", "--compile"],
+                "limit": 300,
+                "reason": base,
+                "report": "bench",
+            }
+        )
     return out
 
 
@@ -215,9 +330,14 @@ def measured(kind: str, text: str) -> str:
     """One line of what a section measured, from its log."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
     if kind == "pytest":
-        picked = [line.strip() for line in lines if re.match(r"(onnxruntime cuda|tensorrt|generate --batch-size 1)",
-                                                             line.strip())]
-        totals = next((line.strip("= ") for line in reversed(lines) if re.search(r"\d+ (passed|failed)", line)), "")
+        picked = [
+            line.strip()
+            for line in lines
+            if re.match(r"(onnxruntime cuda|tensorrt|generate --batch-size 1)", line.strip())
+        ]
+        totals = next(
+            (line.strip("= ") for line in reversed(lines) if re.search(r"\d+ (passed|failed)", line)), ""
+        )
         skipped = [line for line in lines if line.startswith("SKIPPED")]
         return "; ".join([totals, *picked, *(s[:120] for s in skipped)])
     if kind == "bench":
@@ -225,21 +345,24 @@ def measured(kind: str, text: str) -> str:
         if start < 0:
             return lines[-1] if lines else ""
         try:
-            doc = json.loads(text[start: text.rfind("}") + 1])
+            doc = json.loads(text[start : text.rfind("}") + 1])
         except ValueError:
             return "unparsable JSON"
         return "; ".join(
             f"{k} {doc['precision']}: {v['images_per_s']} img/s x{v['ratio_vs_torch']} vs torch, "
-            f"{v['achieved_tflops']} TFLOP/s ({v.get('fraction_of_peak')} of peak), err {v['relative_error_vs_torch_fp32']}"
-            for k, v in doc["backends"].items())
+            f"{v['achieved_tflops']} TFLOP/s ({v.get('fraction_of_peak')} of peak), err "
+            f"{v['relative_error_vs_torch_fp32']}"
+            for k, v in doc["backends"].items()
+        )
     return lines[-1] if lines else ""
 
 
 def run_section(section: dict, log: Path) -> tuple[str, str]:
     start = time.perf_counter()
     with open(log, "w") as handle:
-        proc = subprocess.Popen(section["argv"], stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            section["argv"], stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+        )
         try:
             code = proc.wait(timeout=section["limit"])
             status = "ok" if code == 0 else f"FAILED (exit {code})"
@@ -263,7 +386,9 @@ def run(args) -> int:
     planned = sections(env, engines, args.with_compile)
     unknown = sorted(set(args.skip) - {s["name"] for s in planned})
     if unknown:
-        print(f"--skip {', '.join(unknown)}: no such section; sections: {', '.join(s['name'] for s in planned)}")
+        print(
+            f"--skip {', '.join(unknown)}: no such section; sections: {', '.join(s['name'] for s in planned)}"
+        )
         return 2
     rows, failed = [], False
     install_status = out / INSTALL_STATUS
@@ -271,8 +396,15 @@ def run(args) -> int:
         status = json.loads(install_status.read_text())
         ok = not status["problems"]
         failed |= not ok
-        rows.append(("install", "ok" if ok else "FAILED",
-                     "; ".join(status["problems"]) or status.get("note") or "installed " + ", ".join(status["installed"])))
+        rows.append(
+            (
+                "install",
+                "ok" if ok else "FAILED",
+                "; ".join(status["problems"])
+                or status.get("note")
+                or "installed " + ", ".join(status["installed"]),
+            )
+        )
     for index, section in enumerate(planned, start=1):
         name = section["name"]
         optional = section.get("optional") and section["optional"] not in args.require
@@ -292,8 +424,11 @@ def run(args) -> int:
     print(f"\n{'section':<{width}}  {'status':<20} measured / reason")
     for name, status, detail in rows:
         print(f"{name:<{width}}  {status:<20} {detail}")
-    summary = {"environment": env, "sections": [dict(zip(("section", "status", "detail"), r)) for r in rows],
-               "passed": not failed}
+    summary = {
+        "environment": env,
+        "sections": [dict(zip(("section", "status", "detail"), r)) for r in rows],
+        "passed": not failed,
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     ret = os.environ.get("OUT")  # the device tool's return folder: at most 8 files, so logs go as one tar
     if ret and Path(ret).resolve() != out.resolve():
@@ -306,7 +441,9 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="step", required=True)
     inst = sub.add_parser("install")
     inst.add_argument("--wheelhouse", default="build/wheelhouse")
@@ -314,9 +451,16 @@ def main(argv=None) -> int:
     inst.add_argument("--out", default="build/gpu-check")
     go = sub.add_parser("run")
     go.add_argument("--out", default="build/gpu-check")
-    go.add_argument("--require", action="append", default=[], choices=["tensorrt"],
-                    help="make the TensorRT sections required (fail when TensorRT is missing)")
-    go.add_argument("--skip", action="append", default=[], help="skip a section by name (reported as skipped)")
+    go.add_argument(
+        "--require",
+        action="append",
+        default=[],
+        choices=["tensorrt"],
+        help="make the TensorRT sections required (fail when TensorRT is missing)",
+    )
+    go.add_argument(
+        "--skip", action="append", default=[], help="skip a section by name (reported as skipped)"
+    )
     go.add_argument("--with-compile", action="store_true", help="also time torch.compile (about 4 minutes)")
     args = parser.parse_args(argv)
     if args.step == "install":

@@ -24,8 +24,15 @@ from .labels import LabelSpace
 
 # Architectures the paper trained plus common modern ones; any torchvision classification model works.
 KNOWN_ARCHITECTURES = (
-    "resnet18", "resnet50", "resnext50_32x4d", "mobilenet_v2", "efficientnet_b0",
-    "vgg16_bn", "alexnet", "vit_b_16", "convnext_tiny",
+    "resnet18",
+    "resnet50",
+    "resnext50_32x4d",
+    "mobilenet_v2",
+    "efficientnet_b0",
+    "vgg16_bn",
+    "alexnet",
+    "vit_b_16",
+    "convnext_tiny",
 )
 
 
@@ -123,7 +130,8 @@ def _read_card(meta_path: Path) -> ClassifierCard:
         return ClassifierCard.from_json(json.loads(meta_path.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(
-            f"checkpoint card {str(meta_path)!r} is not a genrobust classifier card ({type(exc).__name__}: {exc}); "
+            f"checkpoint card {str(meta_path)!r} is not a genrobust classifier card "
+            f"({type(exc).__name__}: {exc}); "
             "restore it from the training run, or re-export it with `genrobust train --resume --out RUN`"
         ) from None
 
@@ -133,24 +141,29 @@ def load_classifier(weights_path: str | Path, map_location: str = "cpu"):
     weights_path = Path(weights_path)
     meta_path = card_path(weights_path)
     if not weights_path.is_file():
-        raise InputError(f"checkpoint {str(weights_path)!r} does not exist; pass the model.safetensors of a training run")
+        raise InputError(
+            f"checkpoint {str(weights_path)!r} does not exist; pass the model.safetensors of a training run"
+        )
     if not meta_path.is_file():
         raise InputError(
             f"checkpoint card {str(meta_path)!r} is missing; it is written next to the weights by "
             "`genrobust train`. For other weights use --arch NAME --weights FILE"
         )
     card = _read_card(meta_path)
-    state = read_safetensors(weights_path, "the file is damaged or was never a checkpoint: copy it again, or "
-                             "re-export it from the run's last checkpoint with `genrobust train --resume --out RUN`",
-                             device=map_location)
+    state = read_safetensors(
+        weights_path,
+        "the file is damaged or was never a checkpoint: copy it again, or "
+        "re-export it from the run's last checkpoint with `genrobust train --resume --out RUN`",
+        device=map_location,
+    )
     model = create_classifier(card.arch, len(card.label_space))
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
         raise InputError(
-            f"weights {str(weights_path)!r} do not fit the {card.arch} with {len(card.label_space)} classes its card "
-            f"{str(meta_path)!r} describes ({str(exc).splitlines()[0]}); keep each model.safetensors with its own "
-            "model.json"
+            f"weights {str(weights_path)!r} do not fit the {card.arch} with {len(card.label_space)} classes "
+            f"its card {str(meta_path)!r} describes ({str(exc).splitlines()[0]}); keep each "
+            "model.safetensors with its own model.json"
         ) from None
     model.eval()
     return model, card

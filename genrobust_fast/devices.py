@@ -1,6 +1,6 @@
 """The one device resolver: every command turns its `--device` into an explicit `cpu` or `cuda:N` here.
 
-    resolve_device("auto")    # cuda:<LOCAL_RANK> under a launcher (cuda:0 alone) when CUDA is available, else cpu
+    resolve_device("auto")    # with CUDA: cuda:<LOCAL_RANK> under a launcher (cuda:0 alone); else cpu
     resolve_device("cuda")    # cuda:<LOCAL_RANK>; an error without a GPU
     resolve_device("cuda:1")  # kept as asked
     resolve_device("cpu")
@@ -32,7 +32,9 @@ def local_rank() -> int | None:
     try:
         rank = int(value)
     except ValueError:
-        raise InputError(f"LOCAL_RANK={value!r} is not a whole number; unset it or let the launcher set it") from None
+        raise InputError(
+            f"LOCAL_RANK={value!r} is not a whole number; unset it or let the launcher set it"
+        ) from None
     if rank < 0:
         raise InputError(f"LOCAL_RANK={rank} is negative; unset it or let the launcher set it")
     return rank
@@ -62,7 +64,8 @@ def resolve_device(requested: str | torch.device | None = "auto") -> torch.devic
     if not torch.cuda.is_available():
         raise BackendUnavailableError(
             f"device {text!r} was asked for but torch {torch.__version__} sees no CUDA GPU; "
-            "use --device cpu (or auto) or run on a GPU machine")
+            "use --device cpu (or auto) or run on a GPU machine"
+        )
     count = torch.cuda.device_count()
     if text in ("auto", "cuda"):
         rank = local_rank()
@@ -70,7 +73,8 @@ def resolve_device(requested: str | torch.device | None = "auto") -> torch.devic
         if index >= count:
             raise BackendUnavailableError(
                 f"LOCAL_RANK={rank} but only {count} GPU(s) are visible{_visible()}; start at most {count} "
-                f"process(es) per node (e.g. torchrun --nproc-per-node {count}) or make more GPUs visible")
+                f"process(es) per node (e.g. torchrun --nproc-per-node {count}) or make more GPUs visible"
+            )
     else:
         try:
             index = int(text.split(":", 1)[1])
@@ -79,7 +83,8 @@ def resolve_device(requested: str | torch.device | None = "auto") -> torch.devic
         if not 0 <= index < count:
             raise BackendUnavailableError(
                 f"device {text!r} was asked for but {count} GPU(s) are visible{_visible()} "
-                f"(cuda:0..cuda:{count - 1}); pick one of those or use --device auto")
+                f"(cuda:0..cuda:{count - 1}); pick one of those or use --device auto"
+            )
     device = torch.device("cuda", index)
     torch.cuda.set_device(device)
     return device

@@ -29,7 +29,7 @@ def library_status(import_name: str, dists: tuple[str, ...], extra: str | None) 
         # Some libraries (DeepSpeed) print banners on import; keep stdout clean for `info --json`.
         with contextlib.redirect_stdout(io.StringIO()):
             module = importlib.import_module(import_name)
-    except Exception as exc:  # any import failure is a reason to report, not to crash `info`
+    except Exception as exc:  # noqa: BLE001 - any import failure is a reason to report, not to crash `info`
         hint = f"pip install 'genrobust-fast[{extra}]'" if extra else f"pip install {dists[0]}"
         return {"available": False, "reason": f"{type(exc).__name__}: {exc}".strip(), "fix": hint}
     version = getattr(module, "__version__", None)
@@ -46,7 +46,10 @@ def library_status(import_name: str, dists: tuple[str, ...], extra: str | None) 
 def device_status() -> dict[str, Any]:
     import torch
 
-    info: dict[str, Any] = {"cpu": platform.processor() or platform.machine(), "cuda": torch.cuda.is_available()}
+    info: dict[str, Any] = {
+        "cpu": platform.processor() or platform.machine(),
+        "cuda": torch.cuda.is_available(),
+    }
     if info["cuda"]:
         info["gpus"] = [
             {
@@ -64,7 +67,9 @@ def environment_report() -> dict[str, Any]:
     return {
         "genrobust_fast": __version__,
         "python": platform.python_version(),
-        "libraries": {label: library_status(mod, dists, extra) for label, mod, dists, extra in OPTIONAL_LIBRARIES},
+        "libraries": {
+            label: library_status(mod, dists, extra) for label, mod, dists, extra in OPTIONAL_LIBRARIES
+        },
         "devices": device_status(),
         "kernels": kernels.implementation_report(),
     }

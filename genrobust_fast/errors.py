@@ -48,7 +48,7 @@ def one_line_message(exc: GenrobustError) -> str:
     for marker in (f"{cls.__module__}.{cls.__qualname__}: ", f"{cls.__name__}: "):
         at = text.rfind(marker)
         if at >= 0:
-            return text[at + len(marker):].strip()
+            return text[at + len(marker) :].strip()
     return text
 
 

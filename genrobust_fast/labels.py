@@ -117,7 +117,9 @@ def read_label_space_file(path: str | Path) -> LabelSpace:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"class file {str(path)!r} is not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+        raise InputError(
+            f"class file {str(path)!r} is not UTF-8 text ({exc.reason}); save it as UTF-8"
+        ) from None
     for lineno, line in enumerate(text.splitlines(), 1):
         line = line.rstrip()  # not strip(): a leading tab means an empty class id
         if not line.strip() or line.lstrip().startswith("#"):
@@ -129,8 +131,8 @@ def read_label_space_file(path: str | Path) -> LabelSpace:
         if any(ch.isspace() for ch in cid):
             # A space-separated line would otherwise become one class id with spaces in it.
             raise InputError(
-                f"{path}:{lineno}: {line!r} is not 'class_id<TAB>name' (class ids hold no spaces; separate the "
-                "id from the name with a tab)"
+                f"{path}:{lineno}: {line!r} is not 'class_id<TAB>name' (class ids hold no spaces; separate "
+                "the id from the name with a tab)"
             )
         ids.append(cid)
         names.append(name.strip() or cid.replace("_", " "))

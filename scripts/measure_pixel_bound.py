@@ -35,24 +35,84 @@ SETTINGS = [
 
 
 def pixels(root: Path) -> dict[str, np.ndarray]:
-    return {str(p.relative_to(root)): np.asarray(Image.open(p).convert("RGB"), dtype=np.int16)
-            for p in sorted(root.glob("*/*.png"))}
+    return {
+        str(p.relative_to(root)): np.asarray(Image.open(p).convert("RGB"), dtype=np.int16)
+        for p in sorted(root.glob("*/*.png"))
+    }
 
 
-def run(model: str, classes: Path, out: Path, engines: Path, batch: int, threads: int, env: dict, backend: str,
-        per_class: int, steps: int, scheduler: str, guidance: float) -> None:
-    cmd = [sys.executable, "-m", "genrobust_fast", "generate", "--model", model, "--classes", str(classes),
-           "--per-class", str(per_class), "--strategy", "templates", "--steps", str(steps), "--scheduler", scheduler,
-           "--guidance", str(guidance), "--batch-size", str(batch), "--backend", backend, "--engine-dir", str(engines),
-           "--image-format", "png", "--out", str(out), "--no-progress", "--json"]
+def run(
+    model: str,
+    classes: Path,
+    out: Path,
+    engines: Path,
+    batch: int,
+    threads: int,
+    env: dict,
+    backend: str,
+    per_class: int,
+    steps: int,
+    scheduler: str,
+    guidance: float,
+) -> None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "genrobust_fast",
+        "generate",
+        "--model",
+        model,
+        "--classes",
+        str(classes),
+        "--per-class",
+        str(per_class),
+        "--strategy",
+        "templates",
+        "--steps",
+        str(steps),
+        "--scheduler",
+        scheduler,
+        "--guidance",
+        str(guidance),
+        "--batch-size",
+        str(batch),
+        "--backend",
+        backend,
+        "--engine-dir",
+        str(engines),
+        "--image-format",
+        "png",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--json",
+    ]
     full_env = {**os.environ, "OMP_NUM_THREADS": str(threads), "GENROBUST_ORT_THREADS": str(threads), **env}
     subprocess.run(cmd, env=full_env, check=True, stdout=subprocess.DEVNULL)
 
 
 def build_engine(model: str, engines: Path, size: str) -> None:
-    subprocess.run([sys.executable, "-m", "genrobust_fast", "engine", "build", "--model", model, "--backend",
-                    "onnxruntime", "--size", size, "--batch", "1:4:16", "--engine-dir", str(engines)],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "genrobust_fast",
+            "engine",
+            "build",
+            "--model",
+            model,
+            "--backend",
+            "onnxruntime",
+            "--size",
+            size,
+            "--batch",
+            "1:4:16",
+            "--engine-dir",
+            str(engines),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def main() -> None:
@@ -69,8 +129,15 @@ def main() -> None:
     tiny_classes.write_text("n01440764\ttench\nn01443537\tgoldfish\nn01484850\tgreat white shark\n")
     models = [
         ("tiny", "tiny", tiny_classes, "32x32", 10, "pndm", 7.5),
-        ("demo-generator", str(demo.generator), write_class_file(args.out / "fashion-classes.tsv"),
-         f"{demo.image_size}x{demo.image_size}", demo.steps, demo.scheduler, demo.guidance),
+        (
+            "demo-generator",
+            str(demo.generator),
+            write_class_file(args.out / "fashion-classes.tsv"),
+            f"{demo.image_size}x{demo.image_size}",
+            demo.steps,
+            demo.scheduler,
+            demo.guidance,
+        ),
     ]
     table = []
     for name, model, classes, size, steps, scheduler, guidance in models:
@@ -79,15 +146,34 @@ def main() -> None:
         reference = None
         for setting, batch, threads, env, backend in SETTINGS:
             out = args.out / name / setting
-            run(model, classes, out, engines, batch, threads, env, backend, args.per_class, steps, scheduler, guidance)
+            run(
+                model,
+                classes,
+                out,
+                engines,
+                batch,
+                threads,
+                env,
+                backend,
+                args.per_class,
+                steps,
+                scheduler,
+                guidance,
+            )
             got = pixels(out)
             if reference is None:
                 reference = got
                 continue
             diffs = [np.abs(got[k] - reference[k]) for k in reference]
-            row = {"model": name, "setting": setting, "vs": SETTINGS[0][0], "images": len(diffs),
-                   "max": int(max(d.max() for d in diffs)), "mean": float(np.mean([d.mean() for d in diffs])),
-                   "identical_images": sum(int(not d.any()) for d in diffs)}
+            row = {
+                "model": name,
+                "setting": setting,
+                "vs": SETTINGS[0][0],
+                "images": len(diffs),
+                "max": int(max(d.max() for d in diffs)),
+                "mean": float(np.mean([d.mean() for d in diffs])),
+                "identical_images": sum(int(not d.any()) for d in diffs),
+            }
             table.append(row)
             print(json.dumps(row), flush=True)
     worst = {"max": max(r["max"] for r in table), "mean": max(r["mean"] for r in table)}

@@ -48,11 +48,23 @@ def run_killed():
     import sys
 
     def run(args, target, at, when="before", prelude=None, env=None):
-        full_env = {**os.environ, **(env or {}), "GR_KILL_TARGET": target, "GR_KILL_AT": str(at), "GR_KILL_WHEN": when}
+        full_env = {
+            **os.environ,
+            **(env or {}),
+            "GR_KILL_TARGET": target,
+            "GR_KILL_AT": str(at),
+            "GR_KILL_WHEN": when,
+        }
         if prelude:
             full_env["GR_KILL_PRELUDE"] = prelude
-        proc = subprocess.run([sys.executable, "-c", _KILLER, *map(str, args)], env=full_env, capture_output=True,
-                              text=True, check=False, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-c", _KILLER, *map(str, args)],
+            env=full_env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
         assert proc.returncode == -9, f"it did not die at call {at} of {target}: {proc.stderr[-2000:]}"
         return proc
 

@@ -67,11 +67,21 @@ def run_one(area: str, quick: bool, work_dir: Path, timeout_s: float) -> dict[st
     record: dict[str, Any] = {"command": "genrobust " + " ".join(argv)}
     started = time.perf_counter()
     try:
-        proc = subprocess.run([sys.executable, "-m", "genrobust_fast", *argv], capture_output=True, text=True, check=False,
-                              timeout=timeout_s, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+        proc = subprocess.run(
+            [sys.executable, "-m", "genrobust_fast", *argv],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout_s,
+            env=dict(os.environ, HF_HUB_OFFLINE="1"),
+        )
     except subprocess.TimeoutExpired:
-        return {**record, "status": "timeout", "error": f"no result after {timeout_s:.0f} s",
-                "wall_s": round(time.perf_counter() - started, 1)}
+        return {
+            **record,
+            "status": "timeout",
+            "error": f"no result after {timeout_s:.0f} s",
+            "wall_s": round(time.perf_counter() - started, 1),
+        }
     record["wall_s"] = round(time.perf_counter() - started, 1)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
@@ -95,14 +105,23 @@ def _read_result(out_file: Path, stdout: str) -> Any:
     return None
 
 
-def run_all(areas: Iterable[str] | None = None, quick: bool = True, work_dir: str | Path = "build/bench",
-            timeout_s: float = 900.0) -> dict[str, Any]:
+def run_all(
+    areas: Iterable[str] | None = None,
+    quick: bool = True,
+    work_dir: str | Path = "build/bench",
+    timeout_s: float = 900.0,
+) -> dict[str, Any]:
     """Run the benchmarks one after another; a failure is recorded and the next one runs."""
     areas = list(areas or AREAS)
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    doc: dict[str, Any] = {"format": "genrobust-bench-all/1", "quick": quick, "model": "tiny",
-                           "machine": machine_info(), "benchmarks": {}}
+    doc: dict[str, Any] = {
+        "format": "genrobust-bench-all/1",
+        "quick": quick,
+        "model": "tiny",
+        "machine": machine_info(),
+        "benchmarks": {},
+    }
     for area in areas:
         log.info("bench %s ...", area)
         doc["benchmarks"][area] = run_one(area, quick, work, timeout_s)
@@ -110,7 +129,7 @@ def run_all(areas: Iterable[str] | None = None, quick: bool = True, work_dir: st
 
 
 def headline_figures(result: Any, limit: int = 3) -> list[tuple[str, Any]]:
-    """The first few numbers under a key naming a ratio or speedup, for the table (full data is in the JSON)."""
+    """The first few numbers under a key naming a ratio or speedup, for the table (the JSON has all)."""
     found: list[tuple[str, Any]] = []
 
     def walk(value: Any, path: str) -> None:
@@ -120,8 +139,10 @@ def headline_figures(result: Any, limit: int = 3) -> list[tuple[str, Any]]:
             for key, item in value.items():
                 walk(item, f"{path}.{key}" if path else str(key))
         # a ratio leaf (`ratio_vs_plain`) or any number inside a `ratios` / `speedups` mapping
-        elif isinstance(value, (int, float)) and not isinstance(value, bool) and any(
-            "ratio" in part or "speedup" in part for part in path.lower().split(".")
+        elif (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and any("ratio" in part or "speedup" in part for part in path.lower().split("."))
         ):
             found.append((path, value))
 
@@ -130,11 +151,18 @@ def headline_figures(result: Any, limit: int = 3) -> list[tuple[str, Any]]:
 
 
 def summary_table(doc: dict[str, Any]) -> str:
-    lines = [f"{'benchmark':<10} {'status':<8} {'wall s':>7}  headline figures (ratios vs the plain alternative)"]
+    lines = [
+        f"{'benchmark':<10} {'status':<8} {'wall s':>7}  headline figures (ratios vs the plain alternative)"
+    ]
     for area, rec in doc["benchmarks"].items():
         if rec["status"] == "ok":
-            figures = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                                for k, v in headline_figures(rec["result"])) or "(see JSON)"
+            figures = (
+                ", ".join(
+                    f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                    for k, v in headline_figures(rec["result"])
+                )
+                or "(see JSON)"
+            )
         else:
             figures = rec.get("error", "").splitlines()[-1][:90] if rec.get("error") else ""
         lines.append(f"{area:<10} {rec['status']:<8} {rec.get('wall_s', 0):>7}  {figures}")

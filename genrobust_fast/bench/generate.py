@@ -1,4 +1,5 @@
-"""Our generation job vs diffusers' StableDiffusionPipeline writing the same JPEG files, and vs the UNet bound.
+"""Our generation job vs diffusers' StableDiffusionPipeline writing the same JPEG files, and vs the UNet
+bound.
 
     result = run_generate_benchmark(model="tiny", images=128, steps=20, batch=8)
     result["speedup_vs_diffusers"], result["overhead_vs_unet_bound"]
@@ -33,16 +34,29 @@ def _diffusers_run(comps, items, cfg, out: Path) -> float:
 
     from ..generation.schedulers import create_scheduler
 
-    pipe = StableDiffusionPipeline(vae=comps.vae, text_encoder=comps.text_encoder, tokenizer=comps.tokenizer,
-                                   unet=comps.unet, scheduler=create_scheduler(cfg.scheduler, comps.scheduler.config),
-                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe = StableDiffusionPipeline(
+        vae=comps.vae,
+        text_encoder=comps.text_encoder,
+        tokenizer=comps.tokenizer,
+        unet=comps.unet,
+        scheduler=create_scheduler(cfg.scheduler, comps.scheduler.config),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     pipe.set_progress_bar_config(disable=True)
     started = time.perf_counter()
     for start in range(0, len(items), cfg.batch_size):
-        batch = items[start:start + cfg.batch_size]
-        images = pipe(prompt=[it.prompt for it in batch], negative_prompt=[cfg.negative_prompt] * len(batch),
-                      num_inference_steps=cfg.steps, guidance_scale=cfg.guidance, height=cfg.size[0],
-                      width=cfg.size[1], generator=[torch.Generator("cpu").manual_seed(it.seed) for it in batch]).images
+        batch = items[start : start + cfg.batch_size]
+        images = pipe(
+            prompt=[it.prompt for it in batch],
+            negative_prompt=[cfg.negative_prompt] * len(batch),
+            num_inference_steps=cfg.steps,
+            guidance_scale=cfg.guidance,
+            height=cfg.size[0],
+            width=cfg.size[1],
+            generator=[torch.Generator("cpu").manual_seed(it.seed) for it in batch],
+        ).images
         for it, image in zip(batch, images):
             folder = out / it.class_id
             folder.mkdir(parents=True, exist_ok=True)
@@ -59,15 +73,29 @@ def _check_parity(pipe, comps, items, cfg) -> int:
     from ..generation.pipeline import Request
     from ..generation.schedulers import create_scheduler
 
-    batch = items[:cfg.batch_size]
+    batch = items[: cfg.batch_size]
     ours = kernels.to_uint8(pipe.generate([Request(it.prompt, it.seed, cfg.negative_prompt) for it in batch]))
-    ref = StableDiffusionPipeline(vae=comps.vae, text_encoder=comps.text_encoder, tokenizer=comps.tokenizer,
-                                  unet=comps.unet, scheduler=create_scheduler(cfg.scheduler, comps.scheduler.config),
-                                  safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    ref = StableDiffusionPipeline(
+        vae=comps.vae,
+        text_encoder=comps.text_encoder,
+        tokenizer=comps.tokenizer,
+        unet=comps.unet,
+        scheduler=create_scheduler(cfg.scheduler, comps.scheduler.config),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     ref.set_progress_bar_config(disable=True)
-    theirs = ref(prompt=[it.prompt for it in batch], negative_prompt=[cfg.negative_prompt] * len(batch),
-                 num_inference_steps=cfg.steps, guidance_scale=cfg.guidance, height=cfg.size[0], width=cfg.size[1],
-                 generator=[torch.Generator("cpu").manual_seed(it.seed) for it in batch], output_type="np").images
+    theirs = ref(
+        prompt=[it.prompt for it in batch],
+        negative_prompt=[cfg.negative_prompt] * len(batch),
+        num_inference_steps=cfg.steps,
+        guidance_scale=cfg.guidance,
+        height=cfg.size[0],
+        width=cfg.size[1],
+        generator=[torch.Generator("cpu").manual_seed(it.seed) for it in batch],
+        output_type="np",
+    ).images
     theirs = (theirs * 255).round().astype(np.uint8)
     return int(np.abs(ours.astype(int) - theirs.astype(int)).max())
 
@@ -109,11 +137,22 @@ def _unet_bound(pipe, cfg, n_images: int) -> float:
     return time.perf_counter() - started
 
 
-def run_generate_benchmark(model: str = "tiny", images: int = 128, steps: int = 20, batch: int = 8,
-                           scheduler: str = "pndm", guidance: float = 7.5, backend: str = "auto",
-                           precision: str | None = None, device: str = "auto", size: tuple[int, int] | None = None,
-                           out_dir: str | None = None, quick: bool = False,
-                           engine_dir: str = "engines", rounds: int = 3) -> dict[str, Any]:
+def run_generate_benchmark(
+    model: str = "tiny",
+    images: int = 128,
+    steps: int = 20,
+    batch: int = 8,
+    scheduler: str = "pndm",
+    guidance: float = 7.5,
+    backend: str = "auto",
+    precision: str | None = None,
+    device: str = "auto",
+    size: tuple[int, int] | None = None,
+    out_dir: str | None = None,
+    quick: bool = False,
+    engine_dir: str = "engines",
+    rounds: int = 3,
+) -> dict[str, Any]:
     from ..generation.config import GenerateConfig
     from ..generation.job import create_pipeline, run_job
     from ..generation.worklist import build_plan
@@ -122,10 +161,22 @@ def run_generate_benchmark(model: str = "tiny", images: int = 128, steps: int = 
         images, steps, rounds = min(images, 16), min(steps, 4), 1
     tmp = Path(out_dir or tempfile.mkdtemp(prefix="genrobust-bench-generate-"))
     try:
-        cfg = GenerateConfig(model=model, classes="imagenet", per_class=1, steps=steps, batch_size=batch,
-                             scheduler=scheduler, guidance=guidance, backend=backend, precision=precision,
-                             device=device, size=size, out=str(tmp / "warm-ours"), shards=1,
-                             engine_dir=engine_dir)
+        cfg = GenerateConfig(
+            model=model,
+            classes="imagenet",
+            per_class=1,
+            steps=steps,
+            batch_size=batch,
+            scheduler=scheduler,
+            guidance=guidance,
+            backend=backend,
+            precision=precision,
+            device=device,
+            size=size,
+            out=str(tmp / "warm-ours"),
+            shards=1,
+            engine_dir=engine_dir,
+        )
         plan = build_plan(cfg)
         items = [plan.item_at(p) for p in range(images)]
         comps, runners, pipe = create_pipeline(cfg, build_if_missing=True)  # builds are not timed
@@ -133,12 +184,14 @@ def run_generate_benchmark(model: str = "tiny", images: int = 128, steps: int = 
         max_diff = _check_parity(pipe, comps, items, cfg)
         tolerance = _parity_tolerance(runners.backend, runners.precision)
         if tolerance is not None and max_diff > tolerance:
-            raise ParityError(f"our pipeline ({runners.backend} {runners.precision}) differs from diffusers by "
-                                 f"{max_diff}/255 (tolerance {tolerance}); not timing a wrong result")
+            raise ParityError(
+                f"our pipeline ({runners.backend} {runners.precision}) differs from diffusers by "
+                f"{max_diff}/255 (tolerance {tolerance}); not timing a wrong result"
+            )
         # Ours: the real job (planning, encoding threads, metadata, markers) on the first `images` items.
         # Warm both sides on the same items (lazy kernel set-up), then time them on fresh folders.
         run_job(cfg, progress=False, max_images=cfg.batch_size, prepared=(comps, runners, pipe))
-        _diffusers_run(comps, items[:cfg.batch_size], cfg, tmp / "warm")
+        _diffusers_run(comps, items[: cfg.batch_size], cfg, tmp / "warm")
         # Shared machines change speed within a run: alternate the three measurements for `rounds`
         # rounds and keep each one's best, so a slow spell does not land on one side only.
         best = {"ours": float("inf"), "diffusers": float("inf"), "bound": float("inf")}
@@ -150,22 +203,34 @@ def run_generate_benchmark(model: str = "tiny", images: int = 128, steps: int = 
                 raise ParityError(f"our job made {summary['images']} images, expected {images}")
             if summary["seconds"] < best["ours"]:
                 best["ours"], stages = summary["seconds"], summary["stage_seconds"]
-            best["diffusers"] = min(best["diffusers"], _diffusers_run(comps, items, cfg, tmp / f"diffusers-{round_index}"))
+            best["diffusers"] = min(
+                best["diffusers"], _diffusers_run(comps, items, cfg, tmp / f"diffusers-{round_index}")
+            )
             best["bound"] = min(best["bound"], _unet_bound(pipe, cfg, images))
             shutil.rmtree(tmp / f"ours-{round_index}", ignore_errors=True)
             shutil.rmtree(tmp / f"diffusers-{round_index}", ignore_errors=True)
         ours_s, diffusers_s, bound_s = best["ours"], best["diffusers"], best["bound"]
         return {
-            "benchmark": "generate", "model": model, "images": images, "steps": steps, "batch": batch,
-            "scheduler": scheduler, "guidance": guidance, "size": [pipe.height, pipe.width],
-            "backend": runners.backend, "precision": runners.precision, "device": str(runners.device),
-            "parity_max_abs_diff_vs_diffusers": max_diff, "parity_tolerance": tolerance,
+            "benchmark": "generate",
+            "model": model,
+            "images": images,
+            "steps": steps,
+            "batch": batch,
+            "scheduler": scheduler,
+            "guidance": guidance,
+            "size": [pipe.height, pipe.width],
+            "backend": runners.backend,
+            "precision": runners.precision,
+            "device": str(runners.device),
+            "parity_max_abs_diff_vs_diffusers": max_diff,
+            "parity_tolerance": tolerance,
             "ours_images_per_s": round(images / ours_s, 3),
             "diffusers_images_per_s": round(images / diffusers_s, 3),
             "speedup_vs_diffusers": round(diffusers_s / ours_s, 3),
             "unet_bound_images_per_s": round(images / bound_s, 3),
             "overhead_vs_unet_bound": round(ours_s / bound_s - 1, 4),
-            "ours_stage_seconds": stages, "rounds": rounds,
+            "ours_stage_seconds": stages,
+            "rounds": rounds,
             "unet_calls_per_batch": unet_calls_per_batch(pipe, cfg),
             "goal_speedup_ge_1_2": diffusers_s / ours_s >= 1.2,
             "goal_overhead_le_10pct": ours_s / bound_s - 1 <= 0.10,

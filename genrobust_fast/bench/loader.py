@@ -20,15 +20,15 @@ from typing import Any
 
 import numpy as np
 
-logger = logging.getLogger(__name__)
-
-
 from ..constants import GENERATED_FORMAT
 from ..errors import ParityError
 
+logger = logging.getLogger(__name__)
 
-def make_generated_jpegs(root: Path, n_images: int, size: int, classes: int = 10, seed: int = 0,
-                         noise: float = 12.0) -> Path:
+
+def make_generated_jpegs(
+    root: Path, n_images: int, size: int, classes: int = 10, seed: int = 0, noise: float = 12.0
+) -> Path:
     """A generated set (imagefolder layout + manifest) of smooth random JPEGs; reused if already there."""
     import json
 
@@ -50,11 +50,19 @@ def make_generated_jpegs(root: Path, n_images: int, size: int, classes: int = 10
         Image.fromarray(img).save(root / cid / f"{cid}_{i:07d}.jpg", quality=90)
     (root / "_meta").mkdir(exist_ok=True)
     (root / "_meta" / "shard-00000-of-00001.done.json").write_text("{}")
-    manifest.write_text(json.dumps({
-        "format": GENERATED_FORMAT, "job_id": "bench", "config": {"model": "synthetic"},
-        "label_space": {"ids": ids, "names": ids}, "num_shards": 1, "total_images": n_images,
-        "output_format": "imagefolder",
-    }))
+    manifest.write_text(
+        json.dumps(
+            {
+                "format": GENERATED_FORMAT,
+                "job_id": "bench",
+                "config": {"model": "synthetic"},
+                "label_space": {"ids": ids, "names": ids},
+                "num_shards": 1,
+                "total_images": n_images,
+                "output_format": "imagefolder",
+            }
+        )
+    )
     return root
 
 
@@ -65,7 +73,9 @@ def _class_folders_only():
         """ImageFolder that skips our `_meta` folder (plain ImageFolder would take it for a class)."""
 
         def find_classes(self, directory):
-            classes = sorted(e.name for e in os.scandir(directory) if e.is_dir() and not e.name.startswith(("_", ".")))
+            classes = sorted(
+                e.name for e in os.scandir(directory) if e.is_dir() and not e.name.startswith(("_", "."))
+            )
             return classes, {c: i for i, c in enumerate(classes)}
 
     return ClassFoldersOnly
@@ -79,14 +89,24 @@ def _plain_loader(root: Path, out_size: int, batch_size: int, threads: int, trai
 
     _ClassFoldersOnly = _class_folders_only()
 
-    tail = [v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    tail = [
+        v2.PILToTensor(),
+        v2.ToDtype(torch.float32, scale=True),
+        v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+    ]
     if train:
         head = [v2.RandomResizedCrop(out_size, antialias=True), v2.RandomHorizontalFlip()]
     else:
         head = [v2.Resize(eval_resize(out_size), antialias=True), v2.CenterCrop(out_size)]
     dataset = _ClassFoldersOnly(str(root), transform=v2.Compose(head + tail))
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=train, num_workers=threads,
-                                       drop_last=train, persistent_workers=False)
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=train,
+        num_workers=threads,
+        drop_last=train,
+        persistent_workers=False,
+    )
 
 
 def _time_epoch(batches) -> dict[str, float]:
@@ -101,8 +121,7 @@ def _time_epoch(batches) -> dict[str, float]:
         images += len(x)
     end = time.perf_counter()
     steady = images / max(end - first, 1e-9)
-    return {"startup_s": round(first - start, 3), "images_per_s": round(steady, 1),
-            "images_timed": images}
+    return {"startup_s": round(first - start, 3), "images_per_s": round(steady, 1), "images_timed": images}
 
 
 def _ours(kind: str, root: Path, out_size: int, batch_size: int, threads: int, train: bool):
@@ -112,7 +131,11 @@ def _ours(kind: str, root: Path, out_size: int, batch_size: int, threads: int, t
 
     space = LabelSpace.from_json(read_manifest(root)["label_space"])
     table, _ = generated_table(root, space)
-    order = MixedSampler(MixPlan.create(len(table)), batch_size) if train else SequentialOrder(len(table), batch_size)
+    order = (
+        MixedSampler(MixPlan.create(len(table)), batch_size)
+        if train
+        else SequentialOrder(len(table), batch_size)
+    )
     return create_loader(kind, [table], order, (out_size, out_size), train=train, workers=threads)
 
 
@@ -127,17 +150,27 @@ def check_parity(root: Path, out_size: int, threads: int, kinds: list[str]) -> d
         ours = torch.cat([x.float().cpu() for x, _ in loader.epoch(0)])
         loader.close()
         diff = (ours - plain).abs()
-        report[kind] = {"mean_abs_diff": round(float(diff.mean()), 4),
-                        "channel_mean_diff": round(float((ours.mean((0, 2, 3)) - plain.mean((0, 2, 3))).abs().max()), 4)}
+        report[kind] = {
+            "mean_abs_diff": round(float(diff.mean()), 4),
+            "channel_mean_diff": round(float((ours.mean((0, 2, 3)) - plain.mean((0, 2, 3))).abs().max()), 4),
+        }
         # Both resize with antialiasing from the same crop; filters differ slightly (normalized units).
         if report[kind]["mean_abs_diff"] > 0.1 or report[kind]["channel_mean_diff"] > 0.03:
             raise ParityError(f"{kind} loader disagrees with torchvision preprocessing: {report[kind]}")
     return report
 
 
-def bench_loader(n_images: int = 2000, size: int = 256, out_size: int = 224, batch_size: int = 64,
-                 threads: int | None = None, data_dir: str | None = None, kinds: tuple[str, ...] = ("torch", "dali"),
-                 parity_images: int = 64, repeats: int = 3) -> dict[str, Any]:
+def bench_loader(
+    n_images: int = 2000,
+    size: int = 256,
+    out_size: int = 224,
+    batch_size: int = 64,
+    threads: int | None = None,
+    data_dir: str | None = None,
+    kinds: tuple[str, ...] = ("torch", "dali"),
+    parity_images: int = 64,
+    repeats: int = 3,
+) -> dict[str, Any]:
     """Images/s of each loader over one epoch of `n_images` JPEGs, and ratios against the plain loader."""
     from ..data.dali_loader import dali_unavailable_reason
 
@@ -154,7 +187,11 @@ def bench_loader(n_images: int = 2000, size: int = 256, out_size: int = 224, bat
         # loader's best epoch is reported, and every epoch is kept in "epochs_images_per_s".
         results: dict[str, dict[str, Any]] = {}
         for _ in range(repeats):
-            timed = {"plain_torchvision": _time_epoch(_plain_loader(root, out_size, batch_size, threads, train=True))}
+            timed = {
+                "plain_torchvision": _time_epoch(
+                    _plain_loader(root, out_size, batch_size, threads, train=True)
+                )
+            }
             for kind in kinds:
                 loader = _ours(kind, root, out_size, batch_size, threads, train=True)
                 timed[{"torch": "torch_kernel", "dali": "dali"}[kind]] = _time_epoch(loader.epoch(0))
@@ -167,11 +204,22 @@ def bench_loader(n_images: int = 2000, size: int = 256, out_size: int = 224, bat
     from .. import kernels
 
     base = results["plain_torchvision"]["images_per_s"]
-    ratios = {f"{name}_vs_plain": round(r["images_per_s"] / base, 3) for name, r in results.items()
-              if name != "plain_torchvision"}
+    ratios = {
+        f"{name}_vs_plain": round(r["images_per_s"] / base, 3)
+        for name, r in results.items()
+        if name != "plain_torchvision"
+    }
     return {
-        "benchmark": "loader", "images": n_images, "image_size": size, "out_size": out_size,
-        "batch_size": batch_size, "threads": threads, "cpus": os.cpu_count(), "repeats": repeats,
-        "kernels": kernels.implementation_report() if hasattr(kernels, "implementation_report") else None,
-        "parity": parity, "results": results, "ratios": ratios,
+        "benchmark": "loader",
+        "images": n_images,
+        "image_size": size,
+        "out_size": out_size,
+        "batch_size": batch_size,
+        "threads": threads,
+        "cpus": os.cpu_count(),
+        "repeats": repeats,
+        "kernels": kernels.implementation_report(),
+        "parity": parity,
+        "results": results,
+        "ratios": ratios,
     }

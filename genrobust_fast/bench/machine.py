@@ -17,15 +17,44 @@ from pathlib import Path
 from typing import Any
 
 # /proc/cpuinfo flags worth recording: what decides the kernels' and torch's code paths.
-ISA_FLAGS = ("sse2", "ssse3", "sse4_2", "popcnt", "avx", "avx2", "fma", "f16c", "bmi2", "avx512f", "avx512bw",
-             "avx512dq", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx512_vpopcntdq", "amx_tile",
-             "asimd", "sve")
+ISA_FLAGS = (
+    "sse2",
+    "ssse3",
+    "sse4_2",
+    "popcnt",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "bmi2",
+    "avx512f",
+    "avx512bw",
+    "avx512dq",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "avx512_vpopcntdq",
+    "amx_tile",
+    "asimd",
+    "sve",
+)
 # Settings that change which code paths or how many threads run.
-ENV_VARS = ("GENROBUST_ISA", "GENROBUST_KERNELS", "OMP_NUM_THREADS", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
-            "NPY_DISABLE_CPU_FEATURES")
+ENV_VARS = (
+    "GENROBUST_ISA",
+    "GENROBUST_KERNELS",
+    "OMP_NUM_THREADS",
+    "ATEN_CPU_CAPABILITY",
+    "ONEDNN_MAX_CPU_ISA",
+    "NPY_DISABLE_CPU_FEATURES",
+)
 # Libraries whose speed the benchmarks compare against or run on, with the distributions that provide them.
-LIBRARIES = {"torch": ("torch",), "numpy": ("numpy",), "onnxruntime": ("onnxruntime", "onnxruntime-gpu"),
-             "diffusers": ("diffusers",)}
+LIBRARIES = {
+    "torch": ("torch",),
+    "numpy": ("numpy",),
+    "onnxruntime": ("onnxruntime", "onnxruntime-gpu"),
+    "diffusers": ("diffusers",),
+}
 
 
 def read_cpuinfo(path: str | Path = "/proc/cpuinfo") -> str:
@@ -46,8 +75,12 @@ def _first_field(cpuinfo: str, names: tuple[str, ...]) -> str | None:
 
 def cpu_model(cpuinfo: str) -> str:
     """The first processor's model name (x86 "model name", Arm "Model"/"CPU part"), else the platform's."""
-    return (_first_field(cpuinfo, ("model name", "Model", "Hardware")) or platform.processor()
-            or platform.machine() or "unknown")
+    return (
+        _first_field(cpuinfo, ("model name", "Model", "Hardware"))
+        or platform.processor()
+        or platform.machine()
+        or "unknown"
+    )
 
 
 def isa_flags(cpuinfo: str) -> list[str]:
@@ -76,17 +109,23 @@ def _torch_cpu() -> dict[str, Any]:
     except ImportError:
         return {"torch_cpu_capability": None, "torch_threads": None}
     get_capability = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
-    return {"torch_cpu_capability": get_capability() if get_capability else None,
-            "torch_threads": torch.get_num_threads()}
+    return {
+        "torch_cpu_capability": get_capability() if get_capability else None,
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 def _kernels() -> dict[str, Any]:
     from ..kernels import implementation_report
 
     report = implementation_report()
-    return {"kernels_implementation": report["implementation"], "kernels_isa": report["isa"],
-            "kernels_supported_isas": report["supported_isas"], "kernels_threads": report["threads"],
-            "kernels_openmp": report["openmp"]}
+    return {
+        "kernels_implementation": report["implementation"],
+        "kernels_isa": report["isa"],
+        "kernels_supported_isas": report["supported_isas"],
+        "kernels_threads": report["threads"],
+        "kernels_openmp": report["openmp"],
+    }
 
 
 def machine_info() -> dict[str, Any]:

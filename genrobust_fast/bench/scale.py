@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..errors import ParityError
+
 CHILD = """
 import json, resource, sys, time
 t0 = time.perf_counter()
@@ -27,9 +29,6 @@ print(json.dumps({"wall_s": time.perf_counter() - t0,
 """
 
 
-from ..errors import ParityError
-
-
 def child_task(task: dict[str, Any]) -> dict[str, Any]:
     from ..generation.config import GenerateConfig
 
@@ -37,6 +36,7 @@ def child_task(task: dict[str, Any]) -> dict[str, Any]:
     max_images = task.pop("max_images", None)
     if kind == "empty":
         import genrobust_fast.generation.dryrun  # noqa: F401  (same imports as planning)
+
         return {}
     cfg = GenerateConfig(**task)
     if kind == "plan":
@@ -51,7 +51,9 @@ def child_task(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def _child(task: dict[str, Any]) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(task)], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps(task)], capture_output=True, text=True, check=False
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"scale child {task['kind']} failed: {proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -77,33 +79,57 @@ def run_scale_benchmark(quick: bool = False, listing_files: int | None = None) -
         plan = _child({"kind": "plan", "classes": "imagenet", "per_class": 1280, "out": str(tmp / "plan")})
         if plan["total_images"] != 1_280_000:
             raise ParityError(f"planned {plan['total_images']} images, expected 1,280,000")
-        result["plan_1_28M"] = {"wall_s": round(plan["wall_s"], 3), "peak_rss_mb": round(plan["peak_rss_mb"], 1),
-                                "rss_above_empty_mb": round(plan["peak_rss_mb"] - empty["peak_rss_mb"], 1),
-                                "shards": plan["shards"]}
+        result["plan_1_28M"] = {
+            "wall_s": round(plan["wall_s"], 3),
+            "peak_rss_mb": round(plan["peak_rss_mb"], 1),
+            "rss_above_empty_mb": round(plan["peak_rss_mb"] - empty["peak_rss_mb"], 1),
+            "shards": plan["shards"],
+        }
         result["plan_1_28M"]["goal_wall_under_5s"] = plan["wall_s"] < 5
-        result["plan_1_28M"]["goal_rss_under_300mb_above_empty"] = result["plan_1_28M"]["rss_above_empty_mb"] < 300
+        result["plan_1_28M"]["goal_rss_under_300mb_above_empty"] = (
+            result["plan_1_28M"]["rss_above_empty_mb"] < 300
+        )
 
         # Restart a 1.28M job with 100,000 finished images: time until the first new image is written.
-        job = {"model": "tiny", "classes": "imagenet", "per_class": 1280, "steps": 2, "batch_size": 1,
-               "backend": "torch", "out": str(tmp / "restart")}
+        job = {
+            "model": "tiny",
+            "classes": "imagenet",
+            "per_class": 1280,
+            "steps": 2,
+            "batch_size": 1,
+            "backend": "torch",
+            "out": str(tmp / "restart"),
+        }
         _child({"kind": "restart", "max_images": 1, **job})  # writes the manifest and one image
         _fake_finished_shards(tmp / "restart", range(1, 11), 128, 10_000)
         restart = _child({"kind": "restart", "max_images": 1, **job})
         if restart["images"] != 1:
             raise ParityError("the restarted job did not generate its next image")
-        result["restart_100k_finished"] = {"time_to_first_new_image_s": round(restart["wall_s"], 3),
-                                           "goal_under_10s": restart["wall_s"] < 10}
+        result["restart_100k_finished"] = {
+            "time_to_first_new_image_s": round(restart["wall_s"], 3),
+            "goal_under_10s": restart["wall_s"] < 10,
+        }
 
         small, large = (50, 500) if quick else (500, 5000)
         rss = {}
         for n in (small, large):
-            run = _child({"kind": "generate", "max_images": n, "model": "tiny", "classes": "imagenet",
-                          "per_class": n // 1000 + 1, "steps": 1, "batch_size": 8, "guidance": 1.0,
-                          "backend": "torch", "shards": 1, "out": str(tmp / f"gen{n}")})
+            run = _child(
+                {
+                    "kind": "generate",
+                    "max_images": n,
+                    "model": "tiny",
+                    "classes": "imagenet",
+                    "per_class": n // 1000 + 1,
+                    "steps": 1,
+                    "batch_size": 8,
+                    "guidance": 1.0,
+                    "backend": "torch",
+                    "shards": 1,
+                    "out": str(tmp / f"gen{n}"),
+                }
+            )
             rss[n] = run
-        result["generate_peak_rss"] = {
-            f"{n}_images_mb": round(r["peak_rss_mb"], 1) for n, r in rss.items()
-        }
+        result["generate_peak_rss"] = {f"{n}_images_mb": round(r["peak_rss_mb"], 1) for n, r in rss.items()}
         ratio = rss[large]["peak_rss_mb"] / rss[small]["peak_rss_mb"]
         result["generate_peak_rss"]["images"] = {str(n): r["images"] for n, r in rss.items()}
         result["generate_peak_rss"]["ratio"] = round(ratio, 3)

@@ -34,8 +34,13 @@ def make_empty_tree(root: Path, n_files: int, n_classes: int) -> Path:
     return root
 
 
-def bench_listing(n_files: int = 1_280_000, n_classes: int = 1000, root: str | None = None, keep: bool = False,
-                  plain: bool = True) -> dict[str, Any]:
+def bench_listing(
+    n_files: int = 1_280_000,
+    n_classes: int = 1000,
+    root: str | None = None,
+    keep: bool = False,
+    plain: bool = True,
+) -> dict[str, Any]:
     """Seconds to list the tree cold, from the cache, and with torchvision's ImageFolder discovery."""
     from ..data.scan import index_dir, scan_image_folder
 
@@ -55,20 +60,34 @@ def bench_listing(n_files: int = 1_280_000, n_classes: int = 1000, root: str | N
         t0 = time.perf_counter()
         pairs = list(cached)  # what a consumer does next: every (relative path, class id)
         iterate_s = time.perf_counter() - t0
-        if not cached.from_cache or len(cached) != len(cold) or cached[len(cold) // 2] != cold[len(cold) // 2]:
+        if (
+            not cached.from_cache
+            or len(cached) != len(cold)
+            or cached[len(cold) // 2] != cold[len(cold) // 2]
+        ):
             raise ParityError("the cached listing differs from the full scan")
         if len(cold) != n_files or len(pairs) != n_files:
             raise ParityError(f"listed {len(cold)} files, wrote {n_files}")
-        result = {"benchmark": "scale_listing", "files": n_files, "classes": n_classes,
-                  "tree_build_s": round(build_s, 2), "cold_s": round(cold_s, 5), "cached_s": round(cached_s, 5),
-                  "cached_plus_iterate_s": round(cached_s + iterate_s, 5),
-                  "cache_bytes": (index_dir(tmp) / "scan.json").stat().st_size,
-                  "cached_speedup_vs_cold": round(cold_s / max(cached_s, 1e-9), 2), "goal_cached_under_5s": cached_s + iterate_s < 5}
+        result = {
+            "benchmark": "scale_listing",
+            "files": n_files,
+            "classes": n_classes,
+            "tree_build_s": round(build_s, 2),
+            "cold_s": round(cold_s, 5),
+            "cached_s": round(cached_s, 5),
+            "cached_plus_iterate_s": round(cached_s + iterate_s, 5),
+            "cache_bytes": (index_dir(tmp) / "scan.json").stat().st_size,
+            "cached_speedup_vs_cold": round(cold_s / max(cached_s, 1e-9), 2),
+            "goal_cached_under_5s": cached_s + iterate_s < 5,
+        }
         if plain:
             from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 
-            classes = {e.name: i for i, e in enumerate(sorted(os.scandir(tmp), key=lambda e: e.name))
-                       if e.is_dir() and not e.name.startswith(".")}
+            classes = {
+                e.name: i
+                for i, e in enumerate(sorted(os.scandir(tmp), key=lambda e: e.name))
+                if e.is_dir() and not e.name.startswith(".")
+            }
             t0 = time.perf_counter()
             samples = make_dataset(str(tmp), classes, extensions=IMG_EXTENSIONS)
             result["plain_torchvision_s"] = round(time.perf_counter() - t0, 5)

@@ -21,8 +21,9 @@ from ..errors import ParityError
 from .loader import _plain_loader, make_generated_jpegs
 
 
-def _plain_training(root: Path, arch: str, image_size: int, batch_size: int, steps: int, threads: int,
-                    classes: int) -> dict[str, Any]:
+def _plain_training(
+    root: Path, arch: str, image_size: int, batch_size: int, steps: int, threads: int, classes: int
+) -> dict[str, Any]:
     import torch
 
     from ..classifiers import create_classifier
@@ -48,13 +49,24 @@ def _plain_training(root: Path, arch: str, image_size: int, batch_size: int, ste
             if done >= steps:
                 break
             tick = time.perf_counter()
-    return {"images_per_s": round(images / max(total, 1e-9), 2), "data_wait_fraction": round(wait / max(total, 1e-9), 4),
-            "final_loss": round(float(loss), 4)}
+    return {
+        "images_per_s": round(images / max(total, 1e-9), 2),
+        "data_wait_fraction": round(wait / max(total, 1e-9), 4),
+        "final_loss": round(float(loss), 4),
+    }
 
 
-def bench_train(arch: str = "resnet18", image_size: int = 112, batch_size: int = 32, steps: int = 30,
-                n_images: int = 1024, source_size: int = 160, loader: str = "auto", threads: int | None = None,
-                precision: str = "auto") -> dict[str, Any]:
+def bench_train(
+    arch: str = "resnet18",
+    image_size: int = 112,
+    batch_size: int = 32,
+    steps: int = 30,
+    n_images: int = 1024,
+    source_size: int = 160,
+    loader: str = "auto",
+    threads: int | None = None,
+    precision: str = "auto",
+) -> dict[str, Any]:
     """Images/s and data-wait fraction of our trainer, and the same for a plain PyTorch loop."""
     from ..classifiers import load_classifier
     from ..training import TrainConfig, train
@@ -64,11 +76,23 @@ def bench_train(arch: str = "resnet18", image_size: int = 112, batch_size: int =
     with tempfile.TemporaryDirectory(prefix="genrobust-bench-train-") as tmp:
         real = make_generated_jpegs(Path(tmp) / "real", n_images, source_size, classes=classes)
         epochs = math.ceil(steps * batch_size / n_images) + 1
-        result = train(TrainConfig(
-            real=str(real), arch=arch, image_size=image_size, batch_size=batch_size, epochs=epochs, max_steps=steps,
-            lr=0.01, loader=loader, workers=threads, precision=precision, progress=False, out=str(Path(tmp) / "run"),
-            log_every=steps,
-        ))
+        result = train(
+            TrainConfig(
+                real=str(real),
+                arch=arch,
+                image_size=image_size,
+                batch_size=batch_size,
+                epochs=epochs,
+                max_steps=steps,
+                lr=0.01,
+                loader=loader,
+                workers=threads,
+                precision=precision,
+                progress=False,
+                out=str(Path(tmp) / "run"),
+                log_every=steps,
+            )
+        )
         if result["final_loss"] is None or not math.isfinite(result["final_loss"]):
             raise ParityError(f"training diverged or logged no loss: {result['final_loss']}")
         _, card = load_classifier(result["model"])
@@ -77,8 +101,15 @@ def bench_train(arch: str = "resnet18", image_size: int = 112, batch_size: int =
         plain = _plain_training(real, arch, image_size, batch_size, steps, threads, classes)
     ours = {k: result[k] for k in ("images_per_s", "data_wait_fraction", "final_loss", "precision", "loader")}
     return {
-        "benchmark": "train", "arch": arch, "image_size": image_size, "batch_size": batch_size, "steps": steps,
-        "threads": threads, "cpus": os.cpu_count(), "ours": ours, "plain_pytorch": plain,
+        "benchmark": "train",
+        "arch": arch,
+        "image_size": image_size,
+        "batch_size": batch_size,
+        "steps": steps,
+        "threads": threads,
+        "cpus": os.cpu_count(),
+        "ours": ours,
+        "plain_pytorch": plain,
         "ratio_vs_plain": round(ours["images_per_s"] / max(plain["images_per_s"], 1e-9), 3),
         "note": "both measured over all steps, loader start-up included; our loss is on a real run",
     }

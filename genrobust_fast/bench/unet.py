@@ -120,10 +120,19 @@ def run_unet_benchmark(
     prepared: dict[str, Any] = {}
     results: dict[str, Any] = {}
     for name in order:
-        runners = create_runners(comps, backend=name, precision=prec, device=dev, engine_dir=engine_dir,
-                                 batch_range=(batch, batch, batch), size=size, guidance=guidance,
-                                 build_if_missing=True, threads=threads,
-                                 compile_unet=compile_unet and name == "torch")
+        runners = create_runners(
+            comps,
+            backend=name,
+            precision=prec,
+            device=dev,
+            engine_dir=engine_dir,
+            batch_range=(batch, batch, batch),
+            size=size,
+            guidance=guidance,
+            build_if_missing=True,
+            threads=threads,
+            compile_unet=compile_unet and name == "torch",
+        )
         inputs = tuple(x.to(dev, runners.dtype) if i != 1 else x.to(dev) for i, x in enumerate(inputs_cpu))
         out = runners.unet(*inputs)
         err = ((out.float().cpu() - reference).norm() / reference.norm()).item()
@@ -140,8 +149,11 @@ def run_unet_benchmark(
             results[name]["rounds_calls_per_s"].append(round(rate, 3))
     for entry in results.values():
         best = max(entry["rounds_calls_per_s"])
-        entry.update(unet_calls_per_s=best, images_per_s=round(best * batch, 3),
-                     achieved_tflops=round(best * flops / 1e12, 4))
+        entry.update(
+            unet_calls_per_s=best,
+            images_per_s=round(best * batch, 3),
+            achieved_tflops=round(best * flops / 1e12, 4),
+        )
     base = results["torch"]["unet_calls_per_s"]
     for entry in results.values():
         entry["ratio_vs_torch"] = round(entry["unet_calls_per_s"] / base, 3)

@@ -28,7 +28,7 @@ def bench() -> None:
 
 
 def emit_result(result: dict, out_path: str | None) -> None:
-    """Every benchmark's one ending: the machine it ran on added, the JSON written (atomically) and printed."""
+    """Every benchmark's one ending: the machine it ran on added, the JSON written atomically and printed."""
     import json
 
     from ..bench.machine import machine_info

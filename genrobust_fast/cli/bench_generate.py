@@ -16,14 +16,35 @@ from .options import parse_size
 @click.option("--batch", default=8, show_default=True, help="Images per batch (both sides).")
 @click.option("--scheduler", default="pndm", show_default=True, help="Scheduler (both sides).")
 @click.option("--guidance", default=7.5, show_default=True, help="Guidance scale (both sides).")
-@click.option("--backend", type=click.Choice(["auto", "torch", "onnxruntime", "tensorrt"]), default="auto",
-              show_default=True, help="Our backend (diffusers always runs torch).")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "torch", "onnxruntime", "tensorrt"]),
+    default="auto",
+    show_default=True,
+    help="Our backend (diffusers always runs torch).",
+)
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16", "fp8"]), default=None)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--size", default=None, help="HxW; default the model's size.")
 @click.option("--quick", is_flag=True, help="At most 16 images and 4 steps (a smoke run, not a measurement).")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None, help="Also write the JSON here.")
-def generate(model, images, steps, rounds, batch, scheduler, guidance, backend, precision, device, size, quick, out_path) -> None:
+@click.option(
+    "--out", "out_path", type=click.Path(dir_okay=False), default=None, help="Also write the JSON here."
+)
+def generate(
+    model,
+    images,
+    steps,
+    rounds,
+    batch,
+    scheduler,
+    guidance,
+    backend,
+    precision,
+    device,
+    size,
+    quick,
+    out_path,
+) -> None:
     """Our generation job vs diffusers' StableDiffusionPipeline (same JPEG files), and vs the UNet-only bound.
 
     \b
@@ -32,7 +53,18 @@ def generate(model, images, steps, rounds, batch, scheduler, guidance, backend, 
     """
     from ..bench.generate import run_generate_benchmark
 
-    result = run_generate_benchmark(model=model, images=images, steps=steps, rounds=rounds, batch=batch, scheduler=scheduler,
-                                    guidance=guidance, backend=backend, precision=precision, device=device,
-                                    size=parse_size(size) if size else None, quick=quick)
+    result = run_generate_benchmark(
+        model=model,
+        images=images,
+        steps=steps,
+        rounds=rounds,
+        batch=batch,
+        scheduler=scheduler,
+        guidance=guidance,
+        backend=backend,
+        precision=precision,
+        device=device,
+        size=parse_size(size) if size else None,
+        quick=quick,
+    )
     emit_result(result, out_path)

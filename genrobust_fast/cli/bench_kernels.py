@@ -10,7 +10,9 @@ from .bench import emit_result
 @click.command()
 @click.option("--threads", type=int, default=None, help="Threads for every contender (default: all CPUs).")
 @click.option("--quick", is_flag=True, help="Small sizes (a smoke run, not a measurement).")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None, help="Also write the JSON here.")
+@click.option(
+    "--out", "out_path", type=click.Path(dir_okay=False), default=None, help="Also write the JSON here."
+)
 def kernels(threads, quick, out_path) -> None:
     """Native kernels vs torch/torchvision and NumPy, after checking they agree.
 

@@ -9,8 +9,15 @@ from .bench import emit_result
 
 @click.command()
 @click.option("--quick", is_flag=True, help="50 vs 500 generated images and a 20k-file listing.")
-@click.option("--listing-files", type=int, default=None, help="Files in the listing tree (default 1.28M; 20k with --quick).")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None, help="Also write the JSON here.")
+@click.option(
+    "--listing-files",
+    type=int,
+    default=None,
+    help="Files in the listing tree (default 1.28M; 20k with --quick).",
+)
+@click.option(
+    "--out", "out_path", type=click.Path(dir_okay=False), default=None, help="Also write the JSON here."
+)
 def scale(quick, listing_files, out_path) -> None:
     """Planning a 1.28M-image job, restarting one with 100k finished images, flat memory, listing.
 

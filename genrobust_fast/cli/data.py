@@ -31,7 +31,13 @@ def data() -> None:
 @data.command("check")
 @click.argument("root", type=click.Path(exists=True, file_okay=False))
 @click.option("--workers", type=int, default=None, help="Decode threads (default: all CPUs).")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None, help="Also write the full JSON report here.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the full JSON report here.",
+)
 @click.option("--strict", is_flag=True, help="Exit non-zero when any image is unreadable.")
 @json_option
 def check(root: str, workers: int | None, report_path: str | None, strict: bool, as_json: bool) -> None:
@@ -48,12 +54,18 @@ def check(root: str, workers: int | None, report_path: str | None, strict: bool,
     report = check_image_folder(root, workers=workers)
     emit_report(report, as_json, _check_lines, report_path)
     if strict and report["bad"]:
-        raise click.ClickException(f"{len(report['bad'])} unreadable image(s) in {root}; training will skip them")
+        raise click.ClickException(
+            f"{len(report['bad'])} unreadable image(s) in {root}; training will skip them"
+        )
 
 
 def _check_lines(report: dict) -> list[str]:
-    lines = [(f"{report['images']} images in {report['classes']} classes; {len(report['bad'])} unreadable; "
-             f"{report['duplicate_files']} duplicate file(s) in {len(report['duplicate_groups'])} group(s)")]
+    lines = [
+        (
+            f"{report['images']} images in {report['classes']} classes; {len(report['bad'])} unreadable; "
+            f"{report['duplicate_files']} duplicate file(s) in {len(report['duplicate_groups'])} group(s)"
+        )
+    ]
     lines += [f"  bad: {item['file']}: {item['error']}" for item in report["bad_details"][:20]]
     if report["empty_classes"]:
         lines.append(f"  classes without readable images: {', '.join(report['empty_classes'][:20])}")

@@ -8,18 +8,37 @@ from .options import emit_report, json_option
 
 
 @click.command("audit")
-@click.option("--generated", required=True, type=click.Path(exists=True, file_okay=False),
-              help="A `genrobust generate` output (imagefolder or webdataset) or any image tree.")
-@click.option("--against", required=True, type=click.Path(exists=True, file_okay=False),
-              help="The benchmark's image tree, e.g. /data/imagenet-r.")
-@click.option("--max-distance", type=click.IntRange(0, 64), default=8, show_default=True,
-              help="Largest phash Hamming distance (bits of 64) counted as a near-copy.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write the JSON report (every match) here.")
+@click.option(
+    "--generated",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="A `genrobust generate` output (imagefolder or webdataset) or any image tree.",
+)
+@click.option(
+    "--against",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="The benchmark's image tree, e.g. /data/imagenet-r.",
+)
+@click.option(
+    "--max-distance",
+    type=click.IntRange(0, 64),
+    default=8,
+    show_default=True,
+    help="Largest phash Hamming distance (bits of 64) counted as a near-copy.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the JSON report (every match) here.",
+)
 @click.option("--strict", is_flag=True, help="Exit non-zero when any near-copy is found.")
 @json_option
-def audit(generated: str, against: str, max_distance: int, report_path: str | None, strict: bool,
-          as_json: bool) -> None:
+def audit(
+    generated: str, against: str, max_distance: int, report_path: str | None, strict: bool, as_json: bool
+) -> None:
     """Find generated images within --max-distance of a benchmark image (test-set leakage check).
 
     \b
@@ -35,6 +54,12 @@ def audit(generated: str, against: str, max_distance: int, report_path: str | No
 
 
 def _audit_lines(report: dict) -> list[str]:
-    lines = [(f"{report['near_copies']} of {report['generated']} generated image(s) are within "
-             f"{report['max_distance']} bits of one of {report['benchmark']} benchmark image(s)")]
-    return lines + [f"  {m['generated']} ~ {m['benchmark']} (distance {m['distance']})" for m in report["matches"][:20]]
+    lines = [
+        (
+            f"{report['near_copies']} of {report['generated']} generated image(s) are within "
+            f"{report['max_distance']} bits of one of {report['benchmark']} benchmark image(s)"
+        )
+    ]
+    return lines + [
+        f"  {m['generated']} ~ {m['benchmark']} (distance {m['distance']})" for m in report["matches"][:20]
+    ]

@@ -8,12 +8,21 @@ from .options import emit_report, json_option, read_class_map
 
 
 @click.command("verify")
-@click.option("--benchmark", "name", required=True,
-              help="Registry name: imagenet-val, imagenet-v2, imagenet-sketch, imagenet-r, imagenet-a, objectnet, "
-                   "imagenet-c, generated, folder.")
+@click.option(
+    "--benchmark",
+    "name",
+    required=True,
+    help="Registry name: imagenet-val, imagenet-v2, imagenet-sketch, imagenet-r, imagenet-a, objectnet, "
+    "imagenet-c, generated, folder.",
+)
 @click.argument("root", type=click.Path(exists=True, file_okay=False))
-@click.option("--class-map", "class_map_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Folder -> class id map (JSON object or TSV) for a `folder` benchmark.")
+@click.option(
+    "--class-map",
+    "class_map_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Folder -> class id map (JSON object or TSV) for a `folder` benchmark.",
+)
 @click.option("--force", is_flag=True, help="Report a partial folder instead of failing.")
 @json_option
 def verify(name: str, root: str, class_map_path: str | None, force: bool, as_json: bool) -> None:
@@ -36,7 +45,8 @@ def verify(name: str, root: str, class_map_path: str | None, force: bool, as_jso
 def _verify_lines(report: dict) -> list[str]:
     expected = report["expected_images"]
     return [
-        f"{report['benchmark']}: {report['images']} images" + (f" of {expected} expected" if expected else "")
+        f"{report['benchmark']}: {report['images']} images"
+        + (f" of {expected} expected" if expected else "")
         + f", {report['classes_present']}/{report['classes']} classes present, "
         + ("complete" if report["complete"] else "INCOMPLETE"),
         f"file list sha256: {report['file_list_sha256']}",

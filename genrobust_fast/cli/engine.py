@@ -11,11 +11,16 @@ from .options import PRECISIONS, json_option, parse_size
 
 # TensorRT builds and refits for the current CUDA device; ONNX export runs on the CPU whatever this says.
 build_device_option = click.option(
-    "--device", default="auto", show_default=True,
+    "--device",
+    default="auto",
+    show_default=True,
     help="GPU that builds TensorRT engines: auto (cuda:<LOCAL_RANK> under a launcher), cuda or cuda:N.",
 )
 engine_dir_option = click.option(
-    "--engine-dir", default="engines", show_default=True, type=click.Path(file_okay=False),
+    "--engine-dir",
+    default="engines",
+    show_default=True,
+    type=click.Path(file_okay=False),
     help="Engine cache folder.",
 )
 
@@ -29,7 +34,9 @@ def parse_batch(value: str) -> tuple[int, int, int]:
     if len(parts) == 1:
         parts = parts * 3
     if len(parts) != 3 or not 1 <= parts[0] <= parts[1] <= parts[2]:
-        raise click.BadParameter(f"expected MIN:OPT:MAX with 1 <= MIN <= OPT <= MAX (or one number), got {value!r}")
+        raise click.BadParameter(
+            f"expected MIN:OPT:MAX with 1 <= MIN <= OPT <= MAX (or one number), got {value!r}"
+        )
     return parts[0], parts[1], parts[2]
 
 
@@ -46,12 +53,20 @@ def parse_size_range(value: str | None):
 
 
 def profile_options(func):
-    func = click.option("--no-guidance", is_flag=True,
-                        help="Profiles without classifier-free guidance (UNet batch not doubled).")(func)
-    func = click.option("--size", default=None,
-                        help="Image size HxW (static) or MIN:OPT:MAX sizes; default the model's size.")(func)
-    func = click.option("--batch", default="1:1:4", show_default=True,
-                        help="Images per call MIN:OPT:MAX (TensorRT profile); one number = static.")(func)
+    func = click.option(
+        "--no-guidance",
+        is_flag=True,
+        help="Profiles without classifier-free guidance (UNet batch not doubled).",
+    )(func)
+    func = click.option(
+        "--size", default=None, help="Image size HxW (static) or MIN:OPT:MAX sizes; default the model's size."
+    )(func)
+    func = click.option(
+        "--batch",
+        default="1:1:4",
+        show_default=True,
+        help="Images per call MIN:OPT:MAX (TensorRT profile); one number = static.",
+    )(func)
     return func
 
 
@@ -59,7 +74,9 @@ def _profile(batch: str, size: str | None, no_guidance: bool):
     from ..engines.specs import ShapeProfile
 
     lo, opt, hi = parse_size_range(size)
-    return ShapeProfile(batch=parse_batch(batch), size=opt, size_min=lo, size_max=hi, guidance=not no_guidance)
+    return ShapeProfile(
+        batch=parse_batch(batch), size=opt, size_min=lo, size_max=hi, guidance=not no_guidance
+    )
 
 
 @click.group()
@@ -75,26 +92,51 @@ def engine() -> None:
 
 @engine.command()
 @click.option("--model", required=True, help="Built-in model (tiny, sd15-arch) or a local diffusers folder.")
-@click.option("--backend", type=click.Choice(["onnxruntime", "tensorrt"]), default="onnxruntime", show_default=True)
-@click.option("--precision", type=click.Choice(PRECISIONS), default=None,
-              help="Default: fp32 for onnxruntime, fp16 for tensorrt.")
+@click.option(
+    "--backend", type=click.Choice(["onnxruntime", "tensorrt"]), default="onnxruntime", show_default=True
+)
+@click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default=None,
+    help="Default: fp32 for onnxruntime, fp16 for tensorrt.",
+)
 @profile_options
-@click.option("--component", "components", multiple=True,
-              type=click.Choice(COMPONENTS),
-              help="Build only these components (repeatable); default every component the model has.")
+@click.option(
+    "--component",
+    "components",
+    multiple=True,
+    type=click.Choice(COMPONENTS),
+    help="Build only these components (repeatable); default every component the model has.",
+)
 @click.option("--opset", default=17, show_default=True, help="ONNX opset.")
 @click.option("--refittable", is_flag=True, help="TensorRT: allow `engine refit` to load new weights later.")
-@click.option("--force", is_flag=True, help="Rebuild engines that exist (needed when a key no longer matches).")
+@click.option(
+    "--force", is_flag=True, help="Rebuild engines that exist (needed when a key no longer matches)."
+)
 @build_device_option
 @engine_dir_option
-def build(model, backend, precision, batch, size, no_guidance, components, opset, refittable, force, device,
-          engine_dir):
+def build(
+    model,
+    backend,
+    precision,
+    batch,
+    size,
+    no_guidance,
+    components,
+    opset,
+    refittable,
+    force,
+    device,
+    engine_dir,
+):
     """Export ONNX files (and build TensorRT plans) into the engine cache.
 
     \b
     Examples:
       genrobust engine build --model tiny --backend onnxruntime
-      genrobust engine build --model /models/sd15 --backend tensorrt --precision fp16 --batch 1:4:8 --size 512x512
+      genrobust engine build --model /models/sd15 --backend tensorrt --precision fp16 \\
+          --batch 1:4:8 --size 512x512
     """
     from ..devices import resolve_device
     from ..engines.build import build_engines
@@ -103,8 +145,9 @@ def build(model, backend, precision, batch, size, no_guidance, components, opset
     resolve_device(device)  # makes it the current CUDA device, the one TensorRT builds for
     profile = _profile(batch, size, no_guidance)
     comps = load_components(model)
-    records = build_engines(comps, backend, precision, engine_dir, profile, list(components) or None, force,
-                            refittable, opset)
+    records = build_engines(
+        comps, backend, precision, engine_dir, profile, list(components) or None, force, refittable, opset
+    )
     for rec in records:
         click.echo(f"{rec.key.component:<14} {rec.bytes / 2**20:9.1f} MiB  {rec.path}")
 
@@ -145,7 +188,9 @@ def list_engines(as_json, engine_dir):
 
 @engine.command()
 @click.argument("path", type=click.Path(exists=True))
-@click.option("--verify", is_flag=True, help="Recompute the sha256 of the engine files (slow for large engines).")
+@click.option(
+    "--verify", is_flag=True, help="Recompute the sha256 of the engine files (slow for large engines)."
+)
 def inspect(path, verify):
     """Show an engine's sidecar key, graph inputs/outputs and (with --verify) its integrity.
 
@@ -198,8 +243,14 @@ def clean(model, dry_run, engine_dir):
 @click.option("--base-model", required=True, help="Model whose refittable TensorRT engines are reused.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="fp16", show_default=True)
 @profile_options
-@click.option("--component", "components", multiple=True, default=("unet",), show_default=True,
-              type=click.Choice(COMPONENTS))
+@click.option(
+    "--component",
+    "components",
+    multiple=True,
+    default=("unet",),
+    show_default=True,
+    type=click.Choice(COMPONENTS),
+)
 @build_device_option
 @engine_dir_option
 def refit(model, base_model, precision, batch, size, no_guidance, components, device, engine_dir):
@@ -216,7 +267,8 @@ def refit(model, base_model, precision, batch, size, no_guidance, components, de
 
     resolve_device(device)  # makes it the current CUDA device, the one the engines are refitted on
     comps = load_components(model)
-    records = refit_engines(comps, base_model, precision, engine_dir, _profile(batch, size, no_guidance),
-                            list(components))
+    records = refit_engines(
+        comps, base_model, precision, engine_dir, _profile(batch, size, no_guidance), list(components)
+    )
     for rec in records:
         click.echo(f"refitted {rec.key.component} -> {rec.path}")

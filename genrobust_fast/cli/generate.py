@@ -15,51 +15,159 @@ def _size(ctx, param, value):
 
 
 @click.command()
-@click.option("--model", default=None, help="Diffusers model folder, or a built-in: tiny, sd15-arch.  [default: tiny]")
-@click.option("--classes", default=None, help="imagenet, imagenet100, imagenet_r, imagenet_a, a 'wnid<TAB>name' FILE, "
-              "or a class-folder tree.  [default: --real's classes, else imagenet]")
+@click.option(
+    "--model", default=None, help="Diffusers model folder, or a built-in: tiny, sd15-arch.  [default: tiny]"
+)
+@click.option(
+    "--classes",
+    default=None,
+    help="imagenet, imagenet100, imagenet_r, imagenet_a, a 'wnid<TAB>name' FILE, "
+    "or a class-folder tree.  [default: --real's classes, else imagenet]",
+)
 @click.option("--per-class", type=int, default=None, help="Images per class (text strategies).  [default: 1]")
-@click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
-              help="Conditioning: 'a photo of a {name}', the 80 CLIP templates, --prompts, img2img or image variations.")
-@click.option("--real", default=None, type=click.Path(file_okay=False), help="Real ImageFolder tree for img2img/variation.")
-@click.option("--per-real", type=int, default=None, help="Images per real image (img2img/variation).  [default: 1]")
-@click.option("--prompts", default=None, type=click.Path(dir_okay=False), help="'class_id<TAB>prompt' lines or JSONL.")
+@click.option(
+    "--strategy",
+    type=click.Choice(STRATEGIES),
+    default=None,
+    help=(
+        "Conditioning: 'a photo of a {name}', the 80 CLIP templates, --prompts, img2img or image variations."
+    ),
+)
+@click.option(
+    "--real",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Real ImageFolder tree for img2img/variation.",
+)
+@click.option(
+    "--per-real", type=int, default=None, help="Images per real image (img2img/variation).  [default: 1]"
+)
+@click.option(
+    "--prompts", default=None, type=click.Path(dir_okay=False), help="'class_id<TAB>prompt' lines or JSONL."
+)
 @click.option("--negative-prompt", default=None, help="Negative prompt (the unconditional half of guidance).")
 @click.option("--strength", type=float, default=None, help="img2img strength in (0, 1].  [default: 0.75]")
 @click.option("--steps", type=int, default=None, help="Denoising steps.  [default: 50]")
-@click.option("--guidance", type=float, default=None, help="Classifier-free guidance scale (<= 1: off).  [default: 7.5]")
-@click.option("--scheduler", default=None, help="pndm, ddim, euler, euler_a, dpm++, unipc, lms, heun or a diffusers "
-              "scheduler class.  [default: pndm]")
+@click.option(
+    "--guidance", type=float, default=None, help="Classifier-free guidance scale (<= 1: off).  [default: 7.5]"
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    help="pndm, ddim, euler, euler_a, dpm++, unipc, lms, heun or a diffusers "
+    "scheduler class.  [default: pndm]",
+)
 @click.option("--size", default=None, callback=_size, help="HxW, e.g. 512x512.  [default: the model's size]")
-@click.option("--batch-size", type=int, default=None, help="Images per UNet call (x2 with guidance).  [default: 4]")
-@click.option("--backend", type=click.Choice(BACKENDS), default=None, help="Inference backend.  [default: auto]")
-@click.option("--precision", type=click.Choice(PRECISIONS), default=None, help="Default fp32 on CPU, fp16 on GPU.")
+@click.option(
+    "--batch-size", type=int, default=None, help="Images per UNet call (x2 with guidance).  [default: 4]"
+)
+@click.option(
+    "--backend", type=click.Choice(BACKENDS), default=None, help="Inference backend.  [default: auto]"
+)
+@click.option(
+    "--precision", type=click.Choice(PRECISIONS), default=None, help="Default fp32 on CPU, fp16 on GPU."
+)
 @click.option("--device", default=None, help="auto, cpu, cuda or cuda:N.  [default: auto]")
-@click.option("--engine-dir", default=None, type=click.Path(file_okay=False), help="Engine cache folder.  [default: engines]")
-@click.option("--seed", type=int, default=None, help="Job seed; each image's seed derives from (seed, class, index).")
-@click.option("--out", default=None, type=click.Path(file_okay=False), help="Output folder.  [default: generated]")
-@click.option("--format", "output_format", type=click.Choice(OUTPUT_FORMATS), default=None,
-              help="<out>/<class>/<class>_<index>.<ext>, or tar shards.  [default: imagefolder]")
+@click.option(
+    "--engine-dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Engine cache folder.  [default: engines]",
+)
+@click.option(
+    "--seed", type=int, default=None, help="Job seed; each image's seed derives from (seed, class, index)."
+)
+@click.option(
+    "--out", default=None, type=click.Path(file_okay=False), help="Output folder.  [default: generated]"
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(OUTPUT_FORMATS),
+    default=None,
+    help="<out>/<class>/<class>_<index>.<ext>, or tar shards.  [default: imagefolder]",
+)
 @click.option("--image-format", type=click.Choice(IMAGE_FORMATS), default=None, help="[default: jpg]")
 @click.option("--quality", type=int, default=None, help="JPEG/WebP quality.  [default: 95]")
-@click.option("--shards", type=int, default=None, help="Job shards (files shard-k-of-N).  [default: workers, or 1 per 10k images]")
-@click.option("--shard", default=None, help="Run worker K of N ('K/N'); default RANK/WORLD_SIZE under torchrun/deepspeed.")
-@click.option("--writer-threads", type=int, default=None,
-              help="Encode/write threads; 0 encodes after each batch.  [default: 0 on a CPU device, 4 on a GPU]")
-@click.option("--dedup", is_flag=True, default=None, help="Drop near-duplicates within each class when the job is complete.")
-@click.option("--dry-run", is_flag=True, help="Print the plan (shards, sizes, progress, size estimate) and exit.")
+@click.option(
+    "--shards",
+    type=int,
+    default=None,
+    help="Job shards (files shard-k-of-N).  [default: workers, or 1 per 10k images]",
+)
+@click.option(
+    "--shard",
+    default=None,
+    help="Run worker K of N ('K/N'); default RANK/WORLD_SIZE under torchrun/deepspeed.",
+)
+@click.option(
+    "--writer-threads",
+    type=int,
+    default=None,
+    help="Encode/write threads; 0 encodes after each batch.  [default: 0 on a CPU device, 4 on a GPU]",
+)
+@click.option(
+    "--dedup",
+    is_flag=True,
+    default=None,
+    help="Drop near-duplicates within each class when the job is complete.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print the plan (shards, sizes, progress, size estimate) and exit."
+)
 @click.option("--show-shard", type=int, default=None, help="With --dry-run: list the work of shard K.")
-@click.option("--verify", "verify_outputs", is_flag=True,
-              help="Also re-hash every recorded image against its sha256 (sizes and tar headers are always checked).")
-@click.option("--verify-against-diffusers", "verify_n", type=int, default=None,
-              help="Regenerate N random images of the finished job with diffusers and report the pixel difference.")
+@click.option(
+    "--verify",
+    "verify_outputs",
+    is_flag=True,
+    help="Also re-hash every recorded image against its sha256 (sizes and tar headers are always checked).",
+)
+@click.option(
+    "--verify-against-diffusers",
+    "verify_n",
+    type=int,
+    default=None,
+    help="Regenerate N random images of the finished job with diffusers and report the pixel difference.",
+)
 @json_option
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @config_option
-def generate(model, classes, per_class, strategy, real, per_real, prompts, negative_prompt, strength, steps, guidance,
-             scheduler, size, batch_size, backend, precision, device, engine_dir, seed, out, output_format,
-             image_format, quality, shards, shard, writer_threads, dedup, dry_run, show_shard, verify_outputs, verify_n,
-             as_json, no_progress, config_path) -> None:
+def generate(
+    model,
+    classes,
+    per_class,
+    strategy,
+    real,
+    per_real,
+    prompts,
+    negative_prompt,
+    strength,
+    steps,
+    guidance,
+    scheduler,
+    size,
+    batch_size,
+    backend,
+    precision,
+    device,
+    engine_dir,
+    seed,
+    out,
+    output_format,
+    image_format,
+    quality,
+    shards,
+    shard,
+    writer_threads,
+    dedup,
+    dry_run,
+    show_shard,
+    verify_outputs,
+    verify_n,
+    as_json,
+    no_progress,
+    config_path,
+) -> None:
     """Generate an ImageNet-G-style dataset: sharded, resumable, reproducible per image.
 
     \b
@@ -73,12 +181,33 @@ def generate(model, classes, per_class, strategy, real, per_real, prompts, negat
     from ..generation.config import GenerateConfig
 
     overrides = {
-        "model": model, "classes": classes, "per_class": per_class, "strategy": strategy, "real": real,
-        "per_real": per_real, "prompts": prompts, "negative_prompt": negative_prompt, "strength": strength,
-        "steps": steps, "guidance": guidance, "scheduler": scheduler, "size": size, "batch_size": batch_size,
-        "backend": backend, "precision": precision, "device": device, "engine_dir": engine_dir, "seed": seed,
-        "out": out, "format": output_format, "image_format": image_format, "quality": quality, "shards": shards,
-        "shard": shard, "writer_threads": writer_threads, "dedup": dedup,
+        "model": model,
+        "classes": classes,
+        "per_class": per_class,
+        "strategy": strategy,
+        "real": real,
+        "per_real": per_real,
+        "prompts": prompts,
+        "negative_prompt": negative_prompt,
+        "strength": strength,
+        "steps": steps,
+        "guidance": guidance,
+        "scheduler": scheduler,
+        "size": size,
+        "batch_size": batch_size,
+        "backend": backend,
+        "precision": precision,
+        "device": device,
+        "engine_dir": engine_dir,
+        "seed": seed,
+        "out": out,
+        "format": output_format,
+        "image_format": image_format,
+        "quality": quality,
+        "shards": shards,
+        "shard": shard,
+        "writer_threads": writer_threads,
+        "dedup": dedup,
     }
     cfg = resolve_config(GenerateConfig, config_path, overrides)
     if show_shard is not None and not dry_run:
@@ -112,14 +241,18 @@ def generate(model, classes, per_class, strategy, real, per_real, prompts, negat
 def _describe_summary(s: dict) -> str:
     stages = ", ".join(f"{name} {sec:.1f} s" for name, sec in s["stage_seconds"].items() if sec)
     lines = [
-        (f"generated {s['images']} image(s), {s['failures']} failure(s), in {s['seconds']:.1f} s "
-        f"({s['images_per_s']:.1f} img/s, {s['backend']} {s['precision']}); stages: {stages}"),
+        (
+            f"generated {s['images']} image(s), {s['failures']} failure(s), in {s['seconds']:.1f} s "
+            f"({s['images_per_s']:.1f} img/s, {s['backend']} {s['precision']}); stages: {stages}"
+        ),
         f"shards complete: {s['shards_complete']}/{s['num_shards']}; output: {s['out']}",
     ]
     if s.get("repaired", {}).get("images"):
         r = s["repaired"]
-        lines.append(f"repaired: {r['images']} recorded image(s) of shard(s) {r['shards']} were missing or damaged "
-                     f"and were regenerated (e.g. {'; '.join(r['problems'])})")
+        lines.append(
+            f"repaired: {r['images']} recorded image(s) of shard(s) {r['shards']} were missing or damaged "
+            f"and were regenerated (e.g. {'; '.join(r['problems'])})"
+        )
     if isinstance(s.get("dedup"), dict):
         lines.append(f"dedup: dropped {s['dedup']['dropped']} near-duplicate(s)")
     elif s.get("dedup"):
@@ -127,29 +260,40 @@ def _describe_summary(s: dict) -> str:
     if s.get("verify"):
         v = s["verify"]
         diffs = ", ".join(f"{r['backend']} {r['precision']} {r['max_abs_diff']}" for r in v["results"])
-        lines.append(f"verify against diffusers on {v['images']} image(s), largest pixel difference (0-255): "
-                     f"{diffs}; stored {v['stored_format']} files {v['stored_file_max_abs_diff']}"
-                     + ("" if v["stored_format"] == "png" else " (lossy encoding)"))
+        lines.append(
+            f"verify against diffusers on {v['images']} image(s), largest pixel difference (0-255): "
+            f"{diffs}; stored {v['stored_format']} files {v['stored_file_max_abs_diff']}"
+            + ("" if v["stored_format"] == "png" else " (lossy encoding)")
+        )
     return "\n".join(lines)
 
 
 def _describe_plan(r: dict) -> str:
     gib = r["estimated_bytes"] / 2**30
     lines = [
-        f"job {r['job_id'][:16]} -> {r['out']}" + (" (existing job: resuming)" if r["existing_job"] else " (new)"),
-        (f"  {r['total_images']:,} images, {r['classes']} classes ({r['images_per_class']['min']}-"
-        f"{r['images_per_class']['max']} per class), strategy {r['strategy']}"),
-        (f"  {r['shards']['count']} shards of {r['shards']['images_min']:,}-{r['shards']['images_max']:,} images; "
-        f"complete {r['shards']['complete']}, partial {r['shards']['partial']}"),
+        f"job {r['job_id'][:16]} -> {r['out']}"
+        + (" (existing job: resuming)" if r["existing_job"] else " (new)"),
+        (
+            f"  {r['total_images']:,} images, {r['classes']} classes ({r['images_per_class']['min']}-"
+            f"{r['images_per_class']['max']} per class), strategy {r['strategy']}"
+        ),
+        (
+            f"  {r['shards']['count']} shards of {r['shards']['images_min']:,}-{r['shards']['images_max']:,} "
+            f"images; complete {r['shards']['complete']}, partial {r['shards']['partial']}"
+        ),
         f"  finished {r['finished_images']:,}, remaining {r['remaining_images']:,}",
-        (f"  this worker {r['worker']['index']}/{r['worker']['workers']}: {r['worker']['shards']} shards, "
-        f"{r['worker']['images_left']:,} images left"),
+        (
+            f"  this worker {r['worker']['index']}/{r['worker']['workers']}: {r['worker']['shards']} shards, "
+            f"{r['worker']['images_left']:,} images left"
+        ),
         f"  estimated output {gib:.2f} GiB ({r['estimated_bytes_source']})",
     ]
     if "shard_items" in r:
         s = r["shard_items"]
         lines.append(f"  shard {s['shard']} ({s['images']:,} images), first {len(s['shown'])}:")
         for it in s["shown"]:
-            lines.append(f"    {it['class_id']}_{it['index']:07d} seed={it['seed']} prompt={it['prompt']!r}"
-                         + (f" source={it['source_image']}" if it["source_image"] else ""))
+            lines.append(
+                f"    {it['class_id']}_{it['index']:07d} seed={it['seed']} prompt={it['prompt']!r}"
+                + (f" source={it['source_image']}" if it["source_image"] else "")
+            )
     return "\n".join(lines)

@@ -14,23 +14,53 @@ def generator() -> None:
 
 @generator.command()
 @click.option("--model", required=True, help="Base model: a diffusers folder, or tiny.")
-@click.option("--real", required=True, type=click.Path(file_okay=False), help="ImageFolder of real images (one folder per class).")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output diffusers folder (resumes if it holds this job).")
+@click.option(
+    "--real",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="ImageFolder of real images (one folder per class).",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output diffusers folder (resumes if it holds this job).",
+)
 @click.option("--steps", type=int, default=None, help="Optimizer steps [1000].")
 @click.option("--batch-size", type=int, default=None, help="Images per step [16].")
-@click.option("--lr", type=float, default=None, help="AdamW learning rate [1e-5; the paper used 1e-6 for SD 1.5].")
+@click.option(
+    "--lr", type=float, default=None, help="AdamW learning rate [1e-5; the paper used 1e-6 for SD 1.5]."
+)
 @click.option("--warmup-steps", type=int, default=None, help="Linear warmup steps [0].")
-@click.option("--ema-decay", type=float, default=None, help="EMA decay of the UNet weights; 0 turns EMA off [0].")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default=None,
-              help="auto: bf16 autocast on GPUs that support it, fp32 on CPUs [auto].")
-@click.option("--template", "templates", multiple=True,
-              help="Caption template with {} for the class name; repeat to draw one per image ['a photo of a {}'].")
-@click.option("--caption-dropout", type=float, default=None, help="Share of empty captions, for guidance [0].")
-@click.option("--cache-latents/--no-cache-latents", default=None, help="Encode every image once with the frozen VAE (small sets).")
+@click.option(
+    "--ema-decay", type=float, default=None, help="EMA decay of the UNet weights; 0 turns EMA off [0]."
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "bf16"]),
+    default=None,
+    help="auto: bf16 autocast on GPUs that support it, fp32 on CPUs [auto].",
+)
+@click.option(
+    "--template",
+    "templates",
+    multiple=True,
+    help="Caption template with {} for the class name; repeat to draw one per image ['a photo of a {}'].",
+)
+@click.option(
+    "--caption-dropout", type=float, default=None, help="Share of empty captions, for guidance [0]."
+)
+@click.option(
+    "--cache-latents/--no-cache-latents",
+    default=None,
+    help="Encode every image once with the frozen VAE (small sets).",
+)
 @click.option("--resolution", type=int, default=None, help="Training size in pixels [the model's default].")
 @click.option("--checkpoint-every", type=int, default=None, help="Steps between resumable checkpoints [200].")
 @click.option("--device", default=None, help="auto, cpu, cuda or cuda:N [auto].")
-@click.option("--threads", "num_threads", type=int, default=None, help="CPU threads for torch [torch's default].")
+@click.option(
+    "--threads", "num_threads", type=int, default=None, help="CPU threads for torch [torch's default]."
+)
 @seed_option
 @config_option
 def finetune(config_path, templates, **options) -> None:

@@ -37,12 +37,18 @@ def info(as_json: bool) -> None:
     click.echo(f"device:         cpu {devices['cpu']}; cuda {'yes' if devices['cuda'] else 'no'}")
     for gpu in devices.get("gpus", []):
         click.echo(f"  gpu          {gpu['name']} (sm {gpu['compute_capability']})")
-    click.echo(f"cpu model:      {machine['cpu_model']} ({machine['arch']}), {machine['usable_cores']} of "
-               f"{machine['cores']} cores usable")
+    click.echo(
+        f"cpu model:      {machine['cpu_model']} ({machine['arch']}), {machine['usable_cores']} of "
+        f"{machine['cores']} cores usable"
+    )
     click.echo(f"cpu isa flags:  {' '.join(machine['isa_flags']) or 'none recognised'}")
-    click.echo(f"torch cpu:      capability {machine['torch_cpu_capability']}, {machine['torch_threads']} threads")
+    click.echo(
+        f"torch cpu:      capability {machine['torch_cpu_capability']}, {machine['torch_threads']} threads"
+    )
     kern = report["kernels"]
     click.echo(f"kernels:        {kern['implementation']} ({kern['reason']})")
     if kern["isa"]:
-        click.echo(f"kernels isa:    {kern['isa']} (this CPU supports {', '.join(kern['supported_isas'])}; "
-                   f"GENROBUST_ISA chooses), {kern['threads']} threads")
+        click.echo(
+            f"kernels isa:    {kern['isa']} (this CPU supports {', '.join(kern['supported_isas'])}; "
+            f"GENROBUST_ISA chooses), {kern['threads']} threads"
+        )

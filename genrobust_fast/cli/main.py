@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from .. import __version__
@@ -36,7 +34,9 @@ class GenrobustGroup(LazyGroup):
             raise click.ClickException(f"{type(exc).__name__}: {one_line_message(exc)}") from exc
 
 
-@click.group(cls=GenrobustGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=GenrobustGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(__version__, prog_name="genrobust")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def cli(verbose: int) -> None:
@@ -51,7 +51,3 @@ def cli(verbose: int) -> None:
       genrobust report results/results.jsonl --out report/
     """
     configure_logging(verbose)
-
-
-def main() -> None:  # pragma: no cover - console entry point
-    sys.exit(cli())

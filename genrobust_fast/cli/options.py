@@ -21,19 +21,6 @@ config_option = click.option(
 device_option = click.option(
     "--device", default="auto", show_default=True, help="Device: auto, cpu, cuda or cuda:N."
 )
-backend_option = click.option(
-    "--backend",
-    type=click.Choice(BACKENDS),
-    default="auto",
-    show_default=True,
-    help="Inference backend; auto picks the fastest that can run here and logs why.",
-)
-precision_option = click.option(
-    "--precision",
-    type=click.Choice(PRECISIONS),
-    default=None,
-    help="Numeric precision (default: fp32 on CPU, fp16 on GPU).",
-)
 seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
@@ -51,7 +38,9 @@ def parse_size(value: str) -> tuple[int, int]:
     return parts[0], parts[1]
 
 
-def emit_report(report: dict, as_json: bool, lines: Callable[[dict], list[str]], report_path: str | None = None) -> None:
+def emit_report(
+    report: dict, as_json: bool, lines: Callable[[dict], list[str]], report_path: str | None = None
+) -> None:
     """The data commands' output: the full JSON report to `report_path` when given, and on stdout either
     the JSON (--json) or the short human summary `lines(report)`."""
     if report_path:

@@ -16,41 +16,114 @@ from .options import config_option, json_option
 
 
 @click.command()
-@click.option("--real", type=click.Path(file_okay=False), default=None, help="Real ImageFolder tree (<root>/<class_id>/*).")
-@click.option("--generated", type=click.Path(file_okay=False), default=None,
-              help="Generated set: the --out of `genrobust generate`, or a plain ImageFolder <root>/<class_id>/* "
-                   "(e.g. a released set; trained on, recorded as without provenance).")
-@click.option("--classes", default=None, help="Label space: imagenet, imagenet100, a class file, or a folder (default: --real's folders).")
-@click.option("--ratio", type=float, default=None, help="Generated images per real image per epoch (0 = real only; default: the whole generated set).")
-@click.option("--generated-count", type=int, default=None, help="Use a fixed seeded subset of N generated images.")
+@click.option(
+    "--real",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Real ImageFolder tree (<root>/<class_id>/*).",
+)
+@click.option(
+    "--generated",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Generated set: the --out of `genrobust generate`, or a plain ImageFolder <root>/<class_id>/* "
+    "(e.g. a released set; trained on, recorded as without provenance).",
+)
+@click.option(
+    "--classes",
+    default=None,
+    help="Label space: imagenet, imagenet100, a class file, or a folder (default: --real's folders).",
+)
+@click.option(
+    "--ratio",
+    type=float,
+    default=None,
+    help="Generated images per real image per epoch (0 = real only; default: the whole generated set).",
+)
+@click.option(
+    "--generated-count", type=int, default=None, help="Use a fixed seeded subset of N generated images."
+)
 @click.option("--generated-only", is_flag=True, default=None, help="Train on generated images alone.")
-@click.option("--allow-missing-classes", is_flag=True, default=None, help="Go on when the generated set lacks or adds classes (recorded in the run).")
-@click.option("--allow-empty-classes", is_flag=True, default=None,
-              help="Go on when classes of the label space have no image at all (e.g. an empty class folder).")
-@click.option("--arch", default=None, help="torchvision architecture, e.g. resnet18, resnet50.  [default: resnet18]")
+@click.option(
+    "--allow-missing-classes",
+    is_flag=True,
+    default=None,
+    help="Go on when the generated set lacks or adds classes (recorded in the run).",
+)
+@click.option(
+    "--allow-empty-classes",
+    is_flag=True,
+    default=None,
+    help="Go on when classes of the label space have no image at all (e.g. an empty class folder).",
+)
+@click.option(
+    "--arch", default=None, help="torchvision architecture, e.g. resnet18, resnet50.  [default: resnet18]"
+)
 @click.option("--epochs", type=int, default=None, help="Epochs.  [default: 1]")
-@click.option("--max-steps", type=int, default=None, help="Stop after this many steps (the LR schedule still spans --epochs; --resume continues).")
+@click.option(
+    "--max-steps",
+    type=int,
+    default=None,
+    help="Stop after this many steps (the LR schedule still spans --epochs; --resume continues).",
+)
 @click.option("--batch-size", type=int, default=None, help="Images per rank per step.  [default: 32]")
 @click.option("--image-size", type=int, default=None, help="Training crop size in pixels.  [default: 224]")
 @click.option("--lr", type=float, default=None, help="Peak learning rate.  [default: 0.1]")
 @click.option("--schedule", type=click.Choice(SCHEDULES), default=None, help="LR decay after warmup.")
 @click.option("--warmup-epochs", type=float, default=None, help="Linear warmup length in epochs.")
-@click.option("--loader", type=click.Choice(LOADERS), default=None, help="Input pipeline; auto picks dali when it runs, else torch.")
-@click.option("--workers", type=int, default=None, help="Decode processes (torch) or threads (dali); default: all CPUs.")
-@click.option("--augment", type=click.Choice(AUGMENTATIONS), default=None, help="Augmentation baseline (torch loader).")
-@click.option("--crop-scale", type=float, default=None,
-              help="Smallest random-resized-crop area, as a fraction of the image [0.08, the ImageNet recipe].")
-@click.option("--deepspeed-config", type=click.Path(dir_okay=False), default=None, help="DeepSpeed JSON (configs/deepspeed_*.json).")
-@click.option("--precision", type=click.Choice(PRECISIONS), default=None,
-              help="auto: the JSON's, else bf16/fp16 on GPUs, fp32 on CPUs.")
-@click.option("--device", default=None,
-              help="auto (cuda:<LOCAL_RANK> under a launcher, else cpu), cpu, cuda or cuda:N.  [default: auto]")
+@click.option(
+    "--loader",
+    type=click.Choice(LOADERS),
+    default=None,
+    help="Input pipeline; auto picks dali when it runs, else torch.",
+)
+@click.option(
+    "--workers", type=int, default=None, help="Decode processes (torch) or threads (dali); default: all CPUs."
+)
+@click.option(
+    "--augment", type=click.Choice(AUGMENTATIONS), default=None, help="Augmentation baseline (torch loader)."
+)
+@click.option(
+    "--crop-scale",
+    type=float,
+    default=None,
+    help="Smallest random-resized-crop area, as a fraction of the image [0.08, the ImageNet recipe].",
+)
+@click.option(
+    "--deepspeed-config",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="DeepSpeed JSON (configs/deepspeed_*.json).",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default=None,
+    help="auto: the JSON's, else bf16/fp16 on GPUs, fp32 on CPUs.",
+)
+@click.option(
+    "--device",
+    default=None,
+    help="auto (cuda:<LOCAL_RANK> under a launcher, else cpu), cpu, cuda or cuda:N.  [default: auto]",
+)
 @click.option("--seed", type=int, default=None, help="Seed of the model init, the mix and the augmentations.")
-@click.option("--checkpoint-every", type=int, default=None, help="Write a checkpoint every N steps (and always at the end).")
+@click.option(
+    "--checkpoint-every",
+    type=int,
+    default=None,
+    help="Write a checkpoint every N steps (and always at the end).",
+)
 @click.option("--log-every", type=int, default=None, help="Metrics row every N steps.")
-@click.option("--resume", is_flag=True, default=None, help="Continue the run in --out from its latest checkpoint.")
+@click.option(
+    "--resume", is_flag=True, default=None, help="Continue the run in --out from its latest checkpoint."
+)
 @click.option("--no-progress", "progress", flag_value=False, default=None, help="No progress bar.")
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="Run folder (checkpoints, metrics, model.safetensors).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Run folder (checkpoints, metrics, model.safetensors).",
+)
 @click.option("--local_rank", "--local-rank", "local_rank", type=int, default=None, hidden=True)
 @config_option
 @json_option
@@ -68,7 +141,9 @@ def train(config_path, as_json, local_rank, **options) -> None:
     from ..training import TrainConfig
     from ..training import train as run_training
 
-    if local_rank is not None:  # older launchers pass --local_rank only; the device resolver reads the variable
+    if (
+        local_rank is not None
+    ):  # older launchers pass --local_rank only; the device resolver reads the variable
         os.environ.setdefault("LOCAL_RANK", str(local_rank))
     cfg = resolve_config(TrainConfig, config_path, options)
     # DeepSpeed prints banners and binds its log handler to stdout when first imported: send both to
@@ -78,6 +153,8 @@ def train(config_path, as_json, local_rank, **options) -> None:
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
-        click.echo(f"trained {result['steps']} steps ({result['epochs']} epochs), "
-                   f"{result['images_per_s']} img/s, data wait {result['data_wait_fraction']:.0%}; "
-                   f"model: {result['model']}")
+        click.echo(
+            f"trained {result['steps']} steps ({result['epochs']} epochs), "
+            f"{result['images_per_s']} img/s, data wait {result['data_wait_fraction']:.0%}; "
+            f"model: {result['model']}"
+        )

@@ -22,8 +22,21 @@ from .sources import (
 )
 
 __all__ = [
-    "LOADERS", "FileList", "ImageTable", "MixPlan", "MixedSampler", "SequentialOrder",
-    "align_label_spaces", "check_image_folder", "choose_loader", "create_loader", "generated_table",
-    "index_dir", "is_generated_set", "read_manifest", "real_table", "resolve_train_label_space",
+    "LOADERS",
+    "FileList",
+    "ImageTable",
+    "MixPlan",
+    "MixedSampler",
+    "SequentialOrder",
+    "align_label_spaces",
+    "check_image_folder",
+    "choose_loader",
+    "create_loader",
+    "generated_table",
+    "index_dir",
+    "is_generated_set",
+    "read_manifest",
+    "real_table",
+    "resolve_train_label_space",
     "scan_image_folder",
 ]

@@ -78,7 +78,8 @@ def decode_rgb(data: bytes, where: str) -> np.ndarray:
             return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DatasetError(
-            f"cannot decode {where} ({exc}); run `genrobust data check` on its folder so training skips broken files"
+            f"cannot decode {where} ({exc}); run `genrobust data check` on its folder so training skips "
+            "broken files"
         ) from exc
 
 

@@ -68,7 +68,8 @@ def check_image_folder(root: str | Path, workers: int | None = None) -> dict[str
     items = [item for item in items if item[0] not in dropped]
     if not items:
         raise DatasetError(
-            f"{str(root)!r} holds no images in its {len(class_ids)} class folder(s) ({', '.join(class_ids[:5])}); "
+            f"{str(root)!r} holds no images in its {len(class_ids)} class folder(s) "
+            f"({', '.join(class_ids[:5])}); "
             "expected <root>/<class_id>/<image files> or the --out folder of `genrobust generate`"
         )
     workers = workers or max(1, len(os.sched_getaffinity(0)))
@@ -103,7 +104,9 @@ def check_image_folder(root: str | Path, workers: int | None = None) -> dict[str
         "seconds": round(time.perf_counter() - started, 3),
     }
     atomic_write_json(index_dir(root) / "check.json", report)
-    logger.info("%s: %d images, %d bad, %d duplicate files", root, len(rels), len(bad), report["duplicate_files"])
+    logger.info(
+        "%s: %d images, %d bad, %d duplicate files", root, len(rels), len(bad), report["duplicate_files"]
+    )
     return report
 
 
@@ -115,10 +118,21 @@ def _items(root: Path) -> tuple[list[tuple[str, str, tuple[str, int, int]]], tup
         if manifest.get("output_format") == "webdataset":
             index = shard_index(root)
             # A finished shard that is gone would otherwise just shrink the counts.
-            check_recorded_images(root, manifest, tar_members={shard: {m[0] for m in ms} for shard, ms in index.items()},
-                                  dropped=deduplicated_files(root))
-            items = [(f"shards/{shard}#{name}", class_id_of_member(name), (str(root / "shards" / shard), offset, size))
-                     for shard, members in index.items() for name, offset, size in members]
+            check_recorded_images(
+                root,
+                manifest,
+                tar_members={shard: {m[0] for m in ms} for shard, ms in index.items()},
+                dropped=deduplicated_files(root),
+            )
+            items = [
+                (
+                    f"shards/{shard}#{name}",
+                    class_id_of_member(name),
+                    (str(root / "shards" / shard), offset, size),
+                )
+                for shard, members in index.items()
+                for name, offset, size in members
+            ]
             return items, LabelSpace.from_json(manifest["label_space"]).ids
     files = scan_image_folder(root, refresh=True, skip_bad=False)
     return [(rel, cid, (os.path.join(root, rel), -1, -1)) for rel, cid in files], files.class_ids

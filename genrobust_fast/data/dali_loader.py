@@ -30,7 +30,10 @@ def dali_unavailable_reason() -> str | None:
         import nvidia.dali
         import nvidia.dali.plugin.pytorch  # noqa: F401
     except Exception as exc:  # noqa: BLE001 - any import failure means: use the torch loader
-        return f"nvidia.dali cannot be imported ({type(exc).__name__}: {exc}); pip install 'genrobust-fast[dali]'"
+        return (
+            f"nvidia.dali cannot be imported ({type(exc).__name__}: {exc}); "
+            "pip install 'genrobust-fast[dali]'"
+        )
     return None
 
 
@@ -69,9 +72,21 @@ class DaliLoader:
 
     kind = "dali"
 
-    def __init__(self, reader: TableReader, order, image_size: tuple[int, int], train: bool,
-                 mean: Sequence[float], std: Sequence[float], device: str = "cpu", threads: int = 2,
-                 seed: int = 0, eval_resize: int | None = None, prefetch: int = 2, crop_scale: float = 0.08):
+    def __init__(
+        self,
+        reader: TableReader,
+        order,
+        image_size: tuple[int, int],
+        train: bool,
+        mean: Sequence[float],
+        std: Sequence[float],
+        device: str = "cpu",
+        threads: int = 2,
+        seed: int = 0,
+        eval_resize: int | None = None,
+        prefetch: int = 2,
+        crop_scale: float = 0.08,
+    ):
         reason = dali_unavailable_reason()
         if reason:
             raise BackendUnavailableError(f"--loader dali cannot run: {reason}; or use --loader torch")
@@ -102,8 +117,12 @@ class DaliLoader:
             decode_device = "mixed" if gpu else "cpu"
             if self.train:
                 images = fn.decoders.image_random_crop(
-                    encoded, device=decode_device, output_type=types.RGB,
-                    random_area=(self.crop_scale, 1.0), random_aspect_ratio=(3 / 4, 4 / 3), num_attempts=10,
+                    encoded,
+                    device=decode_device,
+                    output_type=types.RGB,
+                    random_area=(self.crop_scale, 1.0),
+                    random_aspect_ratio=(3 / 4, 4 / 3),
+                    num_attempts=10,
                 )
                 images = fn.resize(images, size=(h, w), antialias=True)
                 mirror = fn.random.coin_flip()
@@ -112,18 +131,28 @@ class DaliLoader:
                 images = fn.resize(images, resize_shorter=self.eval_resize, antialias=True)
                 mirror = 0
             images = fn.crop_mirror_normalize(
-                images, dtype=types.FLOAT, output_layout="CHW", crop=(h, w) if not self.train else None,
-                mean=self.mean, std=self.std, mirror=mirror,
+                images,
+                dtype=types.FLOAT,
+                output_layout="CHW",
+                crop=(h, w) if not self.train else None,
+                mean=self.mean,
+                std=self.std,
+                mirror=mirror,
             )
             if gpu:
                 labels = labels.gpu()
             return images, labels
 
         # Seeded by position so two ranks (and a resumed run) draw different, reproducible crops.
-        pipe_seed = int(np.random.SeedSequence([self.seed, self.order.rank, epoch, step]).generate_state(1)[0] >> 1)
+        pipe_seed = int(
+            np.random.SeedSequence([self.seed, self.order.rank, epoch, step]).generate_state(1)[0] >> 1
+        )
         pipe = pipeline(
-            batch_size=self.order.batch_size, num_threads=self.threads,
-            device_id=(self.device.index or 0) if gpu else None, seed=pipe_seed, prefetch_queue_depth=self.prefetch,
+            batch_size=self.order.batch_size,
+            num_threads=self.threads,
+            device_id=(self.device.index or 0) if gpu else None,
+            seed=pipe_seed,
+            prefetch_queue_depth=self.prefetch,
         )
         pipe.build()
         self._source = source
@@ -165,8 +194,11 @@ class DaliLoader:
             yield batch
 
     def describe(self) -> dict:
-        return {"loader": self.kind, "dali_threads": self.threads,
-                "decoder": "mixed" if self.device.type == "cuda" else "cpu"}
+        return {
+            "loader": self.kind,
+            "dali_threads": self.threads,
+            "decoder": "mixed" if self.device.type == "cuda" else "cpu",
+        }
 
     def close(self) -> None:
         self._iterator, self._source = None, None

@@ -5,7 +5,8 @@ with what generation recorded, so a deleted shard or a lost file is refused by n
 silently on less (or failing later with "no images of 3 training class(es)").
 
     check_recorded_images("gen/", manifest, present={"n01440764/n01440764_0000000.png", ...})
-    check_recorded_images("gen/", manifest, tar_members={"shard-00000-of-00001.tar": {"n01440764_0000000.jpg"}})
+    members = {"shard-00000-of-00001.tar": {"n01440764_0000000.jpg"}}
+    check_recorded_images("gen/", manifest, tar_members=members)
 
 Cheap enough for every start: per shard it reads the done marker's image count (or counts the metadata's
 lines); the metadata records themselves are parsed only when a count falls short, to name what is missing.
@@ -20,8 +21,10 @@ from typing import Any
 
 from ..errors import DatasetError
 
-REGENERATE_HINT = ("rerun the `genrobust generate` command that wrote the set: a rerun checks every shard and "
-                   "regenerates what is missing or damaged")
+REGENERATE_HINT = (
+    "rerun the `genrobust generate` command that wrote the set: a rerun checks every shard and "
+    "regenerates what is missing or damaged"
+)
 
 
 def _meta_paths(root: Path, k: int, n: int) -> tuple[Path, Path]:
@@ -49,9 +52,13 @@ def _recorded_files(jsonl: Path) -> list[str]:
     return [r["file"] for r in read_records(jsonl) if "file" in r]
 
 
-def check_recorded_images(root: str | Path, manifest: dict[str, Any], present: set[str] | None = None,
-                          tar_members: dict[str, set[str]] | None = None,
-                          dropped: frozenset[str] = frozenset()) -> None:
+def check_recorded_images(
+    root: str | Path,
+    manifest: dict[str, Any],
+    present: set[str] | None = None,
+    tar_members: dict[str, set[str]] | None = None,
+    dropped: frozenset[str] = frozenset(),
+) -> None:
     """Raise DatasetError naming the shards or images that `_meta/` records but the reader did not find.
 
     ImageFolder sets: `present` holds the "<class>/<file>" names the reader found. Webdataset sets:
@@ -69,7 +76,8 @@ def check_recorded_images(root: str | Path, manifest: dict[str, Any], present: s
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise DatasetError(
-            f"generated set {str(root)!r} lacks {len(missing)} image(s) its metadata records ({shown}); {REGENERATE_HINT}"
+            f"generated set {str(root)!r} lacks {len(missing)} image(s) its metadata records ({shown}); "
+            f"{REGENERATE_HINT}"
         )
 
 
@@ -95,7 +103,7 @@ def _missing_from_tars(root: Path, n: int, tar_members: dict[str, set[str]]) -> 
             missing += [f for f in _recorded_files(jsonl) if f.split("#", 1)[-1] not in members]
     if missing_shards:
         raise DatasetError(
-            f"generated set {str(root)!r} is missing {len(missing_shards)} finished shard(s) its metadata records: "
-            f"{', '.join(missing_shards[:5])}; {REGENERATE_HINT}"
+            f"generated set {str(root)!r} is missing {len(missing_shards)} finished shard(s) its metadata "
+            f"records: {', '.join(missing_shards[:5])}; {REGENERATE_HINT}"
         )
     return missing

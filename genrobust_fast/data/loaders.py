@@ -78,10 +78,31 @@ def create_loader(
     budget = workers if workers is not None else max(1, len(os.sched_getaffinity(0)))
     reader = TableReader(tables)
     if chosen == "dali":
-        return DaliLoader(reader, order, image_size, train, mean, std, device=device, threads=max(1, budget),
-                          seed=seed, eval_resize=eval_resize, crop_scale=crop_scale)
+        return DaliLoader(
+            reader,
+            order,
+            image_size,
+            train,
+            mean,
+            std,
+            device=device,
+            threads=max(1, budget),
+            seed=seed,
+            eval_resize=eval_resize,
+            crop_scale=crop_scale,
+        )
     # Worker processes build one batch each with a single-threaded kernel call; in-process, the kernel
     # may use every core.
-    builder = BatchBuilder(reader, order, image_size, train, mean, std, augment=augment,
-                           eval_resize=eval_resize, kernel_threads=1 if budget > 0 else 0, crop_scale=crop_scale)
+    builder = BatchBuilder(
+        reader,
+        order,
+        image_size,
+        train,
+        mean,
+        std,
+        augment=augment,
+        eval_resize=eval_resize,
+        kernel_threads=1 if budget > 0 else 0,
+        crop_scale=crop_scale,
+    )
     return TorchLoader(builder, device=device, workers=budget)

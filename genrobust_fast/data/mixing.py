@@ -70,14 +70,19 @@ class MixPlan:
                 "lower it or generate more images"
             )
         if generated_only and ratio:
-            raise InputError("--generated-only trains on generated images alone; drop --ratio (or use --ratio without it)")
+            raise InputError(
+                "--generated-only trains on generated images alone; drop --ratio (or use --ratio without it)"
+            )
         pool = generated_count if generated_count is not None else n_generated
         if generated_only:
             return cls(n_real, n_generated, pool, 0, pool, None, seed)
         if n_real == 0:
-            raise InputError("no real images; pass --real DIR, or --generated-only to train on generated images alone")
+            raise InputError(
+                "no real images; pass --real DIR, or --generated-only to train on generated images alone"
+            )
         if ratio is None:
-            # A generated set without an explicit ratio: use the whole pool once per epoch (the paper's concat).
+            # A generated set without an explicit ratio: use the whole pool once per epoch
+            # (the paper's concat).
             ratio = pool / n_real if pool else 0.0
         return cls(n_real, n_generated, pool, n_real, round(ratio * n_real) if pool else 0, ratio, seed)
 
@@ -114,14 +119,18 @@ class MixPlan:
 
     def describe(self) -> dict:
         return {
-            "real_images": self.n_real, "generated_images": self.n_generated, "generated_pool": self.pool_size,
-            "real_per_epoch": self.real_per_epoch, "generated_per_epoch": self.generated_per_epoch,
-            "ratio": self.ratio, "seed": self.seed,
+            "real_images": self.n_real,
+            "generated_images": self.n_generated,
+            "generated_pool": self.pool_size,
+            "real_per_epoch": self.real_per_epoch,
+            "generated_per_epoch": self.generated_per_epoch,
+            "ratio": self.ratio,
+            "seed": self.seed,
         }
 
 
 class MixedSampler:
-    """Batches of global indices per (epoch, step) for one rank; the tail short of a global batch is dropped."""
+    """Batches of global indices per (epoch, step) for one rank; a tail short of a global batch is dropped."""
 
     def __init__(self, plan: MixPlan, batch_size: int, rank: int = 0, world_size: int = 1):
         if batch_size < 1:

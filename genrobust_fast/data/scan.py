@@ -135,7 +135,9 @@ def _read_cache(path: Path, state: dict[str, int]) -> dict[str, list[str]] | Non
     return {cid: (joined.split("\n") if joined else []) for cid, joined in data["classes"].items()}
 
 
-def _write_cache(path: Path, root: Path, state: dict[str, int], classes: dict[str, list[str]], scanned_at: float) -> None:
+def _write_cache(
+    path: Path, root: Path, state: dict[str, int], classes: dict[str, list[str]], scanned_at: float
+) -> None:
     payload = {
         "format": SCAN_FORMAT,
         "root": str(root.resolve()),
@@ -209,6 +211,13 @@ def scan_image_folder(
         names.append(tuple(group))
     if skipped:
         logger.warning("%s: skipping %d file(s) that `genrobust data check` marked unreadable", root, skipped)
-    logger.info("%s: %d images in %d classes (%s)", root, sum(map(len, names)), len(order),
-                "scan cache" if from_cache else "listed")
-    return FileList(root=root, class_ids=tuple(order), names=tuple(names), skipped_bad=skipped, from_cache=from_cache)
+    logger.info(
+        "%s: %d images in %d classes (%s)",
+        root,
+        sum(map(len, names)),
+        len(order),
+        "scan cache" if from_cache else "listed",
+    )
+    return FileList(
+        root=root, class_ids=tuple(order), names=tuple(names), skipped_bad=skipped, from_cache=from_cache
+    )

@@ -67,7 +67,9 @@ class ImageTable:
         return np.bincount(self.labels, minlength=num_classes)
 
 
-def _table(name: str, root: Path, files: list[str], labels: list[int], offsets=None, sizes=None) -> ImageTable:
+def _table(
+    name: str, root: Path, files: list[str], labels: list[int], offsets=None, sizes=None
+) -> ImageTable:
     n = len(files)
     return ImageTable(
         name=name,
@@ -83,7 +85,9 @@ def real_table(root: str | Path, label_space: LabelSpace, use_cache: bool = True
     """The real ImageFolder tree; class folders must belong to `label_space`."""
     files = scan_image_folder(root, label_space, use_cache=use_cache)
     if len(files) == 0:
-        raise DatasetError(f"real set {str(root)!r} holds no images; expected <root>/<class_id>/<image files>")
+        raise DatasetError(
+            f"real set {str(root)!r} holds no images; expected <root>/<class_id>/<image files>"
+        )
     paths, labels = [], []
     for rel, cid in files:
         paths.append(rel)
@@ -101,8 +105,8 @@ def read_manifest(root: str | Path) -> dict[str, Any]:
     path = Path(root) / "manifest.json"
     if not path.is_file():
         raise DatasetError(
-            f"{str(root)!r} has no manifest.json, so it is not a generated set written by `genrobust generate`;"
-            " pass the folder given to `genrobust generate --out`"
+            f"{str(root)!r} has no manifest.json, so it is not a generated set written by `genrobust "
+            "generate`; pass the folder given to `genrobust generate --out`"
         )
     try:
         manifest = json.loads(path.read_text())
@@ -115,7 +119,8 @@ def read_manifest(root: str | Path) -> dict[str, Any]:
 
 def deduplicated_files(root: str | Path) -> frozenset[str]:
     """Images `genrobust generate --dedup` dropped from a generated set, as their metadata "file" names
-    (`<class>/<file>` or `shards/<shard>.tar#<member>`), read from `_meta/dedup.json`; every reader skips them.
+    (`<class>/<file>` or `shards/<shard>.tar#<member>`), read from `_meta/dedup.json`; every reader skips
+    them.
 
     ImageFolder sets also lose the files themselves; webdataset sets keep their tars (rewriting them would
     break resumption), so this list is the only thing between a reader and the duplicates.
@@ -127,15 +132,20 @@ def deduplicated_files(root: str | Path) -> frozenset[str]:
         rows = json.loads(path.read_text()).get("dropped_files")
         return frozenset(str(row["file"]) for row in rows)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise DatasetError(f"{path} is not a dedup list ({type(exc).__name__}: {exc}); rerun "
-                           "`genrobust generate` with the job's options and --dedup to rewrite it") from exc
+        raise DatasetError(
+            f"{path} is not a dedup list ({type(exc).__name__}: {exc}); rerun "
+            "`genrobust generate` with the job's options and --dedup to rewrite it"
+        ) from exc
 
 
 def generator_recipe(root: str | Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """Generator model, strategy and job id of a generated set, for the trained model's card."""
     config = manifest.get("config") or {}
-    recipe = {"job_id": manifest.get("job_id"), "output_format": manifest.get("output_format"),
-              "total_images": manifest.get("total_images")}
+    recipe = {
+        "job_id": manifest.get("job_id"),
+        "output_format": manifest.get("output_format"),
+        "total_images": manifest.get("total_images"),
+    }
     for key in ("model", "model_id", "strategy", "strategies", "steps", "guidance", "scheduler", "precision"):
         if key in config:
             recipe[key] = config[key]
@@ -172,12 +182,17 @@ def align_label_spaces(
         if extra:
             parts.append(f"it holds {len(extra)} class(es) not in the training label space {extra[:5]}")
         raise DatasetError(
-            "generated set does not match the real set's classes: " + "; ".join(parts)
-            + ". Generate the missing classes, or pass --allow-missing-classes to train anyway (recorded in the run)"
+            "generated set does not match the real set's classes: "
+            + "; ".join(parts)
+            + ". Generate the missing classes, or pass --allow-missing-classes to train anyway "
+            "(recorded in the run)"
         )
     if missing or extra:
-        logger.warning("generated set: %d training class(es) without images, %d extra class(es) dropped",
-                       len(missing), len(extra))
+        logger.warning(
+            "generated set: %d training class(es) without images, %d extra class(es) dropped",
+            len(missing),
+            len(extra),
+        )
     return {"missing": missing, "extra": extra}
 
 
@@ -250,12 +265,18 @@ def generated_table(
         for rel, cid in files:
             entries.append((rel, cid, -1, -1))
         # Files `data check` marked unreadable are left out on purpose, not missing.
-        check_recorded_images(root, manifest, present={e[0] for e in entries} | read_bad_files(root), dropped=dropped)
+        check_recorded_images(
+            root, manifest, present={e[0] for e in entries} | read_bad_files(root), dropped=dropped
+        )
     elif fmt == "webdataset":
         bad = read_bad_files(root)
         index = shard_index(root)
-        check_recorded_images(root, manifest, tar_members={shard: {m[0] for m in ms} for shard, ms in index.items()},
-                              dropped=dropped)
+        check_recorded_images(
+            root,
+            manifest,
+            tar_members={shard: {m[0] for m in ms} for shard, ms in index.items()},
+            dropped=dropped,
+        )
         for shard, members in index.items():
             for name, offset, size in members:
                 if f"shards/{shard}#{name}" in bad:  # marked unreadable by `genrobust data check`
@@ -263,16 +284,24 @@ def generated_table(
                     continue
                 entries.append((f"shards/{shard}#{name}", class_id_of_member(name), offset, size))
         if skipped:
-            logger.warning("%s: skipping %d shard member(s) that `genrobust data check` marked unreadable", root, skipped)
+            logger.warning(
+                "%s: skipping %d shard member(s) that `genrobust data check` marked unreadable", root, skipped
+            )
         unknown = sorted({cid for _, cid, _, _ in entries} - set(gen_space.ids))
         if unknown:
-            raise DatasetError(f"{root}: shards hold classes missing from manifest.json's label space: {unknown[:5]}")
+            raise DatasetError(
+                f"{root}: shards hold classes missing from manifest.json's label space: {unknown[:5]}"
+            )
     else:
-        raise DatasetError(f"{root}/manifest.json: unknown output_format {fmt!r}; expected imagefolder or webdataset")
+        raise DatasetError(
+            f"{root}/manifest.json: unknown output_format {fmt!r}; expected imagefolder or webdataset"
+        )
     if dropped:
         before = len(entries)
         entries = [e for e in entries if e[0] not in dropped]
-        logger.info("%s: skipping %d near-duplicate(s) listed in _meta/dedup.json", root, before - len(entries))
+        logger.info(
+            "%s: skipping %d near-duplicate(s) listed in _meta/dedup.json", root, before - len(entries)
+        )
     counts: dict[str, int] = {}
     for _, cid, _, _ in entries:
         counts[cid] = counts.get(cid, 0) + 1
@@ -282,12 +311,20 @@ def generated_table(
         raise DatasetError(f"generated set {str(root)!r} holds no images of the training classes")
     done = len(list((root / "_meta").glob("*.done.json"))) if (root / "_meta").is_dir() else 0
     if manifest.get("num_shards") and done < manifest["num_shards"]:
-        logger.warning("generated set %s is partial: %d of %d shards finished; training on the %d images present",
-                       root, done, manifest["num_shards"], len(kept))
+        logger.warning(
+            "generated set %s is partial: %d of %d shards finished; training on the %d images present",
+            root,
+            done,
+            manifest["num_shards"],
+            len(kept),
+        )
     table = _table(
-        "generated", root,
-        [e[0].split("#", 1)[0] for e in kept], [train_space.index(e[1]) for e in kept],
-        [e[2] for e in kept], [e[3] for e in kept],
+        "generated",
+        root,
+        [e[0].split("#", 1)[0] for e in kept],
+        [train_space.index(e[1]) for e in kept],
+        [e[2] for e in kept],
+        [e[3] for e in kept],
     )
     table.skipped_bad = skipped
     recipe = {**generator_recipe(root, manifest), "deduplicated_dropped": len(dropped)}
@@ -314,7 +351,8 @@ def plain_generated_table(
         raise DatasetError(
             f"generated folder {str(root)!r} has no manifest.json and none of its {len(counts)} folder(s) "
             f"{sorted(counts)[:5]} is a training class (e.g. {', '.join(train_space.ids[:3])}); pass the "
-            "folder that holds the <class_id>/ folders, or the --out folder of `genrobust generate`")
+            "folder that holds the <class_id>/ folders, or the --out folder of `genrobust generate`"
+        )
     alignment = align_label_spaces(train_space, counts, allow_missing_classes)
     kept = [(rel, cid) for rel, cid in files if cid in train_space]
     if not kept:
@@ -325,7 +363,9 @@ def plain_generated_table(
     return table, {"alignment": alignment, "recipe": recipe, "format": "plain-imagefolder"}
 
 
-def resolve_train_label_space(real: str | Path | None, generated: str | Path | None, classes: str | None) -> LabelSpace:
+def resolve_train_label_space(
+    real: str | Path | None, generated: str | Path | None, classes: str | None
+) -> LabelSpace:
     """Explicit `classes` spec, else the real tree's folders, else the generated set's manifest."""
     from ..labels import label_space_from_folders, resolve_label_space
 

@@ -39,9 +39,19 @@ class TableReader:
 class BatchBuilder:
     """Turns a batch of global indices into (NCHW float32 array, int64 labels). Picklable for workers."""
 
-    def __init__(self, reader: TableReader, order, image_size: tuple[int, int], train: bool,
-                 mean: Sequence[float], std: Sequence[float], augment: str = "none",
-                 eval_resize: int | None = None, kernel_threads: int = 1, crop_scale: float = 0.08):
+    def __init__(
+        self,
+        reader: TableReader,
+        order,
+        image_size: tuple[int, int],
+        train: bool,
+        mean: Sequence[float],
+        std: Sequence[float],
+        augment: str = "none",
+        eval_resize: int | None = None,
+        kernel_threads: int = 1,
+        crop_scale: float = 0.08,
+    ):
         self.reader, self.order, self.image_size, self.train = reader, order, tuple(image_size), train
         self.mean, self.std = tuple(mean), tuple(std)
         self.augment_name = augment
@@ -70,8 +80,15 @@ class BatchBuilder:
             boxes = center_crop_boxes(sizes, self.eval_resize, self.image_size[0])
             flips = np.zeros(len(images), dtype=bool)
         batch = kernels.crop_resize_normalize(
-            images, boxes, flips, self.image_size, self.mean, self.std, dtype="float32",
-            out=_shared_output((len(images), 3, *self.image_size)), threads=self.kernel_threads,
+            images,
+            boxes,
+            flips,
+            self.image_size,
+            self.mean,
+            self.std,
+            dtype="float32",
+            out=_shared_output((len(images), 3, *self.image_size)),
+            threads=self.kernel_threads,
         )
         return batch, labels
 
@@ -152,7 +169,10 @@ class TorchLoader:
         for images, labels in self._loader:
             images = torch.as_tensor(images)
             labels = torch.as_tensor(labels)
-            yield images.to(self.device, non_blocking=non_blocking), labels.to(self.device, non_blocking=non_blocking)
+            yield (
+                images.to(self.device, non_blocking=non_blocking),
+                labels.to(self.device, non_blocking=non_blocking),
+            )
 
     def describe(self) -> dict:
         return {"loader": self.kind, "workers": self.workers, "kernel_threads": self.builder.kernel_threads}

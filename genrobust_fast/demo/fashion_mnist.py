@@ -64,10 +64,14 @@ def read_idx(path: str | Path) -> np.ndarray:
     except (OSError, EOFError) as exc:
         raise DatasetError(f"cannot read {str(path)!r} ({exc}); the file is damaged, reinstall it") from exc
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise DatasetError(f"{str(path)!r} is not an IDX file (bad magic number); expected MNIST-style *-ubyte files")
+        raise DatasetError(
+            f"{str(path)!r} is not an IDX file (bad magic number); expected MNIST-style *-ubyte files"
+        )
     dtype_code, ndim = data[2], data[3]
     if dtype_code != _IDX_UBYTE:
-        raise DatasetError(f"{str(path)!r} holds IDX type 0x{dtype_code:02x}; only unsigned bytes (0x08) are supported")
+        raise DatasetError(
+            f"{str(path)!r} holds IDX type 0x{dtype_code:02x}; only unsigned bytes (0x08) are supported"
+        )
     header = 4 + 4 * ndim
     shape = struct.unpack(f">{ndim}I", data[4:header])
     expected = int(np.prod(shape)) if shape else 0
@@ -94,7 +98,9 @@ def read_idx_split(root: str | Path, split: str) -> tuple[np.ndarray, np.ndarray
             "expected (N, H, W) images with N labels"
         )
     if labels.size and labels.max() >= len(CLASSES):
-        raise DatasetError(f"{root / label_file}: label {int(labels.max())} outside the {len(CLASSES)} classes")
+        raise DatasetError(
+            f"{root / label_file}: label {int(labels.max())} outside the {len(CLASSES)} classes"
+        )
     return images, labels
 
 
@@ -117,7 +123,9 @@ def select_per_class(labels: np.ndarray, per_class: int | None, seed: int = 0) -
     for c in range(len(CLASSES)):
         members = order[labels[order] == c][:per_class]
         if len(members) < per_class:
-            raise DatasetError(f"class {CLASSES[c][0]!r} has only {len(members)} images, {per_class} requested")
+            raise DatasetError(
+                f"class {CLASSES[c][0]!r} has only {len(members)} images, {per_class} requested"
+            )
         keep.append(members)
     return np.sort(np.concatenate(keep))
 
@@ -151,7 +159,13 @@ def convert_split(
     """Convert one split (optionally a seeded class-balanced subset) to a PNG ImageFolder under `out`."""
     images, labels = read_idx_split(root, split)
     keep = select_per_class(labels, per_class, seed)
-    source = {"dataset": "fashion-mnist", "root": os.fspath(root), "split": split, "per_class": per_class, "seed": seed}
+    source = {
+        "dataset": "fashion-mnist",
+        "root": os.fspath(root),
+        "split": split,
+        "per_class": per_class,
+        "seed": seed,
+    }
     return write_image_folder(to_rgb32(images[keep]), labels[keep], out, source)
 
 

@@ -1,6 +1,7 @@
 """The demo generator: a small text-to-image model in the Stable Diffusion layout, trained on Fashion-MNIST.
 
-    python -m genrobust_fast.demo.generator --out genrobust_fast/resources/demo_generator   (make demo-generator)
+    # make demo-generator runs:
+    python -m genrobust_fast.demo.generator --out genrobust_fast/resources/demo_generator
 
 Two stages, on 2 CPU cores in about 11 minutes (more when the machine is shared):
 1. VAE pretraining (demo-only; SD ships a pretrained VAE): reconstruction MSE + a small KL term on the
@@ -68,11 +69,20 @@ def build_demo_architecture(seed: int = 0) -> DiffusionComponents:
         sample_size=32,
     )
     scheduler = PNDMScheduler.from_config(SD_SCHEDULER_CONFIG)
-    return DiffusionComponents("builtin:demo-untrained", tokenizer, text_encoder.eval(), unet.eval(), vae.eval(), scheduler)
+    return DiffusionComponents(
+        "builtin:demo-untrained", tokenizer, text_encoder.eval(), unet.eval(), vae.eval(), scheduler
+    )
 
 
-def pretrain_vae(vae, images: np.ndarray, steps: int, batch_size: int = 64, lr: float = 1e-3,
-                 kl_weight: float = 1e-4, seed: int = 0) -> dict:
+def pretrain_vae(
+    vae,
+    images: np.ndarray,
+    steps: int,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    kl_weight: float = 1e-4,
+    seed: int = 0,
+) -> dict:
     """Train `vae` on (N, H, W, 3) uint8 images; sets its scaling_factor; returns final loss figures."""
     import torch
 
@@ -97,8 +107,14 @@ def pretrain_vae(vae, images: np.ndarray, steps: int, batch_size: int = 64, lr: 
         opt.zero_grad(set_to_none=True)
         recon_hist.append(recon_loss.item())
         if (step + 1) % 100 == 0:
-            log.info("vae step %d/%d recon mse %.5f kl %.3f (%.0f s)", step + 1, steps,
-                     np.mean(recon_hist[-100:]), kl.item(), time.perf_counter() - started)
+            log.info(
+                "vae step %d/%d recon mse %.5f kl %.3f (%.0f s)",
+                step + 1,
+                steps,
+                np.mean(recon_hist[-100:]),
+                kl.item(),
+                time.perf_counter() - started,
+            )
     vae.eval()
     with torch.inference_mode():
         sample = torch.from_numpy(images[rng.permutation(len(images))[:1024]]).permute(0, 3, 1, 2)
@@ -142,9 +158,21 @@ def train_demo_generator(
     # `templates` strategy), so both strategies of the demo prompt a model that has seen them.
     templates = ("a photo of a {}",) * len(imagenet_templates()) + imagenet_templates()
     cfg = FinetuneConfig(
-        model=str(base), real=str(real), out=str(work / "finetuned"), steps=unet_steps, batch_size=batch_size,
-        lr=5e-4, warmup_steps=100, ema_decay=0.999, templates=templates, caption_dropout=0.1,
-        cache_latents=True, checkpoint_every=250, log_every=50, num_threads=threads, seed=seed,
+        model=str(base),
+        real=str(real),
+        out=str(work / "finetuned"),
+        steps=unet_steps,
+        batch_size=batch_size,
+        lr=5e-4,
+        warmup_steps=100,
+        ema_decay=0.999,
+        templates=templates,
+        caption_dropout=0.1,
+        cache_latents=True,
+        checkpoint_every=250,
+        log_every=50,
+        num_threads=threads,
+        seed=seed,
     )
     trained = finetune_generator(cfg)
     out = Path(out)
@@ -167,8 +195,9 @@ class GeneratorQualityError(GenrobustError):
     """The trained demo generator's samples do not teach a classifier the classes; it is not shipped."""
 
 
-def finalize_shipped(folder: str | Path, fashion_root: str | Path = DEFAULT_ROOT, seed: int = 0,
-                     min_accuracy: float = 25.0) -> dict:
+def finalize_shipped(
+    folder: str | Path, fashion_root: str | Path = DEFAULT_ROOT, seed: int = 0, min_accuracy: float = 25.0
+) -> dict:
     """Store the UNet and text encoder in fp16 (half the size; diffusers loads them back as fp32), check
     that generated-only training beats chance clearly, and write demo_generator.json with the figures."""
     from safetensors.torch import load_file, save_file
@@ -178,16 +207,23 @@ def finalize_shipped(folder: str | Path, fashion_root: str | Path = DEFAULT_ROOT
     from .generator_check import check_generator
 
     folder = Path(folder)
-    for weights in (folder / "unet" / "diffusion_pytorch_model.safetensors", folder / "text_encoder" / "model.safetensors"):
+    for weights in (
+        folder / "unet" / "diffusion_pytorch_model.safetensors",
+        folder / "text_encoder" / "model.safetensors",
+    ):
         state = load_file(str(weights))
         with atomic_path(weights) as tmp:
-            save_file({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, str(tmp),
-                      metadata={"format": "pt"})
+            save_file(
+                {k: v.half() if v.is_floating_point() else v for k, v in state.items()},
+                str(tmp),
+                metadata={"format": "pt"},
+            )
     check = check_generator(folder, per_class=50, fashion_root=fashion_root, seed=seed)
     if check["accuracy_on_real_test"] < min_accuracy:
         raise GeneratorQualityError(
-            f"a classifier trained on the generator's samples scores {check['accuracy_on_real_test']:.1f}% on the real "
-            f"test split (chance {check['chance']:.0f}%, required {min_accuracy:.0f}%); train longer (--unet-steps)"
+            f"a classifier trained on the generator's samples scores {check['accuracy_on_real_test']:.1f}% "
+            f"on the real test split (chance {check['chance']:.0f}%, required {min_accuracy:.0f}%); train "
+            "longer (--unet-steps)"
         )
     info = {
         "format": "genrobust-demo-generator/1",
@@ -215,8 +251,15 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - exercised
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     configure_logging(1)
-    train_demo_generator(args.out, args.fashion_mnist, args.work, args.vae_steps, args.unet_steps,
-                         args.batch_size, args.threads)
+    train_demo_generator(
+        args.out,
+        args.fashion_mnist,
+        args.work,
+        args.vae_steps,
+        args.unet_steps,
+        args.batch_size,
+        args.threads,
+    )
 
 
 if __name__ == "__main__":

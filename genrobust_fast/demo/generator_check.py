@@ -20,28 +20,48 @@ from .fashion_mnist import CLASSES, DEFAULT_ROOT, read_idx_split, to_rgb32
 log = logging.getLogger(__name__)
 
 
-def sample_generator(model: str | Path, per_class: int, steps: int = 15, guidance: float = 3.0, seed: int = 0,
-                     template: str = "a photo of a {}") -> tuple[np.ndarray, np.ndarray]:
+def sample_generator(
+    model: str | Path,
+    per_class: int,
+    steps: int = 15,
+    guidance: float = 3.0,
+    seed: int = 0,
+    template: str = "a photo of a {}",
+) -> tuple[np.ndarray, np.ndarray]:
     """(N, 32, 32, 3) uint8 images and (N,) class indices, `per_class` per Fashion-MNIST class."""
     import torch
     from diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline
 
-    pipe = StableDiffusionPipeline.from_pretrained(model, safety_checker=None, requires_safety_checker=False,
-                                                   local_files_only=True)
+    pipe = StableDiffusionPipeline.from_pretrained(
+        model, safety_checker=None, requires_safety_checker=False, local_files_only=True
+    )
     pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
     pipe.set_progress_bar_config(disable=True)
     images, labels = [], []
     for c, (_, name) in enumerate(CLASSES):
         gen = torch.Generator().manual_seed(seed + c)
-        out = pipe([template.format(name)] * per_class, num_inference_steps=steps, guidance_scale=guidance,
-                   generator=gen, output_type="np", height=32, width=32).images
+        out = pipe(
+            [template.format(name)] * per_class,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            generator=gen,
+            output_type="np",
+            height=32,
+            width=32,
+        ).images
         images.append(np.rint(out * 255).astype(np.uint8))
         labels += [c] * per_class
     return np.concatenate(images), np.asarray(labels)
 
 
-def linear_probe_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
-                          epochs: int = 300, seed: int = 0) -> float:
+def linear_probe_accuracy(
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    test_x: np.ndarray,
+    test_y: np.ndarray,
+    epochs: int = 300,
+    seed: int = 0,
+) -> float:
     """Softmax regression on standardised grayscale pixels; returns test accuracy in percent."""
     import torch
 
@@ -65,8 +85,13 @@ def linear_probe_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.n
     return float((pred == test_y).mean() * 100)
 
 
-def check_generator(model: str | Path, per_class: int = 50, fashion_root: str | Path = DEFAULT_ROOT,
-                    test_images: int = 2000, seed: int = 0) -> dict:
+def check_generator(
+    model: str | Path,
+    per_class: int = 50,
+    fashion_root: str | Path = DEFAULT_ROOT,
+    test_images: int = 2000,
+    seed: int = 0,
+) -> dict:
     gen_x, gen_y = sample_generator(model, per_class, seed=seed)
     test_x, test_y = read_idx_split(fashion_root, "test")
     test_x, test_y = to_rgb32(test_x[:test_images]), test_y[:test_images]
@@ -87,4 +112,9 @@ if __name__ == "__main__":  # pragma: no cover
     import json
     import sys
 
-    print(json.dumps(check_generator(sys.argv[1] if len(sys.argv) > 1 else "genrobust_fast/resources/demo_generator"), indent=2))
+    print(
+        json.dumps(
+            check_generator(sys.argv[1] if len(sys.argv) > 1 else "genrobust_fast/resources/demo_generator"),
+            indent=2,
+        )
+    )

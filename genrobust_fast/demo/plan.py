@@ -44,8 +44,17 @@ class DemoConfig:
     @classmethod
     def quick(cls, **overrides) -> DemoConfig:
         """A miniature run for tests and a first look (a minute or two)."""
-        values = {"real_per_class": (5, 10), "mixed_real_per_class": 10, "generated_per_class": 10, "test_per_class": 10, "steps": 4,
-                  "gen_batch_size": 20, "epochs": 10, "batch_size": 16, "strategies": ("labels",)}
+        values = {
+            "real_per_class": (5, 10),
+            "mixed_real_per_class": 10,
+            "generated_per_class": 10,
+            "test_per_class": 10,
+            "steps": 4,
+            "gen_batch_size": 20,
+            "epochs": 10,
+            "batch_size": 16,
+            "strategies": ("labels",),
+        }
         values.update(overrides)
         return cls(**values)
 
@@ -53,10 +62,14 @@ class DemoConfig:
         from ..errors import InputError
 
         if self.mixed_real_per_class not in self.real_per_class:
-            raise InputError(f"mixed_real_per_class {self.mixed_real_per_class} must be one of the real-only sizes "
-                             f"{list(self.real_per_class)}, so the table holds the real-only model it adds to")
+            raise InputError(
+                f"mixed_real_per_class {self.mixed_real_per_class} must be one of the real-only sizes "
+                f"{list(self.real_per_class)}, so the table holds the real-only model it adds to"
+            )
         if len(set(self.real_per_class)) < 2:
-            raise InputError("real_per_class needs at least two sizes: the baseline is a line fitted through them")
+            raise InputError(
+                "real_per_class needs at least two sizes: the baseline is a line fitted through them"
+            )
 
 
 @dataclass(frozen=True)
@@ -78,24 +91,45 @@ class Layout:
     root: Path
 
     @property
-    def data(self) -> Path: return self.root / "data"
+    def data(self) -> Path:
+        return self.root / "data"
+
     @property
-    def classes(self) -> Path: return self.data / "classes.tsv"
-    def real(self, per_class: int) -> Path: return self.data / f"real-train-{per_class}"
+    def classes(self) -> Path:
+        return self.data / "classes.tsv"
+
+    def real(self, per_class: int) -> Path:
+        return self.data / f"real-train-{per_class}"
+
     @property
-    def tests(self) -> Path: return self.data / "test"
+    def tests(self) -> Path:
+        return self.data / "test"
+
     @property
-    def engines(self) -> Path: return self.root / "engines"
-    def generated(self, strategy: str) -> Path: return self.root / "generated" / strategy
-    def run(self, name: str) -> Path: return self.root / "runs" / name
+    def engines(self) -> Path:
+        return self.root / "engines"
+
+    def generated(self, strategy: str) -> Path:
+        return self.root / "generated" / strategy
+
+    def run(self, name: str) -> Path:
+        return self.root / "runs" / name
+
     @property
-    def results(self) -> Path: return self.root / "results"
+    def results(self) -> Path:
+        return self.root / "results"
+
     @property
-    def fits(self) -> Path: return self.results / "baseline_fits.json"
+    def fits(self) -> Path:
+        return self.results / "baseline_fits.json"
+
     @property
-    def report(self) -> Path: return self.root / "report"
+    def report(self) -> Path:
+        return self.root / "report"
+
     @property
-    def steps(self) -> Path: return self.root / "_steps"
+    def steps(self) -> Path:
+        return self.root / "_steps"
 
 
 def model_runs(cfg: DemoConfig) -> list[tuple[str, dict]]:
@@ -124,18 +158,62 @@ def plan(cfg: DemoConfig) -> list[Step]:
     steps = []
     engine_backend = _engine_backend(cfg.backend)
     if engine_backend != "torch":  # the torch backend runs the model as is, nothing to build
-        steps.append(Step("engine", (
-            "engine", "build", "--model", generator, "--backend", engine_backend, "--size", size,
-            "--batch", f"1:{cfg.gen_batch_size}:{2 * cfg.gen_batch_size}", "--engine-dir", str(lay.engines),
-        )))
+        steps.append(
+            Step(
+                "engine",
+                (
+                    "engine",
+                    "build",
+                    "--model",
+                    generator,
+                    "--backend",
+                    engine_backend,
+                    "--size",
+                    size,
+                    "--batch",
+                    f"1:{cfg.gen_batch_size}:{2 * cfg.gen_batch_size}",
+                    "--engine-dir",
+                    str(lay.engines),
+                ),
+            )
+        )
     for strategy in cfg.strategies:
-        steps.append(Step(f"generate-{strategy}", (
-            "generate", "--model", generator, "--classes", str(lay.classes),
-            "--per-class", str(cfg.generated_per_class), "--strategy", strategy, "--steps", str(cfg.steps),
-            "--guidance", str(cfg.guidance), "--scheduler", cfg.scheduler, "--size", size,
-            "--batch-size", str(cfg.gen_batch_size), "--backend", cfg.backend, "--engine-dir", str(lay.engines),
-            "--format", "imagefolder", "--seed", str(cfg.seed), "--out", str(lay.generated(strategy)),
-        )))
+        steps.append(
+            Step(
+                f"generate-{strategy}",
+                (
+                    "generate",
+                    "--model",
+                    generator,
+                    "--classes",
+                    str(lay.classes),
+                    "--per-class",
+                    str(cfg.generated_per_class),
+                    "--strategy",
+                    strategy,
+                    "--steps",
+                    str(cfg.steps),
+                    "--guidance",
+                    str(cfg.guidance),
+                    "--scheduler",
+                    cfg.scheduler,
+                    "--size",
+                    size,
+                    "--batch-size",
+                    str(cfg.gen_batch_size),
+                    "--backend",
+                    cfg.backend,
+                    "--engine-dir",
+                    str(lay.engines),
+                    "--format",
+                    "imagefolder",
+                    "--seed",
+                    str(cfg.seed),
+                    "--out",
+                    str(lay.generated(strategy)),
+                ),
+            )
+        )
     for name, data in model_runs(cfg):
         argv = ["train"]
         if "real" in data:
@@ -144,10 +222,25 @@ def plan(cfg: DemoConfig) -> list[Step]:
             argv += ["--generated", str(lay.generated(data["generated"]))]
             argv += ["--classes", str(lay.classes)] if "real" not in data else []
             argv += ["--generated-only"] if "real" not in data else ["--ratio", "1"]
-        argv += ["--arch", cfg.arch, "--image-size", str(cfg.image_size), "--epochs", str(cfg.epochs),
-                 "--batch-size", str(cfg.batch_size), "--lr", str(cfg.lr), "--crop-scale", str(cfg.crop_scale),
-                 "--seed", str(cfg.seed),
-                 "--no-progress", "--out", str(lay.run(name))]
+        argv += [
+            "--arch",
+            cfg.arch,
+            "--image-size",
+            str(cfg.image_size),
+            "--epochs",
+            str(cfg.epochs),
+            "--batch-size",
+            str(cfg.batch_size),
+            "--lr",
+            str(cfg.lr),
+            "--crop-scale",
+            str(cfg.crop_scale),
+            "--seed",
+            str(cfg.seed),
+            "--no-progress",
+            "--out",
+            str(lay.run(name)),
+        ]
         steps.append(Step(f"train-{name}", tuple(argv)))
     benchmarks = [f"folder:fmnist-clean={lay.tests / 'clean'}"]
     benchmarks += [f"folder:fmnist-{s}={lay.tests / s}" for s in DERIVED_SHIFTS]
@@ -160,13 +253,15 @@ def plan(cfg: DemoConfig) -> list[Step]:
         argv += ["--num-workers", "0", "--out", str(lay.results)]
         steps.append(Step(f"eval-{name}", tuple(argv)))
     results = str(lay.results / "results.jsonl")
-    steps.append(Step("fit-baseline", ("fit-baseline", results, "--models", "real-only-*", "--out", str(lay.fits))))
+    steps.append(
+        Step("fit-baseline", ("fit-baseline", results, "--models", "real-only-*", "--out", str(lay.fits)))
+    )
     steps.append(Step("report", ("report", results, "--baselines", str(lay.fits), "--out", str(lay.report))))
     return steps
 
 
 def _engine_backend(backend: str) -> str:
-    """`engine build` needs a concrete backend; auto means TensorRT on a GPU that has it, else ONNX Runtime."""
+    """`engine build` needs a concrete backend; auto: TensorRT on a GPU that has it, else ONNX Runtime."""
     if backend != "auto":
         return backend
     try:

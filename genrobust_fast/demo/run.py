@@ -47,14 +47,18 @@ def run_demo(cfg: DemoConfig, echo: Callable[[str], None], dry_run: bool = False
     steps = plan(cfg)
     lay.root.mkdir(parents=True, exist_ok=True)
     atomic_write_json(lay.root / "demo_config.json", config_to_dict(cfg))
-    atomic_write_text(lay.root / "commands.sh", "#!/bin/sh\nset -e\n" + "".join(s.command_line + "\n" for s in steps))
+    atomic_write_text(
+        lay.root / "commands.sh", "#!/bin/sh\nset -e\n" + "".join(s.command_line + "\n" for s in steps)
+    )
     if dry_run:
         for step in steps:
             echo(f"$ {step.command_line}")
         return {"steps": [s.command_line for s in steps]}
     started = time.perf_counter()
-    echo(f"== preparing Fashion-MNIST under {lay.data} (real subsets {list(cfg.real_per_class)} per class, "
-         f"test {cfg.test_per_class} per class + derived shifts: {', '.join(DERIVED_SHIFTS)})")
+    echo(
+        f"== preparing Fashion-MNIST under {lay.data} (real subsets {list(cfg.real_per_class)} per class, "
+        f"test {cfg.test_per_class} per class + derived shifts: {', '.join(DERIVED_SHIFTS)})"
+    )
     prepare_data(cfg)
     timings = {"prepare": round(time.perf_counter() - started, 1)}
     baseline_failed = False
@@ -80,7 +84,7 @@ def run_demo(cfg: DemoConfig, echo: Callable[[str], None], dry_run: bool = False
 def without_baselines(step: Step) -> Step:
     argv = list(step.argv)
     at = argv.index("--baselines")
-    return Step(step.name, tuple(argv[:at] + argv[at + 2:]))
+    return Step(step.name, tuple(argv[:at] + argv[at + 2 :]))
 
 
 def run_step(step: Step, lay: Layout, echo: Callable[[str], None]) -> float:
@@ -94,8 +98,9 @@ def run_step(step: Step, lay: Layout, echo: Callable[[str], None]) -> float:
     seconds = round(time.perf_counter() - started, 1)
     if status != 0:
         raise DemoStepError(
-            f"step {step.name!r} failed with exit status {status} after {seconds} s; the command was\n"
-            f"  {step.command_line}\nfix the problem it printed and run the demo again (finished steps are skipped)"
+            f"step {step.name!r} failed with exit status {status} after {seconds} s; the command was\n  "
+            f"{step.command_line}\nfix the problem it printed and run the demo again (finished steps are "
+            "skipped)"
         )
     atomic_write_json(marker, {"argv": list(step.argv), "seconds": seconds})
     return seconds

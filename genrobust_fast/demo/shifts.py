@@ -40,7 +40,7 @@ def _filter2d(gray: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     out = np.zeros_like(gray)
     for dy in range(kh):
         for dx in range(kw):
-            out += kernel[dy, dx] * padded[:, dy:dy + h, dx:dx + w]
+            out += kernel[dy, dx] * padded[:, dy : dy + h, dx : dx + w]
     return out
 
 
@@ -72,7 +72,7 @@ def occlusion(images: np.ndarray, seed: int = 0, min_frac: float = 0.35, max_fra
     for i in range(n):
         side = round(float(rng.uniform(min_frac, max_frac) * min(h, w)))
         top, left = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
-        gray[i, top:top + side, left:left + side] = 128.0
+        gray[i, top : top + side, left : left + side] = 128.0
     return _rgb(gray)
 
 
@@ -85,7 +85,10 @@ DERIVED_SHIFTS: dict[str, Callable[..., np.ndarray]] = {
 
 
 def write_derived_shifts(
-    fashion_root: str | Path, out_root: str | Path, per_class: int | None = 100, seed: int = 0,
+    fashion_root: str | Path,
+    out_root: str | Path,
+    per_class: int | None = 100,
+    seed: int = 0,
     names: tuple[str, ...] = tuple(DERIVED_SHIFTS),
 ) -> dict[str, Path]:
     """Clean test subset + each derived shift as ImageFolders `<out_root>/<name>/<class id>/*.png`."""

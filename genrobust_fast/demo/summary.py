@@ -31,11 +31,20 @@ def summarize(lay: Layout, cfg: DemoConfig, timings: dict[str, float]) -> dict[s
         entry["mean_shift_accuracy"] = float(np.mean(shifted)) if shifted else None
         entry["mean_effective_robustness"] = float(np.mean(ers)) if ers else None
     order = [name for name, _ in model_runs(cfg) if name in models]
-    data = {"models": {m: models[m] for m in order}, "timings_s": timings, "report": str(lay.report),
-            "baseline_fitted": bool(fits),
-            "config": {"real_per_class": list(cfg.real_per_class), "mixed_real_per_class": cfg.mixed_real_per_class,
-                       "generated_per_class": cfg.generated_per_class,
-                       "test_per_class": cfg.test_per_class, "strategies": list(cfg.strategies), "arch": cfg.arch}}
+    data = {
+        "models": {m: models[m] for m in order},
+        "timings_s": timings,
+        "report": str(lay.report),
+        "baseline_fitted": bool(fits),
+        "config": {
+            "real_per_class": list(cfg.real_per_class),
+            "mixed_real_per_class": cfg.mixed_real_per_class,
+            "generated_per_class": cfg.generated_per_class,
+            "test_per_class": cfg.test_per_class,
+            "strategies": list(cfg.strategies),
+            "arch": cfg.arch,
+        },
+    }
     return {"data": data, "text": _text(data, order, lay)}
 
 
@@ -46,20 +55,35 @@ def _fmt(value) -> str:
 
 def _text(data: dict[str, Any], order: list[str], lay: Layout) -> str:
     shifts = list(DERIVED_SHIFTS)
-    lines = ["", "=" * 78, "genrobust demo: Fashion-MNIST, real vs generated training data (top-1 %)", "=" * 78]
+    lines = [
+        "",
+        "=" * 78,
+        "genrobust demo: Fashion-MNIST, real vs generated training data (top-1 %)",
+        "=" * 78,
+    ]
     header = f"{'model':<26}{'clean':>7}" + "".join(f"{s[:10]:>11}" for s in shifts) + f"{'mean ER':>9}"
     lines += [header, "-" * len(header)]
     for name in order:
         m = data["models"][name]
         acc = m["accuracy"]
-        lines.append(f"{name:<26}{_fmt(acc.get('clean')):>7}" + "".join(f"{_fmt(acc.get(s)):>11}" for s in shifts)
-                     + f"{_fmt(m['mean_effective_robustness']):>9}")
+        lines.append(
+            f"{name:<26}{_fmt(acc.get('clean')):>7}"
+            + "".join(f"{_fmt(acc.get(s)):>11}" for s in shifts)
+            + f"{_fmt(m['mean_effective_robustness']):>9}"
+        )
     lines += [
         "",
-        "Shifts are *derived* from the clean test split (edge maps, inverted contrast, blur+noise, occlusion);",
+        (
+            "Shifts are *derived* from the clean test split (edge maps, inverted contrast, blur+noise, "
+            "occlusion);"
+        ),
         "they are not real benchmarks. ER = shift accuracy minus the line fitted on the real-only models",
-        "(logit axes), so the real-only models sit near 0 by construction." if data["baseline_fitted"] else
-        "(logit axes); here no line could be fitted (the real-only models scored alike on the clean split).",
+        "(logit axes), so the real-only models sit near 0 by construction."
+        if data["baseline_fitted"]
+        else (
+            "(logit axes); here no line could be fitted "
+            "(the real-only models scored alike on the clean split)."
+        ),
         f"Full report: {lay.report / 'results.md'}  plots: {lay.report}/plot_*.png",
     ]
     timings = "Timings (s): " + ", ".join(f"{k} {v}" for k, v in data["timings_s"].items())

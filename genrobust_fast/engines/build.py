@@ -40,7 +40,10 @@ def onnx_variant(precision: Precision) -> str:
 
 def onnx_location(components, component: str, precision: Precision, engine_dir: str | Path) -> Path:
     """Where `ensure_onnx` keeps the ONNX file of one component (whether or not it is built yet)."""
-    return EngineCache(engine_dir).entry_dir(model_slug(components), onnx_variant(precision)) / f"{component}.onnx"
+    return (
+        EngineCache(engine_dir).entry_dir(model_slug(components), onnx_variant(precision))
+        / f"{component}.onnx"
+    )
 
 
 def onnx_key(components, component: str, precision: Precision, opset: int = DEFAULT_OPSET) -> EngineKey:
@@ -94,7 +97,9 @@ def ensure_onnx(
         except EngineMismatchError:
             if not build:
                 raise
-            log.warning("ONNX file for %s does not match; it is rebuilt because building was asked", component)
+            log.warning(
+                "ONNX file for %s does not match; it is rebuilt because building was asked", component
+            )
     directory.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=directory))
     try:
@@ -102,9 +107,17 @@ def ensure_onnx(
         staged = export_component(components, component, staging, precision, opset)
         spec = component_specs(components)[component]
         record = cache.commit(
-            directory, key, staged, model=model, model_id=components.model_id, build_cmd=rebuild,
-            extra={"inputs": spec.input_names, "outputs": spec.output_names,
-                   "build_seconds": round(time.perf_counter() - start, 2)},
+            directory,
+            key,
+            staged,
+            model=model,
+            model_id=components.model_id,
+            build_cmd=rebuild,
+            extra={
+                "inputs": spec.input_names,
+                "outputs": spec.output_names,
+                "build_seconds": round(time.perf_counter() - start, 2),
+            },
         )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -136,7 +149,7 @@ def build_engines(
 ) -> list[EngineRecord]:
     """Build every missing engine of `backend` (`force` rebuilds existing ones); returns their records.
 
-        build_engines(load_components("tiny"), "onnxruntime")   # engines/tiny/onnx-fp32/*.onnx
+    build_engines(load_components("tiny"), "onnxruntime")   # engines/tiny/onnx-fp32/*.onnx
     """
     names = select_components(components, only)
     if Precision.parse(precision or "fp32") is Precision.FP8:
@@ -144,9 +157,12 @@ def build_engines(
     if backend == "onnxruntime":
         precision = Precision.parse(precision or "fp32")
         if precision not in (Precision.FP32, Precision.FP16):
-            raise InputError(f"ONNX Runtime runs fp32 or fp16 engines, not {precision.value}; use --precision fp16")
+            raise InputError(
+                f"ONNX Runtime runs fp32 or fp16 engines, not {precision.value}; use --precision fp16"
+            )
         return [
-            ensure_onnx(components, c, precision, engine_dir, build=True, force=force, opset=opset) for c in names
+            ensure_onnx(components, c, precision, engine_dir, build=True, force=force, opset=opset)
+            for c in names
         ]
     if backend == "tensorrt":
         from .trt_backend import ensure_tensorrt
@@ -154,12 +170,21 @@ def build_engines(
         precision = Precision.parse(precision or "fp16")
         return [
             ensure_tensorrt(
-                components, c, precision, engine_dir, profile or ShapeProfile(), build=True, force=force,
-                refittable=refittable, opset=opset,
+                components,
+                c,
+                precision,
+                engine_dir,
+                profile or ShapeProfile(),
+                build=True,
+                force=force,
+                refittable=refittable,
+                opset=opset,
             )
             for c in names
         ]
-    raise InputError(f"engines are built for onnxruntime or tensorrt, got backend {backend!r}; torch needs none")
+    raise InputError(
+        f"engines are built for onnxruntime or tensorrt, got backend {backend!r}; torch needs none"
+    )
 
 
 def inspect_record(record: EngineRecord, verify: bool = False) -> dict:
@@ -174,7 +199,9 @@ def inspect_record(record: EngineRecord, verify: bool = False) -> dict:
             return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
 
         info["graph"] = {
-            "opset": max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=None),
+            "opset": max(
+                (o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=None
+            ),
             "nodes": len(model.graph.node),
             "inputs": {v.name: dims(v) for v in model.graph.input},
             "outputs": {v.name: dims(v) for v in model.graph.output},

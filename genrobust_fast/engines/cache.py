@@ -1,6 +1,6 @@
 """Engine cache: where built artifacts live, and the key that says what built them.
 
-    engines/<model>/onnx-fp32/unet.onnx            + unet.json      (ONNX Runtime runs these; TensorRT parses them)
+    engines/<model>/onnx-fp32/unet.onnx + unet.json  (ONNX Runtime runs these; TensorRT parses them)
     engines/<model>/tensorrt-fp16-b1-4-8_512x512/unet.plan + unet.json
     engines/timing-caches/trt-10.9-sm90.cache
 
@@ -77,7 +77,9 @@ class EngineKey:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise EngineMismatchError(f"engine key has unknown fields {unknown}; it was written by another version")
+            raise EngineMismatchError(
+                f"engine key has unknown fields {unknown}; it was written by another version"
+            )
         data = dict(data)
         data["builder_flags"] = tuple(data.get("builder_flags", ()))
         return cls(**data)
@@ -88,7 +90,9 @@ class EngineKey:
     def differences(self, other: EngineKey) -> list[str]:
         """'field: stored -> needed' for every field that differs."""
         mine, theirs = self.to_json(), other.to_json()
-        return [f"{k}: built {_short(mine[k])}, need {_short(theirs[k])}" for k in mine if mine[k] != theirs[k]]
+        return [
+            f"{k}: built {_short(mine[k])}, need {_short(theirs[k])}" for k in mine if mine[k] != theirs[k]
+        ]
 
 
 def _short(value: Any) -> str:
@@ -157,7 +161,11 @@ def component_weights_hash(components: DiffusionComponents, component: str) -> s
 
 
 def build_command(
-    model: str, backend: str, precision: str, profile_args: str = "", force: bool = True,
+    model: str,
+    backend: str,
+    precision: str,
+    profile_args: str = "",
+    force: bool = True,
     engine_dir: str | os.PathLike = "engines",
 ) -> str:
     """The `genrobust engine build` line that (re)builds an engine; --force only when one exists."""
@@ -200,7 +208,11 @@ class EngineCache:
         return self.root / slug / variant
 
     def timing_cache_path(self, tensorrt_version: str, compute_capability: str) -> Path:
-        return self.root / "timing-caches" / f"trt-{tensorrt_version}-sm{compute_capability.replace('.', '')}.cache"
+        return (
+            self.root
+            / "timing-caches"
+            / f"trt-{tensorrt_version}-sm{compute_capability.replace('.', '')}.cache"
+        )
 
     def read(self, sidecar: Path) -> EngineRecord:
         try:
@@ -261,8 +273,8 @@ class EngineCache:
             return
         if not self.verify(record):
             raise EngineMismatchError(
-                f"engine {str(record.path)!r} is not the file that was built: its sha256 differs from the one "
-                f"recorded when it was built (damaged or replaced); rebuild it with: {rebuild}"
+                f"engine {str(record.path)!r} is not the file that was built: its sha256 differs from the "
+                f"one recorded when it was built (damaged or replaced); rebuild it with: {rebuild}"
             )
         if current != record.stats:
             record.stats = current
@@ -319,7 +331,7 @@ class EngineCache:
         return record
 
     def verify(self, record: EngineRecord) -> bool:
-        """Recompute the sha256 of the artifact files (slow for GB-sized engines; `engine inspect --verify`)."""
+        """Recompute the sha256 of the artifact files (slow for GB engines; `engine inspect --verify`)."""
         digest = hashlib.sha256()
         for name in record.files:
             digest.update(name.encode())
@@ -346,7 +358,9 @@ class EngineCache:
         if model is None:
             targets = [p for p in self.root.iterdir() if p.name != "README.md"]
         else:
-            targets = [p for p in self.root.iterdir() if p.is_dir() and p.name in (model, _slug_of_arg(model))]
+            targets = [
+                p for p in self.root.iterdir() if p.is_dir() and p.name in (model, _slug_of_arg(model))
+            ]
         if not dry_run:
             for path in targets:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()

@@ -2,7 +2,8 @@
 
     comps = load_components("tiny")            # a few MB, seeded random weights, no files
     comps = load_components("sd15-arch")       # exact SD 1.5 architecture, random weights (benchmarks)
-    comps = load_components("/models/sd15")    # diffusers folder: unet/ vae/ text_encoder/ tokenizer/ scheduler/
+    # a diffusers folder: unet/ vae/ text_encoder/ tokenizer/ scheduler/
+    comps = load_components("/models/sd15")
     save_components(comps, "/tmp/tiny-sd")     # a diffusers folder that from_pretrained loads
 
 Built-in models need no download, so tests, demos and GPU throughput benchmarks run offline.
@@ -100,7 +101,7 @@ class DiffusionComponents:
         return self.extra[WEIGHTS_HASH]
 
     def module_hash(self, module: str) -> str:
-        """sha256 of one module's weights as loaded (engines key on it: a new UNet keeps the VAE's engines)."""
+        """sha256 of one module's weights as loaded (engines key on it: a new UNet keeps the VAE engines)."""
         self.weights_hash()
         return self.extra[f"{WEIGHTS_HASH}:{module}"]
 
@@ -150,10 +151,15 @@ def load_components(model: str | Path, torch_dtype=None) -> DiffusionComponents:
 
 # --- built-in models ------------------------------------------------------------------------------
 
+
 def _byte_alphabet() -> list[str]:
     """The 256 printable characters byte-level BPE uses for the 256 byte values (GPT-2/CLIP scheme):
     printable Latin-1 bytes stand for themselves, the rest are shifted to code points from 256 up."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
     extra = (b for b in range(256) if b not in printable)
     return [chr(b) for b in printable] + [chr(256 + i) for i, _ in enumerate(extra)]
 
@@ -169,7 +175,9 @@ def byte_level_tokenizer(max_length: int):
     return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=max_length)
 
 
-def build_text_encoder(tokenizer, hidden: int, layers: int, heads: int, max_positions: int, intermediate: int):
+def build_text_encoder(
+    tokenizer, hidden: int, layers: int, heads: int, max_positions: int, intermediate: int
+):
     from transformers import CLIPTextConfig, CLIPTextModel
 
     config = CLIPTextConfig(
@@ -195,7 +203,9 @@ def build_tiny(seed: int = 0, cross_attention_dim: int = 32) -> DiffusionCompone
 
     torch.manual_seed(seed)
     tokenizer = byte_level_tokenizer(max_length=32)
-    text_encoder = build_text_encoder(tokenizer, cross_attention_dim, layers=2, heads=4, max_positions=32, intermediate=64)
+    text_encoder = build_text_encoder(
+        tokenizer, cross_attention_dim, layers=2, heads=4, max_positions=32, intermediate=64
+    )
     unet = UNet2DConditionModel(
         sample_size=16,
         in_channels=4,
@@ -248,7 +258,9 @@ def build_sd15_arch(seed: int = 0) -> DiffusionComponents:
 
     torch.manual_seed(seed)
     tokenizer = byte_level_tokenizer(max_length=77)
-    text_encoder = build_text_encoder(tokenizer, 768, layers=12, heads=12, max_positions=77, intermediate=3072)
+    text_encoder = build_text_encoder(
+        tokenizer, 768, layers=12, heads=12, max_positions=77, intermediate=3072
+    )
     unet = UNet2DConditionModel(
         sample_size=64,
         cross_attention_dim=768,

@@ -39,7 +39,9 @@ def _wrappers():
             self.unet = unet
 
         def forward(self, sample, timestep, encoder_hidden_states):
-            return self.unet(sample, timestep, encoder_hidden_states=encoder_hidden_states, return_dict=False)[0]
+            return self.unet(
+                sample, timestep, encoder_hidden_states=encoder_hidden_states, return_dict=False
+            )[0]
 
     class VaeDecoder(torch.nn.Module):
         def __init__(self, vae):
@@ -86,8 +88,14 @@ def export_symbols(components) -> dict[str, int]:
     """Symbol values of the dummy inputs; 2 rather than 1 so the tracer cannot specialise on size 1."""
     h, w = components.default_size
     scale = components.vae_scale_factor
-    return {"batch": 2, "guided_batch": 2, "text_batch": 2, "latent_h": h // scale, "latent_w": w // scale,
-            "context_len": text_length(components)}
+    return {
+        "batch": 2,
+        "guided_batch": 2,
+        "text_batch": 2,
+        "latent_h": h // scale,
+        "latent_w": w // scale,
+        "context_len": text_length(components),
+    }
 
 
 @contextlib.contextmanager
@@ -114,15 +122,15 @@ def export_component(
     precision: Precision | str = Precision.FP32,
     opset: int = 17,
 ) -> dict[str, Path]:
-    """Export one component into `staging`; returns {final file name: staged path}, checked by onnx.checker."""
+    """Export one component into `staging`; returns {final name: staged path}, checked by onnx.checker."""
     import onnx
     import torch
 
     precision = Precision.parse(precision)
     if precision not in (Precision.FP32, Precision.FP16):
         raise InputError(
-            f"ONNX files are exported in fp32 or fp16, got {precision.value}; TensorRT 10 builds bf16 engines "
-            "from the fp32 ONNX file (use --backend tensorrt)"
+            f"ONNX files are exported in fp32 or fp16, got {precision.value}; TensorRT 10 builds bf16 "
+            "engines from the fp32 ONNX file (use --backend tensorrt)"
         )
     specs = component_specs(components)
     if component not in specs:
@@ -186,8 +194,12 @@ def save_onnx(model, staging: Path, final_name: str) -> dict[str, Path]:
     if weight_bytes > TWO_GB - (64 << 20):  # leave room for the graph itself under protobuf's 2 GB limit
         data_name = f"{final_name}.data"
         onnx.save_model(
-            model, str(graph_path), save_as_external_data=True, all_tensors_to_one_file=True,
-            location=data_name, size_threshold=1024,
+            model,
+            str(graph_path),
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            location=data_name,
+            size_threshold=1024,
         )
         staged[data_name] = staging / data_name
     else:

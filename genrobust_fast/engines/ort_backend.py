@@ -44,10 +44,11 @@ def check_session_providers(session, device: torch.device, path: Path) -> None:
     used = list(session.get_providers())
     if not used or used[0] != "CUDAExecutionProvider":
         raise BackendUnavailableError(
-            f"ONNX Runtime {ort.__version__} created the session for {path.name} with {used or 'no providers'}, "
-            f"not CUDAExecutionProvider: its CUDA provider did not load (see ONNX Runtime's log line about "
-            f"libcudnn/libcublas). Install the onnxruntime-gpu build for this machine's CUDA major version "
-            f"(torch here was built for CUDA {torch.version.cuda}) with its cuDNN, or use --backend torch"
+            f"ONNX Runtime {ort.__version__} created the session for {path.name} with "
+            f"{used or 'no providers'}, not CUDAExecutionProvider: its CUDA provider did not load (see ONNX "
+            "Runtime's log line about libcudnn/libcublas). Install the onnxruntime-gpu build for this "
+            f"machine's CUDA major version (torch here was built for CUDA {torch.version.cuda}) with its "
+            "cuDNN, or use --backend torch"
         )
 
 
@@ -121,7 +122,8 @@ class OrtRunners(GraphRunners):
             except Exception as exc:  # ORT raises its own Fail/InvalidGraph types for corrupt files
                 raise EngineMismatchError(
                     f"ONNX Runtime cannot load {str(record.path)!r} ({type(exc).__name__}: "
-                    f"{str(exc).splitlines()[0][:200]}); rebuild with: {EngineCache(engine_dir).rebuild_hint(record)}"
+                    f"{str(exc).splitlines()[0][:200]}); rebuild with: "
+                    f"{EngineCache(engine_dir).rebuild_hint(record)}"
                 ) from exc
             check_session_providers(self.sessions[name], device, record.path)
         log.info("onnxruntime %s runners on %s (%s)", precision.value, device, ", ".join(self.sessions))
@@ -140,11 +142,13 @@ class OrtRunners(GraphRunners):
         # Inputs are cast to the I/O dtype of the file (fp32/int64) on their own device; .contiguous() keeps
         # the pointer valid for the whole call because the bound tensors are held in `inputs`.
         inputs = {
-            t.name: x.to(device=self.device, dtype=t.torch_dtype).contiguous() for t, x in zip(spec.inputs, tensors)
+            t.name: x.to(device=self.device, dtype=t.torch_dtype).contiguous()
+            for t, x in zip(spec.inputs, tensors)
         }
         symbols = spec.bind({name: tuple(x.shape) for name, x in inputs.items()})
         outputs = {
-            t.name: torch.empty(t.resolve(symbols), dtype=t.torch_dtype, device=self.device) for t in spec.outputs
+            t.name: torch.empty(t.resolve(symbols), dtype=t.torch_dtype, device=self.device)
+            for t in spec.outputs
         }
         binding = session.io_binding()
         device_type, device_id = self.device.type, self.device.index or 0

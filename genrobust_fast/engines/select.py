@@ -51,11 +51,16 @@ def backend_problem(backend: str, device: torch.device, precision: Precision) ->
             import onnxruntime as ort
 
             if "CUDAExecutionProvider" not in ort.get_available_providers():
-                return (f"onnxruntime {ort.__version__} here has no CUDAExecutionProvider (it has "
-                        f"{', '.join(ort.get_available_providers())}); pip install onnxruntime-gpu, or use --device cpu")
+                return (
+                    f"onnxruntime {ort.__version__} here has no CUDAExecutionProvider (it has "
+                    f"{', '.join(ort.get_available_providers())}); pip install onnxruntime-gpu, or use "
+                    "--device cpu"
+                )
         return None
     if device.type != "cuda":
-        return "TensorRT needs an NVIDIA GPU; use --device cuda on a GPU machine, or --backend onnxruntime/torch"
+        return (
+            "TensorRT needs an NVIDIA GPU; use --device cuda on a GPU machine, or --backend onnxruntime/torch"
+        )
     if importlib.util.find_spec("tensorrt") is None:
         return "TensorRT is not installed; pip install 'genrobust-fast[tensorrt]'"
     from .trt_backend import check_precision, tensorrt_precision_problem
@@ -142,4 +147,6 @@ def create_runners(
                 log.info("backend auto -> %s on %s (%s) [%s]", name, device, precision.value, why)
                 return runners
         skipped.append(f"{name} skipped: {problem}")
-    raise BackendUnavailableError(f"no backend can run on {device} at {precision.value}: {' | '.join(skipped)}")
+    raise BackendUnavailableError(
+        f"no backend can run on {device} at {precision.value}: {' | '.join(skipped)}"
+    )

@@ -126,23 +126,37 @@ class ShapeProfile:
 
     @property
     def is_static(self) -> bool:
-        return self.batch[0] == self.batch[2] and self.size_min in (None, self.size) and self.size_max in (
-            None,
-            self.size,
+        return (
+            self.batch[0] == self.batch[2]
+            and self.size_min in (None, self.size)
+            and self.size_max
+            in (
+                None,
+                self.size,
+            )
         )
 
     def tag(self, default: tuple[int, int]) -> str:
         """A short folder-name-safe description, e.g. 'b1-4-8_512x512' or 'b1-4-8_256x256-512x768'."""
         lo, opt, hi = self.sizes(default)
-        size = f"{opt[0]}x{opt[1]}" if lo == opt == hi else f"{lo[0]}x{lo[1]}-{opt[0]}x{opt[1]}-{hi[0]}x{hi[1]}"
+        size = (
+            f"{opt[0]}x{opt[1]}" if lo == opt == hi else f"{lo[0]}x{lo[1]}-{opt[0]}x{opt[1]}-{hi[0]}x{hi[1]}"
+        )
         return f"b{'-'.join(map(str, self.batch))}_{size}{'' if self.guidance else '_nocfg'}"
 
     def to_json(self, default: tuple[int, int]) -> dict[str, Any]:
         lo, opt, hi = self.sizes(default)
-        return {"batch": list(self.batch), "size_min": list(lo), "size": list(opt), "size_max": list(hi),
-                "guidance": self.guidance}
+        return {
+            "batch": list(self.batch),
+            "size_min": list(lo),
+            "size": list(opt),
+            "size_max": list(hi),
+            "guidance": self.guidance,
+        }
 
-    def symbol_ranges(self, vae_scale: int, default: tuple[int, int], context_len: int) -> dict[str, tuple[int, int, int]]:
+    def symbol_ranges(
+        self, vae_scale: int, default: tuple[int, int], context_len: int
+    ) -> dict[str, tuple[int, int, int]]:
         """min/opt/max of every symbol (latent sizes from image sizes)."""
         sizes = self.sizes(default)
         for h, w in sizes:
@@ -187,7 +201,7 @@ class ComponentSpec:
         }
 
     def bind(self, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, int]:
-        """Solve the symbols from actual input shapes; a wrong rank, fixed dim or mismatch is an InputError."""
+        """Solve the symbols from actual input shapes; a wrong rank, fixed dim or mismatch: InputError."""
         symbols: dict[str, int] = {}
         for spec in self.inputs:
             if spec.name not in shapes:
@@ -195,16 +209,20 @@ class ComponentSpec:
             shape = tuple(shapes[spec.name])
             if len(shape) != len(spec.shape):
                 raise InputError(
-                    f"{self.name}.{spec.name}: expected {len(spec.shape)} dims {self.describe(spec)}, got {shape}"
+                    f"{self.name}.{spec.name}: expected {len(spec.shape)} dims {self.describe(spec)}, got "
+                    f"{shape}"
                 )
             for axis, (want, got) in enumerate(zip(spec.shape, shape)):
                 if isinstance(want, int):
                     if want != got:
-                        raise InputError(f"{self.name}.{spec.name}: dim {axis} must be {want}, got {got} in {shape}")
+                        raise InputError(
+                            f"{self.name}.{spec.name}: dim {axis} must be {want}, got {got} in {shape}"
+                        )
                     continue
                 if got % want.scale:
                     raise InputError(
-                        f"{self.name}.{spec.name}: dim {axis} ({want.name}) = {got} is not a multiple of {want.scale}"
+                        f"{self.name}.{spec.name}: dim {axis} ({want.name}) = {got} is not a multiple of "
+                        f"{want.scale}"
                     )
                 value = got // want.scale
                 if symbols.setdefault(want.symbol, value) != value:

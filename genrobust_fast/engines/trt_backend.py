@@ -67,14 +67,14 @@ def tensorrt_typing(trt) -> str:
 
 
 def precision_problem(precision: Precision, typing: str, version: str = "") -> str | None:
-    """Why TensorRT in this typing mode cannot build `precision` engines here, with the fix; None if it can."""
+    """Why TensorRT in this typing mode cannot build `precision` engines here, and the fix; None if it can."""
     if precision is Precision.FP8:
         return FP8_REFUSAL
     if typing == "strong" and precision not in STRONG_ONNX_PRECISIONS:
         return (
             f"TensorRT {version} builds strongly typed networks only, so a {precision.value} engine needs a "
-            f"{precision.value} ONNX graph, which genrobust-fast does not export yet; use --precision fp16, or "
-            "TensorRT 10 (pip install 'tensorrt>=10,<11') for bf16"
+            f"{precision.value} ONNX graph, which genrobust-fast does not export yet; use --precision fp16, "
+            "or TensorRT 10 (pip install 'tensorrt>=10,<11') for bf16"
         )
     return None
 
@@ -92,8 +92,8 @@ def check_precision(precision: Precision | str, compute_capability: tuple[int, i
     if tuple(compute_capability) < need:
         have = ".".join(map(str, compute_capability))
         raise BackendUnavailableError(
-            f"precision {precision.value} needs compute capability {need[0]}.{need[1]}+, this GPU has {have}; "
-            f"use --precision {'fp16' if precision is not Precision.FP16 else 'fp32'}"
+            f"precision {precision.value} needs compute capability {need[0]}.{need[1]}+, this GPU has "
+            f"{have}; use --precision {'fp16' if precision is not Precision.FP16 else 'fp32'}"
         )
 
 
@@ -118,11 +118,19 @@ class BuildPlan:
         return all(lo == hi for lo, _, hi in self.profiles.values())
 
     def key_flags(self) -> tuple[str, ...]:
-        typing = ("STRONGLY_TYPED", f"ONNX_{self.onnx_precision.value.upper()}") if self.strongly_typed else ()
-        return (self.builder_flags + tuple(f"!{f}" for f in self.cleared_flags) + typing
-                + (("STATIC",) if self.static else ()))
+        typing = (
+            ("STRONGLY_TYPED", f"ONNX_{self.onnx_precision.value.upper()}") if self.strongly_typed else ()
+        )
+        return (
+            self.builder_flags
+            + tuple(f"!{f}" for f in self.cleared_flags)
+            + typing
+            + (("STATIC",) if self.static else ())
+        )
 
-    def key(self, weights_sha256: str, tensorrt_version: str, compute_capability: str, opset: int) -> EngineKey:
+    def key(
+        self, weights_sha256: str, tensorrt_version: str, compute_capability: str, opset: int
+    ) -> EngineKey:
         return EngineKey(
             component=self.component,
             artifact="tensorrt",
@@ -169,7 +177,9 @@ def make_build_plan(
     )
 
 
-def check_shapes(component: str, profiles: dict[str, Any], shapes: dict[str, tuple[int, ...]], rebuild: str) -> None:
+def check_shapes(
+    component: str, profiles: dict[str, Any], shapes: dict[str, tuple[int, ...]], rebuild: str
+) -> None:
     """An input shape outside the engine's [min, max] profile is an InputError naming the rebuild."""
     for name, shape in shapes.items():
         lo, _, hi = profiles[name]
@@ -186,13 +196,14 @@ def variant_name(precision: Precision, profile: ShapeProfile, default_size: tupl
 
 # --- TensorRT calls (GPU machines) ----------------------------------------------------------------
 
+
 def _trt():
     try:
         import tensorrt as trt
     except (ImportError, OSError) as exc:  # OSError: installed, but its CUDA libraries do not load
         raise BackendUnavailableError(
-            f"TensorRT cannot be imported ({type(exc).__name__}: {exc}); pip install 'genrobust-fast[tensorrt]' "
-            "on a GPU machine, matching its CUDA major version"
+            f"TensorRT cannot be imported ({type(exc).__name__}: {exc}); pip install "
+            "'genrobust-fast[tensorrt]' on a GPU machine, matching its CUDA major version"
         ) from exc
     return trt
 
@@ -243,9 +254,9 @@ def _flags(trt, names: tuple[str, ...], plan: BuildPlan) -> list:
     missing = [n for n in names if not hasattr(trt.BuilderFlag, n)]
     if missing:
         raise BackendUnavailableError(
-            f"TensorRT {trt.__version__} has no BuilderFlag {', '.join(missing)}, which a {plan.precision.value} "
-            f"engine built this way needs (TensorRT 11 removed the precision flags); rebuild the engine with "
-            f"this TensorRT (--force) so its plan is made for it. {SUPPORTED}"
+            f"TensorRT {trt.__version__} has no BuilderFlag {', '.join(missing)}, which a "
+            f"{plan.precision.value} engine built this way needs (TensorRT 11 removed the precision flags); "
+            f"rebuild the engine with this TensorRT (--force) so its plan is made for it. {SUPPORTED}"
         )
     return [getattr(trt.BuilderFlag, n) for n in names]
 
@@ -259,7 +270,9 @@ def build_engine(plan: BuildPlan, out_path: Path) -> int:
         clear_flags = [getattr(trt.BuilderFlag, n) for n in plan.cleared_flags if hasattr(trt.BuilderFlag, n)]
         logger = trt.Logger(trt.Logger.WARNING)
         builder = trt.Builder(logger)
-        network = builder.create_network(_network_flags(trt, plan))  # explicit batch is the only mode since 10
+        network = builder.create_network(
+            _network_flags(trt, plan)
+        )  # explicit batch is the only mode since 10
         parser = trt.OnnxParser(network, logger)
         if not parser.parse_from_file(str(plan.onnx_path)):  # parse_from_file follows external data
             errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
@@ -276,14 +289,17 @@ def build_engine(plan: BuildPlan, out_path: Path) -> int:
         for name, (lo, opt, hi) in plan.profiles.items():
             profile.set_shape(name, lo, opt, hi)
         config.add_optimization_profile(profile)
-        cache_bytes = plan.timing_cache.read_bytes() if plan.timing_cache and plan.timing_cache.is_file() else b""
+        cache_bytes = (
+            plan.timing_cache.read_bytes() if plan.timing_cache and plan.timing_cache.is_file() else b""
+        )
         timing_cache = config.create_timing_cache(cache_bytes)
         config.set_timing_cache(timing_cache, ignore_mismatch=False)
         start = time.perf_counter()
         serialized = builder.build_serialized_network(network, config)
         if serialized is None:
             raise BackendUnavailableError(
-                f"TensorRT failed to build {plan.component} ({plan.precision.value}); see the TensorRT log above"
+                f"TensorRT failed to build {plan.component} ({plan.precision.value}); see the TensorRT log "
+                "above"
             )
         log.info("built %s in %.1f s", plan.component, time.perf_counter() - start)
         if plan.timing_cache is not None:
@@ -302,13 +318,15 @@ def refit_engine(engine_path: Path, onnx_path: Path, out_path: Path) -> None:
         if engine is None:
             raise EngineMismatchError(f"TensorRT cannot load {str(engine_path)!r}; rebuild it with --force")
         if not engine.refittable:
-            raise InputError(f"engine {str(engine_path)!r} was not built refittable; rebuild with --refittable")
+            raise InputError(
+                f"engine {str(engine_path)!r} was not built refittable; rebuild with --refittable"
+            )
         refitter = trt.Refitter(engine, logger)
         parser = trt.OnnxParserRefitter(refitter, logger)
         if not parser.refit_from_file(str(onnx_path)) or not refitter.refit_cuda_engine():
             raise EngineMismatchError(
-                f"cannot refit {str(engine_path)!r} with {str(onnx_path)!r}: the architectures differ; build a new "
-                "engine"
+                f"cannot refit {str(engine_path)!r} with {str(onnx_path)!r}: the architectures differ; build "
+                "a new engine"
             )
         data = bytes(engine.serialize())
     with atomic_path(out_path) as tmp:
@@ -325,10 +343,13 @@ class TrtEngine:
         trt = _trt()
         self.trt, self.path, self.profiles, self.device, self.rebuild = trt, path, profiles, device, rebuild
         with _tensorrt_api(trt, f"loading {path.name}"):
-            self.engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(path.read_bytes())
+            self.engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(
+                path.read_bytes()
+            )
             if self.engine is None:
                 raise EngineMismatchError(
-                    f"TensorRT cannot deserialize {str(path)!r} (corrupt or other version); rebuild it with: {rebuild}"
+                    f"TensorRT cannot deserialize {str(path)!r} (corrupt or other version); rebuild it with: "
+                    f"{rebuild}"
                 )
             self.context = self.engine.create_execution_context()
             names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
@@ -339,8 +360,13 @@ class TrtEngine:
 
     def _dtype(self, name: str) -> torch.dtype:
         trt = self.trt
-        return {trt.float32: torch.float32, trt.float16: torch.float16, trt.bfloat16: torch.bfloat16,
-                trt.int64: torch.int64, trt.int32: torch.int32}[self.engine.get_tensor_dtype(name)]
+        return {
+            trt.float32: torch.float32,
+            trt.float16: torch.float16,
+            trt.bfloat16: torch.bfloat16,
+            trt.int64: torch.int64,
+            trt.int32: torch.int32,
+        }[self.engine.get_tensor_dtype(name)]
 
     def _bind(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         for name, x in inputs.items():
@@ -348,8 +374,9 @@ class TrtEngine:
             self.context.set_tensor_address(name, x.data_ptr())
         outputs = {}
         for name in self.outputs:
-            outputs[name] = torch.empty(tuple(self.context.get_tensor_shape(name)), dtype=self.dtypes[name],
-                                        device=self.device)
+            outputs[name] = torch.empty(
+                tuple(self.context.get_tensor_shape(name)), dtype=self.dtypes[name], device=self.device
+            )
             self.context.set_tensor_address(name, outputs[name].data_ptr())
         return outputs
 
@@ -363,7 +390,9 @@ class TrtEngine:
             )
 
     def run(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        check_shapes(self.path.stem, self.profiles, {k: tuple(v.shape) for k, v in inputs.items()}, self.rebuild)
+        check_shapes(
+            self.path.stem, self.profiles, {k: tuple(v.shape) for k, v in inputs.items()}, self.rebuild
+        )
         # Inputs are cast to the types the engine declares (a strongly typed fp16 engine may declare fp16).
         inputs = {k: v.to(device=self.device, dtype=self.dtypes[k]).contiguous() for k, v in inputs.items()}
         stream = torch.cuda.current_stream(self.device)
@@ -382,8 +411,8 @@ class TrtEngine:
             if not ok:  # raised after the capture block, so the capture is closed first
                 raise BackendUnavailableError(
                     f"TensorRT execution of {self.path.name} failed while being captured as a CUDA graph; "
-                    f"see the TensorRT log above. Rebuild with a batch range (MIN < MAX) to run it uncaptured: "
-                    f"{self.rebuild}"
+                    "see the TensorRT log above. Rebuild with a batch range (MIN < MAX) to run it "
+                    f"uncaptured: {self.rebuild}"
                 )
             self._graph, self._static_in, self._static_out = graph, static_in, static_out
         for k, v in inputs.items():
@@ -404,15 +433,29 @@ def _identity_and_typing(precision: Precision) -> tuple[str, str, str]:
     return trt_version, cc, typing
 
 
-def _plan_for(components, component: str, precision: Precision, engine_dir, profile: ShapeProfile,
-              typing: str, timing_cache: Path | None, refittable: bool) -> BuildPlan:
+def _plan_for(
+    components,
+    component: str,
+    precision: Precision,
+    engine_dir,
+    profile: ShapeProfile,
+    typing: str,
+    timing_cache: Path | None,
+    refittable: bool,
+) -> BuildPlan:
     from .build import onnx_location
 
     onnx_precision = precision if typing == "strong" else Precision.FP32
     return make_build_plan(
-        component_specs(components)[component], profile, precision, components.default_size,
-        text_length(components), onnx_location(components, component, onnx_precision, engine_dir),
-        timing_cache, refittable, typing=typing,
+        component_specs(components)[component],
+        profile,
+        precision,
+        components.default_size,
+        text_length(components),
+        onnx_location(components, component, onnx_precision, engine_dir),
+        timing_cache,
+        refittable,
+        typing=typing,
     )
 
 
@@ -431,7 +474,8 @@ def ensure_tensorrt(
     """The TensorRT plan of one component built for exactly `profile` on this GPU, TensorRT and precision.
 
     `engine build` uses this; a job uses `find_tensorrt`, which accepts any cached profile that covers it.
-    Only a build reads the ONNX file: a cached plan loads without it (ONNX folder cleaned, plans shipped alone).
+    Only a build reads the ONNX file: a cached plan loads without it (ONNX folder cleaned, plans shipped
+    alone).
     """
     from .build import ensure_onnx, profile_args
 
@@ -441,13 +485,32 @@ def ensure_tensorrt(
     default = components.default_size
     directory = cache.entry_dir(model_slug(components), variant_name(precision, profile, default))
     rebuild = build_command(
-        model_argument(components), "tensorrt", precision.value, profile_args(profile, default), engine_dir=engine_dir
+        model_argument(components),
+        "tensorrt",
+        precision.value,
+        profile_args(profile, default),
+        engine_dir=engine_dir,
     )
     sidecar = directory / f"{component}.json"
-    if not refittable and not force and sidecar.is_file() and "REFIT" in cache.read(sidecar).key.builder_flags:
-        refittable = True  # a refittable engine serves a plain request just as well (refit keeps everything else)
-    plan = _plan_for(components, component, precision, engine_dir, profile, typing,
-                     cache.timing_cache_path(trt_version, cc), refittable)
+    if (
+        not refittable
+        and not force
+        and sidecar.is_file()
+        and "REFIT" in cache.read(sidecar).key.builder_flags
+    ):
+        refittable = (
+            True  # a refittable engine serves a plain request just as well (refit keeps everything else)
+        )
+    plan = _plan_for(
+        components,
+        component,
+        precision,
+        engine_dir,
+        profile,
+        typing,
+        cache.timing_cache_path(trt_version, cc),
+        refittable,
+    )
     key = plan.key(component_weights_hash(components, component), trt_version, cc, opset)
     if not force:
         try:
@@ -455,15 +518,26 @@ def ensure_tensorrt(
         except (EngineNotBuiltError, EngineMismatchError):
             if not build:
                 raise
-    ensure_onnx(components, component, plan.onnx_precision, engine_dir, build=True, opset=opset,
-                backend_name="tensorrt")
+    ensure_onnx(
+        components,
+        component,
+        plan.onnx_precision,
+        engine_dir,
+        build=True,
+        opset=opset,
+        backend_name="tensorrt",
+    )
     directory.mkdir(parents=True, exist_ok=True)
     staged = directory / f".{component}.plan.staged"
     start = time.perf_counter()
     build_engine(plan, staged)
     return cache.commit(
-        directory, key, {f"{component}.plan": staged}, model=model_argument(components),
-        model_id=components.model_id, build_cmd=rebuild,
+        directory,
+        key,
+        {f"{component}.plan": staged},
+        model=model_argument(components),
+        model_id=components.model_id,
+        build_cmd=rebuild,
         extra={"inputs": list(plan.profiles), "build_seconds": round(time.perf_counter() - start, 2)},
     )
 
@@ -480,7 +554,11 @@ def covers(built: dict[str, list], needed: dict[str, Any]) -> list[str]:
             gaps.append(f"no input {name}")
             continue
         b_lo, _, b_hi = (tuple(s) for s in built[name])
-        if len(b_lo) != len(lo) or any(n < b for n, b in zip(lo, b_lo)) or any(n > b for n, b in zip(hi, b_hi)):
+        if (
+            len(b_lo) != len(lo)
+            or any(n < b for n, b in zip(lo, b_lo))
+            or any(n > b for n, b in zip(hi, b_hi))
+        ):
             gaps.append(f"{name} takes {b_lo}..{b_hi}, needs {tuple(lo)}..{tuple(hi)}")
     return gaps
 
@@ -512,24 +590,34 @@ def pick_engine(cache: EngineCache, slug: str, needed: EngineKey, build_hint: st
         if gaps:
             short.append(f"{sidecar.parent.name}: {gaps[0]}")
             continue
-        diffs = [d for d in record.key.differences(needed)
-                 if not d.startswith(("profiles", "builder_flags"))]
+        diffs = [d for d in record.key.differences(needed) if not d.startswith(("profiles", "builder_flags"))]
         if _essential(record.key)["builder_flags"] != _essential(needed)["builder_flags"]:
-            diffs.append(f"builder_flags: built {list(record.key.builder_flags)}, need {list(needed.builder_flags)}")
+            diffs.append(
+                f"builder_flags: built {list(record.key.builder_flags)}, need {list(needed.builder_flags)}"
+            )
         (mismatched if diffs else usable).append((record, diffs))
     if usable:
+
         def rank(item):
             record = item[0]
-            same_opt = all(list(record.key.profiles[n][1]) == list(needed.profiles[n][1]) for n in needed.profiles)
+            same_opt = all(
+                list(record.key.profiles[n][1]) == list(needed.profiles[n][1]) for n in needed.profiles
+            )
             volume = sum(_volume(record.key.profiles[n][2]) for n in needed.profiles)
             return (not same_opt, volume, str(record.sidecar))
 
         record = min(usable, key=rank)[0]
         cache.load(record.sidecar.parent, record.key, cache.rebuild_hint(record))  # files whole and unchanged
         first = next(iter(needed.profiles))
-        log.info("tensorrt %s: using %s (its %s profile %s covers this job's %s..%s)", needed.component,
-                 record.sidecar.parent, first, [tuple(s) for s in record.key.profiles[first]],
-                 tuple(needed.profiles[first][0]), tuple(needed.profiles[first][2]))
+        log.info(
+            "tensorrt %s: using %s (its %s profile %s covers this job's %s..%s)",
+            needed.component,
+            record.sidecar.parent,
+            first,
+            [tuple(s) for s in record.key.profiles[first]],
+            tuple(needed.profiles[first][0]),
+            tuple(needed.profiles[first][2]),
+        )
         return record
     if mismatched:
         record, diffs = mismatched[0]
@@ -570,8 +658,13 @@ def find_tensorrt(
     cache = EngineCache(engine_dir)
     plan = _plan_for(components, component, precision, engine_dir, profile, typing, None, False)
     needed = plan.key(component_weights_hash(components, component), trt_version, cc, opset)
-    hint = build_command(model_argument(components), "tensorrt", precision.value,
-                         profile_args(profile, components.default_size), engine_dir=engine_dir)
+    hint = build_command(
+        model_argument(components),
+        "tensorrt",
+        precision.value,
+        profile_args(profile, components.default_size),
+        engine_dir=engine_dir,
+    )
     try:
         return pick_engine(cache, model_slug(components), needed, hint)
     except (EngineNotBuiltError, EngineMismatchError) as exc:
@@ -586,8 +679,16 @@ class TrtRunners(GraphRunners):
 
     backend = "tensorrt"
 
-    def __init__(self, components, device, precision, engine_dir, profile: ShapeProfile, build_if_missing=False,
-                 only: list[str] | None = None):
+    def __init__(
+        self,
+        components,
+        device,
+        precision,
+        engine_dir,
+        profile: ShapeProfile,
+        build_if_missing=False,
+        only: list[str] | None = None,
+    ):
         precision = Precision.parse(precision)
         super().__init__(components, torch.device(device), precision.torch_dtype)
         self.engine_precision = precision
@@ -638,20 +739,30 @@ def refit_engines(
     src_dir = cache.entry_dir(_slug_of_arg(base_model), variant)
     dst_dir = cache.entry_dir(model_slug(components), variant)
     model = model_argument(components)
-    rebuild = build_command(model, "tensorrt", precision.value, profile_args(profile, default), engine_dir=engine_dir)
+    rebuild = build_command(
+        model, "tensorrt", precision.value, profile_args(profile, default), engine_dir=engine_dir
+    )
     records = []
     for name in only or ["unet"]:
         sidecar = src_dir / f"{name}.json"
         if not sidecar.is_file():
+            build_line = build_command(
+                base_model, "tensorrt", precision.value, profile_args(profile, default), False, engine_dir
+            )
             raise EngineNotBuiltError(
-                f"no base engine {str(sidecar)!r} to refit; build it with: "
-                f"{build_command(base_model, 'tensorrt', precision.value, profile_args(profile, default), False, engine_dir)}"
-                " --refittable"
+                f"no base engine {str(sidecar)!r} to refit; build it with: {build_line} --refittable"
             )
         base = cache.read(sidecar)
         plan = _plan_for(components, name, precision, engine_dir, profile, typing, None, True)
-        onnx_record = ensure_onnx(components, name, plan.onnx_precision, engine_dir, build=True, opset=opset,
-                                  backend_name="tensorrt")
+        onnx_record = ensure_onnx(
+            components,
+            name,
+            plan.onnx_precision,
+            engine_dir,
+            build=True,
+            opset=opset,
+            backend_name="tensorrt",
+        )
         key = plan.key(component_weights_hash(components, name), trt_version, cc, opset)
         diffs = [d for d in base.key.differences(key) if not d.startswith("weights_sha256")]
         if diffs:
@@ -663,7 +774,15 @@ def refit_engines(
         dst_dir.mkdir(parents=True, exist_ok=True)
         staged = dst_dir / f".{name}.plan.staged"
         refit_engine(base.path, onnx_record.path, staged)
-        records.append(cache.commit(dst_dir, key, {f"{name}.plan": staged}, model=model,
-                                    model_id=components.model_id, build_cmd=rebuild,
-                                    extra={"inputs": list(plan.profiles)}))
+        records.append(
+            cache.commit(
+                dst_dir,
+                key,
+                {f"{name}.plan": staged},
+                model=model,
+                model_id=components.model_id,
+                build_cmd=rebuild,
+                extra={"inputs": list(plan.profiles)},
+            )
+        )
     return records

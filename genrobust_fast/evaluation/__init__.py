@@ -43,10 +43,16 @@ __all__ = [
 def __getattr__(name: str):
     # Lazy: these pull in torch / matplotlib / scipy only when used.
     lazy = {
-        "evaluate": ".runner", "EvalOptions": ".runner", "BenchmarkRequest": ".runner",
-        "load_eval_model": ".models", "read_results": ".results", "write_report": ".report",
-        "load_baselines": ".robustness", "fit_baselines": ".robustness",
-        "effective_robustness": ".robustness", "select_fit": ".robustness",
+        "evaluate": ".runner",
+        "EvalOptions": ".runner",
+        "BenchmarkRequest": ".runner",
+        "load_eval_model": ".models",
+        "read_results": ".results",
+        "write_report": ".report",
+        "load_baselines": ".robustness",
+        "fit_baselines": ".robustness",
+        "effective_robustness": ".robustness",
+        "select_fit": ".robustness",
     }
     if name in lazy:
         import importlib

@@ -31,8 +31,20 @@ logger = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 IMAGENET_C_CORRUPTIONS = (
-    "gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
-    "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate",
+    "gaussian_noise",
+    "shot_noise",
+    "impulse_noise",
+    "defocus_blur",
+    "glass_blur",
+    "motion_blur",
+    "zoom_blur",
+    "snow",
+    "frost",
+    "fog",
+    "brightness",
+    "contrast",
+    "elastic_transform",
+    "pixelate",
     "jpeg_compression",
 )
 IMAGENET_C_EXTRA = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
@@ -66,8 +78,10 @@ class BenchmarkData:
 
 
 def _visible_dirs(folder: Path) -> list[os.DirEntry]:
-    return sorted((e for e in os.scandir(folder) if e.is_dir() and not e.name.startswith(("_", "."))),
-                  key=lambda e: e.name)
+    return sorted(
+        (e for e in os.scandir(folder) if e.is_dir() and not e.name.startswith(("_", "."))),
+        key=lambda e: e.name,
+    )
 
 
 def _images_under(folder: Path) -> list[tuple[str, int]]:
@@ -84,8 +98,10 @@ def _images_under(folder: Path) -> list[tuple[str, int]]:
 
 def _require_dir(root: Path, spec: BenchmarkSpec) -> None:
     if not root.is_dir():
-        raise DatasetError(f"benchmark {spec.name!r}: {str(root)!r} is not a folder; pass --benchmark "
-                           f"{spec.name}=DIR with the unpacked download")
+        raise DatasetError(
+            f"benchmark {spec.name!r}: {str(root)!r} is not a folder; pass --benchmark "
+            f"{spec.name}=DIR with the unpacked download"
+        )
 
 
 def _declared(spec: BenchmarkSpec) -> LabelSpace:
@@ -112,21 +128,24 @@ def _one_to_one(space: LabelSpace) -> tuple[tuple[str, ...], ...]:
     return tuple((cid,) for cid in space.ids)
 
 
-def read_class_folders(spec: BenchmarkSpec, root: Path, declared: LabelSpace,
-                       folder_to_class: dict[str, str] | None = None) -> BenchmarkData:
+def read_class_folders(
+    spec: BenchmarkSpec, root: Path, declared: LabelSpace, folder_to_class: dict[str, str] | None = None
+) -> BenchmarkData:
     """`<root>/<class folder>/**/image`; folder names (or their mapped ids) must be declared classes."""
     _require_dir(root, spec)
-    data = BenchmarkData(spec.name, root, declared, _one_to_one(declared), expected_images=spec.expected_images)
+    data = BenchmarkData(
+        spec.name, root, declared, _one_to_one(declared), expected_images=spec.expected_images
+    )
+    group_of = None
     if spec.name == "imagenet-r":
-        # Rendition type is the file-name prefix: "art_0.jpg", "cartoon_12.jpg".
         data.groups = []
-        group_of = lambda p: os.path.basename(p).rsplit("_", 1)[0]
-    else:
-        group_of = None
+        group_of = _rendition
     folders = _visible_dirs(root)
     if not folders:
-        raise DatasetError(f"benchmark {spec.name!r}: {str(root)!r} holds no class folders; "
-                           "expected <root>/<class id>/<images>")
+        raise DatasetError(
+            f"benchmark {spec.name!r}: {str(root)!r} holds no class folders; "
+            "expected <root>/<class id>/<images>"
+        )
     seen = set()
     for entry in folders:
         class_id = (folder_to_class or {}).get(entry.name, entry.name)
@@ -169,7 +188,11 @@ def read_index_folders(spec: BenchmarkSpec, root: Path) -> BenchmarkData:
 def _find_file(root: Path, names: tuple[str, ...]) -> Path | None:
     for base in (root, root.parent):
         for name in names:
-            for candidate in (base / name, base / "ILSVRC2012_devkit_t12" / "data" / name, base / "data" / name):
+            for candidate in (
+                base / name,
+                base / "ILSVRC2012_devkit_t12" / "data" / name,
+                base / "data" / name,
+            ):
                 if candidate.is_file():
                     return candidate
     return None
@@ -230,12 +253,15 @@ def read_objectnet(spec: BenchmarkSpec, root: Path) -> BenchmarkData:
     labels = objectnet_labels(base)
     folders = sorted(mapping)
     classes = LabelSpace(tuple(folders), tuple(labels.get(f, f) for f in folders))
-    data = BenchmarkData(spec.name, root, classes, tuple(mapping[f] for f in folders),
-                         expected_images=spec.expected_images)
+    data = BenchmarkData(
+        spec.name, root, classes, tuple(mapping[f] for f in folders), expected_images=spec.expected_images
+    )
     present = {e.name: e for e in _visible_dirs(base / "images")}
     unknown = sorted(set(present) - set(labels))
     if unknown:
-        raise DatasetError(f"objectnet: image folders {unknown[:5]} are not in folder_to_objectnet_label.json")
+        raise DatasetError(
+            f"objectnet: image folders {unknown[:5]} are not in folder_to_objectnet_label.json"
+        )
     for folder in folders:
         if folder not in present:
             data.problems.append(f"mapped class folder images/{folder} is missing")
@@ -251,13 +277,16 @@ def read_objectnet(spec: BenchmarkSpec, root: Path) -> BenchmarkData:
 def read_imagenet_c(spec: BenchmarkSpec, root: Path) -> BenchmarkData:
     _require_dir(root, spec)
     space = _declared(spec)
-    data = BenchmarkData(spec.name, root, space, _one_to_one(space), groups=[],
-                         expected_images=spec.expected_images)
+    data = BenchmarkData(
+        spec.name, root, space, _one_to_one(space), groups=[], expected_images=spec.expected_images
+    )
     corruptions = {e.name: e for e in _visible_dirs(root)}
     unknown = sorted(set(corruptions) - set(IMAGENET_C_CORRUPTIONS) - set(IMAGENET_C_EXTRA))
     if unknown:
-        raise DatasetError(f"imagenet-c: folders {unknown[:5]} are not ImageNet-C corruptions "
-                           f"({', '.join(IMAGENET_C_CORRUPTIONS[:3])}, ...); pass the folder holding them")
+        raise DatasetError(
+            f"imagenet-c: folders {unknown[:5]} are not ImageNet-C corruptions "
+            f"({', '.join(IMAGENET_C_CORRUPTIONS[:3])}, ...); pass the folder holding them"
+        )
     for name in IMAGENET_C_CORRUPTIONS:
         if name not in corruptions:
             data.problems.append(f"corruption {name!r} is missing")
@@ -281,12 +310,15 @@ def read_generated(spec: BenchmarkSpec, root: Path) -> BenchmarkData:
     _require_dir(root, spec)
     manifest_path = root / "manifest.json"
     if not manifest_path.is_file():
-        raise DatasetError(f"benchmark {spec.name!r}: {str(root)!r} has no manifest.json; it is not a "
-                           "genrobust generated set (use folder:NAME=DIR for a plain ImageFolder)")
+        raise DatasetError(
+            f"benchmark {spec.name!r}: {str(root)!r} has no manifest.json; it is not a "
+            "genrobust generated set (use folder:NAME=DIR for a plain ImageFolder)"
+        )
     manifest = json.loads(manifest_path.read_text())
     if manifest.get("format") != GENERATED_FORMAT:
-        raise DatasetError(f"{manifest_path}: unknown format {manifest.get('format')!r}; "
-                           f"expected {GENERATED_FORMAT!r}")
+        raise DatasetError(
+            f"{manifest_path}: unknown format {manifest.get('format')!r}; expected {GENERATED_FORMAT!r}"
+        )
     space = LabelSpace.from_json(manifest["label_space"])
     output_format = manifest.get("output_format", "imagefolder")
     if output_format == "imagefolder":
@@ -303,7 +335,9 @@ def read_generated(spec: BenchmarkSpec, root: Path) -> BenchmarkData:
                     data.targets.append(space.index(class_id))
                     data.files.append((f"{shard.relative_to(root)}#{member.name}", member.size))
     else:
-        raise DatasetError(f"{manifest_path}: output_format {output_format!r} is not imagefolder or webdataset")
+        raise DatasetError(
+            f"{manifest_path}: output_format {output_format!r} is not imagefolder or webdataset"
+        )
     dropped = deduplicated_files(root)
     if dropped:
         _drop_files(data, dropped)
@@ -313,7 +347,9 @@ def read_generated(spec: BenchmarkSpec, root: Path) -> BenchmarkData:
     num_shards = int(manifest.get("num_shards", 0))
     done = len(list((root / "_meta").glob("shard-*-of-*.done.json")))
     if num_shards and done < num_shards:
-        data.problems.append(f"{done} of {num_shards} shards finished (_meta/*.done.json); the job is incomplete")
+        data.problems.append(
+            f"{done} of {num_shards} shards finished (_meta/*.done.json); the job is incomplete"
+        )
     return data
 
 
@@ -338,13 +374,18 @@ def read_folder(spec: BenchmarkSpec, root: Path, class_map: dict[str, str] | Non
     return read_class_folders(spec, root, LabelSpace(tuple(ids), tuple(names)), class_map)
 
 
-def read_benchmark(spec: BenchmarkSpec, root: str | Path, class_map: dict[str, str] | None = None) -> BenchmarkData:
+def read_benchmark(
+    spec: BenchmarkSpec, root: str | Path, class_map: dict[str, str] | None = None
+) -> BenchmarkData:
     """Read any registered benchmark's folder into a BenchmarkData."""
     root = Path(root).expanduser().resolve()
     readers = {
-        "wnid_folders": read_wnid_folders, "index_folders": read_index_folders,
-        "imagenet_val": read_imagenet_val, "objectnet": read_objectnet,
-        "imagenet_c": read_imagenet_c, "generated": read_generated,
+        "wnid_folders": read_wnid_folders,
+        "index_folders": read_index_folders,
+        "imagenet_val": read_imagenet_val,
+        "objectnet": read_objectnet,
+        "imagenet_c": read_imagenet_c,
+        "generated": read_generated,
     }
     if spec.layout == "folder":
         data = read_folder(spec, root, class_map)

@@ -15,10 +15,21 @@ import numpy as np
 # AlexNet's top-1 error on ImageNet-C per corruption, averaged over severities 1-5 (Hendrycks &
 # Dietterich 2019, the normaliser of mCE; the values their released evaluation code uses).
 ALEXNET_IMAGENET_C_ERROR = {
-    "gaussian_noise": 0.886428, "shot_noise": 0.894468, "impulse_noise": 0.922640,
-    "defocus_blur": 0.819880, "glass_blur": 0.826268, "motion_blur": 0.785948, "zoom_blur": 0.798360,
-    "snow": 0.866816, "frost": 0.826572, "fog": 0.819324, "brightness": 0.564592, "contrast": 0.853204,
-    "elastic_transform": 0.646056, "pixelate": 0.717840, "jpeg_compression": 0.606500,
+    "gaussian_noise": 0.886428,
+    "shot_noise": 0.894468,
+    "impulse_noise": 0.922640,
+    "defocus_blur": 0.819880,
+    "glass_blur": 0.826268,
+    "motion_blur": 0.785948,
+    "zoom_blur": 0.798360,
+    "snow": 0.866816,
+    "frost": 0.826572,
+    "fog": 0.819324,
+    "brightness": 0.564592,
+    "contrast": 0.853204,
+    "elastic_transform": 0.646056,
+    "pixelate": 0.717840,
+    "jpeg_compression": 0.606500,
 }
 
 
@@ -49,7 +60,9 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
     return 100.0 * total
 
 
-def per_class_accuracy(correct: np.ndarray, targets: np.ndarray, class_ids: tuple[str, ...]) -> dict[str, float]:
+def per_class_accuracy(
+    correct: np.ndarray, targets: np.ndarray, class_ids: tuple[str, ...]
+) -> dict[str, float]:
     """{class id: accuracy %} for classes with at least one image."""
     out = {}
     for index in np.unique(targets):
@@ -58,8 +71,13 @@ def per_class_accuracy(correct: np.ndarray, targets: np.ndarray, class_ids: tupl
     return out
 
 
-def accuracy_block(correct1: np.ndarray, correct5: np.ndarray, confidence: np.ndarray,
-                   targets: np.ndarray, class_ids: tuple[str, ...]) -> dict[str, Any]:
+def accuracy_block(
+    correct1: np.ndarray,
+    correct5: np.ndarray,
+    confidence: np.ndarray,
+    targets: np.ndarray,
+    class_ids: tuple[str, ...],
+) -> dict[str, Any]:
     """The metrics recorded for one (model, benchmark) pair."""
     n = int(correct1.size)
     hits = int(np.sum(correct1))
@@ -90,8 +108,11 @@ def mean_corruption_error(group_top1: dict[str, float]) -> dict[str, Any]:
     for group, top1 in group_top1.items():
         corruption, _, _severity = group.partition("/")
         errors.setdefault(corruption, []).append(1.0 - top1 / 100.0)
-    ce = {c: 100.0 * float(np.mean(e)) / ALEXNET_IMAGENET_C_ERROR[c]
-          for c, e in sorted(errors.items()) if c in ALEXNET_IMAGENET_C_ERROR}
+    ce = {
+        c: 100.0 * float(np.mean(e)) / ALEXNET_IMAGENET_C_ERROR[c]
+        for c, e in sorted(errors.items())
+        if c in ALEXNET_IMAGENET_C_ERROR
+    }
     incomplete = sorted(c for c, e in errors.items() if c in ALEXNET_IMAGENET_C_ERROR and len(e) != 5)
     missing = sorted(set(ALEXNET_IMAGENET_C_ERROR) - set(ce))
     return {

@@ -36,8 +36,13 @@ class EvalModel:
 
     def describe(self) -> dict[str, Any]:
         return {
-            "name": self.name, "arch": self.arch, "source": self.source, "weights": str(self.weights_path),
-            "weights_sha256": self.weights_sha256, "num_classes": len(self.label_space), "recipe": self.recipe,
+            "name": self.name,
+            "arch": self.arch,
+            "source": self.source,
+            "weights": str(self.weights_path),
+            "weights_sha256": self.weights_sha256,
+            "num_classes": len(self.label_space),
+            "recipe": self.recipe,
         }
 
 
@@ -55,13 +60,17 @@ def _read_state_dict(path: Path) -> dict:
     import torch
 
     if path.suffix == ".safetensors":
-        return read_safetensors(path, "the file is damaged or not a weights file: download or export it again")
+        return read_safetensors(
+            path, "the file is damaged or not a weights file: download or export it again"
+        )
     try:
         # weights_only: a .pth is a pickle; refuse anything but tensors and plain containers.
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch.load raises many types (UnpicklingError, RuntimeError, EOFError...)
-        raise InputError(f"cannot read weights file {str(path)!r} as a torch state dict ({_load_failure(exc)}); "
-                         "the file is damaged or not a weights file: download or export it again") from None
+        raise InputError(
+            f"cannot read weights file {str(path)!r} as a torch state dict ({_load_failure(exc)}); "
+            "the file is damaged or not a weights file: download or export it again"
+        ) from None
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
@@ -75,7 +84,9 @@ def load_torchvision_model(arch: str, weights: str | Path, name: str | None = No
     """A torchvision architecture with an ImageNet-1k state dict from a local file."""
     weights = Path(weights)
     if not weights.is_file():
-        raise InputError(f"weights file {str(weights)!r} does not exist; pass a torchvision ImageNet state dict")
+        raise InputError(
+            f"weights file {str(weights)!r} does not exist; pass a torchvision ImageNet state dict"
+        )
     space = imagenet_label_space()
     module = create_classifier(arch, num_classes=len(space))
     state = _read_state_dict(weights)
@@ -88,8 +99,17 @@ def load_torchvision_model(arch: str, weights: str | Path, name: str | None = No
             "check --arch, or use --checkpoint for a genrobust training run"
         ) from exc
     module.eval()
-    return EvalModel(module, name or f"{arch}:{weights.stem}", arch, space, Preprocessing(), weights,
-                     sha256_file(weights), "torchvision", {"training_data": "ImageNet-1k (torchvision weights)"})
+    return EvalModel(
+        module,
+        name or f"{arch}:{weights.stem}",
+        arch,
+        space,
+        Preprocessing(),
+        weights,
+        sha256_file(weights),
+        "torchvision",
+        {"training_data": "ImageNet-1k (torchvision weights)"},
+    )
 
 
 def load_checkpoint_model(checkpoint: str | Path, name: str | None = None) -> EvalModel:
@@ -97,12 +117,25 @@ def load_checkpoint_model(checkpoint: str | Path, name: str | None = None) -> Ev
     checkpoint = Path(checkpoint)
     module, card = load_classifier(checkpoint)
     default_name = checkpoint.parent.name if checkpoint.stem == "model" else checkpoint.stem
-    return EvalModel(module, name or default_name, card.arch, card.label_space, card.preprocessing,
-                     checkpoint, sha256_file(checkpoint), "checkpoint", dict(card.recipe))
+    return EvalModel(
+        module,
+        name or default_name,
+        card.arch,
+        card.label_space,
+        card.preprocessing,
+        checkpoint,
+        sha256_file(checkpoint),
+        "checkpoint",
+        dict(card.recipe),
+    )
 
 
-def load_eval_model(checkpoint: str | Path | None = None, arch: str | None = None,
-                    weights: str | Path | None = None, name: str | None = None) -> EvalModel:
+def load_eval_model(
+    checkpoint: str | Path | None = None,
+    arch: str | None = None,
+    weights: str | Path | None = None,
+    name: str | None = None,
+) -> EvalModel:
     """Either `checkpoint`, or `arch` + `weights` (never both).
 
     Example: load_eval_model(arch="mobilenet_v2", weights="mobilenet_v2-b0353104.pth")

@@ -52,8 +52,10 @@ def read_objectnet_mapping(root: str | Path) -> dict[str, tuple[str, ...]]:
     mappings = find_objectnet_root(root) / "mappings"
     missing = [name for name in MAPPING_FILES if not (mappings / name).is_file()]
     if missing:
-        raise DatasetError(f"ObjectNet mappings folder {str(mappings)!r} lacks {', '.join(missing)}; "
-                           "re-extract mappings/ from the ObjectNet download")
+        raise DatasetError(
+            f"ObjectNet mappings folder {str(mappings)!r} lacks {', '.join(missing)}; "
+            "re-extract mappings/ from the ObjectNet download"
+        )
     folder_to_label = _load_json(mappings / MAPPING_FILES[0])
     label_to_names = _load_json(mappings / MAPPING_FILES[1])
     pytorch_to_line = _load_json(mappings / MAPPING_FILES[2])
@@ -75,8 +77,10 @@ def read_objectnet_mapping(root: str | Path) -> dict[str, tuple[str, ...]]:
         ids = []
         for name in (n.strip() for n in names.split(";")):
             if name_to_wnid.get(name) is None:
-                raise DatasetError(f"ObjectNet label {label!r} maps to ImageNet class {name!r}, which is "
-                                   f"missing or ambiguous in {MAPPING_FILES[3]}")
+                raise DatasetError(
+                    f"ObjectNet label {label!r} maps to ImageNet class {name!r}, which is "
+                    f"missing or ambiguous in {MAPPING_FILES[3]}"
+                )
             ids.append(name_to_wnid[name])
         result[label_to_folder[label]] = tuple(ids)
     return result
@@ -84,4 +88,6 @@ def read_objectnet_mapping(root: str | Path) -> dict[str, tuple[str, ...]]:
 
 def objectnet_labels(root: str | Path) -> dict[str, str]:
     """{folder: ObjectNet label} (display names)."""
-    return {k: str(v) for k, v in _load_json(find_objectnet_root(root) / "mappings" / MAPPING_FILES[0]).items()}
+    return {
+        k: str(v) for k, v in _load_json(find_objectnet_root(root) / "mappings" / MAPPING_FILES[0]).items()
+    }

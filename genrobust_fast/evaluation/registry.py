@@ -45,34 +45,101 @@ def view_name(base: str, subset: str) -> str:
 
 
 _BUILTIN = (
-    BenchmarkSpec(IMAGENET_VAL, "imagenet_val", "imagenet", 50_000,
-                  views=("imagenet-r", "imagenet-a", "objectnet"),
-                  description="ImageNet-1k validation: <wnid>/ folders, or a flat folder + devkit ground truth"),
-    BenchmarkSpec("imagenet-v2", "index_folders", "imagenet", 10_000, id_benchmark=IMAGENET_VAL,
-                  description="ImageNet-V2 matched-frequency; folders 0..999 are class indices"),
-    BenchmarkSpec("imagenet-v2-matched-frequency", "index_folders", "imagenet", 10_000,
-                  id_benchmark=IMAGENET_VAL, description="same as imagenet-v2"),
-    BenchmarkSpec("imagenet-v2-threshold-0.7", "index_folders", "imagenet", 10_000,
-                  id_benchmark=IMAGENET_VAL, description="ImageNet-V2 threshold-0.7 (no shipped ER fit)"),
-    BenchmarkSpec("imagenet-v2-top-images", "index_folders", "imagenet", 10_000,
-                  id_benchmark=IMAGENET_VAL, description="ImageNet-V2 top-images (no shipped ER fit)"),
-    BenchmarkSpec("imagenet-sketch", "wnid_folders", "imagenet", 50_889, id_benchmark=IMAGENET_VAL,
-                  description="ImageNet-Sketch: <wnid>/ folders"),
-    BenchmarkSpec("imagenet-r", "wnid_folders", "imagenet_r", 30_000,
-                  id_benchmark=view_name(IMAGENET_VAL, "imagenet-r"),
-                  description="ImageNet-R: 200 <wnid>/<rendition>_<n>.jpg folders, logits masked to 200"),
-    BenchmarkSpec("imagenet-a", "wnid_folders", "imagenet_a", 7_500,
-                  id_benchmark=view_name(IMAGENET_VAL, "imagenet-a"),
-                  description="ImageNet-A: 200 <wnid>/ folders, logits masked to 200"),
-    BenchmarkSpec("objectnet", "objectnet", None, 50_273, border_crop=2,
-                  id_benchmark=view_name(IMAGENET_VAL, "objectnet"),
-                  description="ObjectNet 1.0: images/<folder>/*.png + mappings/*.json; 113 classes overlap"),
-    BenchmarkSpec("imagenet-c", "imagenet_c", "imagenet", 3_750_000, resize="none",
-                  description="ImageNet-C: <corruption>/<severity>/<wnid>/; mCE normalised by AlexNet"),
-    BenchmarkSpec("generated", "generated", None, None,
-                  description="a genrobust generated set (manifest.json): the ImageNet-G evaluation"),
-    BenchmarkSpec("folder", "folder", None, None,
-                  description="any ImageFolder whose folder names are class ids (or mapped by --class-map)"),
+    BenchmarkSpec(
+        IMAGENET_VAL,
+        "imagenet_val",
+        "imagenet",
+        50_000,
+        views=("imagenet-r", "imagenet-a", "objectnet"),
+        description="ImageNet-1k validation: <wnid>/ folders, or a flat folder + devkit ground truth",
+    ),
+    BenchmarkSpec(
+        "imagenet-v2",
+        "index_folders",
+        "imagenet",
+        10_000,
+        id_benchmark=IMAGENET_VAL,
+        description="ImageNet-V2 matched-frequency; folders 0..999 are class indices",
+    ),
+    BenchmarkSpec(
+        "imagenet-v2-matched-frequency",
+        "index_folders",
+        "imagenet",
+        10_000,
+        id_benchmark=IMAGENET_VAL,
+        description="same as imagenet-v2",
+    ),
+    BenchmarkSpec(
+        "imagenet-v2-threshold-0.7",
+        "index_folders",
+        "imagenet",
+        10_000,
+        id_benchmark=IMAGENET_VAL,
+        description="ImageNet-V2 threshold-0.7 (no shipped ER fit)",
+    ),
+    BenchmarkSpec(
+        "imagenet-v2-top-images",
+        "index_folders",
+        "imagenet",
+        10_000,
+        id_benchmark=IMAGENET_VAL,
+        description="ImageNet-V2 top-images (no shipped ER fit)",
+    ),
+    BenchmarkSpec(
+        "imagenet-sketch",
+        "wnid_folders",
+        "imagenet",
+        50_889,
+        id_benchmark=IMAGENET_VAL,
+        description="ImageNet-Sketch: <wnid>/ folders",
+    ),
+    BenchmarkSpec(
+        "imagenet-r",
+        "wnid_folders",
+        "imagenet_r",
+        30_000,
+        id_benchmark=view_name(IMAGENET_VAL, "imagenet-r"),
+        description="ImageNet-R: 200 <wnid>/<rendition>_<n>.jpg folders, logits masked to 200",
+    ),
+    BenchmarkSpec(
+        "imagenet-a",
+        "wnid_folders",
+        "imagenet_a",
+        7_500,
+        id_benchmark=view_name(IMAGENET_VAL, "imagenet-a"),
+        description="ImageNet-A: 200 <wnid>/ folders, logits masked to 200",
+    ),
+    BenchmarkSpec(
+        "objectnet",
+        "objectnet",
+        None,
+        50_273,
+        border_crop=2,
+        id_benchmark=view_name(IMAGENET_VAL, "objectnet"),
+        description="ObjectNet 1.0: images/<folder>/*.png + mappings/*.json; 113 classes overlap",
+    ),
+    BenchmarkSpec(
+        "imagenet-c",
+        "imagenet_c",
+        "imagenet",
+        3_750_000,
+        resize="none",
+        description="ImageNet-C: <corruption>/<severity>/<wnid>/; mCE normalised by AlexNet",
+    ),
+    BenchmarkSpec(
+        "generated",
+        "generated",
+        None,
+        None,
+        description="a genrobust generated set (manifest.json): the ImageNet-G evaluation",
+    ),
+    BenchmarkSpec(
+        "folder",
+        "folder",
+        None,
+        None,
+        description="any ImageFolder whose folder names are class ids (or mapped by --class-map)",
+    ),
 )
 
 _REGISTRY: dict[str, BenchmarkSpec] = {spec.name: spec for spec in _BUILTIN}
@@ -81,23 +148,27 @@ _REGISTRY: dict[str, BenchmarkSpec] = {spec.name: spec for spec in _BUILTIN}
 def register_benchmark(spec: BenchmarkSpec, *, overwrite: bool = False) -> BenchmarkSpec:
     """Add a benchmark under `spec.name` (an existing name needs overwrite=True)."""
     if spec.name in _REGISTRY and not overwrite and _REGISTRY[spec.name] != spec:
-        raise InputError(f"benchmark {spec.name!r} is already registered; pick another name or pass overwrite=True")
+        raise InputError(
+            f"benchmark {spec.name!r} is already registered; pick another name or pass overwrite=True"
+        )
     if "[" in spec.name or "=" in spec.name or ":" in spec.name:
         raise InputError(f"benchmark name {spec.name!r} may not contain '[', '=' or ':'")
     _REGISTRY[spec.name] = spec
     return spec
 
 
-def folder_benchmark(name: str, *, id_benchmark: str | None = None, layout: str = "folder",
-                     expected_images: int | None = None) -> BenchmarkSpec:
+def folder_benchmark(
+    name: str, *, id_benchmark: str | None = None, layout: str = "folder", expected_images: int | None = None
+) -> BenchmarkSpec:
     """A custom ImageFolder (or generated-set) benchmark; `id_benchmark` pairs it with its ID axis.
 
     Example: register_benchmark(folder_benchmark("fmnist-blur", id_benchmark="fmnist-test"))
     """
     if layout not in ("folder", "generated"):
         raise InputError(f"custom benchmarks use layout 'folder' or 'generated', got {layout!r}")
-    return BenchmarkSpec(name, layout, None, expected_images, id_benchmark=id_benchmark,
-                         description=f"user {layout} benchmark")
+    return BenchmarkSpec(
+        name, layout, None, expected_images, id_benchmark=id_benchmark, description=f"user {layout} benchmark"
+    )
 
 
 def get_benchmark(name: str) -> BenchmarkSpec:
@@ -122,9 +193,15 @@ def parse_benchmark_arg(text: str) -> tuple[BenchmarkSpec, str]:
     kind, colon, custom = name.partition(":")
     if colon:
         if kind not in ("folder", "generated") or not custom:
-            raise InputError(f"custom benchmarks are written folder:NAME=DIR or generated:NAME=DIR, got {text!r}")
+            raise InputError(
+                f"custom benchmarks are written folder:NAME=DIR or generated:NAME=DIR, got {text!r}"
+            )
         existing = _REGISTRY.get(custom)
-        spec = existing if existing is not None and existing.layout == kind else folder_benchmark(custom, layout=kind)
+        spec = (
+            existing
+            if existing is not None and existing.layout == kind
+            else folder_benchmark(custom, layout=kind)
+        )
         return register_benchmark(spec, overwrite=True), root
     return get_benchmark(name), root
 

@@ -20,8 +20,24 @@ from .robustness import BaselineFit, load_baselines, robustness_table, select_fi
 
 logger = logging.getLogger(__name__)
 
-CSV_COLUMNS = ("model", "benchmark", "top1", "top5", "top1_ci_lo", "top1_ci_hi", "ece", "n", "class_policy", "tta",
-               "id_benchmark", "id_top1", "baseline_top1", "effective_robustness", "baseline", "mce")
+CSV_COLUMNS = (
+    "model",
+    "benchmark",
+    "top1",
+    "top5",
+    "top1_ci_lo",
+    "top1_ci_hi",
+    "ece",
+    "n",
+    "class_policy",
+    "tta",
+    "id_benchmark",
+    "id_top1",
+    "baseline_top1",
+    "effective_robustness",
+    "baseline",
+    "mce",
+)
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -35,7 +51,9 @@ def table_csv(table: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for rec in table:
-        writer.writerow({k: _fmt(rec.get(k), 4) if isinstance(rec.get(k), float) else rec.get(k) for k in CSV_COLUMNS})
+        writer.writerow(
+            {k: _fmt(rec.get(k), 4) if isinstance(rec.get(k), float) else rec.get(k) for k in CSV_COLUMNS}
+        )
     return buf.getvalue()
 
 
@@ -59,7 +77,8 @@ def table_markdown(table: list[dict[str, Any]]) -> str:
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     policies = sorted({f"{r['benchmark']}: {r['class_policy']}" for r in table})
     notes = [
-        "", "Top-1 accuracy (%); in parentheses: effective robustness (points above the baseline fit).",
+        "",
+        "Top-1 accuracy (%); in parentheses: effective robustness (points above the baseline fit).",
         f"Class policy per benchmark: {'; '.join(policies)}.",
     ]
     baselines = sorted({r["baseline"] for r in table if r["baseline"]})
@@ -83,22 +102,38 @@ def _plot_shift(shift: str, records: list[dict[str, Any]], fit: BaselineFit | No
     grid = np.linspace(lo, hi, 200)
     ax.plot(grid, grid, color="0.6", linestyle="--", linewidth=1, label="y = x")
     if fit is not None:
-        ax.plot(grid, [fit.predict(100 * g) / 100 for g in grid], color="tab:blue", linewidth=1.5,
-                label=f"baseline: {fit.label or fit.id_benchmark}")
+        ax.plot(
+            grid,
+            [fit.predict(100 * g) / 100 for g in grid],
+            color="tab:blue",
+            linewidth=1.5,
+            label=f"baseline: {fit.label or fit.id_benchmark}",
+        )
         if fit.band:
             bx = np.array(fit.band["id_top1"]) / 100
-            ax.fill_between(bx, np.array(fit.band["lo"]) / 100, np.array(fit.band["hi"]) / 100, color="tab:blue",
-                            alpha=0.15, label=f"{int(100 * fit.band['level'])} % bootstrap band")
+            ax.fill_between(
+                bx,
+                np.array(fit.band["lo"]) / 100,
+                np.array(fit.band["hi"]) / 100,
+                color="tab:blue",
+                alpha=0.15,
+                label=f"{int(100 * fit.band['level'])} % bootstrap band",
+            )
     ax.scatter(xs, np.clip(ys, lo, hi), color="tab:red", zorder=3)
     for x, y, rec in zip(xs, ys, records):
-        ax.annotate(rec["model"], (x, min(max(y, lo), hi)), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.annotate(
+            rec["model"], (x, min(max(y, lo), hi)), textcoords="offset points", xytext=(4, 4), fontsize=8
+        )
     ax.set_xscale("logit")
     ax.set_yscale("logit")
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     pct = matplotlib.ticker.FuncFormatter(lambda v, _: f"{100 * v:g}")
-    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
-             if lo <= t <= hi]
+    ticks = [
+        t
+        for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+        if lo <= t <= hi
+    ]
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
         axis.set_major_formatter(pct)
@@ -113,7 +148,9 @@ def _plot_shift(shift: str, records: list[dict[str, Any]], fit: BaselineFit | No
     plt.close(fig)
 
 
-def write_report(rows: list[dict[str, Any]], out: str | Path, fits: list[BaselineFit] | None = None) -> dict[str, Any]:
+def write_report(
+    rows: list[dict[str, Any]], out: str | Path, fits: list[BaselineFit] | None = None
+) -> dict[str, Any]:
     """Write results.csv, results.md and one plot_<shift>.png per shift benchmark; returns the paths."""
     out = Path(out)
     fits = load_baselines() if fits is None else fits
@@ -132,6 +169,8 @@ def write_report(rows: list[dict[str, Any]], out: str | Path, fits: list[Baselin
         written["plots"].append(path)
     missing = sorted({r["benchmark"] for r in table if r["id_benchmark"] and r["id_top1"] is None})
     if missing:
-        logger.warning("no ID row for %s: evaluate the same models on their ID benchmark to plot them",
-                       ", ".join(missing))
+        logger.warning(
+            "no ID row for %s: evaluate the same models on their ID benchmark to plot them",
+            ", ".join(missing),
+        )
     return {k: [str(p) for p in v] if isinstance(v, list) else str(v) for k, v in written.items()}

@@ -40,7 +40,9 @@ def read_results(path: str | Path, allow_empty: bool = False) -> list[dict[str, 
     if path.is_dir():
         path = path / RESULTS_NAME
     if not path.is_file():
-        raise InputError(f"results file {str(path)!r} does not exist; run `genrobust eval ... --out DIR` first")
+        raise InputError(
+            f"results file {str(path)!r} does not exist; run `genrobust eval ... --out DIR` first"
+        )
     rows = []
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -53,7 +55,9 @@ def read_results(path: str | Path, allow_empty: bool = False) -> list[dict[str, 
             raise InputError(f"{path}:{lineno}: format {row.get('format')!r} is not {ROW_FORMAT!r}")
         rows.append(row)
     if not rows and not allow_empty:
-        raise InputError(f"results file {str(path)!r} holds no results; fill it with `genrobust eval ... --out DIR`")
+        raise InputError(
+            f"results file {str(path)!r} holds no results; fill it with `genrobust eval ... --out DIR`"
+        )
     return rows
 
 
@@ -89,10 +93,22 @@ def code_version() -> str:
     """Package version plus the git commit (and '+dirty') when run from a checkout."""
     here = Path(__file__).resolve().parent
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True,
-                                text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=5, check=False).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return __version__
     return f"{__version__}+g{commit}{'.dirty' if dirty else ''}" if commit else __version__

@@ -33,8 +33,10 @@ BASELINES_FORMAT = "genrobust-er-baselines/1"
 # Accuracies of exactly 0 or 100 % have infinite logits; predictions (ER) clip them to this margin. Fits
 # refuse them instead: where a clipped point lies would be set by this constant, not by the model.
 LOGIT_EPS = 1e-4
-OPEN_INTERVAL = ("the baseline is a line in logit space and logit(0 %) and logit(100 %) are infinite, so fitted "
-                 "accuracies must lie strictly between 0 and 100 %")
+OPEN_INTERVAL = (
+    "the baseline is a line in logit space and logit(0 %) and logit(100 %) are infinite, so fitted "
+    "accuracies must lie strictly between 0 and 100 %"
+)
 
 
 def logit(acc_percent: float | np.ndarray) -> float | np.ndarray:
@@ -80,13 +82,19 @@ class BaselineFit:
         return sigmoid_percent(piece.slope * logit(id_acc) + piece.intercept)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"shift": self.shift, "id_benchmark": self.id_benchmark,
-                               "class_policy": self.class_policy, "label": self.label}
+        out: dict[str, Any] = {
+            "shift": self.shift,
+            "id_benchmark": self.id_benchmark,
+            "class_policy": self.class_policy,
+            "label": self.label,
+        }
         if len(self.pieces) == 1:
             out.update(slope=self.pieces[0].slope, intercept=self.pieces[0].intercept)
         else:
-            out["pieces"] = [{k: v for k, v in vars(p).items() if not (isinstance(v, float) and math.isinf(v))}
-                             for p in self.pieces]
+            out["pieces"] = [
+                {k: v for k, v in vars(p).items() if not (isinstance(v, float) and math.isinf(v))}
+                for p in self.pieces
+            ]
         if self.default:
             out["default"] = True
         if self.band is not None:
@@ -104,16 +112,33 @@ def effective_robustness(shift_acc: float, id_acc: float, fit: BaselineFit) -> f
 def _fit_from_json(entry: dict[str, Any], source: str) -> BaselineFit:
     try:
         if "pieces" in entry:
-            pieces = tuple(LinePiece(float(p["slope"]), float(p["intercept"]), float(p.get("id_min", -math.inf)),
-                                     float(p.get("id_max", math.inf))) for p in entry["pieces"])
+            pieces = tuple(
+                LinePiece(
+                    float(p["slope"]),
+                    float(p["intercept"]),
+                    float(p.get("id_min", -math.inf)),
+                    float(p.get("id_max", math.inf)),
+                )
+                for p in entry["pieces"]
+            )
         else:
             pieces = (LinePiece(float(entry["slope"]), float(entry["intercept"])),)
-        return BaselineFit(entry["shift"], entry["id_benchmark"], pieces, entry.get("class_policy", "mask"),
-                           entry.get("label", ""), source, bool(entry.get("default", False)), entry.get("band"),
-                           entry.get("n_models"))
+        return BaselineFit(
+            entry["shift"],
+            entry["id_benchmark"],
+            pieces,
+            entry.get("class_policy", "mask"),
+            entry.get("label", ""),
+            source,
+            bool(entry.get("default", False)),
+            entry.get("band"),
+            entry.get("n_models"),
+        )
     except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"baseline fit {entry!r} in {source} is malformed ({exc}); expected shift, "
-                         "id_benchmark and slope/intercept or pieces") from exc
+        raise InputError(
+            f"baseline fit {entry!r} in {source} is malformed ({exc}); expected shift, "
+            "id_benchmark and slope/intercept or pieces"
+        ) from exc
 
 
 def load_baselines(path: str | Path | None = None) -> list[BaselineFit]:
@@ -124,8 +149,10 @@ def load_baselines(path: str | Path | None = None) -> list[BaselineFit]:
     else:
         path = Path(path)
         if not path.is_file():
-            raise InputError(f"baseline file {str(path)!r} does not exist; write one with "
-                             "`genrobust fit-baseline RESULTS --out FILE`")
+            raise InputError(
+                f"baseline file {str(path)!r} does not exist; write one with "
+                "`genrobust fit-baseline RESULTS --out FILE`"
+            )
         text, source_name = path.read_text(), str(path)
     doc = json.loads(text)
     if doc.get("format") != BASELINES_FORMAT:
@@ -134,7 +161,9 @@ def load_baselines(path: str | Path | None = None) -> list[BaselineFit]:
     return [_fit_from_json(entry, source) for entry in doc["fits"]]
 
 
-def select_fit(fits: Iterable[BaselineFit], shift: str, id_benchmark: str | None = None) -> BaselineFit | None:
+def select_fit(
+    fits: Iterable[BaselineFit], shift: str, id_benchmark: str | None = None
+) -> BaselineFit | None:
     """The fit for `shift` on the ID axis `id_benchmark` (or the shift's default fit)."""
     candidates = [f for f in fits if f.shift == shift]
     if id_benchmark is not None:
@@ -150,16 +179,28 @@ def _ols(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(slope), float(intercept)
 
 
-def fit_line(id_acc: Iterable[float], shift_acc: Iterable[float], *, bootstrap: int = 1000, level: float = 0.95,
-             seed: int = 0, grid_points: int = 50) -> dict[str, Any]:
-    """OLS of logit(shift) on logit(ID) with a bootstrap band (resampling models) on a grid of ID accuracies."""
-    id_acc, shift_acc = np.atleast_1d(np.asarray(list(id_acc), float)), np.atleast_1d(np.asarray(list(shift_acc), float))
+def fit_line(
+    id_acc: Iterable[float],
+    shift_acc: Iterable[float],
+    *,
+    bootstrap: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    grid_points: int = 50,
+) -> dict[str, Any]:
+    """OLS of logit(shift) on logit(ID) with a bootstrap band (resampling models) on a grid of ID accuracy."""
+    id_acc, shift_acc = (
+        np.atleast_1d(np.asarray(list(id_acc), float)),
+        np.atleast_1d(np.asarray(list(shift_acc), float)),
+    )
     outside = [f"{a:g} %" for a in np.concatenate([id_acc, shift_acc]) if not 0 < a < 100]
     if outside:
         raise InputError(f"cannot fit accuracies of {', '.join(outside[:4])}: {OPEN_INTERVAL}")
     if id_acc.size < 2 or np.ptp(id_acc) == 0:
         got = f"all at {id_acc[0]:g} %" if id_acc.size else "none"
-        raise InputError(f"a baseline fit needs at least 2 models with different ID accuracy; got {id_acc.size} ({got})")
+        raise InputError(
+            f"a baseline fit needs at least 2 models with different ID accuracy; got {id_acc.size} ({got})"
+        )
     x, y = logit(id_acc), logit(shift_acc)
     slope, intercept = _ols(x, y)
     grid = np.linspace(x.min() - 0.25 * np.ptp(x), x.max() + 0.25 * np.ptp(x), grid_points)
@@ -174,9 +215,16 @@ def fit_line(id_acc: Iterable[float], shift_acc: Iterable[float], *, bootstrap: 
     tail = (1 - level) / 2
     lo, hi = np.quantile(np.array(curves), [tail, 1 - tail], axis=0) if curves else (grid * np.nan,) * 2
     return {
-        "slope": slope, "intercept": intercept, "n_models": int(x.size),
-        "band": {"level": level, "bootstrap": bootstrap, "id_top1": sigmoid_percent(grid).tolist(),
-                 "lo": sigmoid_percent(lo).tolist(), "hi": sigmoid_percent(hi).tolist()},
+        "slope": slope,
+        "intercept": intercept,
+        "n_models": int(x.size),
+        "band": {
+            "level": level,
+            "bootstrap": bootstrap,
+            "id_top1": sigmoid_percent(grid).tolist(),
+            "lo": sigmoid_percent(lo).tolist(),
+            "hi": sigmoid_percent(hi).tolist(),
+        },
     }
 
 
@@ -191,51 +239,84 @@ def pair_rows(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str
     return pairs
 
 
-def fit_baselines(rows: list[dict[str, Any]], models: Iterable[str] | None = None, *, bootstrap: int = 1000,
-                  seed: int = 0, min_models: int = 2) -> dict[str, Any]:
+def fit_baselines(
+    rows: list[dict[str, Any]],
+    models: Iterable[str] | None = None,
+    *,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    min_models: int = 2,
+) -> dict[str, Any]:
     """A baselines document (same format as the shipped one) fitted on `rows`.
 
     `models` are glob patterns on model names (e.g. real-only runs); None uses every model.
     """
     patterns = list(models or [])
-    chosen = [r for r in rows if not patterns or any(fnmatch.fnmatch(r["model"]["name"], p) for p in patterns)]
+    chosen = [
+        r for r in rows if not patterns or any(fnmatch.fnmatch(r["model"]["name"], p) for p in patterns)
+    ]
     groups: dict[tuple[str, str, str], list[tuple[str, float, float]]] = {}
     for shift, id_row in pair_rows(chosen):
         if id_row is None:
             continue
         key = (shift["benchmark"], shift["id_benchmark"], shift["class_policy"])
-        groups.setdefault(key, []).append((shift["model"]["name"], id_row["metrics"]["top1"], shift["metrics"]["top1"]))
+        groups.setdefault(key, []).append(
+            (shift["model"]["name"], id_row["metrics"]["top1"], shift["metrics"]["top1"])
+        )
     fits, skipped = [], []  # skipped: (why, whether 0/100 % accuracies are the reason)
     for (shift_name, id_name, policy), points in sorted(groups.items()):
         usable = [p for p in points if 0 < p[1] < 100 and 0 < p[2] < 100]
         edge = [f"{p[0]} ({p[1]:g} % ID, {p[2]:g} % shift)" for p in points if p not in usable]
         if len(usable) < min_models:
             if edge:
-                why = (f"{shift_name} vs {id_name} has {len(points)} model(s) but {len(usable)} with accuracies "
-                       f"strictly between 0 and 100 % (left out: {', '.join(edge[:4])})")
+                why = (
+                    f"{shift_name} vs {id_name} has {len(points)} model(s) but {len(usable)} with accuracies "
+                    f"strictly between 0 and 100 % (left out: {', '.join(edge[:4])})"
+                )
                 skipped.append((why, True))
             else:
-                skipped.append((f"{shift_name} vs {id_name}: {len(points)} model(s), need {min_models}", False))
+                skipped.append(
+                    (f"{shift_name} vs {id_name}: {len(points)} model(s), need {min_models}", False)
+                )
             continue
         if edge:
-            logger.warning("%s vs %s: leaving out %s: %s", shift_name, id_name, ", ".join(edge), OPEN_INTERVAL)
+            logger.warning(
+                "%s vs %s: leaving out %s: %s", shift_name, id_name, ", ".join(edge), OPEN_INTERVAL
+            )
         result = fit_line([p[1] for p in usable], [p[2] for p in usable], bootstrap=bootstrap, seed=seed)
-        fits.append({"shift": shift_name, "id_benchmark": id_name, "class_policy": policy,
-                     "label": f"{shift_name} vs {id_name} (user fit, {len(usable)} models)",
-                     "models": sorted(p[0] for p in usable), **result})
+        fits.append(
+            {
+                "shift": shift_name,
+                "id_benchmark": id_name,
+                "class_policy": policy,
+                "label": f"{shift_name} vs {id_name} (user fit, {len(usable)} models)",
+                "models": sorted(p[0] for p in usable),
+                **result,
+            }
+        )
     if not fits:
         at_edges = [why for why, edge in skipped if edge]
         if at_edges:
-            raise InputError(f"{'; '.join(at_edges[:3])}. The {OPEN_INTERVAL}; fit on models that are neither "
-                             "perfect nor always wrong (--models)")
-        raise InputError(f"no (shift, ID) pair has {min_models}+ models with both rows in the results; evaluate "
-                         "each model on the ID benchmark too (e.g. imagenet-val) or loosen --models")
+            raise InputError(
+                f"{'; '.join(at_edges[:3])}. The {OPEN_INTERVAL}; fit on models that are neither "
+                "perfect nor always wrong (--models)"
+            )
+        raise InputError(
+            f"no (shift, ID) pair has {min_models}+ models with both rows in the results; evaluate "
+            "each model on the ID benchmark too (e.g. imagenet-val) or loosen --models"
+        )
     for why, _ in skipped:
         logger.warning("not fitting %s", why)
-    return {"format": BASELINES_FORMAT, "version": "user-fit-1",
-            "provenance": {"method": "OLS in logit space; bootstrap band over models", "seed": seed,
-                           "model_patterns": patterns or ["*"]},
-            "fits": fits}
+    return {
+        "format": BASELINES_FORMAT,
+        "version": "user-fit-1",
+        "provenance": {
+            "method": "OLS in logit space; bootstrap band over models",
+            "seed": seed,
+            "model_patterns": patterns or ["*"],
+        },
+        "fits": fits,
+    }
 
 
 def robustness_table(rows: list[dict[str, Any]], fits: list[BaselineFit]) -> list[dict[str, Any]]:
@@ -243,18 +324,32 @@ def robustness_table(rows: list[dict[str, Any]], fits: list[BaselineFit]) -> lis
     ids = {id(shift): id_row for shift, id_row in pair_rows(rows)}
     table = []
     for row in rows:
-        rec = {"model": row["model"]["name"], "benchmark": row["benchmark"], "top1": row["metrics"]["top1"],
-               "top5": row["metrics"]["top5"], "top1_ci_lo": row["metrics"]["top1_ci"][0],
-               "top1_ci_hi": row["metrics"]["top1_ci"][1], "ece": row["metrics"]["ece"], "n": row["n"],
-               "class_policy": row["class_policy"], "tta": row["tta"], "id_benchmark": row.get("id_benchmark"),
-               "id_top1": None, "baseline_top1": None, "effective_robustness": None, "baseline": None,
-               "mce": row["metrics"].get("mce")}
+        rec = {
+            "model": row["model"]["name"],
+            "benchmark": row["benchmark"],
+            "top1": row["metrics"]["top1"],
+            "top5": row["metrics"]["top5"],
+            "top1_ci_lo": row["metrics"]["top1_ci"][0],
+            "top1_ci_hi": row["metrics"]["top1_ci"][1],
+            "ece": row["metrics"]["ece"],
+            "n": row["n"],
+            "class_policy": row["class_policy"],
+            "tta": row["tta"],
+            "id_benchmark": row.get("id_benchmark"),
+            "id_top1": None,
+            "baseline_top1": None,
+            "effective_robustness": None,
+            "baseline": None,
+            "mce": row["metrics"].get("mce"),
+        }
         id_row = ids.get(id(row))
         fit = select_fit(fits, row["benchmark"], row.get("id_benchmark")) if row.get("id_benchmark") else None
         if id_row is not None:
             rec["id_top1"] = id_row["metrics"]["top1"]
-        same_policy = fit is not None and (fit.class_policy == row["class_policy"]
-                                           or row["num_scored_classes"] == row["model"]["num_classes"])
+        same_policy = fit is not None and (
+            fit.class_policy == row["class_policy"]
+            or row["num_scored_classes"] == row["model"]["num_classes"]
+        )
         if id_row is not None and fit is not None and fit.id_benchmark == row["id_benchmark"] and same_policy:
             rec["baseline_top1"] = fit.predict(rec["id_top1"])
             rec["effective_robustness"] = rec["top1"] - rec["baseline_top1"]

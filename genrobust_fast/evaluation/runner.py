@@ -101,9 +101,12 @@ def build_transform(model: EvalModel, spec: BenchmarkSpec):
     return transforms.Compose(steps)
 
 
-def _tasks(req: BenchmarkRequest, data: BenchmarkData, model: EvalModel, policy: str,
-           objectnet_root: Path | None) -> list[ScoringTask]:
-    tasks = [make_task(req.spec.name, data.classes, data.members, data.targets_array, model.label_space, policy)]
+def _tasks(
+    req: BenchmarkRequest, data: BenchmarkData, model: EvalModel, policy: str, objectnet_root: Path | None
+) -> list[ScoringTask]:
+    tasks = [
+        make_task(req.spec.name, data.classes, data.members, data.targets_array, model.label_space, policy)
+    ]
     if req.spec.name != IMAGENET_VAL:
         return tasks
     from ..labels import named_label_space
@@ -111,24 +114,47 @@ def _tasks(req: BenchmarkRequest, data: BenchmarkData, model: EvalModel, policy:
     for subset in req.spec.views:
         if subset == "objectnet":
             if objectnet_root is None:
-                logger.info("no objectnet folder in this run: skipping view %s", view_name(IMAGENET_VAL, subset))
+                logger.info(
+                    "no objectnet folder in this run: skipping view %s", view_name(IMAGENET_VAL, subset)
+                )
                 continue
             members, names = read_objectnet_mapping(objectnet_root), objectnet_labels(objectnet_root)
         else:
             space = named_label_space(subset.replace("-", "_"))
             members, names = {cid: (cid,) for cid in space.ids}, dict(zip(space.ids, space.names))
-        tasks.append(subset_task(view_name(IMAGENET_VAL, subset), data.classes, data.targets_array,
-                                 members, names, model.label_space, policy))
+        tasks.append(
+            subset_task(
+                view_name(IMAGENET_VAL, subset),
+                data.classes,
+                data.targets_array,
+                members,
+                names,
+                model.label_space,
+                policy,
+            )
+        )
     return tasks
 
 
-def _run_model(model: EvalModel, data: BenchmarkData, spec: BenchmarkSpec, tasks: list[ScoringTask],
-               options: EvalOptions, border_crop: int, device) -> None:
+def _run_model(
+    model: EvalModel,
+    data: BenchmarkData,
+    spec: BenchmarkSpec,
+    tasks: list[ScoringTask],
+    options: EvalOptions,
+    border_crop: int,
+    device,
+) -> None:
     import torch
 
     dataset = ImageListDataset(data.paths, build_transform(model, spec), border_crop)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=options.batch_size, shuffle=False,
-                                         num_workers=options.num_workers, pin_memory=device.type == "cuda")
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=options.batch_size,
+        shuffle=False,
+        num_workers=options.num_workers,
+        pin_memory=device.type == "cuda",
+    )
     module = model.module.to(device).eval()
     with torch.inference_mode():
         for images, positions in loader:
@@ -141,10 +167,19 @@ def _run_model(model: EvalModel, data: BenchmarkData, spec: BenchmarkSpec, tasks
                 task.update(logits, positions.numpy())
 
 
-def _row(model: EvalModel, req: BenchmarkRequest, data: BenchmarkData, task: ScoringTask, options: EvalOptions,
-         border_crop: int, device: str) -> dict[str, Any]:
+def _row(
+    model: EvalModel,
+    req: BenchmarkRequest,
+    data: BenchmarkData,
+    task: ScoringTask,
+    options: EvalOptions,
+    border_crop: int,
+    device: str,
+) -> dict[str, Any]:
     out = task.outcomes()
-    metrics = accuracy_block(out["correct1"], out["correct5"], out["confidence"], out["targets"], task.classes.ids)
+    metrics = accuracy_block(
+        out["correct1"], out["correct5"], out["confidence"], out["targets"], task.classes.ids
+    )
     if data.groups is not None and task.name == req.spec.name:
         groups = [data.groups[i] for i in out["positions"]]
         metrics["by_group_top1"] = group_accuracy(out["correct1"], groups)
@@ -179,14 +214,21 @@ def _wanted_names(req: BenchmarkRequest, objectnet_root: Path | None) -> list[st
     return names
 
 
-def evaluate(model: EvalModel, benchmarks: Sequence[BenchmarkRequest | tuple], out: str | Path,
-             options: EvalOptions = EvalOptions()) -> list[dict[str, Any]]:
+def evaluate(
+    model: EvalModel,
+    benchmarks: Sequence[BenchmarkRequest | tuple],
+    out: str | Path,
+    options: EvalOptions = EvalOptions(),
+) -> list[dict[str, Any]]:
     """Evaluate `model` on each benchmark; append rows to <out>/results.jsonl and return the new rows."""
     if options.tta not in TTA_MODES:
         raise InputError(f"tta {options.tta!r} is not one of {', '.join(TTA_MODES)}")
-    requests = [b if isinstance(b, BenchmarkRequest) else
-                BenchmarkRequest(get_benchmark(b[0]) if isinstance(b[0], str) else b[0], Path(b[1]))
-                for b in benchmarks]
+    requests = [
+        b
+        if isinstance(b, BenchmarkRequest)
+        else BenchmarkRequest(get_benchmark(b[0]) if isinstance(b[0], str) else b[0], Path(b[1]))
+        for b in benchmarks
+    ]
     objectnet_root = next((r.root for r in requests if r.spec.layout == "objectnet"), None)
     device = resolve_device(options.device)  # before reading any folder: a wrong --device fails at once
     path = results_path(out)
@@ -194,8 +236,10 @@ def evaluate(model: EvalModel, benchmarks: Sequence[BenchmarkRequest | tuple], o
     # Read and check every folder before the first forward pass: a partial download fails fast.
     plans = []
     for req in requests:
-        keys = {(model.weights_sha256, name, options.class_policy, options.tta)
-                for name in _wanted_names(req, objectnet_root)}
+        keys = {
+            (model.weights_sha256, name, options.class_policy, options.tta)
+            for name in _wanted_names(req, objectnet_root)
+        }
         if keys <= done and not options.redo:
             logger.info("skipping %s: already in %s (pass redo to re-evaluate)", req.spec.name, path)
             continue
@@ -209,8 +253,11 @@ def evaluate(model: EvalModel, benchmarks: Sequence[BenchmarkRequest | tuple], o
         logger.info("evaluating %s on %s (%d images)", model.name, req.spec.name, len(data))
         _run_model(model, data, req.spec, tasks, options, border, device)
         # A class-restricted view with no images (val folders lacking those classes) has nothing to report.
-        rows = [_row(model, req, data, task, options, border, str(device)) for task in tasks
-                if task.name == req.spec.name or task.positions]
+        rows = [
+            _row(model, req, data, task, options, border, str(device))
+            for task in tasks
+            if task.name == req.spec.name or task.positions
+        ]
         append_results(path, rows)  # after each benchmark, so a long run keeps what it finished
         new_rows += rows
     return new_rows

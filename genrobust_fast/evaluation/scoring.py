@@ -46,7 +46,9 @@ class ScoringTask:
         self.owner = owner
         self._membership = torch.zeros(len(self.candidates), len(self.members))
         column = {int(j): i for i, j in enumerate(self.candidates)}
-        self._columns = [torch.tensor([column[int(j)] for j in idx], dtype=torch.long) for idx in self.members]
+        self._columns = [
+            torch.tensor([column[int(j)] for j in idx], dtype=torch.long) for idx in self.members
+        ]
         for c, cols in enumerate(self._columns):
             self._membership[cols, c] = 1.0
         self._first = torch.stack([cols[0] for cols in self._columns]) if self._columns else None
@@ -90,8 +92,13 @@ class ScoringTask:
     def outcomes(self) -> dict[str, np.ndarray]:
         if not self.positions:
             empty = np.zeros(0)
-            return {"correct1": empty.astype(bool), "correct5": empty.astype(bool), "confidence": empty,
-                    "positions": empty.astype(np.int64), "targets": empty.astype(np.int64)}
+            return {
+                "correct1": empty.astype(bool),
+                "correct5": empty.astype(bool),
+                "confidence": empty,
+                "positions": empty.astype(np.int64),
+                "targets": empty.astype(np.int64),
+            }
         positions = np.concatenate(self.positions)
         return {
             "correct1": np.concatenate(self.correct1),
@@ -114,15 +121,28 @@ def member_indices(classes: LabelSpace, members, model_space: LabelSpace, benchm
     return [np.array([model_space.index(cid) for cid in group], dtype=np.int64) for group in members]
 
 
-def make_task(name: str, classes: LabelSpace, members, targets: np.ndarray, model_space: LabelSpace,
-              policy: str) -> ScoringTask:
-    return ScoringTask(name, classes, member_indices(classes, members, model_space, name), policy,
-                       np.asarray(targets, dtype=np.int64), len(model_space))
+def make_task(
+    name: str, classes: LabelSpace, members, targets: np.ndarray, model_space: LabelSpace, policy: str
+) -> ScoringTask:
+    return ScoringTask(
+        name,
+        classes,
+        member_indices(classes, members, model_space, name),
+        policy,
+        np.asarray(targets, dtype=np.int64),
+        len(model_space),
+    )
 
 
-def subset_task(name: str, base_classes: LabelSpace, base_targets: np.ndarray,
-                subset_members: dict[str, tuple[str, ...]], subset_names: dict[str, str],
-                model_space: LabelSpace, policy: str) -> ScoringTask:
+def subset_task(
+    name: str,
+    base_classes: LabelSpace,
+    base_targets: np.ndarray,
+    subset_members: dict[str, tuple[str, ...]],
+    subset_names: dict[str, str],
+    model_space: LabelSpace,
+    policy: str,
+) -> ScoringTask:
     """Score the images of a base benchmark (ImageNet val) whose class belongs to a subset.
 
     `subset_members` maps each subset class to its base class ids (ObjectNet: folder -> wnids).

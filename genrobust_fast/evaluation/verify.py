@@ -40,8 +40,9 @@ def check_complete(data: BenchmarkData, force: bool) -> None:
         )
 
 
-def verify_benchmark(name: str | BenchmarkSpec, root: str | Path, force: bool = False,
-                     class_map: dict[str, str] | None = None) -> dict[str, Any]:
+def verify_benchmark(
+    name: str | BenchmarkSpec, root: str | Path, force: bool = False, class_map: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Counts, class folders and the file-list hash of a benchmark folder, as a JSON-ready dict."""
     spec = get_benchmark(name) if isinstance(name, str) else name
     data = read_benchmark(spec, root, class_map)

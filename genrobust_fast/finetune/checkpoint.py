@@ -32,7 +32,10 @@ def save_state(work: Path, step: int, unet, ema: dict | None, optimizer) -> None
     if folder.exists():  # left by a run killed before it committed this step
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in unet.state_dict().items()}, str(folder / "unet.safetensors"))
+    save_file(
+        {k: v.detach().cpu().contiguous() for k, v in unet.state_dict().items()},
+        str(folder / "unet.safetensors"),
+    )
     if ema is not None:
         save_file({k: v.cpu().contiguous() for k, v in ema.items()}, str(folder / "ema.safetensors"))
     with atomic_path(folder / "optimizer.pt") as tmp:

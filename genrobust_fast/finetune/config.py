@@ -52,15 +52,22 @@ class FinetuneConfig:
         if not 0.0 <= self.caption_dropout < 1.0:
             raise ConfigError(f"caption_dropout must be in [0, 1), got {self.caption_dropout}")
         if self.precision not in ("auto", "fp32", "bf16"):
-            raise ConfigError(f"precision {self.precision!r} is not one of auto, fp32, bf16 (fp16 training needs loss scaling; use bf16)")
+            raise ConfigError(
+                f"precision {self.precision!r} is not one of auto, fp32, bf16 (fp16 training needs loss "
+                "scaling; use bf16)"
+            )
         bad = [t for t in self.templates if t.count("{}") != 1]
         if not self.templates or bad:
-            raise ConfigError(f"each caption template needs exactly one '{{}}' for the class name, got {bad or '[]'}")
+            raise ConfigError(
+                f"each caption template needs exactly one '{{}}' for the class name, got {bad or '[]'}"
+            )
 
     def require_paths(self) -> None:
         """The defaults leave real/out empty (so YAML can fill them); a job needs both."""
         if not self.real:
-            raise ConfigError("real is empty; pass --real DIR, an ImageFolder of real images (one folder per class)")
+            raise ConfigError(
+                "real is empty; pass --real DIR, an ImageFolder of real images (one folder per class)"
+            )
         if not self.out:
             raise ConfigError("out is empty; pass --out DIR for the finetuned diffusers folder")
 

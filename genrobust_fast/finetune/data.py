@@ -17,6 +17,7 @@ from ..labels import LabelSpace, label_space_from_folders
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class CaptionedImages:
     root: Path
@@ -56,7 +57,9 @@ class CaptionedImages:
                 with Image.open(path) as img:
                     batch[row] = _resize_center_crop(img.convert("RGB"), resolution)
             except OSError as exc:
-                raise DatasetError(f"cannot decode {str(path)!r} ({exc}); remove or replace the file") from exc
+                raise DatasetError(
+                    f"cannot decode {str(path)!r} ({exc}); remove or replace the file"
+                ) from exc
         return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 

@@ -63,7 +63,9 @@ def finetune_generator(cfg: FinetuneConfig) -> Path:
     data = CaptionedImages.scan(cfg.real)
     resolution = cfg.resolution or comps.default_size[0]
     if resolution % comps.vae_scale_factor:
-        raise ConfigError(f"resolution {resolution} is not a multiple of the VAE's factor {comps.vae_scale_factor}")
+        raise ConfigError(
+            f"resolution {resolution} is not a multiple of the VAE's factor {comps.vae_scale_factor}"
+        )
     comps.to(device=device)
     for module in (comps.vae, comps.text_encoder):
         module.requires_grad_(False).eval()
@@ -88,17 +90,23 @@ def finetune_generator(cfg: FinetuneConfig) -> Path:
         indices = order.batch(step)
         names = [data.label_space.names[data.labels[i]] for i in indices]
         captions = [
-            "" if pick.random() < cfg.caption_dropout else templates[pick.integers(len(templates))].format(name)
+            ""
+            if pick.random() < cfg.caption_dropout
+            else templates[pick.integers(len(templates))].format(name)
             for name in names
         ]
         latents = latents_of(indices, gen)
         if step + 1 < cfg.steps:
             latents_of.prefetch(order.batch(step + 1))  # decode the next batch while this one trains
         noise = torch.randn(latents.shape, generator=gen).to(device)
-        timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(indices),), generator=gen)
+        timesteps = torch.randint(
+            0, noise_scheduler.config.num_train_timesteps, (len(indices),), generator=gen
+        )
         timesteps = timesteps.to(device)
         noisy = noise_scheduler.add_noise(latents, noise, timesteps)
-        target = noise if prediction_type == "epsilon" else noise_scheduler.get_velocity(latents, noise, timesteps)
+        target = (
+            noise if prediction_type == "epsilon" else noise_scheduler.get_velocity(latents, noise, timesteps)
+        )
         for group in optimizer.param_groups:
             group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else cfg.lr
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
@@ -116,10 +124,19 @@ def finetune_generator(cfg: FinetuneConfig) -> Path:
         losses.append(loss.item())
         if step % cfg.log_every == 0 or step == cfg.steps:
             rate = (step - first_step) * cfg.batch_size / max(time.perf_counter() - started, 1e-9)
-            _log_progress(work, step, cfg.steps, float(np.mean(losses[-cfg.log_every:])), rate)
+            _log_progress(work, step, cfg.steps, float(np.mean(losses[-cfg.log_every :])), rate)
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
             save_state(work, step, unet, ema, optimizer)
-    _export(comps, base_hash, ema, out, work, cfg, data, float(np.mean(losses[-cfg.log_every:])) if losses else None)
+    _export(
+        comps,
+        base_hash,
+        ema,
+        out,
+        work,
+        cfg,
+        data,
+        float(np.mean(losses[-cfg.log_every :])) if losses else None,
+    )
     return out
 
 
@@ -152,8 +169,13 @@ class _TextEmbeddings:
         missing = sorted(set(captions) - set(self.cache))
         if missing:
             tok = self.comps.tokenizer
-            ids = tok(missing, padding="max_length", max_length=tok.model_max_length, truncation=True,
-                      return_tensors="pt").input_ids.to(self.device)
+            ids = tok(
+                missing,
+                padding="max_length",
+                max_length=tok.model_max_length,
+                truncation=True,
+                return_tensors="pt",
+            ).input_ids.to(self.device)
             with torch.inference_mode():
                 hidden = self.comps.text_encoder(ids)[0]
             self.cache.update({c: h.clone() for c, h in zip(missing, hidden)})
@@ -199,7 +221,9 @@ class _LatentSource:
         import torch
 
         log.info("encoding %d images once with the frozen VAE (--cache-latents)", len(self.data))
-        chunks = [self._moments(range(i, min(i + 256, len(self.data)))).cpu() for i in range(0, len(self.data), 256)]
+        chunks = [
+            self._moments(range(i, min(i + 256, len(self.data)))).cpu() for i in range(0, len(self.data), 256)
+        ]
         return torch.cat(chunks)
 
     def __call__(self, indices, gen):
@@ -247,14 +271,20 @@ def _claim_output(out: Path, work: Path, cfg: FinetuneConfig) -> None:
     if job_file.is_file():
         saved = json.loads(job_file.read_text())
         if saved != _jsonable(cfg.job_fields()):
-            changed = sorted(k for k in set(saved) | set(cfg.job_fields()) if saved.get(k) != _jsonable(cfg.job_fields()).get(k))
+            changed = sorted(
+                k
+                for k in set(saved) | set(cfg.job_fields())
+                if saved.get(k) != _jsonable(cfg.job_fields()).get(k)
+            )
             raise JobConflictError(
                 f"{str(out)!r} holds a finetuning job with other settings ({', '.join(changed)}); "
                 "use another --out, or delete the folder to start over"
             )
         return
     if out.is_dir() and any(p.name != WORK_DIR for p in out.iterdir()):
-        raise JobConflictError(f"{str(out)!r} is not empty and holds no finetuning job; pass an empty or new --out")
+        raise JobConflictError(
+            f"{str(out)!r} is not empty and holds no finetuning job; pass an empty or new --out"
+        )
     work.mkdir(parents=True, exist_ok=True)
     atomic_write_json(job_file, cfg.job_fields())
 
@@ -270,7 +300,9 @@ def _log_progress(work: Path, step: int, steps: int, loss: float, rate: float) -
         writer.writerow([step, f"{loss:.6f}", f"{rate:.2f}"])
 
 
-def _export(comps, base_hash: str, ema, out: Path, work: Path, cfg: FinetuneConfig, data: CaptionedImages, loss) -> None:
+def _export(
+    comps, base_hash: str, ema, out: Path, work: Path, cfg: FinetuneConfig, data: CaptionedImages, loss
+) -> None:
     """Write the diffusers folder (EMA weights when on) into `out`; finetune.json last marks it done."""
     import torch
 
@@ -293,17 +325,20 @@ def _export(comps, base_hash: str, ema, out: Path, work: Path, cfg: FinetuneConf
         os.replace(entry, target)
     staging.rmdir()
     comps.extra.pop("weights_hash", None)
-    atomic_write_json(out / RESULT_FILE, {
-        "format": "genrobust-finetune/1",
-        "base_model": cfg.model,
-        "base_weights_hash": base_hash,
-        "weights_hash": comps.weights_hash(),
-        "real": str(Path(cfg.real).resolve()),
-        "images": len(data),
-        "label_space": data.label_space.to_json(),
-        "steps": cfg.steps,
-        "final_loss": loss,
-        "job": _jsonable(cfg.job_fields()),
-        "config": config_to_dict(cfg),
-    })
+    atomic_write_json(
+        out / RESULT_FILE,
+        {
+            "format": "genrobust-finetune/1",
+            "base_model": cfg.model,
+            "base_weights_hash": base_hash,
+            "weights_hash": comps.weights_hash(),
+            "real": str(Path(cfg.real).resolve()),
+            "images": len(data),
+            "label_space": data.label_space.to_json(),
+            "steps": cfg.steps,
+            "final_loss": loss,
+            "job": _jsonable(cfg.job_fields()),
+            "config": config_to_dict(cfg),
+        },
+    )
     log.info("wrote the finetuned model to %s", out)

@@ -26,8 +26,23 @@ DEFAULT_SHARD_IMAGES = 10_000  # default images per job shard when nothing fixes
 
 # Fields that define what is generated (file names, seeds, pixels, layout). Everything else is "how".
 WORK_FIELDS = (
-    "model", "classes", "per_class", "per_real", "strategy", "real", "prompts", "negative_prompt", "strength",
-    "steps", "guidance", "scheduler", "size", "seed", "format", "image_format", "quality",
+    "model",
+    "classes",
+    "per_class",
+    "per_real",
+    "strategy",
+    "real",
+    "prompts",
+    "negative_prompt",
+    "strength",
+    "steps",
+    "guidance",
+    "scheduler",
+    "size",
+    "seed",
+    "format",
+    "image_format",
+    "quality",
 )
 
 
@@ -76,11 +91,15 @@ class GenerateConfig:
             if getattr(self, field) < 1:
                 raise bad(field, getattr(self, field), "expected an integer >= 1")
         if self.writer_threads is not None and self.writer_threads < 0:
-            raise bad("writer_threads", self.writer_threads, "expected 0 (encode in the generating thread) or more")
+            raise bad(
+                "writer_threads", self.writer_threads, "expected 0 (encode in the generating thread) or more"
+            )
         if not 0.0 < self.strength <= 1.0:
             raise bad("strength", self.strength, "expected 0 < strength <= 1")
         if self.guidance < 0:
-            raise bad("guidance", self.guidance, "expected >= 0 (values <= 1 turn classifier-free guidance off)")
+            raise bad(
+                "guidance", self.guidance, "expected >= 0 (values <= 1 turn classifier-free guidance off)"
+            )
         if not 1 <= self.quality <= 100:
             raise bad("quality", self.quality, "expected 1..100")
         if self.size is not None and (len(self.size) != 2 or min(self.size) <= 0):
@@ -88,7 +107,9 @@ class GenerateConfig:
         if self.shards is not None and self.shards < 1:
             raise bad("shards", self.shards, "expected an integer >= 1")
         if self.strategy == "prompts" and not self.prompts:
-            raise ConfigError("strategy 'prompts' needs a prompt file: pass --prompts FILE ('class_id<TAB>prompt' lines)")
+            raise ConfigError(
+                "strategy 'prompts' needs a prompt file: pass --prompts FILE ('class_id<TAB>prompt' lines)"
+            )
         if self.strategy in IMAGE_STRATEGIES and not self.real:
             raise ConfigError(
                 f"strategy {self.strategy!r} is conditioned on real images but no --real folder was given; "
@@ -108,7 +129,9 @@ def parse_shard(spec: str) -> tuple[int, int]:
         k_text, n_text = str(spec).split("/")
         k, n = int(k_text), int(n_text)
     except ValueError:
-        raise ConfigError(f"shard {spec!r} is not K/N; write e.g. --shard 0/8 for the first of 8 workers") from None
+        raise ConfigError(
+            f"shard {spec!r} is not K/N; write e.g. --shard 0/8 for the first of 8 workers"
+        ) from None
     if n < 1 or not 0 <= k < n:
         raise ConfigError(f"shard {spec!r} is out of range; K/N needs 0 <= K < N")
     return k, n

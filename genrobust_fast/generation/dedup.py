@@ -2,7 +2,8 @@
 
     dedup_generated("gen/", max_distance=4)          # per class; drops later near-copies of earlier images
     audit_generated("gen/", "/data/imagenet-r", max_distance=8)
-    # {"generated": 2000, "benchmark": 30000, "near_copies": 3, "matches": [{"generated": ..., "benchmark": ..., "distance": 2}]}
+    # {"generated": 2000, "benchmark": 30000, "near_copies": 3,
+    #  "matches": [{"generated": ..., "benchmark": ..., "distance": 2}]}
 
 Both use the 64-bit perceptual hash (kernels.phash64) and Hamming top-k search (kernels.hamming_topk).
 Images are read and hashed in chunks, so memory stays bounded by the hashes (8 bytes per image).
@@ -43,7 +44,9 @@ def _decode(data: bytes) -> np.ndarray:
 def _load_manifest(out: Path) -> dict[str, Any]:
     path = out / "manifest.json"
     if not path.is_file():
-        raise InputError(f"{str(out)!r} has no manifest.json; give the --out folder of a `genrobust generate` job")
+        raise InputError(
+            f"{str(out)!r} has no manifest.json; give the --out folder of a `genrobust generate` job"
+        )
     return json.loads(path.read_text())
 
 
@@ -66,8 +69,10 @@ def _read_bytes(out: Path, rel: str, tars: dict[str, tarfile.TarFile]) -> bytes:
         try:
             return (out / rel).read_bytes()
         except OSError as exc:
-            raise DatasetError(f"{out / rel}, recorded in {out / '_meta'}, cannot be read ({exc.strerror}); "
-                               f"{REGENERATE_HINT}") from None
+            raise DatasetError(
+                f"{out / rel}, recorded in {out / '_meta'}, cannot be read ({exc.strerror}); "
+                f"{REGENERATE_HINT}"
+            ) from None
     tar_rel, member = rel.split("#", 1)
     path = out / tar_rel
     try:
@@ -81,8 +86,9 @@ def _read_bytes(out: Path, rel: str, tars: dict[str, tarfile.TarFile]) -> bytes:
             raise KeyError(member)
         return f.read()
     except FileNotFoundError:
-        raise DatasetError(f"shard {path} is missing but {out / '_meta'} records images in it; "
-                           f"{REGENERATE_HINT}") from None
+        raise DatasetError(
+            f"shard {path} is missing but {out / '_meta'} records images in it; {REGENERATE_HINT}"
+        ) from None
     except KeyError:
         raise DatasetError(f"shard {path} lacks its recorded member {member}; {REGENERATE_HINT}") from None
     except (tarfile.TarError, OSError) as exc:
@@ -94,7 +100,7 @@ def _hash_paths(paths: list[str], read) -> np.ndarray:
 
     codes = []
     for start in range(0, len(paths), CHUNK):
-        codes.append(kernels.phash64([_decode(read(p)) for p in paths[start:start + CHUNK]]))
+        codes.append(kernels.phash64([_decode(read(p)) for p in paths[start : start + CHUNK]]))
     return np.concatenate(codes) if codes else np.zeros(0, np.uint64)
 
 
@@ -115,7 +121,7 @@ def dedup_generated(out: str | Path, max_distance: int = 4, neighbours: int = 8)
     dropped: list[dict[str, Any]] = []
     total = 0
     try:
-        for cid, files in by_class.items():
+        for files in by_class.values():
             files.sort()  # index order inside the class: the earlier image is kept
             total += len(files)
             codes = _hash_paths(files, lambda p: _read_bytes(out, p, tars))
@@ -136,7 +142,12 @@ def dedup_generated(out: str | Path, max_distance: int = 4, neighbours: int = 8)
         for row in dropped:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(out / row["file"])
-    result = {"images": total, "dropped": len(dropped), "kept": total - len(dropped), "max_distance": max_distance}
+    result = {
+        "images": total,
+        "dropped": len(dropped),
+        "kept": total - len(dropped),
+        "max_distance": max_distance,
+    }
     atomic_write_json(out / "_meta" / "dedup.json", {**result, "dropped_files": dropped})
     log.info("dedup: %s", result)
     return result
@@ -150,8 +161,9 @@ def _image_tree(root: Path) -> Iterable[str]:
                 yield os.path.relpath(os.path.join(dirpath, name), root)
 
 
-def audit_generated(generated_dir: str | Path, against_dir: str | Path, max_distance: int = 8,
-                    max_matches: int = 1000) -> dict[str, Any]:
+def audit_generated(
+    generated_dir: str | Path, against_dir: str | Path, max_distance: int = 8, max_matches: int = 1000
+) -> dict[str, Any]:
     """Generated images that are near-copies (phash distance <= max_distance) of a benchmark's images.
 
     `generated_dir` is a `genrobust generate` output (imagefolder or webdataset) or any image tree;
@@ -178,7 +190,7 @@ def audit_generated(generated_dir: str | Path, against_dir: str | Path, max_dist
     matches = []
     try:
         for start in range(0, len(gen_files), CHUNK):
-            chunk = gen_files[start:start + CHUNK]
+            chunk = gen_files[start : start + CHUNK]
             codes = _hash_paths(chunk, lambda p: _read_bytes(gen, p, tars))
             idx, dist = kernels.hamming_topk(codes, bench_codes, 1)
             for f, i, d in zip(chunk, idx[:, 0], dist[:, 0]):
@@ -189,6 +201,9 @@ def audit_generated(generated_dir: str | Path, against_dir: str | Path, max_dist
             tar.close()
     matches.sort(key=lambda m: (m["distance"], m["generated"]))
     return {
-        "generated": len(gen_files), "benchmark": len(bench_files), "max_distance": max_distance,
-        "near_copies": len(matches), "matches": matches[:max_matches],
+        "generated": len(gen_files),
+        "benchmark": len(bench_files),
+        "max_distance": max_distance,
+        "near_copies": len(matches),
+        "matches": matches[:max_matches],
     }

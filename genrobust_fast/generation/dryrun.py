@@ -47,8 +47,14 @@ def plan_report(cfg: GenerateConfig, show_shard: int | None = None, limit: int =
             "complete": len(complete),
             "partial": len(partial),
         },
-        "worker": {"index": k, "workers": w, "shards": len(job.worker_shards()),
-                   "images_left": sum(sizes[s] - partial.get(s, 0) for s in job.worker_shards() if s not in done_set)},
+        "worker": {
+            "index": k,
+            "workers": w,
+            "shards": len(job.worker_shards()),
+            "images_left": sum(
+                sizes[s] - partial.get(s, 0) for s in job.worker_shards() if s not in done_set
+            ),
+        },
         "finished_images": finished,
         "remaining_images": plan.total - finished,
         "estimated_bytes": int(per_image * plan.total),

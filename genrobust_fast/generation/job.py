@@ -86,7 +86,9 @@ class Job:
 def _identity_extra(cfg: GenerateConfig, plan: Plan) -> dict[str, Any]:
     """Contents, not paths, of the class and prompt files: a job whose files moved (another mount point on
     another node, a copied folder) is still the same job, and an edited file is not."""
-    extra: dict[str, Any] = {"label_space_sha256": sha256_bytes(json.dumps(plan.label_space.to_json()).encode())}
+    extra: dict[str, Any] = {
+        "label_space_sha256": sha256_bytes(json.dumps(plan.label_space.to_json()).encode())
+    }
     if cfg.classes and Path(cfg.classes).is_file():
         extra["classes"] = "file"
     if cfg.prompts:
@@ -104,12 +106,17 @@ def open_job(cfg: GenerateConfig) -> Job:
         try:
             existing = json.loads(manifest_path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
-            raise JobConflictError(f"{manifest_path} is unreadable ({exc}); choose another --out or delete it") from exc
+            raise JobConflictError(
+                f"{manifest_path} is unreadable ({exc}); choose another --out or delete it"
+            ) from exc
         if existing.get("format") != GENERATED_FORMAT:
-            raise JobConflictError(f"{manifest_path} is not a genrobust generation manifest; choose another --out")
+            raise JobConflictError(
+                f"{manifest_path} is not a genrobust generation manifest; choose another --out"
+            )
     if existing and cfg.shards and cfg.shards != existing["num_shards"]:
         raise JobConflictError(
-            f"{out} holds a job of {existing['num_shards']} shards, not {cfg.shards}; drop --shards or use another --out"
+            f"{out} holds a job of {existing['num_shards']} shards, not {cfg.shards}; drop --shards or use "
+            "another --out"
         )
     num_shards = existing["num_shards"] if existing else cfg.shards
     if num_shards is None and (cfg.shard or int(os.environ.get("WORLD_SIZE", "1") or 1) > 1):
@@ -135,7 +142,9 @@ def _check_writable(out: Path) -> None:
         probe.write_bytes(b"ok")
         probe.unlink()
     except OSError as exc:
-        raise DatasetError(f"cannot write to the output folder {str(out)!r} ({exc}); choose a writable --out") from exc
+        raise DatasetError(
+            f"cannot write to the output folder {str(out)!r} ({exc}); choose a writable --out"
+        ) from exc
 
 
 def create_pipeline(cfg: GenerateConfig, build_if_missing: bool = False):
@@ -149,8 +158,14 @@ def create_pipeline(cfg: GenerateConfig, build_if_missing: bool = False):
     comps = load_components(cfg.model)
     size = tuple(cfg.size) if cfg.size else comps.default_size
     runners = create_runners(
-        comps, backend=cfg.backend, precision=cfg.precision, device=cfg.device, engine_dir=cfg.engine_dir,
-        batch_range=(1, cfg.batch_size, cfg.batch_size), size=size, guidance=cfg.guidance > 1.0,
+        comps,
+        backend=cfg.backend,
+        precision=cfg.precision,
+        device=cfg.device,
+        engine_dir=cfg.engine_dir,
+        batch_range=(1, cfg.batch_size, cfg.batch_size),
+        size=size,
+        guidance=cfg.guidance > 1.0,
         build_if_missing=build_if_missing,
     )
     mode = {"img2img": "img2img", "variation": "variation"}.get(cfg.strategy, "text")
@@ -163,8 +178,13 @@ def _batched(items: Iterator[WorkItem], n: int) -> Iterator[list[WorkItem]]:
         yield batch
 
 
-def run_job(cfg: GenerateConfig, progress: bool = True, max_images: int | None = None,
-            prepared: tuple | None = None, verify: bool = False) -> dict[str, Any]:
+def run_job(
+    cfg: GenerateConfig,
+    progress: bool = True,
+    max_images: int | None = None,
+    prepared: tuple | None = None,
+    verify: bool = False,
+) -> dict[str, Any]:
     """Generate this worker's shards; returns a summary (images, failures, images/s, per-stage seconds,
     images repaired).
 
@@ -183,7 +203,9 @@ def run_job(cfg: GenerateConfig, progress: bool = True, max_images: int | None =
             f"now hashes to {weights_hash[:12]}...; use the original model or another --out"
         )
     _check_precision(job, runners.precision)
-    if job.existing is None:  # the first worker writes it; same job id = same work, whatever the speed settings
+    if (
+        job.existing is None
+    ):  # the first worker writes it; same job id = same work, whatever the speed settings
         atomic_write_json(job.out / "manifest.json", job.manifest(weights_hash, runners.precision))
     repaired = repair_outputs(job, deep=verify)
     summary = _ShardRunner(job, comps, runners, pipe, weights_hash).run(progress, max_images)
@@ -197,8 +219,9 @@ def _check_precision(job: Job, precision: str) -> None:
     theirs = (job.existing or {}).get("precision")
     if theirs is not None and theirs != precision:
         raise JobConflictError(
-            f"{job.out} was generated in {theirs}, this run would add {precision} images (their pixels differ "
-            f"beyond the stated bound); rerun with --precision {theirs} to resume it, or choose another --out"
+            f"{job.out} was generated in {theirs}, this run would add {precision} images (their pixels "
+            f"differ beyond the stated bound); rerun with --precision {theirs} to resume it, or choose "
+            "another --out"
         )
 
 
@@ -213,7 +236,7 @@ def repair_outputs(job: Job, deep: bool = False) -> dict[str, Any]:
         if damage:
             images += repair_shard(job.out, job.cfg.format, shard, job.num_shards, damage)
             shards.append(shard)
-            problems += [f"{d.file}: {d.problem}" for d in damage[:3 - len(problems)]]
+            problems += [f"{d.file}: {d.problem}" for d in damage[: 3 - len(problems)]]
     return {"images": images, "shards": shards, "problems": problems}
 
 
@@ -243,16 +266,22 @@ class _InlineExecutor:
 
 
 def _encode_pool(threads: int):
-    return ThreadPoolExecutor(threads, thread_name_prefix="genrobust-encode") if threads else _InlineExecutor()
+    return (
+        ThreadPoolExecutor(threads, thread_name_prefix="genrobust-encode") if threads else _InlineExecutor()
+    )
 
 
 class _ShardRunner:
     def __init__(self, job: Job, comps, runners, pipe, weights_hash: str):
         self.job, self.cfg, self.pipe, self.runners = job, job.cfg, pipe, runners
         self.common = {
-            "model_id": comps.model_id, "weights_hash": weights_hash, "backend": runners.backend,
-            "precision": runners.precision, "negative_prompt": None if job.cfg.strategy == "variation" else job.cfg.negative_prompt,
-            "scheduler": job.cfg.scheduler, **pipe.describe(),
+            "model_id": comps.model_id,
+            "weights_hash": weights_hash,
+            "backend": runners.backend,
+            "precision": runners.precision,
+            "negative_prompt": None if job.cfg.strategy == "variation" else job.cfg.negative_prompt,
+            "scheduler": job.cfg.scheduler,
+            **pipe.describe(),
         }
         self.compute = compute_settings(runners, job.cfg.batch_size)
         self.writer_threads = resolve_writer_threads(job.cfg.writer_threads, runners.device)
@@ -281,12 +310,21 @@ class _ShardRunner:
         seconds = time.perf_counter() - started
         done = sum(job.is_done(s) for s in range(job.num_shards))
         summary = {
-            "out": str(job.out), "job_id": job.job_id, "images": made, "failures": self.failures,
-            "seconds": round(seconds, 3), "images_per_s": round(made / seconds, 3) if seconds > 0 else 0.0,
-            "stage_seconds": {**{k: round(v, 3) for k, v in self.pipe.times.seconds.items()},
-                              "encode_write": round(self.encode_seconds, 3)},
-            "worker_shards": len(job.worker_shards()), "shards_complete": done, "num_shards": job.num_shards,
-            "backend": self.runners.backend, "precision": self.runners.precision,
+            "out": str(job.out),
+            "job_id": job.job_id,
+            "images": made,
+            "failures": self.failures,
+            "seconds": round(seconds, 3),
+            "images_per_s": round(made / seconds, 3) if seconds > 0 else 0.0,
+            "stage_seconds": {
+                **{k: round(v, 3) for k, v in self.pipe.times.seconds.items()},
+                "encode_write": round(self.encode_seconds, 3),
+            },
+            "worker_shards": len(job.worker_shards()),
+            "shards_complete": done,
+            "num_shards": job.num_shards,
+            "backend": self.runners.backend,
+            "precision": self.runners.precision,
         }
         log.debug("generation summary: %s", summary)
         return summary
@@ -296,8 +334,11 @@ class _ShardRunner:
 
         image = None
         if item.source_image is not None:
-            image = load_source_image(Path(self.cfg.real) / item.source_image, (self.pipe.height, self.pipe.width),  # type: ignore[arg-type]
-                                      self.pipe.mode)
+            image = load_source_image(
+                Path(self.cfg.real) / item.source_image,
+                (self.pipe.height, self.pipe.width),  # type: ignore[arg-type]
+                self.pipe.mode,
+            )
         return Request(item.prompt, item.seed, self.cfg.negative_prompt, image)
 
     def _encode_store(self, writer, item: WorkItem, pixels) -> tuple[str, str, int, float]:
@@ -308,10 +349,20 @@ class _ShardRunner:
 
     def _record(self, item: WorkItem, rel: str, sha: str, size: int) -> dict[str, Any]:
         return {
-            "file": rel, "class_id": item.class_id, "class_name": item.class_name, "index": item.index,
-            "strategy": item.strategy, "prompt": item.prompt, "template_id": item.template_id,
-            "prompt_id": item.prompt_id, "source_image": item.source_image, "seed": item.seed,
-            **self.common, "compute": self.compute, "sha256": sha, "bytes": size,
+            "file": rel,
+            "class_id": item.class_id,
+            "class_name": item.class_name,
+            "index": item.index,
+            "strategy": item.strategy,
+            "prompt": item.prompt,
+            "template_id": item.template_id,
+            "prompt_id": item.prompt_id,
+            "source_image": item.source_image,
+            "seed": item.seed,
+            **self.common,
+            "compute": self.compute,
+            "sha256": sha,
+            "bytes": size,
         }
 
     def _load_batch(self, batch: list[WorkItem]) -> tuple[list, list[WorkItem]]:
@@ -329,11 +380,15 @@ class _ShardRunner:
     def _warn_if_settings_changed(self, shard: int, records: list[dict[str, Any]]) -> None:
         before = records[-1].get("compute") if records else None
         if before is not None and before != self.compute:
-            changed = sorted(k for k in set(before) | set(self.compute) if before.get(k) != self.compute.get(k))
+            changed = sorted(
+                k for k in set(before) | set(self.compute) if before.get(k) != self.compute.get(k)
+            )
             log.warning(
                 "shard %d resumes with other speed settings (%s): its new images match an uninterrupted run "
-                "within the stated pixel bound, not byte for byte; each image records its settings under 'compute'",
-                shard, ", ".join(f"{k} {before.get(k)} -> {self.compute.get(k)}" for k in changed),
+                "within the stated pixel bound, not byte for byte; each image records its settings under "
+                "'compute'",
+                shard,
+                ", ".join(f"{k} {before.get(k)} -> {self.compute.get(k)}" for k in changed),
             )
 
     def _run_shard(self, shard: int, pool: ThreadPoolExecutor, bar, budget: int | None) -> int:
@@ -358,8 +413,8 @@ class _ShardRunner:
                     rel, sha, size, secs = future.result()
                 except OSError as exc:
                     raise DatasetError(
-                        f"writing {item.stem} to {job.out} failed ({exc}); free space or fix permissions, then "
-                        "rerun the same command to resume"
+                        f"writing {item.stem} to {job.out} failed ({exc}); free space or fix permissions, "
+                        "then rerun the same command to resume"
                     ) from exc
                 self.encode_seconds += secs
                 writer.commit(self._record(item, rel, sha, size))
@@ -393,10 +448,17 @@ class _ShardRunner:
         complete = self.failures == failures_before and job.recorded(shard) >= job.plan.shard_size(shard)
         if complete:
             seconds = time.perf_counter() - t_start
-            writer.finish({
-                "shard": shard, "num_shards": job.num_shards, "images": job.plan.shard_size(shard),
-                "generated_this_run": made, "seconds_this_run": round(seconds, 3), "compute": self.compute,
-            }, order=lambda r: job.plan.position_of(r["class_id"], r["index"]))
+            writer.finish(
+                {
+                    "shard": shard,
+                    "num_shards": job.num_shards,
+                    "images": job.plan.shard_size(shard),
+                    "generated_this_run": made,
+                    "seconds_this_run": round(seconds, 3),
+                    "compute": self.compute,
+                },
+                order=lambda r: job.plan.position_of(r["class_id"], r["index"]),
+            )
         else:
             writer.close()
         return made

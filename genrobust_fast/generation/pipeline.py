@@ -49,14 +49,16 @@ class Request:
 
 @dataclass
 class StageTimes:
-    seconds: dict[str, float] = field(default_factory=lambda: {"text": 0.0, "image": 0.0, "unet": 0.0, "decode": 0.0})
+    seconds: dict[str, float] = field(
+        default_factory=lambda: {"text": 0.0, "image": 0.0, "unet": 0.0, "decode": 0.0}
+    )
 
     def add(self, stage: str, started: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
 
 
 class GenerationPipeline:
-    """Text-to-image, img2img or image variation on `runners`; `generate` returns decoded images in [-1, 1]."""
+    """Text-to-image, img2img or image variation on `runners`; `generate` returns images in [-1, 1]."""
 
     def __init__(
         self,
@@ -83,19 +85,27 @@ class GenerationPipeline:
         self.height, self.width = size or comps.default_size
         if self.height % self.vae_scale_factor or self.width % self.vae_scale_factor:
             raise InputError(
-                f"size {self.height}x{self.width} is not a multiple of the VAE's factor {self.vae_scale_factor}; "
+                f"size {self.height}x{self.width} is not a multiple of the VAE's factor "
+                f"{self.vae_scale_factor}; "
                 f"use e.g. {self.height // self.vae_scale_factor * self.vae_scale_factor}x"
                 f"{self.width // self.vae_scale_factor * self.vae_scale_factor}"
             )
         self.scaling_factor = comps.vae.config.scaling_factor
-        self.latent_shape = (comps.latent_channels, self.height // self.vae_scale_factor, self.width // self.vae_scale_factor)
+        self.latent_shape = (
+            comps.latent_channels,
+            self.height // self.vae_scale_factor,
+            self.width // self.vae_scale_factor,
+        )
         if mode == "variation" and (comps.image_encoder is None or comps.feature_extractor is None):
             raise InputError(
-                f"model {comps.model_id!r} has no image_encoder/feature_extractor, which strategy 'variation' needs; "
-                "use an image-variation model folder (image_encoder/ + feature_extractor/)"
+                f"model {comps.model_id!r} has no image_encoder/feature_extractor, which strategy "
+                "'variation' needs; use an image-variation model folder (image_encoder/ + "
+                "feature_extractor/)"
             )
         if mode != "variation" and comps.tokenizer is None:
-            raise InputError(f"model {comps.model_id!r} has no text encoder; it only supports strategy 'variation'")
+            raise InputError(
+                f"model {comps.model_id!r} has no text encoder; it only supports strategy 'variation'"
+            )
         if mode == "img2img" and int(steps * strength) < 1:
             raise InputError(
                 f"strength {strength} x steps {steps} leaves no denoising step; raise --strength or --steps"
@@ -159,15 +169,24 @@ class GenerationPipeline:
 
     def _encode_one(self, prompt: str) -> torch.Tensor:
         tok = self.components.tokenizer
-        ids = tok([prompt], padding="max_length", max_length=tok.model_max_length, truncation=True,
-                  return_tensors="pt").input_ids
+        ids = tok(
+            [prompt],
+            padding="max_length",
+            max_length=tok.model_max_length,
+            truncation=True,
+            return_tensors="pt",
+        ).input_ids
         return self.runners.encode_text(ids.to(self.runners.device)).to(self.runners.dtype)[0]
 
     def _context(self, requests: Sequence[Request]) -> torch.Tensor:
         if self.mode == "variation":
             started = time.perf_counter()
-            pixels = self.components.feature_extractor(images=[r.image for r in requests], return_tensors="pt").pixel_values
-            embeds = self.runners.encode_image(pixels.to(self.runners.device, self.runners.dtype)).unsqueeze(1)
+            pixels = self.components.feature_extractor(
+                images=[r.image for r in requests], return_tensors="pt"
+            ).pixel_values
+            embeds = self.runners.encode_image(pixels.to(self.runners.device, self.runners.dtype)).unsqueeze(
+                1
+            )
             embeds = embeds.to(self.runners.dtype)
             self.times.add("image", started)
             return torch.cat([torch.zeros_like(embeds), embeds]) if self.do_guidance else embeds
@@ -181,7 +200,9 @@ class GenerationPipeline:
     # -- the loop --------------------------------------------------------------------------------
     def _noise(self, generators: Sequence[torch.Generator]) -> torch.Tensor:
         """One (1, C, h, w) draw per image from its own CPU generator, as diffusers' randn_tensor does."""
-        draws = [torch.randn((1, *self.latent_shape), generator=g, dtype=self.runners.dtype) for g in generators]
+        draws = [
+            torch.randn((1, *self.latent_shape), generator=g, dtype=self.runners.dtype) for g in generators
+        ]
         return torch.cat(draws).to(self.runners.device)
 
     def _initial_latents(self, scheduler, requests, generators) -> tuple[torch.Tensor, torch.Tensor]:
@@ -191,7 +212,7 @@ class GenerationPipeline:
         # diffusers' StableDiffusionImg2ImgPipeline.get_timesteps + prepare_latents, same RNG order
         init_timestep = min(int(self.steps * self.strength), self.steps)
         t_start = max(self.steps - init_timestep, 0)
-        timesteps = scheduler.timesteps[t_start * scheduler.order:]
+        timesteps = scheduler.timesteps[t_start * scheduler.order :]
         if hasattr(scheduler, "set_begin_index"):
             scheduler.set_begin_index(t_start * scheduler.order)
         started = time.perf_counter()
@@ -199,7 +220,10 @@ class GenerationPipeline:
         moments = self.runners.encode_vae(images.to(self.runners.device, self.runners.dtype))
         from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 
-        samples = [DiagonalGaussianDistribution(moments[i:i + 1]).sample(generators[i]) for i in range(len(requests))]
+        samples = [
+            DiagonalGaussianDistribution(moments[i : i + 1]).sample(generators[i])
+            for i in range(len(requests))
+        ]
         init = self.scaling_factor * torch.cat(samples)
         self.times.add("image", started)
         noise = self._noise(generators)
@@ -258,7 +282,9 @@ def load_source_image(path, size: tuple[int, int], mode: str):
         with Image.open(path) as im:
             image = im.convert("RGB")
     except (OSError, UnidentifiedImageError) as exc:
-        raise InputError(f"real image {str(path)!r} cannot be read ({exc}); remove it or run `genrobust data check`") from exc
+        raise InputError(
+            f"real image {str(path)!r} cannot be read ({exc}); remove it or run `genrobust data check`"
+        ) from exc
     if mode == "img2img" and image.size != (size[1], size[0]):
         image = image.resize((size[1], size[0]), resample=Image.LANCZOS)
     return image

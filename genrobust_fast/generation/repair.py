@@ -64,21 +64,31 @@ def _tar_damage(tar: Path, records: list[dict[str, Any]], deep: bool) -> list[Da
         for i, r in enumerate(records):
             member = r["file"].split("#")[-1]
             if size < r["tar_end"]:
-                return [Damage(i, r["file"], f"{tar.name} ends at byte {size}, before this image's end {r['tar_end']}")]
+                return [
+                    Damage(
+                        i,
+                        r["file"],
+                        f"{tar.name} ends at byte {size}, before this image's end {r['tar_end']}",
+                    )
+                ]
             f.seek(start)
             try:
                 info = tarfile.TarInfo.frombuf(f.read(tarfile.BLOCKSIZE), "utf-8", "strict")
             except tarfile.TarError:
                 return [Damage(i, r["file"], f"no readable tar header at byte {start}")]
             if info.name != member or info.size != r["bytes"]:
-                return [Damage(i, r["file"], f"the tar header at byte {start} is {info.name!r}, not this image")]
+                return [
+                    Damage(i, r["file"], f"the tar header at byte {start} is {info.name!r}, not this image")
+                ]
             if deep and hashlib.sha256(f.read(info.size)).hexdigest() != r["sha256"]:
                 return [Damage(i, r["file"], "sha256 differs from the recorded one")]
             start = r["tar_end"]
     return []
 
 
-def check_shard(out: Path, output_format: str, shard: int, num_shards: int, deep: bool = False) -> list[Damage]:
+def check_shard(
+    out: Path, output_format: str, shard: int, num_shards: int, deep: bool = False
+) -> list[Damage]:
     """The recorded images of one shard that are missing or damaged ([] when the shard is intact)."""
     records = read_records(meta_paths(out, shard, num_shards)[0])
     if output_format == "imagefolder":

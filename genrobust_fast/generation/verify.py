@@ -44,8 +44,15 @@ def _diffusers_pipeline(comps, pipeline_class: str):
         kwargs = {"image_encoder": comps.image_encoder}
     else:
         kwargs = {"text_encoder": comps.text_encoder, "tokenizer": comps.tokenizer}
-    pipe = cls(vae=comps.vae, unet=comps.unet, scheduler=comps.scheduler, safety_checker=None,
-               feature_extractor=comps.feature_extractor, requires_safety_checker=False, **kwargs)
+    pipe = cls(
+        vae=comps.vae,
+        unet=comps.unet,
+        scheduler=comps.scheduler,
+        safety_checker=None,
+        feature_extractor=comps.feature_extractor,
+        requires_safety_checker=False,
+        **kwargs,
+    )
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -56,7 +63,9 @@ def _diffusers_image(pipe, record: dict[str, Any], source) -> np.ndarray:
 
     pipe.scheduler = getattr(diffusers, record["scheduler_class"]).from_config(record["scheduler_config"])
     kwargs: dict[str, Any] = {
-        "num_inference_steps": record["steps"], "guidance_scale": record["guidance"], "output_type": "np",
+        "num_inference_steps": record["steps"],
+        "guidance_scale": record["guidance"],
+        "output_type": "np",
         "generator": [torch.Generator("cpu").manual_seed(record["seed"])],
     }
     if record["pipeline_class"] == "StableDiffusionImageVariationPipeline":
@@ -91,8 +100,11 @@ def verify_against_diffusers(cfg: GenerateConfig, n: int) -> dict[str, Any]:
     for record in records:
         source = None
         if record["source_image"]:
-            source = load_source_image(Path(cfg.real) / record["source_image"], (record["height"], record["width"]),  # type: ignore[arg-type]
-                                       job_pipe.mode)
+            source = load_source_image(
+                Path(cfg.real) / record["source_image"],
+                (record["height"], record["width"]),  # type: ignore[arg-type]
+                job_pipe.mode,
+            )
         theirs = _diffusers_image(diffusers_pipe, record, source).astype(int)
         request = Request(record["prompt"], record["seed"], record["negative_prompt"] or "", source)
         for key, pipe in contenders.items():
@@ -104,7 +116,9 @@ def verify_against_diffusers(cfg: GenerateConfig, n: int) -> dict[str, Any]:
         tar.close()
     results = [{"backend": b, "precision": p, "max_abs_diff": d} for (b, p), d in worst.items()]
     return {
-        "images": len(records), "results": results,
-        "stored_file_max_abs_diff": file_worst, "stored_format": cfg.image_format,
+        "images": len(records),
+        "results": results,
+        "stored_file_max_abs_diff": file_worst,
+        "stored_format": cfg.image_format,
         "note": "pixel units 0-255; stored files differ by encoding loss unless PNG",
     }

@@ -63,7 +63,9 @@ def read_prompt_file(path: str | Path) -> dict[str, list[str]]:
     """Prompts per class: `class_id<TAB>prompt` lines, or JSON lines {"class_id": ..., "prompt": ...}."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"prompt file {str(path)!r} does not exist; give 'class_id<TAB>prompt' lines or JSONL")
+        raise InputError(
+            f"prompt file {str(path)!r} does not exist; give 'class_id<TAB>prompt' lines or JSONL"
+        )
     table: dict[str, list[str]] = {}
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -73,7 +75,9 @@ def read_prompt_file(path: str | Path) -> dict[str, list[str]]:
                 row = json.loads(line)
                 cid, prompt = str(row["class_id"]), str(row["prompt"])
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise InputError(f"{path}:{lineno}: expected a JSON object with class_id and prompt ({exc})") from None
+                raise InputError(
+                    f"{path}:{lineno}: expected a JSON object with class_id and prompt ({exc})"
+                ) from None
         else:
             cid, sep, prompt = line.partition("\t")
             if not sep:
@@ -90,8 +94,8 @@ def _check_ids(space: LabelSpace) -> None:
     for cid in space.ids:
         if not cid or "/" in cid or "\\" in cid or cid.startswith((".", "_")) or "#" in cid:
             raise InputError(
-                f"class id {cid!r} cannot name a folder (it is empty, has a slash or '#', or starts with '.'/'_'); "
-                "rename it in the class file"
+                f"class id {cid!r} cannot name a folder (it is empty, has a slash or '#', or starts with "
+                "'.'/'_'); rename it in the class file"
             )
 
 
@@ -144,7 +148,9 @@ class Plan:
     def position_of(self, class_id: str, index: int) -> int:
         c = self.label_space.index(class_id)
         if not 0 <= index < self.counts[c]:
-            raise InputError(f"class {class_id!r} has images 0..{self.counts[c] - 1} in this job, not {index}")
+            raise InputError(
+                f"class {class_id!r} has images 0..{self.counts[c] - 1} in this job, not {index}"
+            )
         return self.offsets[c] + index
 
     def item_at(self, position: int) -> WorkItem:
@@ -177,7 +183,9 @@ def build_plan(cfg: GenerateConfig, num_shards: int | None = None) -> Plan:
     """Resolve classes, real images and prompts, and check them, before any work starts."""
     real_names = None
     if cfg.real and not cfg.uses_real:
-        log.warning("--real is ignored by strategy %r (only img2img and variation use real images)", cfg.strategy)
+        log.warning(
+            "--real is ignored by strategy %r (only img2img and variation use real images)", cfg.strategy
+        )
     if cfg.uses_real:
         space, real_names = _real_classes(cfg)
         counts = [len(names) * cfg.per_real for names in real_names]
@@ -191,13 +199,15 @@ def build_plan(cfg: GenerateConfig, num_shards: int | None = None) -> Plan:
         missing = [cid for cid in space.ids if cid not in prompts]
         if missing:
             raise InputError(
-                f"prompt file {cfg.prompts!r} has no prompts for {len(missing)} class(es), e.g. {missing[:5]}; "
+                f"prompt file {cfg.prompts!r} has no prompts for {len(missing)} class(es), "
+                f"e.g. {missing[:5]}; "
                 "add 'class_id<TAB>prompt' lines for them or restrict --classes"
             )
         unknown = sorted(set(prompts) - set(space.ids))
         if unknown:
             raise InputError(
-                f"prompt file {cfg.prompts!r} names {len(unknown)} class id(s) not in --classes, e.g. {unknown[:5]}; "
+                f"prompt file {cfg.prompts!r} names {len(unknown)} class id(s) not in --classes, "
+                f"e.g. {unknown[:5]}; "
                 "fix the ids or add those classes to --classes"
             )
     return Plan(cfg, space, counts, real_names, prompts, num_shards)
@@ -208,7 +218,9 @@ def _real_classes(cfg: GenerateConfig) -> tuple[LabelSpace, list[tuple[str, ...]
 
     root = Path(cfg.real)  # type: ignore[arg-type]
     if not root.is_dir():
-        raise InputError(f"--real {str(root)!r} is not a folder; give an ImageFolder tree <DIR>/<class_id>/<images>")
+        raise InputError(
+            f"--real {str(root)!r} is not a folder; give an ImageFolder tree <DIR>/<class_id>/<images>"
+        )
     files = scan_image_folder(root)
     by_class = dict(zip(files.class_ids, files.names))
     space = resolve_label_space(cfg.classes) if cfg.classes else _space_for(files.class_ids)
@@ -228,7 +240,9 @@ def _space_for(class_ids: Sequence[str]) -> LabelSpace:
     from ..labels import imagenet_label_space
 
     if not class_ids:
-        raise InputError("the --real folder holds no class folders with images; expected <DIR>/<class_id>/<images>")
+        raise InputError(
+            "the --real folder holds no class folders with images; expected <DIR>/<class_id>/<images>"
+        )
     imagenet = imagenet_label_space()
     names = [imagenet.name_of(c) if c in imagenet else c.replace("_", " ") for c in class_ids]
     return LabelSpace(tuple(class_ids), tuple(names))

@@ -14,6 +14,7 @@ uninterrupted run, byte for byte (tar headers carry no times or owners).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -28,7 +29,6 @@ from ..errors import DatasetError
 from ..fileio import atomic_write_bytes, atomic_write_json
 
 log = logging.getLogger(__name__)
-
 
 
 def shard_name(k: int, n: int) -> str:
@@ -119,10 +119,8 @@ class ShardWriter:
             if ordered != lines:
                 atomic_write_bytes(self.jsonl, b"".join(ordered))
         shutil.rmtree(self.tmp_dir, ignore_errors=True)
-        try:
+        with contextlib.suppress(OSError):
             self.tmp_dir.parent.rmdir()  # _meta/tmp, once no shard uses it
-        except OSError:
-            pass
         atomic_write_json(self.done_path, stats)  # last: its presence means the shard is complete
 
     def close(self) -> None:
@@ -146,7 +144,15 @@ class ImageFolderWriter(ShardWriter):
 
 def _tar_header(name: str, size: int) -> bytes:
     info = tarfile.TarInfo(name)
-    info.size, info.mtime, info.mode, info.uid, info.gid, info.uname, info.gname = size, 0, 0o644, 0, 0, "", ""
+    info.size, info.mtime, info.mode, info.uid, info.gid, info.uname, info.gname = (
+        size,
+        0,
+        0o644,
+        0,
+        0,
+        "",
+        "",
+    )
     return info.tobuf(format=tarfile.USTAR_FORMAT, encoding="utf-8", errors="strict")
 
 

@@ -36,8 +36,14 @@ ENV_VAR = "GENROBUST_KERNELS"
 CHOICES = ("auto", "native", "reference")
 
 __all__ = [
-    "ENV_VAR", "active_implementation", "bfloat16_to_float32", "crop_resize_normalize", "hamming_topk",
-    "implementation_report", "phash64", "to_uint8",
+    "ENV_VAR",
+    "active_implementation",
+    "bfloat16_to_float32",
+    "crop_resize_normalize",
+    "hamming_topk",
+    "implementation_report",
+    "phash64",
+    "to_uint8",
 ]
 
 _logged_fallback: set[str] = set()
@@ -62,7 +68,7 @@ def _select() -> tuple[Any, str]:
 
 
 def active_implementation() -> str:
-    """"native" or "reference": what the kernels run on now."""
+    """ "native" or "reference": what the kernels run on now."""
     return "native" if _select()[0] is _native else "reference"
 
 
@@ -72,11 +78,22 @@ def implementation_report() -> dict[str, Any]:
     impl, reason = _select()
     if impl is _native:
         core = _native.core()
-        return {"implementation": "native", "reason": reason, "openmp": bool(core.has_openmp()),
-                "threads": int(core.default_thread_count()), "isa": _native.isa(),
-                "supported_isas": _native.supported_isas()}
-    return {"implementation": "reference", "reason": reason, "openmp": False, "threads": 1, "isa": None,
-            "supported_isas": []}
+        return {
+            "implementation": "native",
+            "reason": reason,
+            "openmp": bool(core.has_openmp()),
+            "threads": int(core.default_thread_count()),
+            "isa": _native.isa(),
+            "supported_isas": _native.supported_isas(),
+        }
+    return {
+        "implementation": "reference",
+        "reason": reason,
+        "openmp": False,
+        "threads": 1,
+        "isa": None,
+        "supported_isas": [],
+    }
 
 
 def crop_resize_normalize(images, boxes, flips, out_size, mean, std, dtype="float32", out=None, threads=0):

@@ -42,20 +42,26 @@ def check_images(images: Any, fn: str) -> list[np.ndarray]:
     """A list of HWC (or HW) uint8 images with 1 or 3 channels, or one NHWC uint8 array."""
     if isinstance(images, np.ndarray):
         if images.ndim != 4:
-            raise InputError(f"{fn}: images is a {images.ndim}-D array of shape {images.shape}; expected a "
-                             "4-D NHWC uint8 array or a list of HWC uint8 arrays")
+            raise InputError(
+                f"{fn}: images is a {images.ndim}-D array of shape {images.shape}; expected a "
+                "4-D NHWC uint8 array or a list of HWC uint8 arrays"
+            )
         images = list(images)
     elif _is_torch_tensor(images) or not isinstance(images, (list, tuple)):
-        raise InputError(f"{fn}: images is a {type(images).__name__}; expected a list of HWC uint8 numpy arrays "
-                         "or one NHWC uint8 numpy array (convert tensors with .numpy())")
+        raise InputError(
+            f"{fn}: images is a {type(images).__name__}; expected a list of HWC uint8 numpy arrays "
+            "or one NHWC uint8 numpy array (convert tensors with .numpy())"
+        )
     out = []
     for i, img in enumerate(images):
         where = f"{fn}: images[{i}]"
         if not isinstance(img, np.ndarray):
             raise InputError(f"{where} is a {type(img).__name__}; expected a numpy uint8 HWC array")
         if img.dtype != np.uint8:
-            raise InputError(f"{where} has dtype {img.dtype}; expected uint8 (convert 0..1 floats with "
-                             "(x * 255).round().astype(np.uint8))")
+            raise InputError(
+                f"{where} has dtype {img.dtype}; expected uint8 (convert 0..1 floats with "
+                "(x * 255).round().astype(np.uint8))"
+            )
         if img.ndim == 2:
             img = img[:, :, None]
         if img.ndim != 3:
@@ -88,7 +94,9 @@ class CropArgs:
 def _check_out_size(out_size: Any) -> tuple[int, int]:
     pair = (out_size, out_size) if _is_int(out_size) else out_size
     if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(_is_int(v) and v >= 1 for v in pair)):
-        raise InputError(f"crop_resize_normalize: out_size={out_size!r}; expected (height, width) integers >= 1")
+        raise InputError(
+            f"crop_resize_normalize: out_size={out_size!r}; expected (height, width) integers >= 1"
+        )
     return int(pair[0]), int(pair[1])
 
 
@@ -98,8 +106,10 @@ def _check_stats(name: str, values: Any) -> np.ndarray:
     except (TypeError, ValueError):
         arr = None
     if arr is None or arr.ndim != 1 or arr.shape[0] not in (1, 3) or not np.all(np.isfinite(arr)):
-        raise InputError(f"crop_resize_normalize: {name}={values!r}; expected 1 or 3 finite numbers (one per "
-                         "output channel)")
+        raise InputError(
+            f"crop_resize_normalize: {name}={values!r}; expected 1 or 3 finite numbers (one per "
+            "output channel)"
+        )
     if name == "std" and np.any(arr <= 0):
         raise InputError(f"crop_resize_normalize: std={values!r}; every entry must be > 0")
     return arr.astype(np.float32)
@@ -122,19 +132,31 @@ def _check_out(out: Any, shape: tuple[int, ...], dtype: str) -> tuple[np.ndarray
 
         want = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[dtype]
         if out.device.type != "cpu" or out.dtype != want or tuple(out.shape) != shape:
-            raise InputError(f"crop_resize_normalize: out is a {out.dtype} tensor of shape {tuple(out.shape)} on "
-                             f"{out.device}; expected a CPU {want} tensor of shape {shape}")
+            raise InputError(
+                f"crop_resize_normalize: out is a {out.dtype} tensor of shape {tuple(out.shape)} on "
+                f"{out.device}; expected a CPU {want} tensor of shape {shape}"
+            )
         if not out.is_contiguous():
-            raise InputError("crop_resize_normalize: out is a non-contiguous tensor; expected a contiguous one "
-                             "(pass out.contiguous() and use the returned tensor)")
-        buf = out.detach().view(torch.int16).numpy().view(np.uint16) if dtype == "bfloat16" else out.detach().numpy()
+            raise InputError(
+                "crop_resize_normalize: out is a non-contiguous tensor; expected a contiguous one "
+                "(pass out.contiguous() and use the returned tensor)"
+            )
+        buf = (
+            out.detach().view(torch.int16).numpy().view(np.uint16)
+            if dtype == "bfloat16"
+            else out.detach().numpy()
+        )
         return buf, out
     if not isinstance(out, np.ndarray):
-        raise InputError(f"crop_resize_normalize: out is a {type(out).__name__}; expected None, a numpy array or a "
-                         "CPU torch tensor")
+        raise InputError(
+            f"crop_resize_normalize: out is a {type(out).__name__}; expected None, a numpy array or a "
+            "CPU torch tensor"
+        )
     if out.dtype != STORAGE[dtype] or out.shape != shape:
-        raise InputError(f"crop_resize_normalize: out has dtype {out.dtype} and shape {out.shape}; expected dtype "
-                         f"{STORAGE[dtype]} ({dtype}) and shape {shape}")
+        raise InputError(
+            f"crop_resize_normalize: out has dtype {out.dtype} and shape {out.shape}; expected dtype "
+            f"{STORAGE[dtype]} ({dtype}) and shape {shape}"
+        )
     if not out.flags.c_contiguous or not out.flags.writeable:
         raise InputError("crop_resize_normalize: out must be a writable C-contiguous array")
     return out, out
@@ -148,37 +170,48 @@ def check_crop_args(images, boxes, flips, out_size, mean, std, dtype, out, threa
     if box_arr.size == 0 and n == 0:
         box_arr = box_arr.reshape(0, 4)
     if box_arr.ndim != 2 or box_arr.shape != (n, 4):
-        raise InputError(f"{fn}: boxes has shape {box_arr.shape}; expected ({n}, 4) rows of (top, left, height, "
-                         "width), one per image")
+        raise InputError(
+            f"{fn}: boxes has shape {box_arr.shape}; expected ({n}, 4) rows of (top, left, height, "
+            "width), one per image"
+        )
     if not np.issubdtype(box_arr.dtype, np.integer):
         raise InputError(f"{fn}: boxes has dtype {box_arr.dtype}; expected an integer dtype")
     box_arr = np.ascontiguousarray(box_arr, dtype=np.int64)
     for i, (top, left, h, w) in enumerate(box_arr.tolist()):
         ih, iw = imgs[i].shape[:2]
         if h < 1 or w < 1 or top < 0 or left < 0 or top + h > ih or left + w > iw:
-            raise InputError(f"{fn}: boxes[{i}] = (top={top}, left={left}, height={h}, width={w}) is not inside "
-                             f"images[{i}] of size {ih}x{iw} (HxW); expected height, width >= 1, top, left >= 0, "
-                             f"top + height <= {ih} and left + width <= {iw}")
+            raise InputError(
+                f"{fn}: boxes[{i}] = (top={top}, left={left}, height={h}, width={w}) is not inside "
+                f"images[{i}] of size {ih}x{iw} (HxW); expected height, width >= 1, top, left >= 0, "
+                f"top + height <= {ih} and left + width <= {iw}"
+            )
     flip_arr = np.asarray(flips)
     if flip_arr.shape != (n,) or flip_arr.dtype != np.bool_:
-        raise InputError(f"{fn}: flips has dtype {flip_arr.dtype} and shape {flip_arr.shape}; expected a bool "
-                         f"array of shape ({n},)")
+        raise InputError(
+            f"{fn}: flips has dtype {flip_arr.dtype} and shape {flip_arr.shape}; expected a bool "
+            f"array of shape ({n},)"
+        )
     flip_arr = np.ascontiguousarray(flip_arr)
     out_h, out_w = _check_out_size(out_size)
     mean_arr, std_arr = _check_stats("mean", mean), _check_stats("std", std)
     if mean_arr.shape != std_arr.shape:
-        raise InputError(f"{fn}: mean has {mean_arr.shape[0]} entries and std {std_arr.shape[0]}; expected the "
-                         "same number (the output channel count)")
+        raise InputError(
+            f"{fn}: mean has {mean_arr.shape[0]} entries and std {std_arr.shape[0]}; expected the "
+            "same number (the output channel count)"
+        )
     channels = mean_arr.shape[0]
     if channels == 1:
         for i, img in enumerate(imgs):
             if img.shape[2] != 1:
-                raise InputError(f"{fn}: images[{i}] has {img.shape[2]} channels but mean/std have 1 entry; "
-                                 "give 3 mean/std entries for RGB images")
+                raise InputError(
+                    f"{fn}: images[{i}] has {img.shape[2]} channels but mean/std have 1 entry; "
+                    "give 3 mean/std entries for RGB images"
+                )
     name = _check_dtype(dtype)
     buf, result = _check_out(out, (n, channels, out_h, out_w), name)
-    return CropArgs(imgs, box_arr, flip_arr, out_h, out_w, mean_arr, std_arr, name, buf, result,
-                    check_threads(threads))
+    return CropArgs(
+        imgs, box_arr, flip_arr, out_h, out_w, mean_arr, std_arr, name, buf, result, check_threads(threads)
+    )
 
 
 def check_float_nchw(images: Any) -> np.ndarray:
@@ -187,11 +220,14 @@ def check_float_nchw(images: Any) -> np.ndarray:
         if images.device.type != "cpu":
             raise InputError(f"to_uint8: images is on {images.device}; expected a CPU tensor (call .cpu())")
         if str(images.dtype) not in ("torch.float32", "torch.float16"):
-            raise InputError(f"to_uint8: images has dtype {images.dtype}; expected float32 or float16 "
-                             "(call .float())")
+            raise InputError(
+                f"to_uint8: images has dtype {images.dtype}; expected float32 or float16 (call .float())"
+            )
         images = images.detach().numpy()
     if not isinstance(images, np.ndarray):
-        raise InputError(f"to_uint8: images is a {type(images).__name__}; expected a float32/float16 NCHW array")
+        raise InputError(
+            f"to_uint8: images is a {type(images).__name__}; expected a float32/float16 NCHW array"
+        )
     if images.dtype not in (np.float32, np.float16):
         raise InputError(f"to_uint8: images has dtype {images.dtype}; expected float32 or float16 in [-1, 1]")
     if images.ndim != 4:
@@ -203,10 +239,14 @@ def check_float_nchw(images: Any) -> np.ndarray:
 
 def check_hashes(name: str, values: Any) -> np.ndarray:
     if not isinstance(values, np.ndarray):
-        raise InputError(f"hamming_topk: {name} is a {type(values).__name__}; expected a numpy uint64 (N,) array")
+        raise InputError(
+            f"hamming_topk: {name} is a {type(values).__name__}; expected a numpy uint64 (N,) array"
+        )
     if values.dtype != np.uint64:
-        raise InputError(f"hamming_topk: {name} has dtype {values.dtype}; expected uint64 (phash64 output; "
-                         "reinterpret 64-bit ints with .view(np.uint64))")
+        raise InputError(
+            f"hamming_topk: {name} has dtype {values.dtype}; expected uint64 (phash64 output; "
+            "reinterpret 64-bit ints with .view(np.uint64))"
+        )
     if values.ndim != 1:
         raise InputError(f"hamming_topk: {name} has shape {values.shape}; expected 1-D (N,)")
     if not values.flags.c_contiguous:
@@ -218,5 +258,7 @@ def check_topk_args(queries, references, k, threads) -> tuple[np.ndarray, np.nda
     q = check_hashes("queries", queries)
     r = check_hashes("references", references)
     if not _is_int(k) or not 1 <= k <= len(r):
-        raise InputError(f"hamming_topk: k={k!r}; expected an integer with 1 <= k <= len(references) = {len(r)}")
+        raise InputError(
+            f"hamming_topk: k={k!r}; expected an integer with 1 <= k <= len(references) = {len(r)}"
+        )
     return q, r, int(k), check_threads(threads)

@@ -14,8 +14,10 @@ from ._checks import check_crop_args, check_float_nchw, check_images, check_thre
 
 ISA_ENV_VAR = "GENROBUST_ISA"
 
-REBUILD_HINT = ("rebuild the extension with `pip install --no-build-isolation -e .` (or `make install`) in the "
-                "source checkout, or set GENROBUST_KERNELS=auto to fall back to the NumPy reference")
+REBUILD_HINT = (
+    "rebuild the extension with `pip install --no-build-isolation -e .` (or `make install`) in the "
+    "source checkout, or set GENROBUST_KERNELS=auto to fall back to the NumPy reference"
+)
 
 _state: dict = {"tried": False, "core": None, "error": None}
 
@@ -48,10 +50,12 @@ def reset() -> None:
 
 
 def core():
-    """The extension, its instruction set resolved: ConfigError when GENROBUST_ISA is unknown or unsupported."""
+    """The extension, its instruction set resolved: ConfigError if GENROBUST_ISA is unknown or unsupported."""
     module = load()
     if module is None:
-        raise KernelUnavailableError(f"the native kernels cannot be loaded ({_state['error']}); {REBUILD_HINT}")
+        raise KernelUnavailableError(
+            f"the native kernels cannot be loaded ({_state['error']}); {REBUILD_HINT}"
+        )
     try:
         module.isa()  # resolved once, then a lookup; a bad GENROBUST_ISA fails here on every call
     except ValueError as exc:
@@ -71,8 +75,9 @@ def supported_isas() -> list[str]:
 
 def crop_resize_normalize(images, boxes, flips, out_size, mean, std, dtype="float32", out=None, threads=0):
     a = check_crop_args(images, boxes, flips, out_size, mean, std, dtype, out, threads)
-    core().crop_resize_normalize(a.images, a.boxes, a.flips, a.out_h, a.out_w, a.mean, a.std, a.dtype, a.out,
-                                 a.threads)
+    core().crop_resize_normalize(
+        a.images, a.boxes, a.flips, a.out_h, a.out_w, a.mean, a.std, a.dtype, a.out, a.threads
+    )
     return a.result
 
 

@@ -57,7 +57,7 @@ def crop_resize_normalize(images, boxes, flips, out_size, mean, std, dtype="floa
     a = check_crop_args(images, boxes, flips, out_size, mean, std, dtype, out, threads)
     channels = a.mean.shape[0]
     for i, (img, (top, left, h, w), flip) in enumerate(zip(a.images, a.boxes, a.flips)):
-        crop = img[top:top + h, left:left + w].astype(np.float32)
+        crop = img[top : top + h, left : left + w].astype(np.float32)
         if crop.shape[2] != channels:
             crop = np.repeat(crop, channels, axis=2)
         res = _resample(crop, a.out_h, a.out_w, np.float32)
@@ -122,13 +122,13 @@ def hamming_topk(queries, references, k, threads=0) -> tuple[np.ndarray, np.ndar
     index = np.arange(nr, dtype=np.int64)
     chunk = max(1, (1 << 22) // nr)  # about 4M distances per block
     for s in range(0, len(q), chunk):
-        dist = popcount64(q[s:s + chunk, None] ^ r[None, :])
+        dist = popcount64(q[s : s + chunk, None] ^ r[None, :])
         # One key orders by (distance, index): the same order as a stable argsort on distance.
         key = dist.astype(np.int64) * nr + index
         if k < nr:
             key = np.take_along_axis(key, np.argpartition(key, k - 1, axis=1)[:, :k], axis=1)
         key.sort(axis=1)
         key = key[:, :k]
-        indices[s:s + chunk] = key % nr
-        distances[s:s + chunk] = key // nr
+        indices[s : s + chunk] = key % nr
+        distances[s : s + chunk] = key // nr
     return indices, distances

@@ -86,8 +86,9 @@ def save_checkpoint(engine, out: str | Path, step: int, client_state: dict[str, 
     import torch.distributed as dist
 
     tag = step_tag(step)
-    engine.save_checkpoint(str(checkpoint_dir(out)), tag=tag, client_state={"genrobust": client_state},
-                           save_latest=False)
+    engine.save_checkpoint(
+        str(checkpoint_dir(out)), tag=tag, client_state={"genrobust": client_state}, save_latest=False
+    )
     barrier()
     if not dist.is_initialized() or dist.get_rank() == 0:
         atomic_write_text(checkpoint_dir(out) / "latest", tag)
@@ -103,7 +104,10 @@ def load_checkpoint(engine, out: str | Path) -> dict[str, Any] | None:
         return None
     path, client = engine.load_checkpoint(str(checkpoint_dir(out)), tag=tag)
     if path is None or "genrobust" not in (client or {}):
-        raise DatasetError(f"checkpoint {checkpoint_dir(out) / tag} is incomplete; delete it and `latest` to resume from an earlier one")
+        raise DatasetError(
+            f"checkpoint {checkpoint_dir(out) / tag} is incomplete; delete it and `latest` to resume from an "
+            "earlier one"
+        )
     logger.info("resumed from %s", tag)
     return client["genrobust"]
 

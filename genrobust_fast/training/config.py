@@ -94,7 +94,10 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
         if not 0 < self.crop_scale <= 1:
-            raise ConfigError(f"crop_scale is the smallest crop area as a fraction of the image, in (0, 1]; got {self.crop_scale}")
+            raise ConfigError(
+                "crop_scale is the smallest crop area as a fraction of the image, in (0, 1]; got "
+                f"{self.crop_scale}"
+            )
         if self.lr <= 0:
             raise ConfigError(f"lr must be positive, got {self.lr}")
 
@@ -104,7 +107,9 @@ def load_deepspeed_config(path: str | None) -> dict[str, Any]:
         return copy.deepcopy(DEFAULT_DEEPSPEED_CONFIG)
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"DeepSpeed config {path!r} does not exist; use one of the repo's configs/deepspeed_*.json")
+        raise InputError(
+            f"DeepSpeed config {path!r} does not exist; use one of the repo's configs/deepspeed_*.json"
+        )
     try:
         data = json.loads(p.read_text())
     except ValueError as exc:
@@ -118,9 +123,17 @@ def load_deepspeed_config(path: str | None) -> dict[str, Any]:
     return data
 
 
-def resolve_precision(requested: str, ds_config: dict[str, Any], device_type: str, bf16_supported: bool) -> str:
+def resolve_precision(
+    requested: str, ds_config: dict[str, Any], device_type: str, bf16_supported: bool
+) -> str:
     """fp32 / bf16 / fp16: explicit choice, else the JSON's, else bf16 (or fp16) on GPUs and fp32 on CPUs."""
-    from_json = "bf16" if ds_config.get("bf16", {}).get("enabled") else "fp16" if ds_config.get("fp16", {}).get("enabled") else None
+    from_json = (
+        "bf16"
+        if ds_config.get("bf16", {}).get("enabled")
+        else "fp16"
+        if ds_config.get("fp16", {}).get("enabled")
+        else None
+    )
     precision = requested if requested != "auto" else from_json
     if precision is None:
         precision = ("bf16" if bf16_supported else "fp16") if device_type == "cuda" else "fp32"
@@ -131,7 +144,9 @@ def resolve_precision(requested: str, ds_config: dict[str, Any], device_type: st
     return precision
 
 
-def engine_config(ds_config: dict[str, Any], precision: str, batch_size: int, world_size: int) -> dict[str, Any]:
+def engine_config(
+    ds_config: dict[str, Any], precision: str, batch_size: int, world_size: int
+) -> dict[str, Any]:
     """The JSON with batch sizes and precision filled in from the training config."""
     config = copy.deepcopy(ds_config)
     accumulation = int(config.get("gradient_accumulation_steps", 1))

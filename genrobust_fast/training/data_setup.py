@@ -46,7 +46,8 @@ class TrainingData:
             "generated_missing_classes": self.alignment.get("missing", []),
             "generated_extra_classes": self.alignment.get("extra", []),
             "generator": self.generator,
-            "augment": cfg.augment, "crop_scale": cfg.crop_scale,
+            "augment": cfg.augment,
+            "crop_scale": cfg.crop_scale,
             "skipped_bad_files": self.skipped_bad,
         }
         return recipe
@@ -55,18 +56,41 @@ class TrainingData:
         from ..data.loaders import create_loader
 
         size = (self.cfg.image_size, self.cfg.image_size)
-        return create_loader(self.cfg.loader, self.tables, self.sampler, size, train=True, device=device,
-                             workers=self.cfg.workers, augment=self.cfg.augment, seed=self.cfg.seed,
-                             crop_scale=self.cfg.crop_scale)
+        return create_loader(
+            self.cfg.loader,
+            self.tables,
+            self.sampler,
+            size,
+            train=True,
+            device=device,
+            workers=self.cfg.workers,
+            augment=self.cfg.augment,
+            seed=self.cfg.seed,
+            crop_scale=self.cfg.crop_scale,
+        )
 
     def card(self, cfg: TrainConfig, precision: str, world_size: int, steps: int) -> ClassifierCard:
         resize = eval_resize(cfg.image_size)
-        recipe = {**self.recipe, "arch": cfg.arch, "epochs": cfg.epochs, "steps": steps, "batch_size": cfg.batch_size,
-                  "world_size": world_size, "lr": cfg.lr, "schedule": cfg.schedule, "precision": precision,
-                  "label_smoothing": cfg.label_smoothing, "seed": cfg.seed, "image_size": cfg.image_size}
+        recipe = {
+            **self.recipe,
+            "arch": cfg.arch,
+            "epochs": cfg.epochs,
+            "steps": steps,
+            "batch_size": cfg.batch_size,
+            "world_size": world_size,
+            "lr": cfg.lr,
+            "schedule": cfg.schedule,
+            "precision": precision,
+            "label_smoothing": cfg.label_smoothing,
+            "seed": cfg.seed,
+            "image_size": cfg.image_size,
+        }
         return ClassifierCard(
-            arch=cfg.arch, label_space=self.label_space,
-            preprocessing=Preprocessing(resize=resize, crop=cfg.image_size, mean=IMAGENET_MEAN, std=IMAGENET_STD),
+            arch=cfg.arch,
+            label_space=self.label_space,
+            preprocessing=Preprocessing(
+                resize=resize, crop=cfg.image_size, mean=IMAGENET_MEAN, std=IMAGENET_STD
+            ),
             recipe=recipe,
         )
 
@@ -85,8 +109,11 @@ def prepare_data(cfg: TrainConfig, rank: int = 0, world_size: int = 1) -> Traini
     if cfg.generated is not None and (cfg.generated_only or cfg.ratio != 0):
         gen, info = generated_table(cfg.generated, space, cfg.allow_missing_classes)
         if info["recipe"].get("provenance") == NO_PROVENANCE and rank == 0:  # once per run, not once per rank
-            logger.warning("--generated %s has no manifest.json: reading it as a plain ImageFolder (labels from "
-                           "its class-folder ids); the run records no provenance for it", cfg.generated)
+            logger.warning(
+                "--generated %s has no manifest.json: reading it as a plain ImageFolder (labels from "
+                "its class-folder ids); the run records no provenance for it",
+                cfg.generated,
+            )
         tables.append(gen)
         n_generated = len(gen)
         alignment, generator = info["alignment"], info["recipe"]
@@ -109,13 +136,15 @@ def _empty_classes(cfg: TrainConfig, space: LabelSpace, tables: list[ImageTable]
     where = []
     for cid in empty[:5]:
         folder = Path(cfg.real) / cid if cfg.real is not None and not cfg.generated_only else None
-        where.append(f"{cid} ({folder}/ has no usable images)" if folder is not None and folder.is_dir() else cid)
+        where.append(
+            f"{cid} ({folder}/ has no usable images)" if folder is not None and folder.is_dir() else cid
+        )
     shown = ", ".join(where) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
     if not cfg.allow_empty_classes:
         raise DatasetError(
-            f"{len(empty)} of {len(space)} training class(es) have no images: {shown}; add images, remove the class "
-            "(its folder, or from --classes), or pass --allow-empty-classes to train it anyway (recorded in the run)"
+            f"{len(empty)} of {len(space)} training class(es) have no images: {shown}; add images, remove "
+            "the class (its folder, or from --classes), or pass --allow-empty-classes to train it anyway "
+            "(recorded in the run)"
         )
     logger.warning("training %d class(es) without images (--allow-empty-classes): %s", len(empty), shown)
     return empty
-

@@ -92,15 +92,17 @@ def init_distributed(device: str) -> tuple[int, int]:
     deepspeed = import_deepspeed()
 
     if "RANK" not in os.environ and "WORLD_SIZE" not in os.environ:
-        os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1",
-                          MASTER_PORT=str(free_port()))
+        os.environ.update(
+            RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port())
+        )
     if device.startswith("cuda"):
         import torch
 
         torch.cuda.set_device(torch.device(device))  # NCCL binds each rank to the current device
     if not dist.is_initialized():
-        deepspeed.init_distributed(dist_backend="nccl" if device.startswith("cuda") else "gloo",
-                                   auto_mpi_discovery=False)
+        deepspeed.init_distributed(
+            dist_backend="nccl" if device.startswith("cuda") else "gloo", auto_mpi_discovery=False
+        )
     return dist.get_rank(), dist.get_world_size()
 
 

@@ -1,22 +1,25 @@
-"""Run logs: a CSV of metrics, TensorBoard when installed, and a progress bar (rank 0 only)."""
+"""Run logs: a CSV of metrics, the same scalars as TensorBoard events, and a progress bar (rank 0 only)."""
 
 from __future__ import annotations
 
 import csv
 import io
-import logging
 from pathlib import Path
 
 from ..fileio import atomic_write_text
-
-logger = logging.getLogger(__name__)
 
 FIELDS = ("step", "epoch", "loss", "lr", "images_per_s", "data_wait_fraction")
 
 
 class MetricsLog:
-    def __init__(self, out: str | Path, resume_step: int = 0, enabled: bool = True, progress_total: int = 0,
-                 progress: bool = True):
+    def __init__(
+        self,
+        out: str | Path,
+        resume_step: int = 0,
+        enabled: bool = True,
+        progress_total: int = 0,
+        progress: bool = True,
+    ):
         self.enabled = enabled
         self.path = Path(out) / "metrics.csv"
         self._tb = None
@@ -35,12 +38,10 @@ class MetricsLog:
         atomic_write_text(self.path, kept.getvalue())
         self._file = open(self.path, "a", newline="")  # noqa: SIM115 - kept open for the whole run
         self._writer = csv.DictWriter(self._file, fieldnames=FIELDS)
-        try:
-            from torch.utils.tensorboard import SummaryWriter
+        # tensorboard is a dependency: imported here because it is heavy and only rank 0 writes.
+        from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = SummaryWriter(str(Path(out) / "tensorboard"))
-        except ImportError:
-            logger.info("tensorboard is not installed; metrics go to %s only", self.path)
+        self._tb = SummaryWriter(str(Path(out) / "tensorboard"))
         if progress:
             from tqdm import tqdm
 

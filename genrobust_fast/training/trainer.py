@@ -67,7 +67,9 @@ def train(config: TrainConfig | Mapping[str, Any]) -> dict[str, Any]:
     joined = init_distributed(device)
     try:
         if joined != (rank, world_size):  # a launcher bug, not user input
-            raise RuntimeError(f"the process group made this rank {joined}, but RANK/WORLD_SIZE said {(rank, world_size)}")
+            raise RuntimeError(
+                f"the process group made this rank {joined}, but RANK/WORLD_SIZE said {(rank, world_size)}"
+            )
         return _run(cfg, data, device, rank, world_size, precision, ds_config)
     finally:
         if owns_group:
@@ -81,8 +83,8 @@ def _refuse_finished_run(cfg: TrainConfig) -> None:
     out = Path(cfg.out)
     if not cfg.resume and latest_tag(out) is not None:
         raise JobConflictError(
-            f"{out} already holds a training run (checkpoint {latest_tag(out)}); pass --resume to continue it "
-            "or choose a new --out"
+            f"{out} already holds a training run (checkpoint {latest_tag(out)}); pass --resume to continue "
+            "it or choose a new --out"
         )
 
 
@@ -93,7 +95,9 @@ def _precision(cfg: TrainConfig, ds_json: dict[str, Any], device: str) -> str:
     return resolve_precision(cfg.precision, ds_json, "cuda" if device.startswith("cuda") else "cpu", bf16_ok)
 
 
-def _engine(cfg: TrainConfig, data: TrainingData, precision: str, ds_config: dict[str, Any], schedule_steps: int):
+def _engine(
+    cfg: TrainConfig, data: TrainingData, precision: str, ds_config: dict[str, Any], schedule_steps: int
+):
     import torch
 
     from ..classifiers import create_classifier
@@ -104,8 +108,9 @@ def _engine(cfg: TrainConfig, data: TrainingData, precision: str, ds_config: dic
     optimizer = build_optimizer(model, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.nesterov)
     warmup = round(cfg.warmup_epochs * data.sampler.steps_per_epoch)
     scheduler = build_scheduler(optimizer, cfg.schedule, schedule_steps, warmup)
-    engine, _, _, _ = import_deepspeed().initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler,
-                                                    config=ds_config)
+    engine, _, _, _ = import_deepspeed().initialize(
+        model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config
+    )
     install_safe_loading(engine)
     if precision in ("bf16", "fp16"):
         # DeepSpeed casts parameters only; norm layers' running statistics must match them (CPU kernels
@@ -117,7 +122,9 @@ def _engine(cfg: TrainConfig, data: TrainingData, precision: str, ds_config: dic
     return engine
 
 
-def _check_resume_matches(saved: dict[str, Any], data: TrainingData, cfg: TrainConfig, world_size: int) -> None:
+def _check_resume_matches(
+    saved: dict[str, Any], data: TrainingData, cfg: TrainConfig, world_size: int
+) -> None:
     now = {"plan": data.plan.describe(), "batch_size": cfg.batch_size, "world_size": world_size}
     for key, value in now.items():
         if saved.get(key) != value:
@@ -127,8 +134,15 @@ def _check_resume_matches(saved: dict[str, Any], data: TrainingData, cfg: TrainC
             )
 
 
-def _run(cfg: TrainConfig, data: TrainingData, device: str, rank: int, world_size: int, precision: str,
-         ds_config: dict[str, Any]) -> dict[str, Any]:
+def _run(
+    cfg: TrainConfig,
+    data: TrainingData,
+    device: str,
+    rank: int,
+    world_size: int,
+    precision: str,
+    ds_config: dict[str, Any],
+) -> dict[str, Any]:
     import torch
 
     out = Path(cfg.out)
@@ -157,23 +171,46 @@ def _run(cfg: TrainConfig, data: TrainingData, device: str, rank: int, world_siz
             torch.set_rng_state(saved["torch_rng"])
     if rank == 0:
         write_resolved_config(cfg, out / "config.yaml")
-        atomic_write_json(out / "run.json", {
-            "label_space": data.label_space.to_json(), "recipe": data.recipe, "deepspeed": ds_config,
-            "precision": precision, "world_size": world_size, "steps_per_epoch": steps_per_epoch,
-            "total_steps": total_steps, "config": config_to_dict(cfg),
-        })
+        atomic_write_json(
+            out / "run.json",
+            {
+                "label_space": data.label_space.to_json(),
+                "recipe": data.recipe,
+                "deepspeed": ds_config,
+                "precision": precision,
+                "world_size": world_size,
+                "steps_per_epoch": steps_per_epoch,
+                "total_steps": total_steps,
+                "config": config_to_dict(cfg),
+            },
+        )
 
     loader = data.make_loader(device)
     log = MetricsLog(out, start_step, enabled=rank == 0, progress_total=total_steps, progress=cfg.progress)
     criterion = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     if rank == 0:
-        logger.info("training %s on %s: %d steps (%d per epoch), loader %s, precision %s, %d rank(s)",
-                    cfg.arch, device, total_steps, steps_per_epoch, loader.describe(), precision, world_size)
+        logger.info(
+            "training %s on %s: %d steps (%d per epoch), loader %s, precision %s, %d rank(s)",
+            cfg.arch,
+            device,
+            total_steps,
+            steps_per_epoch,
+            loader.describe(),
+            precision,
+            world_size,
+        )
 
     def client_state(step: int) -> dict[str, Any]:
         epoch, pos = divmod(step, steps_per_epoch)
-        return {"global_step": step, "epoch": epoch, "step": pos, "plan": data.plan.describe(),
-                "batch_size": cfg.batch_size, "world_size": world_size, "torch_rng": torch.get_rng_state()}
+        return {
+            "global_step": step,
+            "epoch": epoch,
+            "step": pos,
+            "plan": data.plan.describe(),
+            "batch_size": cfg.batch_size,
+            "world_size": world_size,
+            "torch_rng": torch.get_rng_state(),
+        }
 
     step, last_saved = start_step, start_step if start_step else None
     # The loss sum stays on the training device: reading it every step would wait for the GPU each time.
@@ -205,8 +242,16 @@ def _run(cfg: TrainConfig, data: TrainingData, device: str, rank: int, world_siz
                     last_loss = float(window["loss"]) / window["steps"]
                     ips = window["steps"] * cfg.batch_size * world_size / max(window["total"], 1e-9)
                     wait = window["wait"] / max(window["total"], 1e-9)
-                    log.log({"step": step, "epoch": round(step / steps_per_epoch, 4), "loss": round(last_loss, 5),
-                             "lr": engine.get_lr()[0], "images_per_s": round(ips, 2), "data_wait_fraction": round(wait, 4)})
+                    log.log(
+                        {
+                            "step": step,
+                            "epoch": round(step / steps_per_epoch, 4),
+                            "loss": round(last_loss, 5),
+                            "lr": engine.get_lr()[0],
+                            "images_per_s": round(ips, 2),
+                            "data_wait_fraction": round(wait, 4),
+                        }
+                    )
                     log.advance(window["steps"], ips, wait, last_loss)
                     window = {"steps": 0, "wait": 0.0, "total": 0.0, "loss": torch.zeros((), device=device)}
                 if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total_steps:
@@ -219,22 +264,31 @@ def _run(cfg: TrainConfig, data: TrainingData, device: str, rank: int, world_siz
             epoch, pos = epoch + 1, 0
         if last_saved != step:
             save_checkpoint(engine, out, step, client_state(step))
-        model_path = export_classifier(engine, data.card(cfg, precision, world_size, step), out, rank, precision)
+        model_path = export_classifier(
+            engine, data.card(cfg, precision, world_size, step), out, rank, precision
+        )
     finally:
         log.close()
         loader.close()
     images_per_s = totals["images"] * world_size / max(totals["total"], 1e-9)
     result = {
-        "out": str(out), "model": str(model_path), "steps": step, "resumed_from": start_step,
-        "epochs": round(step / steps_per_epoch, 4), "final_loss": last_loss, "precision": precision,
-        "world_size": world_size, "loader": loader.describe(), "plan": data.plan.describe(),
+        "out": str(out),
+        "model": str(model_path),
+        "steps": step,
+        "resumed_from": start_step,
+        "epochs": round(step / steps_per_epoch, 4),
+        "final_loss": last_loss,
+        "precision": precision,
+        "world_size": world_size,
+        "loader": loader.describe(),
+        "plan": data.plan.describe(),
         "images_per_s": round(images_per_s, 2),
         "data_wait_fraction": round(totals["wait"] / max(totals["total"], 1e-9), 4),
-        "skipped_bad_files": data.skipped_bad, "alignment": data.alignment,
+        "skipped_bad_files": data.skipped_bad,
+        "alignment": data.alignment,
     }
     if rank == 0:
         atomic_write_json(out / "result.json", result)
     if step == start_step and cfg.resume:
         logger.info("run was already complete at step %d", step)
     return result
-

@@ -1,7 +1,13 @@
 import pytest
 import torch
 
-from genrobust_fast.classifiers import ClassifierCard, Preprocessing, create_classifier, load_classifier, save_classifier
+from genrobust_fast.classifiers import (
+    ClassifierCard,
+    Preprocessing,
+    create_classifier,
+    load_classifier,
+    save_classifier,
+)
 from genrobust_fast.errors import InputError
 from genrobust_fast.labels import LabelSpace
 

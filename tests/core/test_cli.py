@@ -31,10 +31,10 @@ def test_info_json_reports_every_library():
 
 def test_help_does_not_import_heavy_libraries():
     code = (
-        "import sys; from click.testing import CliRunner; from genrobust_fast.cli.main import cli;"
-        "r = CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0, r.output;"
-        "heavy = [m for m in ('torch', 'diffusers', 'deepspeed', 'nvidia.dali', 'onnxruntime') if m in sys.modules];"
-        "print(','.join(heavy))"
+        "import sys; from click.testing import CliRunner; from genrobust_fast.cli.main import cli;r = "
+        "CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0, r.output;heavy = [m for m in "
+        "('torch', 'diffusers', 'deepspeed', 'nvidia.dali', 'onnxruntime') if m in "
+        "sys.modules];print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"--help imported {out.stdout.strip()}"
@@ -74,8 +74,10 @@ def test_an_error_raised_in_a_dataloader_worker_is_its_own_one_line_message():
             try:
                 raise OSError("image file is truncated")
             except OSError as exc:  # chained, as the loaders raise it: the message is still the last line
-                raise DatasetError(f"real/n01440764/bad.JPEG cannot be decoded ({exc}); run `genrobust data "
-                                   "check real/` to skip it") from exc
+                raise DatasetError(
+                    f"real/n01440764/bad.JPEG cannot be decoded ({exc}); run `genrobust data "
+                    "check real/` to skip it"
+                ) from exc
 
     @click.group(cls=GenrobustGroup)
     def group():
@@ -88,5 +90,7 @@ def test_an_error_raised_in_a_dataloader_worker_is_its_own_one_line_message():
 
     result = CliRunner().invoke(group, ["load"])
     assert result.exit_code == 1
-    assert result.output.strip() == ("Error: DatasetError: real/n01440764/bad.JPEG cannot be decoded (image file is "
-                                     "truncated); run `genrobust data check real/` to skip it")
+    assert result.output.strip() == (
+        "Error: DatasetError: real/n01440764/bad.JPEG cannot be decoded (image file is "
+        "truncated); run `genrobust data check real/` to skip it"
+    )

@@ -36,7 +36,9 @@ def gpus(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
     monkeypatch.setattr(torch.cuda, "set_device", set_device)
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)  # train's precision check
+    monkeypatch.setattr(
+        torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True
+    )  # train's precision check
     monkeypatch.setenv("LOCAL_RANK", "3")
     return current
 
@@ -61,6 +63,7 @@ def _tree(root, classes=("n01440764", "n01443537"), per_class=2):
 
 # --- the resolver -------------------------------------------------------------------------------------
 
+
 def test_auto_and_cuda_under_a_launcher_become_the_local_rank_and_the_current_device(gpus):
     assert resolve_device("auto") == resolve_device(None) == resolve_device("cuda") == torch.device("cuda:3")
     assert gpus == [torch.device("cuda:3")] * 3
@@ -76,8 +79,11 @@ def test_without_a_launcher_auto_is_gpu_zero(gpus, monkeypatch):
 
 def test_more_ranks_than_gpus_and_unknown_gpus_are_clear_errors(gpus, monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
-    with pytest.raises(BackendUnavailableError, match=r"LOCAL_RANK=3 but only 2 GPU\(s\) are visible.*"
-                                                      r"--nproc-per-node 2"):
+    with pytest.raises(
+        BackendUnavailableError,
+        match=r"LOCAL_RANK=3 but only 2 GPU\(s\) are visible.*"
+        r"--nproc-per-node 2",
+    ):
         resolve_device("auto")
     with pytest.raises(BackendUnavailableError, match=r"'cuda:5' was asked for but 2 GPU\(s\) are visible"):
         resolve_device("cuda:5")
@@ -99,6 +105,7 @@ def test_on_a_cpu_machine_auto_is_cpu_and_cuda_is_an_error(monkeypatch):
 
 # --- every command ------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def runners_reached(monkeypatch):
     """Generation stops where the torch runners would move the model to the device."""
@@ -114,8 +121,26 @@ def test_generate_and_bench_generate_resolve_the_local_rank(gpus, runners_reache
     classes = tmp_path / "classes.tsv"
     classes.write_text("n01440764\ttench\n")
     for device in ("auto", "cuda"):
-        result = _invoke(["generate", "--model", "tiny", "--classes", classes, "--per-class", "1", "--steps", "2",
-                          "--backend", "torch", "--device", device, "--out", tmp_path / f"g-{device}", "--no-progress"])
+        result = _invoke(
+            [
+                "generate",
+                "--model",
+                "tiny",
+                "--classes",
+                classes,
+                "--per-class",
+                "1",
+                "--steps",
+                "2",
+                "--backend",
+                "torch",
+                "--device",
+                device,
+                "--out",
+                tmp_path / f"g-{device}",
+                "--no-progress",
+            ]
+        )
         assert _reached(result) == torch.device("cuda:3")
     result = _invoke(["bench", "generate", "--model", "tiny", "--backend", "torch", "--quick"])
     assert _reached(result) == torch.device("cuda:3") and gpus[-1] == torch.device("cuda:3")
@@ -125,8 +150,24 @@ def test_generate_with_more_ranks_than_gpus_is_one_clean_line(gpus, monkeypatch,
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     classes = tmp_path / "classes.tsv"
     classes.write_text("n01440764\ttench\n")
-    result = _invoke(["generate", "--model", "tiny", "--classes", classes, "--per-class", "1", "--steps", "2",
-                      "--backend", "torch", "--out", tmp_path / "g", "--no-progress"])
+    result = _invoke(
+        [
+            "generate",
+            "--model",
+            "tiny",
+            "--classes",
+            classes,
+            "--per-class",
+            "1",
+            "--steps",
+            "2",
+            "--backend",
+            "torch",
+            "--out",
+            tmp_path / "g",
+            "--no-progress",
+        ]
+    )
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "LOCAL_RANK=3 but only 2 GPU(s) are visible" in result.output
 
@@ -142,11 +183,25 @@ def test_eval_resolves_the_local_rank(gpus, monkeypatch, tmp_path):
     monkeypatch.setattr(runner, "_run_model", stop)
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # folder:mine registers "mine"
     space = LabelSpace.from_ids(("n01440764", "n01443537"))
-    weights = save_classifier(create_classifier("squeezenet1_1", 2), ClassifierCard(
-        "squeezenet1_1", space, Preprocessing(resize=24, crop=16)), tmp_path / "model.safetensors")
+    weights = save_classifier(
+        create_classifier("squeezenet1_1", 2),
+        ClassifierCard("squeezenet1_1", space, Preprocessing(resize=24, crop=16)),
+        tmp_path / "model.safetensors",
+    )
     bench = _tree(tmp_path / "bench")
-    result = _invoke(["eval", "--checkpoint", weights, "--benchmark", f"folder:mine={bench}", "--num-workers", "0",
-                      "--out", tmp_path / "results"])
+    result = _invoke(
+        [
+            "eval",
+            "--checkpoint",
+            weights,
+            "--benchmark",
+            f"folder:mine={bench}",
+            "--num-workers",
+            "0",
+            "--out",
+            tmp_path / "results",
+        ]
+    )
     assert _reached(result) == torch.device("cuda:3") and gpus[-1] == torch.device("cuda:3")
 
 
@@ -159,7 +214,19 @@ def test_train_and_bench_train_resolve_the_local_rank(gpus, monkeypatch, tmp_pat
     monkeypatch.setattr(trainer, "init_distributed", stop)
     real = _tree(tmp_path / "real")
     for device in ("auto", "cuda"):
-        result = _invoke(["train", "--real", real, "--device", device, "--batch-size", "2", "--out", tmp_path / f"run-{device}"])
+        result = _invoke(
+            [
+                "train",
+                "--real",
+                real,
+                "--device",
+                device,
+                "--batch-size",
+                "2",
+                "--out",
+                tmp_path / f"run-{device}",
+            ]
+        )
         assert _reached(result) == torch.device("cuda:3")
     result = _invoke(["bench", "train", "--quick"])
     assert _reached(result) == torch.device("cuda:3") and gpus[-1] == torch.device("cuda:3")
@@ -173,8 +240,18 @@ def test_train_takes_the_rank_from_the_launchers_local_rank_argument(gpus, monke
 
     monkeypatch.setattr(trainer, "init_distributed", stop)
     monkeypatch.delenv("LOCAL_RANK")
-    result = _invoke(["train", "--real", _tree(tmp_path / "real"), "--local_rank=2", "--batch-size", "2",
-                      "--out", tmp_path / "run"])
+    result = _invoke(
+        [
+            "train",
+            "--real",
+            _tree(tmp_path / "real"),
+            "--local_rank=2",
+            "--batch-size",
+            "2",
+            "--out",
+            tmp_path / "run",
+        ]
+    )
     assert _reached(result) == torch.device("cuda:2")
 
 
@@ -185,8 +262,20 @@ def test_finetune_resolves_the_local_rank(gpus, monkeypatch, tmp_path):
         raise Reached(device)
 
     monkeypatch.setattr(trainer, "_autocast_dtype", stop)
-    result = _invoke(["generator", "finetune", "--model", "tiny", "--real", _tree(tmp_path / "real"),
-                      "--out", tmp_path / "ft", "--steps", "1"])
+    result = _invoke(
+        [
+            "generator",
+            "finetune",
+            "--model",
+            "tiny",
+            "--real",
+            _tree(tmp_path / "real"),
+            "--out",
+            tmp_path / "ft",
+            "--steps",
+            "1",
+        ]
+    )
     assert _reached(result) == torch.device("cuda:3") and gpus[-1] == torch.device("cuda:3")
 
 
@@ -199,10 +288,24 @@ def test_engine_build_and_refit_make_the_local_rank_current_before_building(gpus
     monkeypatch.setattr(build, "build_engines", stop)
     monkeypatch.setattr(trt_backend, "refit_engines", stop)
     monkeypatch.setattr(models, "load_components", lambda model: None)
-    result = _invoke(["engine", "build", "--model", "tiny", "--backend", "tensorrt", "--engine-dir", tmp_path])
+    result = _invoke(
+        ["engine", "build", "--model", "tiny", "--backend", "tensorrt", "--engine-dir", tmp_path]
+    )
     assert _reached(result) == torch.device("cuda:3")
-    result = _invoke(["engine", "refit", "--model", "tiny", "--base-model", "tiny", "--device", "cuda:1",
-                      "--engine-dir", tmp_path])
+    result = _invoke(
+        [
+            "engine",
+            "refit",
+            "--model",
+            "tiny",
+            "--base-model",
+            "tiny",
+            "--device",
+            "cuda:1",
+            "--engine-dir",
+            tmp_path,
+        ]
+    )
     assert _reached(result) == torch.device("cuda:1")
 
 

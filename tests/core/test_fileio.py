@@ -7,10 +7,9 @@ from genrobust_fast.fileio import atomic_path, atomic_write_json, sha256_file
 
 def test_atomic_write_leaves_no_partial_file_on_error(tmp_path):
     target = tmp_path / "sub" / "out.bin"
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(b"half")
-            raise RuntimeError("killed mid-write")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("killed mid-write")
     assert not target.exists()
     assert list(target.parent.iterdir()) == []
 

@@ -67,11 +67,14 @@ def test_class_file_line_without_a_tab_is_an_error_naming_file_and_line(tmp_path
 
     f = tmp_path / "classes.tsv"
     f.write_text("n01440764\ttench\nthis line is malformed\n")
-    with pytest.raises(InputError, match=r"classes.tsv:2: 'this line is malformed' is not 'class_id<TAB>name'"):
+    with pytest.raises(
+        InputError, match=r"classes.tsv:2: 'this line is malformed' is not 'class_id<TAB>name'"
+    ):
         read_label_space_file(f)
     # Through the CLI: a plan must not be made with a class called "this line is malformed".
-    result = CliRunner().invoke(cli, ["generate", "--model", "tiny", "--classes", str(f), "--dry-run",
-                                      "--out", str(tmp_path / "gen")])
+    result = CliRunner().invoke(
+        cli, ["generate", "--model", "tiny", "--classes", str(f), "--dry-run", "--out", str(tmp_path / "gen")]
+    )
     assert result.exit_code == 1, result.output
     assert f"{f}:2:" in result.output and "class_id<TAB>name" in result.output
     assert "Traceback" not in result.output

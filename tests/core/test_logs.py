@@ -26,7 +26,11 @@ def test_info_lines_wait_for_acceptance_and_vanish_on_refusal(stream):
         log.warning("a warning passes at once")
         assert stream.getvalue() == "WARNING a warning passes at once\n"
         log.info("checked")
-    assert stream.getvalue().splitlines() == ["WARNING a warning passes at once", "INFO listed 6 images", "INFO checked"]
+    assert stream.getvalue().splitlines() == [
+        "WARNING a warning passes at once",
+        "INFO listed 6 images",
+        "INFO checked",
+    ]
 
     with pytest.raises(ValueError), info_until_accepted():
         log.info("listed 0 images")

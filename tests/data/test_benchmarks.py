@@ -12,8 +12,16 @@ def test_listing_benchmark_compares_cold_cached_and_torchvision(tmp_path):
 
 
 def test_loader_benchmark_checks_parity_then_reports_ratios(tmp_path):
-    result = bench_loader(n_images=48, size=160, out_size=112, batch_size=8, threads=1,
-                          data_dir=str(tmp_path / "jpegs"), parity_images=20, repeats=2)
+    result = bench_loader(
+        n_images=48,
+        size=160,
+        out_size=112,
+        batch_size=8,
+        threads=1,
+        data_dir=str(tmp_path / "jpegs"),
+        parity_images=20,
+        repeats=2,
+    )
     assert set(result["parity"]) == {"torch", "dali"}
     assert all(v["mean_abs_diff"] <= 0.1 for v in result["parity"].values())
     for name in ("plain_torchvision", "torch_kernel", "dali"):

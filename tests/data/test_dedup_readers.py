@@ -33,10 +33,31 @@ def deduped(tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        result = CliRunner().invoke(cli, [
-            "generate", "--model", "tiny", "--classes", str(root / "classes.tsv"), "--per-class", str(PER_CLASS),
-            "--steps", "2", "--backend", "torch", "--format", "webdataset", "--dedup", "--config",
-            str(root / "gen.yaml"), "--out", str(root / "gen"), "--no-progress", "--json"])
+        result = CliRunner().invoke(
+            cli,
+            [
+                "generate",
+                "--model",
+                "tiny",
+                "--classes",
+                str(root / "classes.tsv"),
+                "--per-class",
+                str(PER_CLASS),
+                "--steps",
+                "2",
+                "--backend",
+                "torch",
+                "--format",
+                "webdataset",
+                "--dedup",
+                "--config",
+                str(root / "gen.yaml"),
+                "--out",
+                str(root / "gen"),
+                "--no-progress",
+                "--json",
+            ],
+        )
     finally:
         torch.set_num_threads(threads)
     assert result.exit_code == 0, result.output
@@ -61,7 +82,9 @@ def test_training_table_and_both_loaders_skip_the_dropped_members(deduped):
     assert sorted(table.read_bytes(i) for i in range(len(table))) == sorted(kept.values())
     assert sorted(table.labels.tolist()) == [0, 1]
     for kind in ("torch", "dali"):
-        loader = create_loader(kind, [table], SequentialOrder(len(table), 2), (16, 16), train=False, workers=1)
+        loader = create_loader(
+            kind, [table], SequentialOrder(len(table), 2), (16, 16), train=False, workers=1
+        )
         batches = list(loader.epoch(0))
         loader.close()
         assert len(batches) == loader.steps_per_epoch == 1

@@ -31,11 +31,16 @@ def test_a_recorded_file_that_is_gone_is_named(tmp_path):
     gen = generated_set(tmp_path / "gen", per_class=2)
     lost = f"{CLASSES[1]}/{CLASSES[1]}_0000001.png"
     (gen / lost).unlink()
-    with pytest.raises(DatasetError, match=rf"lacks 1 image\(s\) its metadata records \({lost}\); rerun the "
-                                           r"`genrobust generate` command"):
+    with pytest.raises(
+        DatasetError,
+        match=rf"lacks 1 image\(s\) its metadata records \({lost}\); rerun the "
+        r"`genrobust generate` command",
+    ):
         generated_table(gen, SPACE)
     # A file `generate --dedup` removed is listed in _meta/dedup.json: gone on purpose, not missing.
-    (gen / "_meta" / "dedup.json").write_text(json.dumps({"dropped_files": [{"file": lost, "duplicate_of": "x"}]}))
+    (gen / "_meta" / "dedup.json").write_text(
+        json.dumps({"dropped_files": [{"file": lost, "duplicate_of": "x"}]})
+    )
     table, _ = generated_table(gen, SPACE)
     assert len(table) == 5
 
@@ -43,8 +48,11 @@ def test_a_recorded_file_that_is_gone_is_named(tmp_path):
 def test_a_deleted_shard_is_named_not_reported_as_missing_classes(tmp_path):
     gen = generated_set(tmp_path / "gen", per_class=2, fmt="webdataset")
     (gen / SHARD).unlink()
-    with pytest.raises(DatasetError, match=rf"missing 1 finished shard\(s\) its metadata records: {SHARD} "
-                                           r"\(6 images\); rerun the `genrobust generate`"):
+    with pytest.raises(
+        DatasetError,
+        match=rf"missing 1 finished shard\(s\) its metadata records: {SHARD} "
+        r"\(6 images\); rerun the `genrobust generate`",
+    ):
         generated_table(gen, SPACE)
 
 
@@ -64,7 +72,9 @@ def test_an_unfinished_webdataset_shard_is_a_partial_set_not_an_error(tmp_path):
     gen = generated_set(tmp_path / "gen", per_class=2, fmt="webdataset")
     (gen / "_meta" / "shard-00000-of-00001.done.json").unlink()
     (gen / SHARD).rename(gen / "shards" / ".shard-00000-of-00001.tar.partial")  # still being written
-    with pytest.raises(DatasetError, match="no images of 3 training class"):  # nothing finished yet: no shard named
+    with pytest.raises(
+        DatasetError, match="no images of 3 training class"
+    ):  # nothing finished yet: no shard named
         generated_table(gen, SPACE)
 
 
@@ -77,11 +87,15 @@ def test_data_audit_of_a_truncated_shard_is_one_line_naming_it(tmp_path):
     gen = generated_set(tmp_path / "gen", per_class=2, fmt="webdataset")
     bench = real_tree(tmp_path / "bench", per_class=1)
     _truncate(gen / SHARD)
-    line = _one_line(CliRunner().invoke(cli, ["data", "audit", "--generated", str(gen), "--against", str(bench)]))
+    line = _one_line(
+        CliRunner().invoke(cli, ["data", "audit", "--generated", str(gen), "--against", str(bench)])
+    )
     assert f"shard {gen / SHARD} cannot be read" in line and "rerun the `genrobust generate` command" in line
 
     (gen / SHARD).unlink()
-    line = _one_line(CliRunner().invoke(cli, ["data", "audit", "--generated", str(gen), "--against", str(bench)]))
+    line = _one_line(
+        CliRunner().invoke(cli, ["data", "audit", "--generated", str(gen), "--against", str(bench)])
+    )
     assert f"shard {gen / SHARD} is missing" in line
 
 

@@ -1,8 +1,8 @@
-
 import numpy as np
 import pytest
 import torch
 
+from genrobust_fast.constants import IMAGENET_MEAN, IMAGENET_STD
 from genrobust_fast.data import (
     MixedSampler,
     MixPlan,
@@ -12,7 +12,6 @@ from genrobust_fast.data import (
     generated_table,
     real_table,
 )
-from genrobust_fast.constants import IMAGENET_MEAN, IMAGENET_STD
 from genrobust_fast.data.augment import center_crop_boxes, random_resized_crop_boxes
 from genrobust_fast.errors import DatasetError, InputError
 from genrobust_fast.labels import LabelSpace
@@ -63,7 +62,9 @@ def test_dali_and_torch_agree_on_evaluation_preprocessing(tables):
     _, real, gen = tables
     out = {}
     for kind in ("torch", "dali"):
-        loader = create_loader(kind, [real, gen], SequentialOrder(len(real) + len(gen), 8), SIZE, train=False, workers=1)
+        loader = create_loader(
+            kind, [real, gen], SequentialOrder(len(real) + len(gen), 8), SIZE, train=False, workers=1
+        )
         out[kind] = _collect(loader)
         loader.close()
     x_t = torch.cat([x for x, _ in out["torch"]])
@@ -99,7 +100,7 @@ def test_augmentation_baselines_run_on_the_torch_loader(tables, augment):
     sampler = MixedSampler(MixPlan.create(len(real)), batch_size=4)
     plain = create_loader("torch", [real], sampler, SIZE, workers=0)
     augmented = create_loader("torch", [real], sampler, SIZE, workers=0, augment=augment)
-    (x0, y0), = _collect(plain)[:1]
+    ((x0, y0),) = _collect(plain)[:1]
     batches = _collect(augmented)
     x1, y1 = batches[0]
     assert torch.equal(y0, y1) and x1.shape == x0.shape and torch.isfinite(x1).all()
@@ -124,7 +125,9 @@ def test_boxes_stay_inside_images_and_center_crop_matches_resize_then_crop():
     area = boxes[:, 2] * boxes[:, 3] / (h_w[:, 0] * h_w[:, 1])
     assert area.min() >= 0.05 and area.max() <= 1.0 and area.std() > 0.1
     # --crop-scale 0.5 on a 48x64 image (tall/wide images fall back to a center crop, as torchvision's do)
-    larger = random_resized_crop_boxes(np.repeat(sizes[:1], 100, axis=0), np.random.default_rng(0), scale=(0.5, 1.0))
+    larger = random_resized_crop_boxes(
+        np.repeat(sizes[:1], 100, axis=0), np.random.default_rng(0), scale=(0.5, 1.0)
+    )
     larger_area = larger[:, 2] * larger[:, 3] / (48 * 64)
     assert larger_area.min() >= 0.47 and larger_area.max() <= 1.0  # whole-pixel rounding aside
     # 256x512 image, resize shorter side to 256, center crop 224 -> a 224x224 box in the middle.

@@ -61,13 +61,16 @@ def test_sequential_order_covers_everything_once_across_ranks():
     assert sorted(got) == list(range(10))
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"n_real": 10, "n_generated": 0, "ratio": 1.0}, "no generated set"),
-    ({"n_real": 10, "n_generated": 5, "ratio": -1.0}, "must be >= 0"),
-    ({"n_real": 10, "n_generated": 5, "generated_count": 6}, "exceeds the 5 images"),
-    ({"n_real": 0, "n_generated": 5, "ratio": 1.0}, "no real images"),
-    ({"n_real": 10, "n_generated": 5, "ratio": 1.0, "generated_only": True}, "drop --ratio"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_real": 10, "n_generated": 0, "ratio": 1.0}, "no generated set"),
+        ({"n_real": 10, "n_generated": 5, "ratio": -1.0}, "must be >= 0"),
+        ({"n_real": 10, "n_generated": 5, "generated_count": 6}, "exceeds the 5 images"),
+        ({"n_real": 0, "n_generated": 5, "ratio": 1.0}, "no real images"),
+        ({"n_real": 10, "n_generated": 5, "ratio": 1.0, "generated_only": True}, "drop --ratio"),
+    ],
+)
 def test_invalid_mixing_options_are_explained(kwargs, message):
     with pytest.raises(InputError, match=message):
         MixPlan.create(**kwargs)

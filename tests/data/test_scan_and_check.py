@@ -60,7 +60,9 @@ def test_cache_lives_outside_the_tree_so_torchvision_imagefolder_still_reads_it(
     scan_image_folder(root)
     check_image_folder(root, workers=1)
     assert sorted(p.name for p in root.iterdir()) == before
-    assert (index_dir(root) / "scan.json").is_file() and str(index_dir(root)).startswith(str(tmp_path / "cache"))
+    assert (index_dir(root) / "scan.json").is_file() and str(index_dir(root)).startswith(
+        str(tmp_path / "cache")
+    )
     assert ImageFolder(str(root)).classes == ["_private", *CLASSES]  # torchvision's own quirk, not ours
 
 
@@ -75,7 +77,9 @@ def test_check_finds_truncated_and_empty_files_and_duplicates_and_training_skips
     assert report["images"] == 12 and report["readable"] == 10
     assert sorted(report["bad"]) == sorted([f"{CLASSES[0]}/truncated.JPEG", f"{CLASSES[2]}/empty.jpg"])
     assert report["per_class"] == {CLASSES[0]: 3, CLASSES[1]: 4, CLASSES[2]: 3}
-    assert [sorted(g) for g in report["duplicate_groups"]] == [[f"{CLASSES[1]}/copy.jpg", f"{CLASSES[1]}/{CLASSES[1]}_0.JPEG"]]
+    assert [sorted(g) for g in report["duplicate_groups"]] == [
+        [f"{CLASSES[1]}/copy.jpg", f"{CLASSES[1]}/{CLASSES[1]}_0.JPEG"]
+    ]
 
     files = scan_image_folder(root)
     assert len(files) == 10 and files.skipped_bad == 2

@@ -33,7 +33,9 @@ def test_generated_labels_follow_class_ids_not_manifest_or_folder_order(tmp_path
 def test_generated_set_missing_or_extra_classes_is_an_error_unless_allowed(tmp_path):
     space = LabelSpace.from_ids(CLASSES)
     missing = generated_set(tmp_path / "missing", per_class=1, classes=CLASSES[:2])
-    with pytest.raises(DatasetError, match=r"no images of 1 training class.*n02979186.*--allow-missing-classes"):
+    with pytest.raises(
+        DatasetError, match=r"no images of 1 training class.*n02979186.*--allow-missing-classes"
+    ):
         generated_table(missing, space)
     table, info = generated_table(missing, space, allow_missing_classes=True)
     assert info["alignment"] == {"missing": [CLASSES[2]], "extra": []}
@@ -54,6 +56,10 @@ def test_a_folder_without_manifest_is_read_as_a_plain_imagefolder_without_proven
     table, info = generated_table(plain, space)
     assert len(table) == 6 and sorted(table.labels.tolist()) == [0, 0, 1, 1, 2, 2]
     assert all(f.split("/")[0] == space.ids[label] for f, label in zip(table.files, table.labels))
-    assert info["recipe"] == {"provenance": NO_PROVENANCE, "output_format": "plain-imagefolder", "total_images": 6}
+    assert info["recipe"] == {
+        "provenance": NO_PROVENANCE,
+        "output_format": "plain-imagefolder",
+        "total_images": 6,
+    }
     with pytest.raises(DatasetError, match="no manifest.json and none of its"):
         generated_table(tmp_path, space)  # the folder above the class folders

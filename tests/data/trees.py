@@ -17,7 +17,9 @@ import numpy as np
 from PIL import Image
 
 CLASSES = ("n01440764", "n02102040", "n02979186")  # tench, English springer, cassette player
-COLORS = {cid: np.array(c, dtype=np.int64) for cid, c in zip(CLASSES, ((200, 40, 40), (40, 200, 40), (40, 40, 200)))}
+COLORS = {
+    cid: np.array(c, dtype=np.int64) for cid, c in zip(CLASSES, ((200, 40, 40), (40, 200, 40), (40, 40, 200)))
+}
 
 
 def class_image(cid: str, i: int, size: tuple[int, int] = (40, 48), seed: int = 0) -> Image.Image:
@@ -58,9 +60,17 @@ def real_tree(root: Path, per_class: int = 4, classes=CLASSES, corrupt: bool = F
     return root
 
 
-def generated_set(root: Path, per_class: int = 4, classes=CLASSES, manifest_classes=None,
-                  fmt: str = "imagefolder", ext: str = "png", size=(40, 48), model: str = "tiny",
-                  strategy: str = "class_labels") -> Path:
+def generated_set(
+    root: Path,
+    per_class: int = 4,
+    classes=CLASSES,
+    manifest_classes=None,
+    fmt: str = "imagefolder",
+    ext: str = "png",
+    size=(40, 48),
+    model: str = "tiny",
+    strategy: str = "class_labels",
+) -> Path:
     """A set in the generation layout; the manifest lists classes in reverse order on purpose."""
     manifest_classes = list(manifest_classes or classes)[::-1]
     root.mkdir(parents=True, exist_ok=True)
@@ -80,8 +90,10 @@ def generated_set(root: Path, per_class: int = 4, classes=CLASSES, manifest_clas
         (root / "shards").mkdir(exist_ok=True)
         with tarfile.open(root / "shards" / "shard-00000-of-00001.tar", "w") as tar:
             for name, data, cid, i in members:
-                for member, payload in ((name, data), (name.rsplit(".", 1)[0] + ".json",
-                                                       json.dumps({"class_id": cid, "index": i}).encode())):
+                for member, payload in (
+                    (name, data),
+                    (name.rsplit(".", 1)[0] + ".json", json.dumps({"class_id": cid, "index": i}).encode()),
+                ):
                     info = tarfile.TarInfo(member)
                     info.size = len(payload)
                     tar.addfile(info, io.BytesIO(payload))
@@ -91,10 +103,13 @@ def generated_set(root: Path, per_class: int = 4, classes=CLASSES, manifest_clas
     (root / "_meta" / "shard-00000-of-00001.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     (root / "_meta" / "shard-00000-of-00001.done.json").write_text("{}")
     manifest = {
-        "format": "genrobust-generated/1", "job_id": "0" * 64,
+        "format": "genrobust-generated/1",
+        "job_id": "0" * 64,
         "config": {"model": model, "strategy": strategy, "steps": 2},
         "label_space": {"ids": manifest_classes, "names": manifest_classes},
-        "num_shards": 1, "total_images": len(members), "output_format": fmt,
+        "num_shards": 1,
+        "total_images": len(members),
+        "output_format": fmt,
     }
     (root / "manifest.json").write_text(json.dumps(manifest))
     return root

@@ -27,8 +27,6 @@ def fmnist(tmp_path):
     return root
 
 
-
-
 @pytest.fixture
 def write_idx():
     return write_idx_file

@@ -11,7 +11,14 @@ from genrobust_fast.cli.main import cli
 def test_argv_passes_only_the_options_a_benchmark_declares(tmp_path):
     out = tmp_path / "k.json"
     assert bench_all.benchmark_argv("unet", {"--quick", "--model", "--out"}, True, out) == [
-        "bench", "unet", "--quick", "--model", "tiny", "--out", str(out)]
+        "bench",
+        "unet",
+        "--quick",
+        "--model",
+        "tiny",
+        "--out",
+        str(out),
+    ]
     assert bench_all.benchmark_argv("kernels", {"--size"}, True, out) == ["bench", "kernels"]
     assert bench_all.benchmark_argv("loader", {"--quick"}, False, out) == ["bench", "loader"]
 
@@ -30,7 +37,9 @@ def test_a_failing_benchmark_is_recorded_with_its_error(tmp_path, monkeypatch):
 def test_missing_benchmarks_do_not_stop_the_run(tmp_path, monkeypatch):
     monkeypatch.setattr(bench_all, "command_options", lambda area: None)
     out = tmp_path / "all.json"
-    result = CliRunner().invoke(cli, ["bench", "all", "--only", "scale", "--only", "train", "--out", str(out)])
+    result = CliRunner().invoke(
+        cli, ["bench", "all", "--only", "scale", "--only", "train", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
     assert {a: r["status"] for a, r in doc["benchmarks"].items()} == {"scale": "missing", "train": "missing"}
@@ -39,7 +48,9 @@ def test_missing_benchmarks_do_not_stop_the_run(tmp_path, monkeypatch):
 
 
 def test_results_are_read_from_the_file_or_the_printed_json(tmp_path):
-    assert bench_all._read_result(tmp_path / "none.json", 'INFO x {not json}\n{"a": {"b": 1}}\n') == {"a": {"b": 1}}
+    assert bench_all._read_result(tmp_path / "none.json", 'INFO x {not json}\n{"a": {"b": 1}}\n') == {
+        "a": {"b": 1}
+    }
     (tmp_path / "r.json").write_text('{"z": 2}')
     assert bench_all._read_result(tmp_path / "r.json", "") == {"z": 2}
     assert bench_all._read_result(tmp_path / "none.json", "no json here") is None

@@ -13,7 +13,7 @@ def _class_images(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
     labels = np.arange(n) % 10
     images = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
     for i, k in enumerate(labels):
-        images[i, 2 * k + 4:2 * k + 8, 4:24] = 220
+        images[i, 2 * k + 4 : 2 * k + 8, 4:24] = 220
     return images, labels
 
 
@@ -27,8 +27,18 @@ def test_quick_demo_runs_every_step_and_reruns_as_a_no_op(tmp_path, write_idx):
         write_idx(fmnist / f"{split}-labels-idx1-ubyte.gz", labels)
     out = tmp_path / "demo"
     # 5 epochs: real-only-5 and -10 end at clearly different accuracies (a line to fit), in half the time.
-    args = ["demo", "--quick", "--epochs", "5", "--backend", "onnxruntime", "--fashion-mnist", str(fmnist),
-            "--out", str(out)]
+    args = [
+        "demo",
+        "--quick",
+        "--epochs",
+        "5",
+        "--backend",
+        "onnxruntime",
+        "--fashion-mnist",
+        str(fmnist),
+        "--out",
+        str(out),
+    ]
 
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
@@ -49,7 +59,9 @@ def test_quick_demo_runs_every_step_and_reruns_as_a_no_op(tmp_path, write_idx):
     assert "real-10+gen-labels" in report and "fmnist-occlusion" in report
     assert len(list((out / "report").glob("plot_*.png"))) == 4
     assert "genrobust demo: Fashion-MNIST" in (out / "summary.txt").read_text()
-    assert (out / "commands.sh").read_text().count("\ngenrobust ") == len(list((out / "_steps").glob("*.json")))
+    assert (out / "commands.sh").read_text().count("\ngenrobust ") == len(
+        list((out / "_steps").glob("*.json"))
+    )
 
     rerun = CliRunner().invoke(cli, args)
     assert rerun.exit_code == 0, rerun.output

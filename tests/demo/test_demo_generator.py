@@ -29,9 +29,14 @@ def test_vae_pretraining_lowers_reconstruction_error_and_sets_the_latent_scale()
         before = torch.nn.functional.mse_loss(comps.vae(x).sample, x).item()
     stats = pretrain_vae(comps.vae, images, steps=30, batch_size=8, lr=3e-3)
     with torch.no_grad():
-        after = torch.nn.functional.mse_loss(comps.vae.decode(comps.vae.encode(x).latent_dist.mean).sample, x).item()
+        after = torch.nn.functional.mse_loss(
+            comps.vae.decode(comps.vae.encode(x).latent_dist.mean).sample, x
+        ).item()
     assert after < 0.5 * before
-    assert comps.vae.config.scaling_factor == pytest.approx(stats["scaling_factor"]) and stats["scaling_factor"] > 0
+    assert (
+        comps.vae.config.scaling_factor == pytest.approx(stats["scaling_factor"])
+        and stats["scaling_factor"] > 0
+    )
 
 
 def test_linear_probe_separates_separable_classes_and_not_noise():
@@ -39,7 +44,7 @@ def test_linear_probe_separates_separable_classes_and_not_noise():
     y = np.repeat(np.arange(10), 20)
     x = rng.integers(0, 50, (200, 32, 32, 3)).astype(np.uint8)
     for c in range(10):  # class c lights rows 3c..3c+1
-        x[y == c, 3 * c:3 * c + 2] = 255
+        x[y == c, 3 * c : 3 * c + 2] = 255
     assert linear_probe_accuracy(x[::2], y[::2], x[1::2], y[1::2]) > 90
     shuffled = rng.permutation(y)
     assert linear_probe_accuracy(x[::2], shuffled[::2], x[1::2], shuffled[1::2]) < 40

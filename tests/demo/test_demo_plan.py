@@ -56,7 +56,9 @@ def test_command_lines_round_trip_through_a_shell():
 
 def test_dry_run_prints_and_saves_the_commands(tmp_path):
     out = tmp_path / "demo"
-    result = CliRunner().invoke(cli, ["demo", "--quick", "--dry-run", "--backend", "onnxruntime", "--out", str(out)])
+    result = CliRunner().invoke(
+        cli, ["demo", "--quick", "--dry-run", "--backend", "onnxruntime", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if line.startswith("$ genrobust ")]
     assert len(lines) == len(plan(DemoConfig.quick(out=str(out), backend="onnxruntime")))
@@ -97,7 +99,11 @@ def test_a_failed_baseline_fit_still_gives_a_report_without_it(tmp_path, monkeyp
     echoed = []
     run.run_demo(DemoConfig.quick(out=str(tmp_path), backend="onnxruntime"), echo=echoed.append)
     report = ran[-1]
-    assert report.name == "report" and "--baselines" not in report.argv and report.argv[1].endswith("results.jsonl")
+    assert (
+        report.name == "report"
+        and "--baselines" not in report.argv
+        and report.argv[1].endswith("results.jsonl")
+    )
     assert any("no baseline fit" in line for line in echoed)
 
     def failing_train(step, lay, echo):

@@ -8,23 +8,39 @@ from genrobust_fast.evaluation.robustness import logit, sigmoid_percent
 
 
 def row(model, bench, top1, id_bench=None):
-    return {"format": "genrobust-eval/1", "model": {"name": model, "weights_sha256": model, "num_classes": 10},
-            "benchmark": bench,
-            "id_benchmark": id_bench, "class_policy": "mask", "tta": "none", "num_scored_classes": 10, "n": 100,
-            "metrics": {"top1": top1, "top5": 90.0, "top1_ci": [0, 100], "ece": 0.1}}
+    return {
+        "format": "genrobust-eval/1",
+        "model": {"name": model, "weights_sha256": model, "num_classes": 10},
+        "benchmark": bench,
+        "id_benchmark": id_bench,
+        "class_policy": "mask",
+        "tta": "none",
+        "num_scored_classes": 10,
+        "n": 100,
+        "metrics": {"top1": top1, "top5": 90.0, "top1_ci": [0, 100], "ece": 0.1},
+    }
 
 
 def test_summary_reports_accuracy_and_effective_robustness(tmp_path):
     lay = Layout(tmp_path)
     rows = []
-    for model, clean, edges in (("real-only-30", 60.0, 20.0), ("real-only-100", 80.0, 40.0),
-                                ("real-100+gen-labels", 80.0, 55.0)):
+    for model, clean, edges in (
+        ("real-only-30", 60.0, 20.0),
+        ("real-only-100", 80.0, 40.0),
+        ("real-100+gen-labels", 80.0, 55.0),
+    ):
         rows += [row(model, "fmnist-clean", clean), row(model, "fmnist-edges", edges, "fmnist-clean")]
     lay.results.mkdir(parents=True)
     (lay.results / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     slope = (logit(40.0) - logit(20.0)) / (logit(80.0) - logit(60.0))
-    fit = {"shift": "fmnist-edges", "id_benchmark": "fmnist-clean", "class_policy": "mask", "label": "user fit",
-           "slope": slope, "intercept": logit(40.0) - slope * logit(80.0)}
+    fit = {
+        "shift": "fmnist-edges",
+        "id_benchmark": "fmnist-clean",
+        "class_policy": "mask",
+        "label": "user fit",
+        "slope": slope,
+        "intercept": logit(40.0) - slope * logit(80.0),
+    }
     lay.fits.write_text(json.dumps({"format": "genrobust-er-baselines/1", "version": "t", "fits": [fit]}))
     cfg = DemoConfig(out=str(tmp_path), real_per_class=(30, 100), strategies=("labels",))
     summary = summarize(lay, cfg, {"prepare": 1.0})

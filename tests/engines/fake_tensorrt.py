@@ -29,8 +29,11 @@ def make(major: int, strongly_typed_flag: bool = True, drop: tuple[str, ...] = (
     trt = types.ModuleType("tensorrt")
     trt.__spec__ = importlib.machinery.ModuleSpec("tensorrt", None)
     trt.__version__ = f"{major}.3.0"
-    flags = {"TF32": 2, "REFIT": 3, "DIRECT_IO": 4} if major >= 11 else {
-        "FP16": 0, "BF16": 1, "TF32": 2, "REFIT": 3, "FP8": 5, "INT8": 6}
+    flags = (
+        {"TF32": 2, "REFIT": 3, "DIRECT_IO": 4}
+        if major >= 11
+        else {"FP16": 0, "BF16": 1, "TF32": 2, "REFIT": 3, "FP8": 5, "INT8": 6}
+    )
     trt.BuilderFlag = _Enum(**flags)
     creation = {"STRONGLY_TYPED": 1} if strongly_typed_flag else {}
     if major < 11:
@@ -122,9 +125,16 @@ def make(major: int, strongly_typed_flag: bool = True, drop: tuple[str, ...] = (
 
         def build_serialized_network(self, network, config):
             trt.calls.append(("build", {"set": config.flags, "cleared": config.cleared}))
-            return json.dumps({"fake_engine": True, "network_flags": network.flags, "set": config.flags,
-                               "inputs": network.inputs, "outputs": network.outputs,
-                               "profiles": config.profiles}).encode()
+            return json.dumps(
+                {
+                    "fake_engine": True,
+                    "network_flags": network.flags,
+                    "set": config.flags,
+                    "inputs": network.inputs,
+                    "outputs": network.outputs,
+                    "profiles": config.profiles,
+                }
+            ).encode()
 
     class Context:
         def __init__(self, engine):
@@ -157,7 +167,9 @@ def make(major: int, strongly_typed_flag: bool = True, drop: tuple[str, ...] = (
     class Engine:
         def __init__(self, doc):
             self.doc = doc
-            self.io = [(n, t, "input") for n, t in doc["inputs"]] + [(n, t, "output") for n, t in doc["outputs"]]
+            self.io = [(n, t, "input") for n, t in doc["inputs"]] + [
+                (n, t, "output") for n, t in doc["outputs"]
+            ]
             self.num_io_tensors = len(self.io)
             self.refittable = trt.BuilderFlag.REFIT in doc["set"]
 

@@ -17,7 +17,7 @@ def test_key_round_trips_and_reports_differences(tiny):
     assert EngineKey.from_json(json.loads(json.dumps(key.to_json()))) == key
     other = EngineKey(**{**key.__dict__, "onnx_opset": 18, "precision": "fp16"})
     assert key.digest() != other.digest()
-    assert key.differences(other) == ["precision: built \"fp32\", need \"fp16\"", "onnx_opset: built 17, need 18"]
+    assert key.differences(other) == ['precision: built "fp32", need "fp16"', "onnx_opset: built 17, need 18"]
     assert model_slug(tiny) == "tiny"
 
 
@@ -25,7 +25,12 @@ def test_sidecar_describes_the_artifact(onnx_cache):
     records, problems = EngineCache(onnx_cache).records()
     assert not problems
     assert sorted(r.key.component for r in records) == [
-        "image_encoder", "text_encoder", "unet", "vae_decoder", "vae_encoder"]
+        "image_encoder",
+        "text_encoder",
+        "unet",
+        "vae_decoder",
+        "vae_encoder",
+    ]
     unet = next(r for r in records if r.key.component == "unet")
     assert unet.files == ["unet.onnx"] and unet.bytes == unet.path.stat().st_size
     assert EngineCache(onnx_cache).verify(unet)
@@ -33,8 +38,11 @@ def test_sidecar_describes_the_artifact(onnx_cache):
 
 
 def test_missing_engine_names_the_build_command(tiny, tmp_path):
-    with pytest.raises(EngineNotBuiltError, match=r"build it with: genrobust engine build --model tiny "
-                                                  r"--backend onnxruntime --precision fp32 --engine-dir"):
+    with pytest.raises(
+        EngineNotBuiltError,
+        match=r"build it with: genrobust engine build --model tiny "
+        r"--backend onnxruntime --precision fp32 --engine-dir",
+    ):
         ensure_onnx(tiny, "unet", "fp32", tmp_path)
 
 
@@ -72,12 +80,17 @@ def test_damaged_engine_of_right_size_is_refused_before_use(tiny, onnx_cache, tm
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01  # one flipped bit in the weights: ONNX Runtime would load it happily
     path.write_bytes(bytes(data))
-    with pytest.raises(EngineMismatchError, match=r"vae_decoder.onnx' is not the file that was built.*rebuild it "
-                                                  r"with: genrobust engine build --model tiny .*--engine-dir"):
+    with pytest.raises(
+        EngineMismatchError,
+        match=r"vae_decoder.onnx' is not the file that was built.*rebuild it "
+        r"with: genrobust engine build --model tiny .*--engine-dir",
+    ):
         OrtRunners(tiny, engine_dir=tmp_path / "engines")
 
 
-def test_large_engines_are_rehashed_only_when_their_file_identity_changes(tiny, onnx_cache, tmp_path, monkeypatch):
+def test_large_engines_are_rehashed_only_when_their_file_identity_changes(
+    tiny, onnx_cache, tmp_path, monkeypatch
+):
     """Past ALWAYS_HASH_BELOW a load is a stat while size/mtime/ctime/inode match the sidecar; any change
     (copy, rewrite, touch) means one re-hash, then the new identity is recorded."""
     import os
@@ -87,7 +100,9 @@ def test_large_engines_are_rehashed_only_when_their_file_identity_changes(tiny, 
     monkeypatch.setattr(cache_module, "ALWAYS_HASH_BELOW", 0)
     hashed = []
     real_verify = EngineCache.verify
-    monkeypatch.setattr(EngineCache, "verify", lambda self, rec: hashed.append(rec.key.component) or real_verify(self, rec))
+    monkeypatch.setattr(
+        EngineCache, "verify", lambda self, rec: hashed.append(rec.key.component) or real_verify(self, rec)
+    )
     folder = _copy_cache(onnx_cache, tmp_path / "engines")  # a copy: new inodes
     assert ensure_onnx(tiny, "unet", "fp32", tmp_path / "engines").key.component == "unet"
     assert hashed == ["unet"]  # verified once after the copy ...
@@ -118,8 +133,10 @@ def test_inspect_verify_names_the_engine_dir_it_was_given(onnx_cache, tmp_path):
     path.write_bytes(bytes(data))
     result = CliRunner().invoke(cli, ["engine", "inspect", str(path), "--verify"])
     assert result.exit_code == 1 and '"verified": false' in result.output
-    assert ("rebuild it with: genrobust engine build --model tiny --backend onnxruntime --precision fp32 "
-            f"--component text_encoder --engine-dir '{moved}' --force") in result.output
+    assert (
+        "rebuild it with: genrobust engine build --model tiny --backend onnxruntime --precision fp32 "
+        f"--component text_encoder --engine-dir '{moved}' --force"
+    ) in result.output
 
 
 def test_unreadable_sidecar_is_reported(onnx_cache, tmp_path):

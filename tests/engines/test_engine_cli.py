@@ -11,8 +11,23 @@ from genrobust_fast.cli.main import cli
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli-engines")
-    result = CliRunner().invoke(cli, ["engine", "build", "--model", "tiny", "--backend", "onnxruntime",
-                                      "--component", "unet", "--component", "vae_decoder", "--engine-dir", str(root)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "engine",
+            "build",
+            "--model",
+            "tiny",
+            "--backend",
+            "onnxruntime",
+            "--component",
+            "unet",
+            "--component",
+            "vae_decoder",
+            "--engine-dir",
+            str(root),
+        ],
+    )
     assert result.exit_code == 0, result.output
     return root, result.output
 
@@ -33,7 +48,9 @@ def test_build_then_list_json(built):
 
 def test_inspect_shows_graph_and_verifies(built):
     root, _ = built
-    result = CliRunner().invoke(cli, ["engine", "inspect", str(root / "tiny/onnx-fp32/unet.onnx"), "--verify"])
+    result = CliRunner().invoke(
+        cli, ["engine", "inspect", str(root / "tiny/onnx-fp32/unet.onnx"), "--verify"]
+    )
     assert result.exit_code == 0, result.output
     info = json.loads(result.stdout)
     assert info["verified"] is True
@@ -41,14 +58,21 @@ def test_inspect_shows_graph_and_verifies(built):
 
 
 def test_bad_options_are_clean_errors(tmp_path):
-    result = CliRunner().invoke(cli, ["engine", "build", "--model", "tiny", "--batch", "4:2:8",
-                                      "--engine-dir", str(tmp_path)])
+    result = CliRunner().invoke(
+        cli, ["engine", "build", "--model", "tiny", "--batch", "4:2:8", "--engine-dir", str(tmp_path)]
+    )
     assert result.exit_code == 2 and "MIN:OPT:MAX" in result.output
-    result = CliRunner().invoke(cli, ["engine", "build", "--model", str(tmp_path / "nope"),
-                                      "--engine-dir", str(tmp_path)])
-    assert result.exit_code == 1 and "InputError: model" in result.output and "neither a built-in" in result.output
-    result = CliRunner().invoke(cli, ["engine", "build", "--model", "tiny", "--backend", "tensorrt",
-                                      "--engine-dir", str(tmp_path)])
+    result = CliRunner().invoke(
+        cli, ["engine", "build", "--model", str(tmp_path / "nope"), "--engine-dir", str(tmp_path)]
+    )
+    assert (
+        result.exit_code == 1
+        and "InputError: model" in result.output
+        and "neither a built-in" in result.output
+    )
+    result = CliRunner().invoke(
+        cli, ["engine", "build", "--model", "tiny", "--backend", "tensorrt", "--engine-dir", str(tmp_path)]
+    )
     assert result.exit_code == 1 and "BackendUnavailableError" in result.output
 
 
@@ -57,7 +81,9 @@ def test_clean_removes_one_model(built, tmp_path):
 
     root = tmp_path / "copy"
     shutil.copytree(built[0], root)
-    dry = CliRunner().invoke(cli, ["engine", "clean", "--model", "tiny", "--dry-run", "--engine-dir", str(root)])
+    dry = CliRunner().invoke(
+        cli, ["engine", "clean", "--model", "tiny", "--dry-run", "--engine-dir", str(root)]
+    )
     assert "would remove" in dry.output and (root / "tiny").exists()
     CliRunner().invoke(cli, ["engine", "clean", "--model", "tiny", "--engine-dir", str(root)])
     assert not (root / "tiny").exists()

@@ -18,8 +18,10 @@ import pytest
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(os.environ.get("GENROBUST_LARGE_EXPORT") != "1",
-                       reason="minutes and 3.4 GB: set GENROBUST_LARGE_EXPORT=1 to run"),
+    pytest.mark.skipif(
+        os.environ.get("GENROBUST_LARGE_EXPORT") != "1",
+        reason="minutes and 3.4 GB: set GENROBUST_LARGE_EXPORT=1 to run",
+    ),
 ]
 
 
@@ -53,7 +55,10 @@ def test_sd15_unet_exports_to_fp16_past_2gb(tmp_path):
             checked += 1
     assert checked >= 2, f"only {checked} sampled weights kept their names in the graph"
     summary = {
-        "model": "sd15-arch", "component": "unet", "precision": "fp16", "export_seconds": round(seconds, 1),
+        "model": "sd15-arch",
+        "component": "unet",
+        "precision": "fp16",
+        "export_seconds": round(seconds, 1),
         "files": {f: (record.path.parent / f).stat().st_size for f in record.files},
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
     }

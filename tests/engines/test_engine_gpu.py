@@ -23,7 +23,9 @@ def _ort_cuda() -> bool:
 
 
 needs_ort_cuda = pytest.mark.skipif(not _ort_cuda(), reason="onnxruntime has no CUDAExecutionProvider here")
-needs_trt = pytest.mark.skipif(importlib.util.find_spec("tensorrt") is None, reason="TensorRT is not installed")
+needs_trt = pytest.mark.skipif(
+    importlib.util.find_spec("tensorrt") is None, reason="TensorRT is not installed"
+)
 
 
 @needs_ort_cuda
@@ -35,8 +37,14 @@ def test_onnxruntime_cuda_matches_torch_over_many_batches(tmp_path, rel_err, pre
     from genrobust_fast.engines.models import build_tiny
     from genrobust_fast.engines.runners import TorchRunners
 
-    ort = create_runners(build_tiny(), backend="onnxruntime", precision=precision, device="cuda",
-                         engine_dir=tmp_path, build_if_missing=True)
+    ort = create_runners(
+        build_tiny(),
+        backend="onnxruntime",
+        precision=precision,
+        device="cuda",
+        engine_dir=tmp_path,
+        build_if_missing=True,
+    )
     assert all(s.get_providers()[0] == "CUDAExecutionProvider" for s in ort.sessions.values())
     ref = TorchRunners(build_tiny(), "cuda", torch.float32)
     errors = []
@@ -65,14 +73,35 @@ def test_tensorrt_builds_each_precision_its_version_supports(tmp_path, rel_err, 
     problem = tensorrt_precision_problem(precision)
     if problem:  # TensorRT 11 and bf16: refused, with the fix, before anything is built
         with pytest.raises(BackendUnavailableError, match="needs a bf16 ONNX graph"):
-            create_runners(build_tiny(), backend="tensorrt", precision=precision, device="cuda",
-                           engine_dir=tmp_path, build_if_missing=True)
+            create_runners(
+                build_tiny(),
+                backend="tensorrt",
+                precision=precision,
+                device="cuda",
+                engine_dir=tmp_path,
+                build_if_missing=True,
+            )
         pytest.skip(problem)
-    trt = create_runners(build_tiny(), backend="tensorrt", precision=precision, device="cuda",
-                         engine_dir=tmp_path, batch_range=(1, 2, 4), build_if_missing=True)
-    sample, t, ctx = torch.randn(4, 4, 16, 16), torch.tensor([5.0, 300.0, 600.0, 900.0]), torch.randn(4, 32, 32)
-    err = rel_err(trt.unet(sample.cuda(), t.cuda(), ctx.cuda()).float().cpu(), torch_runners.unet(sample, t, ctx))
-    print(f"tensorrt {precision}: relative error {err:.2e}, key flags {trt.records['unet'].key.builder_flags}")
+    trt = create_runners(
+        build_tiny(),
+        backend="tensorrt",
+        precision=precision,
+        device="cuda",
+        engine_dir=tmp_path,
+        batch_range=(1, 2, 4),
+        build_if_missing=True,
+    )
+    sample, t, ctx = (
+        torch.randn(4, 4, 16, 16),
+        torch.tensor([5.0, 300.0, 600.0, 900.0]),
+        torch.randn(4, 32, 32),
+    )
+    err = rel_err(
+        trt.unet(sample.cuda(), t.cuda(), ctx.cuda()).float().cpu(), torch_runners.unet(sample, t, ctx)
+    )
+    print(
+        f"tensorrt {precision}: relative error {err:.2e}, key flags {trt.records['unet'].key.builder_flags}"
+    )
     assert err <= TOL[precision]
 
 
@@ -81,15 +110,43 @@ def _job(tmp_path, backend, precision, engines):
 
     classes = tmp_path / "classes.tsv"
     classes.write_text("n01440764\ttench\nn01443537\tgoldfish\n")
-    result = CliRunner().invoke(cli, [
-        "generate", "--model", "tiny", "--classes", str(classes), "--per-class", "3", "--steps", "3",
-        "--guidance", "7.5", "--batch-size", "1", "--backend", backend, "--precision", precision,
-        "--device", "cuda", "--engine-dir", str(engines), "--image-format", "png",
-        "--out", str(tmp_path / f"g-{backend}"), "--json"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "generate",
+            "--model",
+            "tiny",
+            "--classes",
+            str(classes),
+            "--per-class",
+            "3",
+            "--steps",
+            "3",
+            "--guidance",
+            "7.5",
+            "--batch-size",
+            "1",
+            "--backend",
+            backend,
+            "--precision",
+            precision,
+            "--device",
+            "cuda",
+            "--engine-dir",
+            str(engines),
+            "--image-format",
+            "png",
+            "--out",
+            str(tmp_path / f"g-{backend}"),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    print(f"generate --batch-size 1 --guidance 7.5 on {backend} {precision}: {summary['images']} images, "
-          f"{summary.get('images_per_s')} img/s")
+    print(
+        f"generate --batch-size 1 --guidance 7.5 on {backend} {precision}: {summary['images']} images, "
+        f"{summary.get('images_per_s')} img/s"
+    )
     assert summary["images"] == 6 and summary["backend"] == backend
 
 
@@ -99,8 +156,23 @@ def test_tensorrt_job_with_batch_size_1_and_guidance(tmp_path):
     from genrobust_fast.cli.main import cli
 
     engines = tmp_path / "engines"
-    build = CliRunner().invoke(cli, ["engine", "build", "--model", "tiny", "--backend", "tensorrt", "--precision",
-                                     "fp16", "--batch", "1", "--engine-dir", str(engines)])
+    build = CliRunner().invoke(
+        cli,
+        [
+            "engine",
+            "build",
+            "--model",
+            "tiny",
+            "--backend",
+            "tensorrt",
+            "--precision",
+            "fp16",
+            "--batch",
+            "1",
+            "--engine-dir",
+            str(engines),
+        ],
+    )
     assert build.exit_code == 0, build.output
     _job(tmp_path, "tensorrt", "fp16", engines)
 
@@ -110,7 +182,20 @@ def test_onnxruntime_cuda_job_with_batch_size_1_and_guidance(tmp_path):
     from genrobust_fast.cli.main import cli
 
     engines = tmp_path / "engines"
-    build = CliRunner().invoke(cli, ["engine", "build", "--model", "tiny", "--backend", "onnxruntime",
-                                     "--precision", "fp16", "--engine-dir", str(engines)])
+    build = CliRunner().invoke(
+        cli,
+        [
+            "engine",
+            "build",
+            "--model",
+            "tiny",
+            "--backend",
+            "onnxruntime",
+            "--precision",
+            "fp16",
+            "--engine-dir",
+            str(engines),
+        ],
+    )
     assert build.exit_code == 0, build.output
     _job(tmp_path, "onnxruntime", "fp16", engines)

@@ -27,11 +27,16 @@ def test_cpu_fallback_of_the_cuda_provider_is_an_error_naming_the_fix(tiny, onnx
     import onnxruntime
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(
+        onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    )
     monkeypatch.setattr(onnxruntime, "InferenceSession", FakeSession)
     FakeSession.made.clear()
-    with pytest.raises(BackendUnavailableError, match=r"with \['CPUExecutionProvider'\], not CUDAExecutionProvider.*"
-                                                      r"onnxruntime-gpu build for this machine's CUDA"):
+    with pytest.raises(
+        BackendUnavailableError,
+        match=r"with \['CPUExecutionProvider'\], not CUDAExecutionProvider.*"
+        r"onnxruntime-gpu build for this machine's CUDA",
+    ):
         OrtRunners(tiny, device="cuda:1", engine_dir=onnx_cache)
     assert FakeSession.made == [[("CUDAExecutionProvider", {"device_id": 1}), "CPUExecutionProvider"]]
 
@@ -47,7 +52,9 @@ def test_ort_runs_only_after_torch_stream_finished(ort_runners, monkeypatch):
         def synchronize(self):
             order.append("torch stream synchronised")
 
-    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: order.append(f"stream of {device}") or Stream())
+    monkeypatch.setattr(
+        torch.cuda, "current_stream", lambda device=None: order.append(f"stream of {device}") or Stream()
+    )
     wait_for_torch(torch.device("cuda:2"))
     wait_for_torch(torch.device("cpu"))  # nothing to wait for on the CPU
     assert order == ["stream of cuda:2", "torch stream synchronised"]
@@ -56,7 +63,11 @@ def test_ort_runs_only_after_torch_stream_finished(ort_runners, monkeypatch):
     monkeypatch.setattr(ort_backend, "wait_for_torch", lambda device: order.append(f"wait {device.type}"))
     session = ort_runners.sessions["vae_decoder"]
     real_run = session.run_with_iobinding
-    monkeypatch.setattr(session, "run_with_iobinding", lambda binding: order.append("ort run") or real_run(binding),
-                        raising=False)
+    monkeypatch.setattr(
+        session,
+        "run_with_iobinding",
+        lambda binding: order.append("ort run") or real_run(binding),
+        raising=False,
+    )
     out = ort_runners.decode_vae(torch.randn(1, 4, 16, 16))
     assert order == ["wait cpu", "ort run"] and torch.isfinite(out).all()

@@ -23,8 +23,14 @@ def _calls(tiny, batch: int, size: tuple[int, int], device="cpu", dtype=torch.fl
 
     return [
         ("encode_text", (torch.randint(0, 300, (batch, ctx_len), generator=g).to(device),)),
-        ("unet", (rnd(2 * batch, 4, h, w), torch.randint(0, 1000, (2 * batch,), generator=g).float().to(device),
-                  rnd(2 * batch, ctx_len, 32))),
+        (
+            "unet",
+            (
+                rnd(2 * batch, 4, h, w),
+                torch.randint(0, 1000, (2 * batch,), generator=g).float().to(device),
+                rnd(2 * batch, ctx_len, 32),
+            ),
+        ),
         ("decode_vae", (rnd(batch, 4, h, w),)),
         ("encode_vae", (rnd(batch, 3, *size).clamp(-1, 1),)),
         ("encode_image", (rnd(batch, 3, 32, 32),)),
@@ -81,7 +87,9 @@ def test_torch_gpu_precisions_match_fp32(tiny, torch_runners, rel_err, precision
     gpu = TorchRunners(build_tiny(), "cuda", dtype)
     for name, args in _calls(tiny, 2, (32, 32)):
         expected = getattr(torch_runners, name)(*args)
-        actual = getattr(gpu, name)(*[a.cuda().to(dtype) if a.is_floating_point() else a.cuda() for a in args])
+        actual = getattr(gpu, name)(
+            *[a.cuda().to(dtype) if a.is_floating_point() else a.cuda() for a in args]
+        )
         err = rel_err(actual.cpu(), expected)
         assert err <= GPU_TOL[precision], f"{name} {precision}: {err:.2e}"
 
@@ -94,8 +102,16 @@ def test_tensorrt_matches_torch(tiny, torch_runners, rel_err, tmp_path):
     from genrobust_fast.engines.models import build_tiny
 
     for precision, tol in (("fp32", FP32_TOL), ("fp16", GPU_TOL["fp16"])):
-        trt = create_runners(build_tiny(), backend="tensorrt", precision=precision, device="cuda",
-                             engine_dir=tmp_path, batch_range=(1, 2, 3), size=(32, 32), build_if_missing=True)
+        trt = create_runners(
+            build_tiny(),
+            backend="tensorrt",
+            precision=precision,
+            device="cuda",
+            engine_dir=tmp_path,
+            batch_range=(1, 2, 3),
+            size=(32, 32),
+            build_if_missing=True,
+        )
         for name, args in _calls(tiny, 2, (32, 32)):
             expected = getattr(torch_runners, name)(*args)
             actual = getattr(trt, name)(*[a.cuda() for a in args]).float().cpu()

@@ -29,8 +29,16 @@ class RecordingRunners(TorchRunners):
         return super().encode_text(input_ids)
 
     def unet(self, sample, timestep, context):
-        self.calls.append(("unet", {"sample": tuple(sample.shape), "timestep": tuple(timestep.shape),
-                                    "encoder_hidden_states": tuple(context.shape)}))
+        self.calls.append(
+            (
+                "unet",
+                {
+                    "sample": tuple(sample.shape),
+                    "timestep": tuple(timestep.shape),
+                    "encoder_hidden_states": tuple(context.shape),
+                },
+            )
+        )
         return super().unet(sample, timestep, context)
 
     def decode_vae(self, latents):
@@ -43,13 +51,20 @@ def test_every_pipeline_call_fits_the_jobs_tensorrt_profile(tiny, batch_size, gu
     runners = RecordingRunners(tiny)
     pipe = GenerationPipeline(runners, "pndm", steps=1, guidance=guidance)
     batches = [
-        [Request("a tench", 1), Request("a goldfish", 2), Request("a tench", 3)],  # distinct + repeated prompts
-        [Request("a tench", 4), Request("a shark", 5, negative_prompt="blurry")],  # one new prompt, new negative
+        [
+            Request("a tench", 1),
+            Request("a goldfish", 2),
+            Request("a tench", 3),
+        ],  # distinct + repeated prompts
+        [
+            Request("a tench", 4),
+            Request("a shark", 5, negative_prompt="blurry"),
+        ],  # one new prompt, new negative
         [Request("a goldfish", 6)],  # the short last batch of a shard, every prompt cached
     ]
     for batch in batches:
         for start in range(0, len(batch), batch_size):
-            pipe.generate(batch[start:start + batch_size])
+            pipe.generate(batch[start : start + batch_size])
     # what create_runners gets from a job with this --batch-size (generation/job.py)
     profile = ShapeProfile(batch=(1, batch_size, batch_size), guidance=guidance > 1.0)
     specs = component_specs(tiny)
@@ -66,7 +81,9 @@ def test_every_pipeline_call_fits_the_jobs_tensorrt_profile(tiny, batch_size, gu
 def test_text_encoder_profile_takes_one_prompt_whatever_the_guidance(tiny):
     spec = component_specs(tiny)["text_encoder"]
     for guidance in (True, False):
-        lo, opt, hi = spec.profile_shapes(ShapeProfile(batch=(4, 8, 16), guidance=guidance), (32, 32), 32)["input_ids"]
+        lo, opt, hi = spec.profile_shapes(ShapeProfile(batch=(4, 8, 16), guidance=guidance), (32, 32), 32)[
+            "input_ids"
+        ]
         assert (lo, opt, hi) == ((1, 32), (1, 32), (16, 32))
 
 
@@ -76,15 +93,51 @@ def test_readme_build_with_a_batch_range_then_generate_on_onnxruntime(tmp_path):
     from genrobust_fast.cli.main import cli
 
     engines, out = tmp_path / "engines", tmp_path / "g"
-    build = CliRunner().invoke(cli, ["engine", "build", "--model", "tiny", "--backend", "onnxruntime", "--batch",
-                                     "1:8:16", "--engine-dir", str(engines)])
+    build = CliRunner().invoke(
+        cli,
+        [
+            "engine",
+            "build",
+            "--model",
+            "tiny",
+            "--backend",
+            "onnxruntime",
+            "--batch",
+            "1:8:16",
+            "--engine-dir",
+            str(engines),
+        ],
+    )
     assert build.exit_code == 0, build.output
     classes = tmp_path / "classes.tsv"
     classes.write_text("n01440764\ttench\n")
-    result = CliRunner().invoke(cli, [
-        "generate", "--model", "tiny", "--classes", str(classes), "--per-class", "2", "--steps", "1",
-        "--batch-size", "16", "--backend", "onnxruntime", "--device", "cpu", "--engine-dir", str(engines),
-        "--image-format", "png", "--out", str(out), "--json"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "generate",
+            "--model",
+            "tiny",
+            "--classes",
+            str(classes),
+            "--per-class",
+            "2",
+            "--steps",
+            "1",
+            "--batch-size",
+            "16",
+            "--backend",
+            "onnxruntime",
+            "--device",
+            "cpu",
+            "--engine-dir",
+            str(engines),
+            "--image-format",
+            "png",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["images"] == 2 and summary["backend"] == "onnxruntime"

@@ -48,7 +48,9 @@ def test_explicit_backends_that_cannot_run_say_how_to_fix(tiny, tmp_path, monkey
 @pytest.mark.parametrize("backend", ["auto", "torch", "onnxruntime", "tensorrt"])
 def test_fp8_is_refused_by_every_backend(tiny, tmp_path, backend):
     """Issue 18: without an fp8-quantised graph an "fp8" engine is an fp16 one; refuse instead of mislabel."""
-    with pytest.raises(BackendUnavailableError, match=r"fp8 needs an fp8-quantised ONNX graph.*--precision fp16"):
+    with pytest.raises(
+        BackendUnavailableError, match=r"fp8 needs an fp8-quantised ONNX graph.*--precision fp16"
+    ):
         create_runners(tiny, backend=backend, device="cpu", precision="fp8", engine_dir=tmp_path)
 
 
@@ -66,8 +68,11 @@ def test_auto_order_on_a_gpu_says_why_each_backend_was_skipped(tiny, tmp_path, m
     monkeypatch.setitem(sys.modules, "tensorrt", None)  # find_spec says None: not installed
     monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
     picked = []
-    monkeypatch.setattr(select, "TorchRunners", lambda comps, device, dtype, compile_unet: picked.append(
-        (device, dtype)) or "torch runners")
+    monkeypatch.setattr(
+        select,
+        "TorchRunners",
+        lambda comps, device, dtype, compile_unet: picked.append((device, dtype)) or "torch runners",
+    )
     cuda = torch.device("cuda")
     assert select._auto_order(cuda) == ("tensorrt", "onnxruntime", "torch")
     assert "TensorRT is not installed" in backend_problem("tensorrt", cuda, Precision.FP16)
@@ -77,8 +82,15 @@ def test_auto_order_on_a_gpu_says_why_each_backend_was_skipped(tiny, tmp_path, m
 
 
 def test_build_if_missing_exports_then_runs(tiny, tmp_path):
-    runners = create_runners(tiny, backend="onnxruntime", device="cpu", engine_dir=tmp_path, build_if_missing=True)
+    runners = create_runners(
+        tiny, backend="onnxruntime", device="cpu", engine_dir=tmp_path, build_if_missing=True
+    )
     assert sorted(p.name for p in (tmp_path / "tiny" / "onnx-fp32").glob("*.json")) == [
-        "image_encoder.json", "text_encoder.json", "unet.json", "vae_decoder.json", "vae_encoder.json"]
+        "image_encoder.json",
+        "text_encoder.json",
+        "unet.json",
+        "vae_decoder.json",
+        "vae_encoder.json",
+    ]
     out = runners.decode_vae(torch.randn(1, 4, 16, 16))
     assert out.shape == (1, 3, 32, 32) and torch.isfinite(out).all()

@@ -33,8 +33,17 @@ def engines(onnx_cache, tmp_path):
 
 def _plan(tiny, onnx_path, precision="fp16", typing="weak", refittable=False):
     spec = component_specs(tiny)["unet"]
-    return make_build_plan(spec, ShapeProfile(batch=(1, 2, 4)), precision, tiny.default_size, 32, onnx_path,
-                           None, refittable, typing=typing)
+    return make_build_plan(
+        spec,
+        ShapeProfile(batch=(1, 2, 4)),
+        precision,
+        tiny.default_size,
+        32,
+        onnx_path,
+        None,
+        refittable,
+        typing=typing,
+    )
 
 
 def test_tensorrt_10_builds_with_precision_flags(tiny, engines, fake_gpu, tmp_path):
@@ -77,7 +86,9 @@ def test_missing_tensorrt_features_are_refusals_not_attribute_errors(tiny, engin
     with pytest.raises(BackendUnavailableError, match="cannot build strongly typed networks"):
         build_engine(_plan(tiny, onnx_path, "fp16", typing="strong"), tmp_path / "b.plan")
     fake_gpu(10, drop=("MemoryPoolType",))
-    with pytest.raises(BackendUnavailableError, match=r"TensorRT 10.3.0 lacks .*MemoryPoolType.*10.x .* 11.x"):
+    with pytest.raises(
+        BackendUnavailableError, match=r"TensorRT 10.3.0 lacks .*MemoryPoolType.*10.x .* 11.x"
+    ):
         build_engine(_plan(tiny, onnx_path, "fp16"), tmp_path / "c.plan")
     assert not any(tmp_path.glob("*.plan"))
 
@@ -123,9 +134,17 @@ def _fake_cuda_streams(monkeypatch):
 
 def _vae_engine(tiny, engines, batch, trt) -> TrtEngine:
     """A fake engine for the VAE decoder: its 'kernel' copies the latent into the image buffer."""
-    build_engine(make_build_plan(component_specs(tiny)["vae_decoder"], ShapeProfile(batch=batch), "fp32",
-                                 tiny.default_size, 32, engines / "tiny/onnx-fp32/vae_decoder.onnx"),
-                 engines / "dec.plan")
+    build_engine(
+        make_build_plan(
+            component_specs(tiny)["vae_decoder"],
+            ShapeProfile(batch=batch),
+            "fp32",
+            tiny.default_size,
+            32,
+            engines / "tiny/onnx-fp32/vae_decoder.onnx",
+        ),
+        engines / "dec.plan",
+    )
     profiles = {"latent": [(batch[0], 4, 16, 16), (batch[1], 4, 16, 16), (batch[2], 4, 16, 16)]}
     return TrtEngine(engines / "dec.plan", profiles, torch.device("cpu"), "REBUILD")
 
@@ -135,7 +154,9 @@ def test_failed_executions_raise_dynamic_and_captured(tiny, engines, fake_gpu, m
     with _fake_cuda_streams(monkeypatch):
         dynamic = _vae_engine(tiny, engines, (1, 2, 4), trt)
         x = torch.randn(2, 4, 16, 16)
-        assert not dynamic.static and dynamic.run({"latent": x})["images"].flatten()[:10].equal(x.flatten()[:10])
+        assert not dynamic.static and dynamic.run({"latent": x})["images"].flatten()[:10].equal(
+            x.flatten()[:10]
+        )
         trt.fail = True
         with pytest.raises(BackendUnavailableError, match=r"execution of dec.plan failed \(run\).*REBUILD"):
             dynamic.run({"latent": x})
@@ -172,12 +193,22 @@ def _job_needs(tiny, batch_size: int, precision="fp16"):
     """The key a job with --batch-size N and guidance needs for the UNet (what create_runners asks for)."""
     from genrobust_fast.engines.trt_backend import _plan_for
 
-    plan = _plan_for(tiny, "unet", Precision(precision), "unused", ShapeProfile(batch=(1, batch_size, batch_size)),
-                     "weak", None, False)
+    plan = _plan_for(
+        tiny,
+        "unet",
+        Precision(precision),
+        "unused",
+        ShapeProfile(batch=(1, batch_size, batch_size)),
+        "weak",
+        None,
+        False,
+    )
     return plan.key(tiny.module_hash("unet"), "10.3.0", "9.0", 17)
 
 
-def _fake_sidecar(cache: EngineCache, tiny, batch, precision="fp16", trt_version="10.3.0", cc="9.0", refit=False):
+def _fake_sidecar(
+    cache: EngineCache, tiny, batch, precision="fp16", trt_version="10.3.0", cc="9.0", refit=False
+):
     from genrobust_fast.engines.trt_backend import _plan_for, variant_name
 
     profile = ShapeProfile(batch=batch)
@@ -186,22 +217,34 @@ def _fake_sidecar(cache: EngineCache, tiny, batch, precision="fp16", trt_version
     folder.mkdir(parents=True, exist_ok=True)
     staged = folder / ".staged"
     staged.write_bytes(b"plan for " + folder.name.encode())
-    return cache.commit(folder, plan.key(tiny.module_hash("unet"), trt_version, cc, 17), {"unet.plan": staged},
-                        model="tiny", model_id="builtin:tiny", build_cmd=f"genrobust engine build {folder.name}")
+    return cache.commit(
+        folder,
+        plan.key(tiny.module_hash("unet"), trt_version, cc, 17),
+        {"unet.plan": staged},
+        model="tiny",
+        model_id="builtin:tiny",
+        build_cmd=f"genrobust engine build {folder.name}",
+    )
 
 
 def test_lookup_takes_any_covering_profile_preferring_opt_equal_to_the_batch(tiny, tmp_path, caplog):
     cache = EngineCache(tmp_path)
     small = _fake_sidecar(cache, tiny, (1, 4, 8))
-    with pytest.raises(EngineNotBuiltError, match=r"takes this job's shapes \(cached but not covering: "
-                                                  r"tensorrt-fp16-b1-4-8_32x32: sample takes .*\(16, 4, 16, 16\), "
-                                                  r"needs .*\(32, 4, 16, 16\)\); build it with: HINT$"):
+    with pytest.raises(
+        EngineNotBuiltError,
+        match=r"takes this job's shapes \(cached but not covering: "
+        r"tensorrt-fp16-b1-4-8_32x32: sample takes .*\(16, 4, 16, 16\), "
+        r"needs .*\(32, 4, 16, 16\)\); build it with: HINT$",
+    ):
         pick_engine(cache, "tiny", _job_needs(tiny, 16), "HINT --force")
     wide = _fake_sidecar(cache, tiny, (1, 8, 32), refit=True)  # a refittable engine serves a plain job
     readme = _fake_sidecar(cache, tiny, (1, 8, 16))
     with caplog.at_level(logging.INFO, logger="genrobust_fast.engines.trt_backend"):
         assert pick_engine(cache, "tiny", _job_needs(tiny, 16), "HINT").sidecar == readme.sidecar  # tightest
-    assert "using " + str(readme.sidecar.parent) in caplog.text and "(2, 4, 16, 16)..(32, 4, 16, 16)" in caplog.text
+    assert (
+        "using " + str(readme.sidecar.parent) in caplog.text
+        and "(2, 4, 16, 16)..(32, 4, 16, 16)" in caplog.text
+    )
     exact = _fake_sidecar(cache, tiny, (1, 16, 16))
     assert pick_engine(cache, "tiny", _job_needs(tiny, 16), "HINT").sidecar == exact.sidecar  # opt == batch
     assert pick_engine(cache, "tiny", _job_needs(tiny, 4), "HINT").sidecar == small.sidecar  # opt 4 == batch
@@ -211,7 +254,9 @@ def test_lookup_takes_any_covering_profile_preferring_opt_equal_to_the_batch(tin
 def test_lookup_refuses_covering_engines_built_for_something_else(tiny, tmp_path):
     cache = EngineCache(tmp_path)
     _fake_sidecar(cache, tiny, (1, 8, 16), cc="8.6")
-    with pytest.raises(EngineMismatchError, match=r'compute_capability: built "8.6", need "9.0".*--engine-dir'):
+    with pytest.raises(
+        EngineMismatchError, match=r'compute_capability: built "8.6", need "9.0".*--engine-dir'
+    ):
         pick_engine(cache, "tiny", _job_needs(tiny, 16), "HINT")
     record = _fake_sidecar(cache, tiny, (1, 16, 16))
     (record.sidecar.parent / "unet.plan").write_bytes(b"X" * record.bytes)  # same size, other bytes
@@ -226,17 +271,35 @@ def test_readme_build_then_generate_meet_on_tensorrt(tiny, engines, fake_gpu, ca
     built = sorted(p.parent.name for p in engines.glob("tiny/tensorrt-*/*.plan"))
     assert built == ["tensorrt-fp16-b1-8-16_32x32"] * 5
     with caplog.at_level(logging.INFO):
-        runners = create_runners(tiny, backend="tensorrt", precision="fp16", device="cuda", engine_dir=engines,
-                                 batch_range=(1, 16, 16), guidance=True)
+        runners = create_runners(
+            tiny,
+            backend="tensorrt",
+            precision="fp16",
+            device="cuda",
+            engine_dir=engines,
+            batch_range=(1, 16, 16),
+            guidance=True,
+        )
     assert runners.backend == "tensorrt" and set(runners.engines) == set(component_specs(tiny))
-    assert {Path(p).parent.name for p in runners.describe()["engines"].values()} == {"tensorrt-fp16-b1-8-16_32x32"}
+    assert {Path(p).parent.name for p in runners.describe()["engines"].values()} == {
+        "tensorrt-fp16-b1-8-16_32x32"
+    }
     assert "tensorrt unet: using" in caplog.text
     assert runners.engines["text_encoder"].profiles["input_ids"][0] == (1, 32)  # a lone negative prompt fits
     # `auto` on a TensorRT machine takes it too, instead of falling back to torch
     auto = create_runners(tiny, precision="fp16", device="cuda", engine_dir=engines, batch_range=(1, 16, 16))
     assert auto.backend == "tensorrt"
-    with pytest.raises(EngineNotBuiltError, match=r"build it with: genrobust engine build --model tiny --backend "
-                                                  r"tensorrt --precision fp16 --batch 1:32:32 --size 32x32"):
-        create_runners(tiny, backend="tensorrt", precision="fp16", device="cuda", engine_dir=engines,
-                       batch_range=(1, 32, 32))
+    with pytest.raises(
+        EngineNotBuiltError,
+        match=r"build it with: genrobust engine build --model tiny --backend "
+        r"tensorrt --precision fp16 --batch 1:32:32 --size 32x32",
+    ):
+        create_runners(
+            tiny,
+            backend="tensorrt",
+            precision="fp16",
+            device="cuda",
+            engine_dir=engines,
+            batch_range=(1, 32, 32),
+        )
     assert trt.calls.count(("create_network", 0)) == 5  # nothing was rebuilt by the lookups

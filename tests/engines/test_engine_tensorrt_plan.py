@@ -18,14 +18,25 @@ from genrobust_fast.errors import BackendUnavailableError, EngineMismatchError, 
 
 def _plan(tiny, precision="fp16", batch=(1, 2, 4), size=(32, 32), refittable=False, typing="weak"):
     spec = component_specs(tiny)["unet"]
-    return make_build_plan(spec, ShapeProfile(batch=batch, size=size), precision, tiny.default_size, 32,
-                           Path("unet.onnx"), Path("engines/timing-caches/x.cache"), refittable, typing=typing)
+    return make_build_plan(
+        spec,
+        ShapeProfile(batch=batch, size=size),
+        precision,
+        tiny.default_size,
+        32,
+        Path("unet.onnx"),
+        Path("engines/timing-caches/x.cache"),
+        refittable,
+        typing=typing,
+    )
 
 
 def test_precision_needs_compute_capability():
     check_precision("fp16", (7, 0))
     check_precision("fp8", (9, 0))
-    with pytest.raises(BackendUnavailableError, match="bf16 needs compute capability 8.0\\+, this GPU has 7.5"):
+    with pytest.raises(
+        BackendUnavailableError, match="bf16 needs compute capability 8.0\\+, this GPU has 7.5"
+    ):
         check_precision("bf16", (7, 5))
     with pytest.raises(BackendUnavailableError, match="fp8 needs compute capability 8.9"):
         check_precision(Precision.FP8, (8, 0))
@@ -49,16 +60,21 @@ def test_tensorrt_11_plans_are_strongly_typed_from_an_onnx_of_that_precision(tin
     weak = _plan(tiny, "fp16", typing="weak")
     assert weak.onnx_precision is Precision.FP32 and weak.key_flags() == ("FP16",)
     assert strong.key("w" * 64, "11.3.0", "9.0", 17).differences(weak.key("w" * 64, "11.3.0", "9.0", 17)) == [
-        'builder_flags: built ["STRONGLY_TYPED", "ONNX_FP16"], need ["FP16"]']
+        'builder_flags: built ["STRONGLY_TYPED", "ONNX_FP16"], need ["FP16"]'
+    ]
     assert _plan(tiny, "fp32", typing="strong").key_flags() == ("!TF32", "STRONGLY_TYPED", "ONNX_FP32")
-    with pytest.raises(BackendUnavailableError, match=r"bf16 engine needs a bf16 ONNX graph.*--precision fp16"):
+    with pytest.raises(
+        BackendUnavailableError, match=r"bf16 engine needs a bf16 ONNX graph.*--precision fp16"
+    ):
         _plan(tiny, "bf16", typing="strong")
     assert _plan(tiny, "bf16", typing="weak").builder_flags == ("BF16",)
 
 
 def test_fp8_is_refused_until_a_quantised_graph_exists(tiny):
     for typing in ("weak", "strong"):
-        with pytest.raises(BackendUnavailableError, match=r"fp8 needs an fp8-quantised ONNX graph.*--precision fp16"):
+        with pytest.raises(
+            BackendUnavailableError, match=r"fp8 needs an fp8-quantised ONNX graph.*--precision fp16"
+        ):
             _plan(tiny, "fp8", typing=typing)
 
 
@@ -83,7 +99,9 @@ def test_mismatched_plan_on_disk_is_an_error_naming_the_rebuild(tiny, tmp_path):
     built = _plan(tiny).key("w" * 64, "10.9.0", "8.6", 17)
     cache.commit(folder, built, {"unet.plan": staged}, model="tiny", model_id="builtin:tiny", build_cmd="x y")
     wanted = _plan(tiny).key("w" * 64, "10.9.0", "9.0", 17)
-    with pytest.raises(EngineMismatchError, match=r"compute_capability: built \"8.6\", need \"9.0\".*REBUILD"):
+    with pytest.raises(
+        EngineMismatchError, match=r"compute_capability: built \"8.6\", need \"9.0\".*REBUILD"
+    ):
         cache.load(folder, wanted, "REBUILD")
     assert cache.load(folder, built, "REBUILD").files == ["unet.plan"]
 
@@ -92,8 +110,11 @@ def test_shapes_outside_the_profile_are_rejected(tiny):
     plan = _plan(tiny)
     ok = {"sample": (4, 4, 16, 16), "timestep": (4,), "encoder_hidden_states": (4, 32, 32)}
     check_shapes("unet", plan.profiles, ok, "cmd")
-    with pytest.raises(InputError, match=r"unet.sample has shape \(16, 4, 16, 16\), outside .*\(8, 4, 16, 16\); "
-                                         r"rebuild .*: cmd"):
+    with pytest.raises(
+        InputError,
+        match=r"unet.sample has shape \(16, 4, 16, 16\), outside .*\(8, 4, 16, 16\); "
+        r"rebuild .*: cmd",
+    ):
         check_shapes("unet", plan.profiles, {**ok, "sample": (16, 4, 16, 16)}, "cmd")
 
 

@@ -21,8 +21,12 @@ def test_val_and_v2_score_real_photos_by_class_id(tmp_path, mobilenet, photos):
     # MobileNetV2 calls chelsea an Egyptian cat (tabby is in its top-5), the espresso and tripod right.
     wnid_tree(tmp_path / "val", {k: [v] for k, v in photos.items()})
     v2_tree(tmp_path / "v2", {k: [v] for k, v in photos.items()})
-    rows = evaluate(mobilenet, [_req("imagenet-val", tmp_path / "val"), _req("imagenet-v2", tmp_path / "v2")],
-                    tmp_path / "out", FAST)
+    rows = evaluate(
+        mobilenet,
+        [_req("imagenet-val", tmp_path / "val"), _req("imagenet-v2", tmp_path / "v2")],
+        tmp_path / "out",
+        FAST,
+    )
     by = {r["benchmark"]: r for r in rows}
     for name in ("imagenet-val", "imagenet-v2"):
         m = by[name]["metrics"]
@@ -45,11 +49,18 @@ def test_val_and_v2_score_real_photos_by_class_id(tmp_path, mobilenet, photos):
 def test_objectnet_mask_vs_full_policy_and_border_crop(tmp_path, mobilenet, photos):
     # The espresso photo filed as "Drinking Cup" (ImageNet "cup"): its argmax over all 1000 classes is
     # espresso (wrong), over the mapped classes it is cup (right). The tripod photo as "Still Camera".
-    objectnet_tree(tmp_path, {"drinking_cup": [photos[ESPRESSO]], "still_camera": [photos[TRIPOD]]},
-                   unmapped={"squeegee": 1})
+    objectnet_tree(
+        tmp_path,
+        {"drinking_cup": [photos[ESPRESSO]], "still_camera": [photos[TRIPOD]]},
+        unmapped={"squeegee": 1},
+    )
     mask = evaluate(mobilenet, [_req("objectnet", tmp_path)], tmp_path / "out", FAST)
-    full = evaluate(mobilenet, [_req("objectnet", tmp_path)], tmp_path / "out",
-                    EvalOptions(**{**FAST.__dict__, "class_policy": "full"}))
+    full = evaluate(
+        mobilenet,
+        [_req("objectnet", tmp_path)],
+        tmp_path / "out",
+        EvalOptions(**{**FAST.__dict__, "class_policy": "full"}),
+    )
     assert mask[0]["metrics"]["top1"] == 100.0 and mask[0]["num_scored_classes"] == 4
     assert full[0]["metrics"]["top1"] == 0.0 and full[0]["num_scored_classes"] == 1000
     assert mask[0]["preprocessing"]["border_crop"] == 2 and mask[0]["n"] == 2
@@ -59,8 +70,12 @@ def test_objectnet_mask_vs_full_policy_and_border_crop(tmp_path, mobilenet, phot
 def test_generated_set_is_scored_over_its_own_classes(tmp_path, mobilenet, photos):
     space = LabelSpace.from_ids([TABBY, ESPRESSO, TRIPOD], ["tabby cat", "espresso", "tripod"])
     root = generated_tree(tmp_path / "gen", space, {k: [v] for k, v in photos.items()}, fmt="webdataset")
-    (row,) = evaluate(mobilenet, [_req("generated", root)], tmp_path / "out",
-                      EvalOptions(batch_size=3, device="cpu", tta="flip"))
+    (row,) = evaluate(
+        mobilenet,
+        [_req("generated", root)],
+        tmp_path / "out",
+        EvalOptions(batch_size=3, device="cpu", tta="flip"),
+    )
     assert row["metrics"]["top1"] == 100.0 and row["num_scored_classes"] == 3 and row["tta"] == "flip"
     assert row["dataset"]["complete"] is True
 
@@ -68,8 +83,7 @@ def test_generated_set_is_scored_over_its_own_classes(tmp_path, mobilenet, photo
 def test_partial_download_fails_before_any_forward_pass(tmp_path, mobilenet, photos):
     wnid_tree(tmp_path / "r", {TABBY: [photos[TABBY]]})
     with pytest.raises(DatasetError, match="--force"):
-        evaluate(mobilenet, [_req("imagenet-r", tmp_path / "r")], tmp_path / "out",
-                 EvalOptions(device="cpu"))
+        evaluate(mobilenet, [_req("imagenet-r", tmp_path / "r")], tmp_path / "out", EvalOptions(device="cpu"))
     assert not (tmp_path / "out" / "results.jsonl").exists()
 
 
@@ -103,5 +117,7 @@ def test_imagenet_c_rows_carry_per_corruption_accuracy_and_mce(tmp_path, mobilen
     assert set(m["by_group_top1"]) == {"fog/1", "gaussian_noise/1"}
     assert row["preprocessing"]["resize"] is None
     # Each CE is this model's error over AlexNet's: 100 * (1 - top1/100) / alexnet_error.
-    assert m["corruption_error"]["fog"] == pytest.approx(100 * (1 - m["by_group_top1"]["fog/1"] / 100) / 0.819324)
+    assert m["corruption_error"]["fog"] == pytest.approx(
+        100 * (1 - m["by_group_top1"]["fog/1"] / 100) / 0.819324
+    )
     assert m["mce_complete"] is False and "snow" in m["mce_missing"]

@@ -28,8 +28,12 @@ def test_v2_rejects_wnid_folders(tmp_path):
 
 def test_imagenet_r_200_classes_renditions_and_partial_download(tmp_path):
     r = named_label_space("imagenet_r")
-    wnid_tree(tmp_path / "r", {r.ids[0]: [noise_image(0), noise_image(1)], r.ids[199]: [noise_image(2)]},
-              ext="jpg", prefix="cartoon")
+    wnid_tree(
+        tmp_path / "r",
+        {r.ids[0]: [noise_image(0), noise_image(1)], r.ids[199]: [noise_image(2)]},
+        ext="jpg",
+        prefix="cartoon",
+    )
     save(noise_image(3), tmp_path / "r" / r.ids[0] / "art_7.jpg")
     data = read_benchmark(get_benchmark("imagenet-r"), tmp_path / "r")
     assert len(data.classes) == 200 and sorted(set(data.groups)) == ["art", "cartoon"]
@@ -59,8 +63,9 @@ def test_file_list_hash_is_stable_and_sees_changes(tmp_path):
 
 
 def test_objectnet_mapping_through_pytorch_index_and_2012_lines(tmp_path):
-    objectnet_tree(tmp_path, {"mug": [noise_image(0)], "alarm_clock": [noise_image(1)]},
-                   unmapped={"squeegee": 2})
+    objectnet_tree(
+        tmp_path, {"mug": [noise_image(0)], "alarm_clock": [noise_image(1)]}, unmapped={"squeegee": 2}
+    )
     data = read_benchmark(get_benchmark("objectnet"), tmp_path)
     members = dict(zip(data.classes.ids, data.members))
     assert members["alarm_clock"] == ("n02708093", "n03196217")  # "analog clock; digital clock"
@@ -82,7 +87,8 @@ def test_flat_val_with_kaggle_solution_csv(tmp_path):
     save(noise_image(1), val / "ILSVRC2012_val_00000002.JPEG")
     (tmp_path / "LOC_val_solution.csv").write_text(
         "ImageId,PredictionString\nILSVRC2012_val_00000001,n01751748 1 2 3 4 n01751748 5 6 7 8\n"
-        "ILSVRC2012_val_00000002,n09193705 1 2 3 4\n")
+        "ILSVRC2012_val_00000002,n09193705 1 2 3 4\n"
+    )
     data = read_benchmark(get_benchmark("imagenet-val"), val)
     assert [data.classes.ids[t] for t in data.targets] == ["n01751748", "n09193705"]
 
@@ -97,8 +103,14 @@ def test_flat_val_with_devkit_meta_mat(tmp_path):
     data_dir.mkdir(parents=True)
     # Devkit ids are not PyTorch indices: id 1 is n02119789 (kit fox); id 1001 is an inner node.
     dtype = [("ILSVRC2012_ID", "O"), ("WNID", "O"), ("words", "O"), ("num_children", "O")]
-    synsets = np.array([(1, "n02119789", "kit fox", 0), (2, "n02100735", "English setter", 0),
-                        (1001, "n00001740", "entity", 2)], dtype=dtype)
+    synsets = np.array(
+        [
+            (1, "n02119789", "kit fox", 0),
+            (2, "n02100735", "English setter", 0),
+            (1001, "n00001740", "entity", 2),
+        ],
+        dtype=dtype,
+    )
     scipy.io.savemat(data_dir / "meta.mat", {"synsets": synsets})
     (data_dir / "ILSVRC2012_validation_ground_truth.txt").write_text("2\n1\n2\n")
     data = read_benchmark(get_benchmark("imagenet-val"), val)
@@ -159,9 +171,13 @@ def test_data_verify_cli_fails_on_partial_and_reports_when_forced(tmp_path):
     wnid_tree(tmp_path / "r", {r.ids[0]: [noise_image(0)], r.ids[1]: [noise_image(1)]})
     failed = CliRunner().invoke(cli, ["data", "verify", "--benchmark", "imagenet-r", str(tmp_path / "r")])
     assert failed.exit_code == 1 and "--force" in failed.output and "Traceback" not in failed.output
-    forced = CliRunner().invoke(cli, ["data", "verify", "--benchmark", "imagenet-r", str(tmp_path / "r"),
-                                      "--force", "--json"])
+    forced = CliRunner().invoke(
+        cli, ["data", "verify", "--benchmark", "imagenet-r", str(tmp_path / "r"), "--force", "--json"]
+    )
     assert forced.exit_code == 0, forced.output
     report = json.loads(forced.stdout)
     assert (report["images"], report["classes_present"], report["complete"]) == (2, 2, False)
-    assert report["file_list_sha256"] == verify_benchmark("imagenet-r", tmp_path / "r", force=True)["file_list_sha256"]
+    assert (
+        report["file_list_sha256"]
+        == verify_benchmark("imagenet-r", tmp_path / "r", force=True)["file_list_sha256"]
+    )

@@ -25,12 +25,15 @@ from genrobust_fast.labels import LabelSpace
 #   V2:  logit(.7613) = 1.15983; 0.9232*1.15983 - 0.4977 = 0.57305; sigmoid -> 63.9466
 #   R:   logit(.90) = 2.19722; 0.6368*2.19722 - 2.1077 = -0.70848; sigmoid -> 32.9929
 #   A:   ID 80 uses the lower piece -> 1.50045; ID 95 the upper piece -> 17.1698
-@pytest.mark.parametrize("shift,id_axis,id_acc,shift_acc,expected", [
-    ("imagenet-v2", "imagenet-val", 76.13, 63.0, 63.0 - 63.9466),
-    ("imagenet-r", "imagenet-val[imagenet-r]", 90.0, 40.0, 40.0 - 32.9929),
-    ("imagenet-a", "imagenet-val[imagenet-a]", 80.0, 3.0, 3.0 - 1.50045),
-    ("imagenet-a", "imagenet-val[imagenet-a]", 95.0, 30.0, 30.0 - 17.1698),
-])
+@pytest.mark.parametrize(
+    "shift,id_axis,id_acc,shift_acc,expected",
+    [
+        ("imagenet-v2", "imagenet-val", 76.13, 63.0, 63.0 - 63.9466),
+        ("imagenet-r", "imagenet-val[imagenet-r]", 90.0, 40.0, 40.0 - 32.9929),
+        ("imagenet-a", "imagenet-val[imagenet-a]", 80.0, 3.0, 3.0 - 1.50045),
+        ("imagenet-a", "imagenet-val[imagenet-a]", 95.0, 30.0, 30.0 - 17.1698),
+    ],
+)
 def test_effective_robustness_matches_hand_computed_values(shift, id_axis, id_acc, shift_acc, expected):
     fit = select_fit(load_baselines(), shift, id_axis)
     assert fit.id_benchmark == id_axis
@@ -62,9 +65,16 @@ def test_fit_line_needs_two_distinct_models():
 
 
 def _row(model, bench, top1, id_benchmark=None, sha=None):
-    return {"model": {"name": model, "weights_sha256": sha or model, "num_classes": 10}, "benchmark": bench,
-            "class_policy": "mask", "tta": "none", "id_benchmark": id_benchmark, "num_scored_classes": 10,
-            "n": 100, "metrics": {"top1": top1, "top5": 99.0, "top1_ci": [0, 100], "ece": 1.0}}
+    return {
+        "model": {"name": model, "weights_sha256": sha or model, "num_classes": 10},
+        "benchmark": bench,
+        "class_policy": "mask",
+        "tta": "none",
+        "id_benchmark": id_benchmark,
+        "num_scored_classes": 10,
+        "n": 100,
+        "metrics": {"top1": top1, "top5": 99.0, "top1_ci": [0, 100], "ece": 1.0},
+    }
 
 
 def test_user_fit_for_custom_benchmark_names_drives_er():
@@ -75,8 +85,11 @@ def test_user_fit_for_custom_benchmark_names_drives_er():
     rows += [_row("mixed", "fmnist-test", 85.0), _row("mixed", "fmnist-blur", 80.0, "fmnist-test")]
     doc = fit_baselines(rows, ["real-*"], bootstrap=20)
     (fit,) = doc["fits"]
-    assert (fit["shift"], fit["id_benchmark"], fit["models"]) == ("fmnist-blur", "fmnist-test",
-                                                                  ["real-a", "real-b", "real-c"])
+    assert (fit["shift"], fit["id_benchmark"], fit["models"]) == (
+        "fmnist-blur",
+        "fmnist-test",
+        ["real-a", "real-b", "real-c"],
+    )
     assert fit["slope"] == pytest.approx(1.0) and fit["intercept"] == pytest.approx(-1.0)
     from genrobust_fast.evaluation.robustness import _fit_from_json, robustness_table
 
@@ -89,9 +102,9 @@ def test_user_fit_for_custom_benchmark_names_drives_er():
 def test_clopper_pearson_closed_forms():
     # Zero successes: upper = 1 - (alpha/2)^(1/n); all successes: lower = (alpha/2)^(1/n).
     lo, hi = clopper_pearson(0, 10, alpha=0.005)
-    assert lo == 0.0 and hi == pytest.approx(100 * (1 - 0.0025 ** 0.1))
+    assert lo == 0.0 and hi == pytest.approx(100 * (1 - 0.0025**0.1))
     lo, hi = clopper_pearson(10, 10, alpha=0.005)
-    assert hi == 100.0 and lo == pytest.approx(100 * 0.0025 ** 0.1)
+    assert hi == 100.0 and lo == pytest.approx(100 * 0.0025**0.1)
     lo, hi = clopper_pearson(50, 100)
     assert lo < 50 < hi and hi - lo == pytest.approx(2 * (50 - lo))
 
@@ -120,10 +133,12 @@ def test_mask_and_full_policies_on_crafted_logits():
     # Benchmark with 2 classes: A = {c1, c2} (several members, like ObjectNet), B = {c4}.
     classes = LabelSpace.from_ids(["A", "B"])
     members = [("c1", "c2"), ("c4",)]
-    logits = torch.tensor([
-        [9.0, 1.0, 3.0, 0.0, 2.0, 0.0],  # c0 wins overall; among members c2 (class A) wins
-        [0.0, 0.0, 0.0, 0.0, 5.0, 1.0],  # c4 (class B)
-    ])
+    logits = torch.tensor(
+        [
+            [9.0, 1.0, 3.0, 0.0, 2.0, 0.0],  # c0 wins overall; among members c2 (class A) wins
+            [0.0, 0.0, 0.0, 0.0, 5.0, 1.0],  # c4 (class B)
+        ]
+    )
     targets = np.array([0, 0])
     mask = make_task("t", classes, members, targets, model, "mask")
     full = make_task("t", classes, members, targets, model, "full")

@@ -38,7 +38,9 @@ def save(img: Image.Image, path: Path) -> Path:
     return path
 
 
-def wnid_tree(root: Path, images: dict[str, list[Image.Image]], ext: str = "JPEG", prefix: str = "img") -> Path:
+def wnid_tree(
+    root: Path, images: dict[str, list[Image.Image]], ext: str = "JPEG", prefix: str = "img"
+) -> Path:
     for wnid, imgs in images.items():
         for i, img in enumerate(imgs):
             save(img, root / wnid / f"{prefix}_{i}.{ext}")
@@ -70,12 +72,21 @@ OBJECTNET_LABELS = {
     "still_camera": ("Still Camera", "Polaroid camera, Polaroid Land camera; reflex camera"),
 }
 # Full synset-lemma names as imagenet_to_label_2012_v2 spells them, for the classes used above.
-LEMMAS = {"n07930864": "cup", "n03063599": "coffee mug", "n02708093": "analog clock", "n03196217": "digital clock",
-          "n03976467": "Polaroid camera, Polaroid Land camera", "n04069434": "reflex camera",
-          "n02012849": "crane", "n03126707": "crane"}
+LEMMAS = {
+    "n07930864": "cup",
+    "n03063599": "coffee mug",
+    "n02708093": "analog clock",
+    "n03196217": "digital clock",
+    "n03976467": "Polaroid camera, Polaroid Land camera",
+    "n04069434": "reflex camera",
+    "n02012849": "crane",
+    "n03126707": "crane",
+}
 
 
-def objectnet_tree(root: Path, images: dict[str, list[Image.Image]], unmapped: dict[str, int] | None = None) -> Path:
+def objectnet_tree(
+    root: Path, images: dict[str, list[Image.Image]], unmapped: dict[str, int] | None = None
+) -> Path:
     """objectnet-1.0/{images/<folder>/*.png, mappings/*.json}: red 2 px borders, unmapped folders,
     ImageNet names reached through pytorch index -> 2012 line -> name, duplicate 'crane' lines."""
     base = root / "objectnet-1.0"
@@ -95,7 +106,8 @@ def objectnet_tree(root: Path, images: dict[str, list[Image.Image]], unmapped: d
     mappings.mkdir(parents=True)
     (mappings / "folder_to_objectnet_label.json").write_text(json.dumps(folder_to_label, indent=2))
     (mappings / "objectnet_to_imagenet_1k.json").write_text(
-        json.dumps({label: names for label, names in OBJECTNET_LABELS.values()}, indent=2))
+        json.dumps({label: names for label, names in OBJECTNET_LABELS.values()}, indent=2)
+    )
     (mappings / "pytorch_to_imagenet_2012_id.json").write_text(json.dumps(pytorch_to_line, indent=2))
     (mappings / "imagenet_to_label_2012_v2").write_text("\n".join(lines) + "\n")
     for folder, imgs in images.items():
@@ -107,14 +119,31 @@ def objectnet_tree(root: Path, images: dict[str, list[Image.Image]], unmapped: d
     return root
 
 
-def generated_tree(root: Path, space: LabelSpace, images: dict[str, list[Image.Image]], *, fmt: str = "imagefolder",
-                   done_shards: int = 1, num_shards: int = 1) -> Path:
+def generated_tree(
+    root: Path,
+    space: LabelSpace,
+    images: dict[str, list[Image.Image]],
+    *,
+    fmt: str = "imagefolder",
+    done_shards: int = 1,
+    num_shards: int = 1,
+) -> Path:
     """The generation engineer's layout: manifest.json, <class>/<class>_<index:07d>.png or shards, _meta/."""
     total = sum(len(v) for v in images.values())
     root.mkdir(parents=True, exist_ok=True)
-    (root / "manifest.json").write_text(json.dumps({
-        "format": "genrobust-generated/1", "job_id": "0" * 64, "config": {"model": "tiny"},
-        "label_space": space.to_json(), "num_shards": num_shards, "total_images": total, "output_format": fmt}))
+    (root / "manifest.json").write_text(
+        json.dumps(
+            {
+                "format": "genrobust-generated/1",
+                "job_id": "0" * 64,
+                "config": {"model": "tiny"},
+                "label_space": space.to_json(),
+                "num_shards": num_shards,
+                "total_images": total,
+                "output_format": fmt,
+            }
+        )
+    )
     meta = root / "_meta"
     meta.mkdir()
     if fmt == "imagefolder":

@@ -28,8 +28,16 @@ def write_real(root: Path, classes=("cat", "dog"), per_class=3, size=40) -> Path
 
 
 def tiny_cfg(tmp_path, **kw):
-    values = {"model": "tiny", "real": str(tmp_path / "real"), "out": str(tmp_path / "out"), "steps": 3,
-              "batch_size": 2, "lr": 1e-3, "checkpoint_every": 2, "num_threads": 1}
+    values = {
+        "model": "tiny",
+        "real": str(tmp_path / "real"),
+        "out": str(tmp_path / "out"),
+        "steps": 3,
+        "batch_size": 2,
+        "lr": 1e-3,
+        "checkpoint_every": 2,
+        "num_threads": 1,
+    }
     values.update(kw)
     return FinetuneConfig(**values)
 
@@ -48,7 +56,9 @@ def test_finetune_writes_a_loadable_folder_with_changed_unet(tmp_path, real):
     loaded = load_components(out)
     base = build_tiny()
     assert loaded.weights_hash() == info["weights_hash"] != info["base_weights_hash"]
-    changed = [k for k, v in loaded.unet.state_dict().items() if not torch.equal(v, base.unet.state_dict()[k])]
+    changed = [
+        k for k, v in loaded.unet.state_dict().items() if not torch.equal(v, base.unet.state_dict()[k])
+    ]
     assert changed, "finetuning left the UNet unchanged"
     # Frozen parts are exported untouched.
     for k, v in base.vae.state_dict().items():
@@ -62,8 +72,10 @@ def test_finetune_writes_a_loadable_folder_with_changed_unet(tmp_path, real):
 def test_cached_latents_give_the_same_training_as_per_batch_encoding(tmp_path, real):
     a = finetune_generator(tiny_cfg(tmp_path, out=str(tmp_path / "a"), cache_latents=False))
     b = finetune_generator(tiny_cfg(tmp_path, out=str(tmp_path / "b"), cache_latents=True))
-    ua, ub = load_file(str(a / "unet" / "diffusion_pytorch_model.safetensors")), load_file(
-        str(b / "unet" / "diffusion_pytorch_model.safetensors"))
+    ua, ub = (
+        load_file(str(a / "unet" / "diffusion_pytorch_model.safetensors")),
+        load_file(str(b / "unet" / "diffusion_pytorch_model.safetensors")),
+    )
     for key in ua:
         torch.testing.assert_close(ua[key], ub[key], atol=1e-5, rtol=1e-4)
 
@@ -71,8 +83,26 @@ def test_cached_latents_give_the_same_training_as_per_batch_encoding(tmp_path, r
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, real, run_killed, caplog):
     steps, killed_at = 8, 3
     killed_out = tmp_path / "killed"
-    args = ["generator", "finetune", "--model", "tiny", "--real", str(real), "--out", str(killed_out), "--steps",
-            str(steps), "--batch-size", "2", "--lr", "1e-3", "--checkpoint-every", "1", "--threads", "1"]
+    args = [
+        "generator",
+        "finetune",
+        "--model",
+        "tiny",
+        "--real",
+        str(real),
+        "--out",
+        str(killed_out),
+        "--steps",
+        str(steps),
+        "--batch-size",
+        "2",
+        "--lr",
+        "1e-3",
+        "--checkpoint-every",
+        "1",
+        "--threads",
+        "1",
+    ]
     # Killed right after its third checkpoint is committed (the fourth step may be under way: it is lost).
     run_killed(args, "genrobust_fast.finetune.trainer.save_state", at=killed_at, when="after")
     assert json.loads((killed_out / "_finetune" / "latest.json").read_text())["step"] == killed_at
@@ -82,7 +112,9 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, real, run_k
         resumed = CliRunner().invoke(cli, args)
     assert resumed.exit_code == 0, resumed.output
     assert f"resuming at step {killed_at} of {steps}" in caplog.text
-    ref = finetune_generator(tiny_cfg(tmp_path, out=str(tmp_path / "ref"), steps=steps, checkpoint_every=1000))
+    ref = finetune_generator(
+        tiny_cfg(tmp_path, out=str(tmp_path / "ref"), steps=steps, checkpoint_every=1000)
+    )
     got = load_file(str(killed_out / "unet" / "diffusion_pytorch_model.safetensors"))
     want = load_file(str(ref / "unet" / "diffusion_pytorch_model.safetensors"))
     for key in want:

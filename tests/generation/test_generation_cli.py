@@ -21,8 +21,18 @@ def _generate(*args):
 
 
 def test_dry_run_plans_imagenet_scale_and_shows_a_shard(tmp_path):
-    result = _generate("--classes", "imagenet", "--per-class", "1300", "--out", tmp_path / "g", "--dry-run",
-                       "--show-shard", "129", "--json")
+    result = _generate(
+        "--classes",
+        "imagenet",
+        "--per-class",
+        "1300",
+        "--out",
+        tmp_path / "g",
+        "--dry-run",
+        "--show-shard",
+        "129",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
     assert plan["total_images"] == 1_300_000 and plan["shards"]["count"] == 130
@@ -35,8 +45,24 @@ def test_dry_run_plans_imagenet_scale_and_shows_a_shard(tmp_path):
 
 def test_generate_then_dry_run_reports_progress_then_dedup_and_verify(tmp_path, classes_file):
     out = tmp_path / "g"
-    common = ["--model", "tiny", "--classes", classes_file, "--per-class", "2", "--steps", "2", "--backend", "torch",
-              "--out", out, "--image-format", "png", "--shards", "2"]
+    common = [
+        "--model",
+        "tiny",
+        "--classes",
+        classes_file,
+        "--per-class",
+        "2",
+        "--steps",
+        "2",
+        "--backend",
+        "torch",
+        "--out",
+        out,
+        "--image-format",
+        "png",
+        "--shards",
+        "2",
+    ]
     result = _generate(*common, "--shard", "0/2", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["images"] == 2
@@ -76,8 +102,18 @@ def test_dedup_drops_near_copies_and_audit_finds_benchmark_copies(tmp_path, clas
     from genrobust_fast.generation.job import run_job
 
     out = tmp_path / "g"
-    run_job(GenerateConfig(model="tiny", classes=str(classes_file), per_class=3, steps=2, backend="torch",
-                           out=str(out), image_format="png"), progress=False)
+    run_job(
+        GenerateConfig(
+            model="tiny",
+            classes=str(classes_file),
+            per_class=3,
+            steps=2,
+            backend="torch",
+            out=str(out),
+            image_format="png",
+        ),
+        progress=False,
+    )
     cls = out / "n01440764"
     first = np.asarray(Image.open(cls / "n01440764_0000000.png"))
     Image.fromarray(first).save(cls / "n01440764_0000002.png")  # an exact copy inside the class
@@ -85,29 +121,76 @@ def test_dedup_drops_near_copies_and_audit_finds_benchmark_copies(tmp_path, clas
     bench.mkdir(parents=True)
     copied = np.asarray(Image.open(out / "n01443537" / "n01443537_0000001.png"))
     Image.fromarray(np.clip(copied.astype(int) + 2, 0, 255).astype(np.uint8)).save(bench / "near.png")
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(bench / "other.png")
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+        bench / "other.png"
+    )
 
     report = audit_generated(out, tmp_path / "bench", max_distance=2)
     assert report["generated"] == 6 and report["benchmark"] == 2
-    assert {"generated": "n01443537/n01443537_0000001.png", "benchmark": "n01443537/near.png", "distance": 0} in report["matches"] or \
-        any(m["generated"].endswith("n01443537_0000001.png") and m["benchmark"].endswith("near.png") for m in report["matches"])
+    assert {
+        "generated": "n01443537/n01443537_0000001.png",
+        "benchmark": "n01443537/near.png",
+        "distance": 0,
+    } in report["matches"] or any(
+        m["generated"].endswith("n01443537_0000001.png") and m["benchmark"].endswith("near.png")
+        for m in report["matches"]
+    )
     assert all(not m["benchmark"].endswith("other.png") for m in report["matches"])
-    cli_run = CliRunner().invoke(cli, ["data", "audit", "--generated", str(out), "--against", str(tmp_path / "bench"),
-                                       "--max-distance", "2", "--json", "--report", str(tmp_path / "audit.json")])
+    cli_run = CliRunner().invoke(
+        cli,
+        [
+            "data",
+            "audit",
+            "--generated",
+            str(out),
+            "--against",
+            str(tmp_path / "bench"),
+            "--max-distance",
+            "2",
+            "--json",
+            "--report",
+            str(tmp_path / "audit.json"),
+        ],
+    )
     assert cli_run.exit_code == 0, cli_run.output
     assert json.loads(cli_run.stdout) == json.loads((tmp_path / "audit.json").read_text()) == report
-    strict = CliRunner().invoke(cli, ["data", "audit", "--generated", str(out), "--against", str(tmp_path / "bench"),
-                                      "--max-distance", "2", "--strict"])
+    strict = CliRunner().invoke(
+        cli,
+        [
+            "data",
+            "audit",
+            "--generated",
+            str(out),
+            "--against",
+            str(tmp_path / "bench"),
+            "--max-distance",
+            "2",
+            "--strict",
+        ],
+    )
     assert strict.exit_code == 1 and "near-copies" in strict.output
 
     result = dedup_generated(out, max_distance=0)
     assert result["dropped"] >= 1 and not (cls / "n01440764_0000002.png").exists()
     assert (cls / "n01440764_0000000.png").exists()
     dropped = json.loads((out / "_meta" / "dedup.json").read_text())["dropped_files"]
-    assert {"file": "n01440764/n01440764_0000002.png", "duplicate_of": "n01440764/n01440764_0000000.png",
-            "distance": 0} in dropped
+    assert {
+        "file": "n01440764/n01440764_0000002.png",
+        "duplicate_of": "n01440764/n01440764_0000000.png",
+        "distance": 0,
+    } in dropped
     # A rerun does not take what --dedup deleted on purpose for damage to repair.
-    rerun = run_job(GenerateConfig(model="tiny", classes=str(classes_file), per_class=3, steps=2, backend="torch",
-                                   out=str(out), image_format="png"), progress=False)
+    rerun = run_job(
+        GenerateConfig(
+            model="tiny",
+            classes=str(classes_file),
+            per_class=3,
+            steps=2,
+            backend="torch",
+            out=str(out),
+            image_format="png",
+        ),
+        progress=False,
+    )
     assert rerun["repaired"]["images"] == 0 and rerun["images"] == 0
     assert not (cls / "n01440764_0000002.png").exists()

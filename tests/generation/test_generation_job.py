@@ -1,4 +1,5 @@
-"""Generation jobs end to end on the tiny model: strategies, metadata, shards, determinism, resume, conflicts."""
+"""Generation jobs end to end on the tiny model: strategies, metadata, shards, determinism, resume,
+conflicts."""
 
 import hashlib
 import json
@@ -12,9 +13,30 @@ from genrobust_fast.generation.job import run_job
 from genrobust_fast.generation.worklist import build_plan
 
 RECORD_KEYS = {
-    "file", "class_id", "class_name", "index", "strategy", "prompt", "template_id", "negative_prompt", "source_image",
-    "seed", "steps", "scheduler", "guidance", "strength", "model_id", "weights_hash", "backend", "precision",
-    "height", "width", "sha256", "pipeline_class", "scheduler_class", "scheduler_config",
+    "file",
+    "class_id",
+    "class_name",
+    "index",
+    "strategy",
+    "prompt",
+    "template_id",
+    "negative_prompt",
+    "source_image",
+    "seed",
+    "steps",
+    "scheduler",
+    "guidance",
+    "strength",
+    "model_id",
+    "weights_hash",
+    "backend",
+    "precision",
+    "height",
+    "width",
+    "sha256",
+    "pipeline_class",
+    "scheduler_class",
+    "scheduler_config",
 }
 
 
@@ -26,22 +48,36 @@ def classes_file(tmp_path_factory):
 
 
 def _cfg(out, classes_file, **kw):
-    base = {"model": "tiny", "classes": str(classes_file), "per_class": 3, "steps": 2, "batch_size": 2, "backend": "torch",
-                "out": str(out), "writer_threads": 2}
+    base = {
+        "model": "tiny",
+        "classes": str(classes_file),
+        "per_class": 3,
+        "steps": 2,
+        "batch_size": 2,
+        "backend": "torch",
+        "out": str(out),
+        "writer_threads": 2,
+    }
     return GenerateConfig(**{**base, **kw})
 
 
 def files_of(root: Path, skip_stats: bool = True) -> dict[str, str]:
     """sha256 of every file under root (done markers hold timings: only their presence is compared)."""
     return {
-        str(p.relative_to(root)): "marker" if skip_stats and p.name.endswith(".done.json")
+        str(p.relative_to(root)): "marker"
+        if skip_stats and p.name.endswith(".done.json")
         else hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*")) if p.is_file()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
 
 
 def records_of(out: Path) -> list[dict]:
-    return [json.loads(line) for f in sorted((out / "_meta").glob("*.jsonl")) for line in f.read_text().splitlines()]
+    return [
+        json.loads(line)
+        for f in sorted((out / "_meta").glob("*.jsonl"))
+        for line in f.read_text().splitlines()
+    ]
 
 
 @pytest.mark.parametrize("strategy", ["labels", "templates", "prompts", "img2img", "variation"])
@@ -60,11 +96,14 @@ def test_each_strategy_writes_complete_metadata(tmp_path, classes_file, real_dir
     out = tmp_path / "out"
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["format"] == "genrobust-generated/1" and manifest["total_images"] == expected
-    assert manifest["label_space"]["ids"] == ["n01440764", "n01443537"] and manifest["output_format"] == "imagefolder"
+    assert (
+        manifest["label_space"]["ids"] == ["n01440764", "n01443537"]
+        and manifest["output_format"] == "imagefolder"
+    )
     records = records_of(out)
     assert len(records) == expected
     for r in records:
-        assert RECORD_KEYS <= set(r)
+        assert set(r) >= RECORD_KEYS
         data = (out / r["file"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == r["sha256"] and data[:2] == b"\xff\xd8"
         assert r["file"] == f"{r['class_id']}/{r['class_id']}_{r['index']:07d}.jpg"
@@ -72,9 +111,14 @@ def test_each_strategy_writes_complete_metadata(tmp_path, classes_file, real_dir
     if strategy == "templates":
         assert all(r["template_id"] == r["seed"] % 80 for r in records)
     if strategy in ("img2img", "variation"):
-        assert {r["source_image"] for r in records} == {str(p.relative_to(real_dir)) for p in real_dir.glob("*/*.png")}
-        assert records[0]["pipeline_class"] == ("StableDiffusionImg2ImgPipeline" if strategy == "img2img"
-                                                else "StableDiffusionImageVariationPipeline")
+        assert {r["source_image"] for r in records} == {
+            str(p.relative_to(real_dir)) for p in real_dir.glob("*/*.png")
+        }
+        assert records[0]["pipeline_class"] == (
+            "StableDiffusionImg2ImgPipeline"
+            if strategy == "img2img"
+            else "StableDiffusionImageVariationPipeline"
+        )
     if strategy == "variation":
         assert all(r["prompt"] is None for r in records)
     else:
@@ -102,8 +146,12 @@ def test_worker_runs_only_its_shards(tmp_path, classes_file):
     summary = run_job(cfg, progress=False)
     assert summary["images"] == 3 and summary["shards_complete"] == 1 and summary["num_shards"] == 2
     plan = build_plan(GenerateConfig(**{**cfg.__dict__, "shards": 2}))
-    assert {plan.shard_of(plan.position_of(r["class_id"], r["index"])) for r in records_of(tmp_path / "out")} == {1}
-    assert sorted(p.name for p in (tmp_path / "out" / "_meta").glob("*.done.json")) == ["shard-00001-of-00002.done.json"]
+    assert {
+        plan.shard_of(plan.position_of(r["class_id"], r["index"])) for r in records_of(tmp_path / "out")
+    } == {1}
+    assert sorted(p.name for p in (tmp_path / "out" / "_meta").glob("*.done.json")) == [
+        "shard-00001-of-00002.done.json"
+    ]
 
 
 @pytest.mark.parametrize("fmt", ["imagefolder", "webdataset"])

@@ -16,8 +16,16 @@ from genrobust_fast.generation.config import GenerateConfig
 from genrobust_fast.generation.job import run_job
 
 BATCH = 4
-SETTINGS = {"model": "tiny", "per_class": 10, "steps": 2, "batch_size": BATCH, "backend": "torch", "seed": 3,
-            "shards": 2, "writer_threads": 2}
+SETTINGS = {
+    "model": "tiny",
+    "per_class": 10,
+    "steps": 2,
+    "batch_size": BATCH,
+    "backend": "torch",
+    "seed": 3,
+    "shards": 2,
+    "writer_threads": 2,
+}
 
 # Where each test kills (call N of the target): inside a batch after its UNet loop (earlier batches' images
 # may still be encoding); before a JSON line (the image's bytes are stored, for tars the member written);
@@ -25,23 +33,41 @@ SETTINGS = {"model": "tiny", "per_class": 10, "steps": 2, "batch_size": BATCH, "
 KILL_POINTS = {
     "decode": ("genrobust_fast.generation.pipeline.GenerationPipeline.decode", 3, None),
     "commit": ("genrobust_fast.generation.writers.ShardWriter.commit", 6, None),
-    "torn": ("genrobust_fast.generation.writers.ShardWriter.commit", 3,
-             ("import json; w, r = args; line = (json.dumps(r, sort_keys=True) + chr(10)).encode(); "
-              "w._jsonl_file.write(line[: len(line) // 2]); w._jsonl_file.flush()")),
+    "torn": (
+        "genrobust_fast.generation.writers.ShardWriter.commit",
+        3,
+        (
+            "import json; w, r = args; line = (json.dumps(r, sort_keys=True) + chr(10)).encode(); "
+            "w._jsonl_file.write(line[: len(line) // 2]); w._jsonl_file.flush()"
+        ),
+    ),
 }
 
 
 def files_of(root: Path) -> dict[str, str]:
     """sha256 of every file (done markers hold timings: only their presence is compared)."""
-    return {str(p.relative_to(root)): "marker" if p.name.endswith(".done.json")
-            else hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): "marker"
+        if p.name.endswith(".done.json")
+        else hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def cli_args(classes: Path, out: Path, fmt: str) -> list[str]:
     flags = {k.replace("_", "-"): v for k, v in SETTINGS.items()}
-    return [*(x for k, v in flags.items() for x in (f"--{k}", str(v))), "--classes", str(classes),
-            "--out", str(out), "--format", fmt, "--no-progress", "--json"]
+    return [
+        *(x for k, v in flags.items() for x in (f"--{k}", str(v))),
+        "--classes",
+        str(classes),
+        "--out",
+        str(out),
+        "--format",
+        fmt,
+        "--no-progress",
+        "--json",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -71,15 +97,21 @@ def reference(tmp_path_factory, classes, one_thread):
 
 
 # Each point once, mid-batch for both formats (a subprocess per kill is the slow part of these tests).
-@pytest.mark.parametrize("fmt,point", [("imagefolder", "decode"), ("imagefolder", "commit"),
-                                       ("webdataset", "commit"), ("webdataset", "torn")])
+@pytest.mark.parametrize(
+    "fmt,point",
+    [("imagefolder", "decode"), ("imagefolder", "commit"), ("webdataset", "commit"), ("webdataset", "torn")],
+)
 def test_sigkill_then_rerun_gives_identical_files(tmp_path, classes, reference, run_killed, fmt, point):
     out = tmp_path / "killed"
     target, at, prelude = KILL_POINTS[point]
-    run_killed(["generate", *cli_args(classes, out, fmt)], target, at, prelude=prelude, env={"OMP_NUM_THREADS": "1"})
+    run_killed(
+        ["generate", *cli_args(classes, out, fmt)], target, at, prelude=prelude, env={"OMP_NUM_THREADS": "1"}
+    )
     assert not list((out / "_meta").glob("*.done.json"))  # killed inside shard 0
 
-    resumed = run_job(GenerateConfig(**SETTINGS, classes=str(classes), format=fmt, out=str(out)), progress=False)
+    resumed = run_job(
+        GenerateConfig(**SETTINGS, classes=str(classes), format=fmt, out=str(out)), progress=False
+    )
     assert 0 < resumed["images"] <= 20 and resumed["shards_complete"] == 2
     assert files_of(out) == reference[fmt]  # manifest, every image, every JSON line, every tar byte
     assert len(reference[fmt]) == (1 + 4 + 20 if fmt == "imagefolder" else 1 + 4 + 2)
@@ -94,7 +126,10 @@ def test_a_resume_with_other_settings_is_logged_and_recorded(tmp_path, classes, 
     assert "batch_size 4 -> 3" in caplog.text
     import json
 
-    records = [json.loads(line) for f in sorted((tmp_path / "out" / "_meta").glob("*.jsonl"))
-               for line in f.read_text().splitlines()]
+    records = [
+        json.loads(line)
+        for f in sorted((tmp_path / "out" / "_meta").glob("*.jsonl"))
+        for line in f.read_text().splitlines()
+    ]
     assert sorted(r["compute"]["batch_size"] for r in records) == [3] * 15 + [4] * 5
     assert {r["compute"]["threads"] for r in records} == {1}

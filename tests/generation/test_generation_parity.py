@@ -26,8 +26,9 @@ def folder_components(tiny_dir):
 def sd_pipe(tiny_dir):
     from diffusers import StableDiffusionPipeline
 
-    pipe = StableDiffusionPipeline.from_pretrained(tiny_dir, local_files_only=True, safety_checker=None,
-                                                   requires_safety_checker=False)
+    pipe = StableDiffusionPipeline.from_pretrained(
+        tiny_dir, local_files_only=True, safety_checker=None, requires_safety_checker=False
+    )
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -45,8 +46,13 @@ def test_text_to_image_matches_diffusers_in_a_batch(folder_components, sd_pipe, 
     ours = kernels.to_uint8(pipe.generate(requests))
     sd_pipe.scheduler = create_scheduler(scheduler, sd_pipe.scheduler.config)
     for image, req in zip(ours, requests):
-        theirs = _diffusers_uint8(sd_pipe, prompt=req.prompt, negative_prompt=req.negative_prompt or None,
-                                  guidance_scale=7.5, generator=[torch.Generator("cpu").manual_seed(req.seed)])
+        theirs = _diffusers_uint8(
+            sd_pipe,
+            prompt=req.prompt,
+            negative_prompt=req.negative_prompt or None,
+            guidance_scale=7.5,
+            generator=[torch.Generator("cpu").manual_seed(req.seed)],
+        )
         _assert_close(image, theirs)
     assert not np.array_equal(ours[0], ours[1])
 
@@ -54,11 +60,17 @@ def test_text_to_image_matches_diffusers_in_a_batch(folder_components, sd_pipe, 
 def test_batch_of_one_equals_batch_member_and_no_guidance(folder_components, sd_pipe):
     pipe = GenerationPipeline(TorchRunners(folder_components), scheduler="ddim", steps=STEPS, guidance=1.0)
     alone = kernels.to_uint8(pipe.generate([Request("a photo of a goldfish", 7)]))[0]
-    batch = kernels.to_uint8(pipe.generate([Request("a photo of a tench", 3), Request("a photo of a goldfish", 7)]))[1]
+    batch = kernels.to_uint8(
+        pipe.generate([Request("a photo of a tench", 3), Request("a photo of a goldfish", 7)])
+    )[1]
     assert np.abs(alone.astype(int) - batch.astype(int)).max() <= 1
     sd_pipe.scheduler = create_scheduler("ddim", sd_pipe.scheduler.config)
-    theirs = _diffusers_uint8(sd_pipe, prompt="a photo of a goldfish", guidance_scale=1.0,
-                              generator=torch.Generator("cpu").manual_seed(7))
+    theirs = _diffusers_uint8(
+        sd_pipe,
+        prompt="a photo of a goldfish",
+        guidance_scale=1.0,
+        generator=torch.Generator("cpu").manual_seed(7),
+    )
     _assert_close(alone, theirs)
 
 
@@ -66,18 +78,38 @@ def test_batch_of_one_equals_batch_member_and_no_guidance(folder_components, sd_
 def test_img2img_matches_diffusers(tiny_dir, folder_components, real_dir, scheduler):
     from diffusers import StableDiffusionImg2ImgPipeline
 
-    pipe = GenerationPipeline(TorchRunners(folder_components), scheduler=scheduler, steps=4, guidance=7.5,
-                              mode="img2img", strength=0.6)
+    pipe = GenerationPipeline(
+        TorchRunners(folder_components),
+        scheduler=scheduler,
+        steps=4,
+        guidance=7.5,
+        mode="img2img",
+        strength=0.6,
+    )
     sources = [load_source_image(p, (32, 32), "img2img") for p in sorted(real_dir.glob("*/*.png"))[:2]]
-    requests = [Request("a photo of a tench", 5, "", sources[0]), Request("a photo of a goldfish", 6, "", sources[1])]
+    requests = [
+        Request("a photo of a tench", 5, "", sources[0]),
+        Request("a photo of a goldfish", 6, "", sources[1]),
+    ]
     ours = kernels.to_uint8(pipe.generate(requests))
-    ref = StableDiffusionImg2ImgPipeline.from_pretrained(tiny_dir, local_files_only=True, safety_checker=None,
-                                                         requires_safety_checker=False)
+    ref = StableDiffusionImg2ImgPipeline.from_pretrained(
+        tiny_dir, local_files_only=True, safety_checker=None, requires_safety_checker=False
+    )
     ref.set_progress_bar_config(disable=True)
     ref.scheduler = create_scheduler(scheduler, ref.scheduler.config)
     for image, req in zip(ours, requests):
-        theirs = (ref(prompt=req.prompt, image=req.image, strength=0.6, num_inference_steps=4, guidance_scale=7.5,
-                      generator=[torch.Generator("cpu").manual_seed(req.seed)], output_type="np").images[0] * 255)
+        theirs = (
+            ref(
+                prompt=req.prompt,
+                image=req.image,
+                strength=0.6,
+                num_inference_steps=4,
+                guidance_scale=7.5,
+                generator=[torch.Generator("cpu").manual_seed(req.seed)],
+                output_type="np",
+            ).images[0]
+            * 255
+        )
         _assert_close(image, theirs.round().astype(np.uint8))
 
 
@@ -87,14 +119,23 @@ def test_variation_matches_diffusers(folder_components, real_dir, scheduler):
 
     c = folder_components
     ref = StableDiffusionImageVariationPipeline(
-        vae=c.vae, image_encoder=c.image_encoder, unet=c.unet, scheduler=create_scheduler(scheduler, c.scheduler.config),
-        safety_checker=None, feature_extractor=c.feature_extractor, requires_safety_checker=False)
+        vae=c.vae,
+        image_encoder=c.image_encoder,
+        unet=c.unet,
+        scheduler=create_scheduler(scheduler, c.scheduler.config),
+        safety_checker=None,
+        feature_extractor=c.feature_extractor,
+        requires_safety_checker=False,
+    )
     ref.set_progress_bar_config(disable=True)
-    pipe = GenerationPipeline(TorchRunners(c), scheduler=scheduler, steps=STEPS, guidance=3.0, mode="variation")
+    pipe = GenerationPipeline(
+        TorchRunners(c), scheduler=scheduler, steps=STEPS, guidance=3.0, mode="variation"
+    )
     sources = [load_source_image(p, (32, 32), "variation") for p in sorted(real_dir.glob("*/*.png"))[2:4]]
     requests = [Request(None, 21, image=sources[0]), Request(None, 22, image=sources[1])]
     ours = kernels.to_uint8(pipe.generate(requests))
     for image, req in zip(ours, requests):
-        theirs = _diffusers_uint8(ref, image=req.image, guidance_scale=3.0,
-                                  generator=[torch.Generator("cpu").manual_seed(req.seed)])
+        theirs = _diffusers_uint8(
+            ref, image=req.image, guidance_scale=3.0, generator=[torch.Generator("cpu").manual_seed(req.seed)]
+        )
         _assert_close(image, theirs)

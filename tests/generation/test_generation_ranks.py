@@ -19,8 +19,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name != "manifest.json" and not p.name.endswith(".done.json")}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "manifest.json" and not p.name.endswith(".done.json")
+    }
 
 
 def test_two_ranks_write_the_files_of_one_process(tmp_path, monkeypatch):
@@ -28,17 +31,48 @@ def test_two_ranks_write_the_files_of_one_process(tmp_path, monkeypatch):
     classes.write_text("n01440764\ttench\nn01443537\tgoldfish\n")
 
     def args(out):
-        return ["generate", "--model", "tiny", "--classes", str(classes), "--per-class", "3", "--steps", "2",
-                "--backend", "torch", "--device", "cpu", "--batch-size", "2", "--shards", "2",
-                "--format", "webdataset", "--out", str(out), "--no-progress", "--json"]
+        return [
+            "generate",
+            "--model",
+            "tiny",
+            "--classes",
+            str(classes),
+            "--per-class",
+            "3",
+            "--steps",
+            "2",
+            "--backend",
+            "torch",
+            "--device",
+            "cpu",
+            "--batch-size",
+            "2",
+            "--shards",
+            "2",
+            "--format",
+            "webdataset",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--json",
+        ]
 
     launcher = {"WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
     # Rank 1 in its own process; rank 0 here at the same time (one interpreter start less on a small CI).
     rank1 = subprocess.Popen(
-        [sys.executable, "-m", "genrobust_fast", *args(tmp_path / "ranks")], stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
-        env={**os.environ, **launcher, "RANK": "1", "LOCAL_RANK": "1", "OMP_NUM_THREADS": "1",
-             "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)})
+        [sys.executable, "-m", "genrobust_fast", *args(tmp_path / "ranks")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={
+            **os.environ,
+            **launcher,
+            "RANK": "1",
+            "LOCAL_RANK": "1",
+            "OMP_NUM_THREADS": "1",
+            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
+        },
+    )
     with monkeypatch.context() as env:
         for key, value in {**launcher, "RANK": "0", "LOCAL_RANK": "0"}.items():
             env.setenv(key, value)
@@ -52,7 +86,14 @@ def test_two_ranks_write_the_files_of_one_process(tmp_path, monkeypatch):
     assert json.loads(single.stdout)["images"] == 6
 
     by_ranks, alone = _files(tmp_path / "ranks"), _files(tmp_path / "single")
-    assert sorted(by_ranks) == sorted(alone) == [
-        "_meta/shard-00000-of-00002.jsonl", "_meta/shard-00001-of-00002.jsonl",
-        "shards/shard-00000-of-00002.tar", "shards/shard-00001-of-00002.tar"]
+    assert (
+        sorted(by_ranks)
+        == sorted(alone)
+        == [
+            "_meta/shard-00000-of-00002.jsonl",
+            "_meta/shard-00001-of-00002.jsonl",
+            "shards/shard-00000-of-00002.tar",
+            "shards/shard-00001-of-00002.tar",
+        ]
+    )
     assert [name for name in alone if by_ranks[name] != alone[name]] == []

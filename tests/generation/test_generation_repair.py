@@ -12,14 +12,25 @@ from click.testing import CliRunner
 from genrobust_fast.generation.config import GenerateConfig
 from genrobust_fast.generation.job import run_job
 
-JOB = {"model": "tiny", "per_class": 4, "steps": 2, "batch_size": 3, "backend": "torch", "shards": 2,
-       "writer_threads": 2}
+JOB = {
+    "model": "tiny",
+    "per_class": 4,
+    "steps": 2,
+    "batch_size": 3,
+    "backend": "torch",
+    "shards": 2,
+    "writer_threads": 2,
+}
 
 
 def files_of(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): "marker" if p.name.endswith(".done.json")
-            else hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): "marker"
+        if p.name.endswith(".done.json")
+        else hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +74,10 @@ def test_a_damaged_tar_shard_is_remade_from_its_first_bad_member(job, damage):
     if damage == "deleted":
         tar.unlink()
     else:
-        first_end = json.loads((out / "_meta" / "shard-00001-of-00002.jsonl").read_text().splitlines()[0])["tar_end"]
-        tar.write_bytes(tar.read_bytes()[:first_end + 700])  # inside its second image
+        first_end = json.loads((out / "_meta" / "shard-00001-of-00002.jsonl").read_text().splitlines()[0])[
+            "tar_end"
+        ]
+        tar.write_bytes(tar.read_bytes()[: first_end + 700])  # inside its second image
     summary = run_job(cfg, progress=False)
     assert summary["repaired"]["shards"] == [1]
     assert summary["images"] == summary["repaired"]["images"] == (4 if damage == "deleted" else 3)
@@ -92,9 +105,30 @@ def _cli():
 
 
 def _argv(cfg: GenerateConfig) -> list[str]:
-    return ["generate", "--model", "tiny", "--classes", cfg.classes, "--per-class", "4", "--steps", "2",
-            "--batch-size", "3", "--backend", "torch", "--shards", "2", "--writer-threads", "2",
-            "--format", cfg.format, "--out", cfg.out, "--no-progress"]
+    return [
+        "generate",
+        "--model",
+        "tiny",
+        "--classes",
+        cfg.classes,
+        "--per-class",
+        "4",
+        "--steps",
+        "2",
+        "--batch-size",
+        "3",
+        "--backend",
+        "torch",
+        "--shards",
+        "2",
+        "--writer-threads",
+        "2",
+        "--format",
+        cfg.format,
+        "--out",
+        cfg.out,
+        "--no-progress",
+    ]
 
 
 def test_an_intact_job_is_left_alone(job):

@@ -8,7 +8,9 @@ from genrobust_fast.generation.worklist import build_plan, derive_seed, read_pro
 
 
 def _cfg(**kw):
-    return GenerateConfig(**{"model": "tiny", "classes": "imagenet100", "per_class": 3, "out": "unused", **kw})
+    return GenerateConfig(
+        **{"model": "tiny", "classes": "imagenet100", "per_class": 3, "out": "unused", **kw}
+    )
 
 
 @pytest.mark.parametrize("num_shards", [1, 4, 7, 300, 301])
@@ -28,7 +30,9 @@ def test_items_and_seeds_do_not_depend_on_shard_count():
             other = items_a[it.stem]
             assert (it.seed, it.prompt, it.class_id) == (other.seed, other.prompt, other.class_id)
     first = a.item_at(0)
-    assert first.prompt == f"a photo of a {first.class_name}" and first.stem == f"{a.label_space.ids[0]}_0000000"
+    assert (
+        first.prompt == f"a photo of a {first.class_name}" and first.stem == f"{a.label_space.ids[0]}_0000000"
+    )
     assert derive_seed(0, "n01440764", 0) != derive_seed(1, "n01440764", 0) != derive_seed(0, "n01440764", 1)
 
 
@@ -57,13 +61,17 @@ def test_imagenet_scale_plan_is_arithmetic():
 
 def test_prompt_file_cycles_per_class(tmp_path):
     f = tmp_path / "p.tsv"
-    f.write_text("n01440764\ta tench in a net\nn01440764\ta tench underwater\n"
-                 '{"class_id": "n01443537", "prompt": "a goldfish bowl"}\n')
+    f.write_text(
+        "n01440764\ta tench in a net\nn01440764\ta tench underwater\n"
+        '{"class_id": "n01443537", "prompt": "a goldfish bowl"}\n'
+    )
     classes = tmp_path / "c.tsv"
     classes.write_text("n01440764\ttench\nn01443537\tgoldfish\n")
     plan = build_plan(_cfg(strategy="prompts", prompts=str(f), classes=str(classes)), 1)
     items = list(plan.shard_items(0))
-    assert [it.prompt for it in items] == ["a tench in a net", "a tench underwater", "a tench in a net"] + ["a goldfish bowl"] * 3
+    assert [it.prompt for it in items] == ["a tench in a net", "a tench underwater", "a tench in a net"] + [
+        "a goldfish bowl"
+    ] * 3
     assert [it.prompt_id for it in items[:3]] == [0, 1, 0]
 
 

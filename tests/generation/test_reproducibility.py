@@ -15,12 +15,21 @@ from genrobust_fast.generation.config import GenerateConfig
 from genrobust_fast.generation.job import run_job
 from genrobust_fast.generation.reproducibility import PIXEL_BOUND, same_bytes_expected
 
-JOB = {"model": "tiny", "per_class": 3, "steps": 3, "backend": "torch", "seed": 11, "strategy": "templates",
-       "image_format": "png"}
+JOB = {
+    "model": "tiny",
+    "per_class": 3,
+    "steps": 3,
+    "backend": "torch",
+    "seed": 11,
+    "strategy": "templates",
+    "image_format": "png",
+}
 
 
 def pixels(root: Path) -> dict[str, np.ndarray]:
-    return {p.name: np.asarray(Image.open(p).convert("RGB"), dtype=np.int16) for p in sorted(root.glob("*/*.png"))}
+    return {
+        p.name: np.asarray(Image.open(p).convert("RGB"), dtype=np.int16) for p in sorted(root.glob("*/*.png"))
+    }
 
 
 def records(root: Path) -> dict[str, dict]:
@@ -34,15 +43,36 @@ def test_other_batch_threads_and_isa_stay_within_the_stated_bound(tmp_path):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        run_job(GenerateConfig(**JOB, classes=str(classes), batch_size=4, out=str(tmp_path / "here")), progress=False)
+        run_job(
+            GenerateConfig(**JOB, classes=str(classes), batch_size=4, out=str(tmp_path / "here")),
+            progress=False,
+        )
     finally:
         torch.set_num_threads(before)
     # Another process: other batch size, other thread count, AVX2 kernels forced in torch and oneDNN.
     flags = [x for k, v in JOB.items() for x in (f"--{k.replace('_', '-')}", str(v))]
     env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "OMP_NUM_THREADS": "2"}
-    subprocess.run([sys.executable, "-m", "genrobust_fast", "generate", *flags, "--classes", str(classes),
-                    "--batch-size", "3", "--out", str(tmp_path / "there"), "--no-progress", "--json"],
-                   env=env, check=True, capture_output=True, timeout=240)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "genrobust_fast",
+            "generate",
+            *flags,
+            "--classes",
+            str(classes),
+            "--batch-size",
+            "3",
+            "--out",
+            str(tmp_path / "there"),
+            "--no-progress",
+            "--json",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=240,
+    )
 
     here, there = pixels(tmp_path / "here"), pixels(tmp_path / "there")
     assert sorted(here) == sorted(there) and len(here) == 6

@@ -45,8 +45,12 @@ def smooth_image(rng: np.random.Generator, h: int, w: int, c: int = 3, noise: fl
     ys, xs = np.linspace(0, gh - 1, h), np.linspace(0, gw - 1, w)
     y0, x0 = np.minimum(ys.astype(int), gh - 2), np.minimum(xs.astype(int), gw - 2)
     fy, fx = (ys - y0)[:, None, None], (xs - x0)[None, :, None]
-    img = ((1 - fy) * (1 - fx) * coarse[y0][:, x0] + (1 - fy) * fx * coarse[y0][:, x0 + 1]
-           + fy * (1 - fx) * coarse[y0 + 1][:, x0] + fy * fx * coarse[y0 + 1][:, x0 + 1])
+    img = (
+        (1 - fy) * (1 - fx) * coarse[y0][:, x0]
+        + (1 - fy) * fx * coarse[y0][:, x0 + 1]
+        + fy * (1 - fx) * coarse[y0 + 1][:, x0]
+        + fy * fx * coarse[y0 + 1][:, x0 + 1]
+    )
     img += rng.normal(0, noise, img.shape)
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 

@@ -41,22 +41,31 @@ def test_native_matches_reference_on_random_batches(seed, isa):
     rng = np.random.default_rng(seed)
     images, boxes, flips = random_batch(rng, int(rng.integers(1, 6)))
     out_size = (int(rng.integers(1, 70)), int(rng.integers(1, 70)))
-    got = _native.crop_resize_normalize(images, boxes, flips, out_size, MEAN, STD, threads=int(rng.integers(0, 3)))
+    got = _native.crop_resize_normalize(
+        images, boxes, flips, out_size, MEAN, STD, threads=int(rng.integers(0, 3))
+    )
     want = _reference.crop_resize_normalize(images, boxes, flips, out_size, MEAN, STD)
     assert got.shape == want.shape == (len(images), 3, *out_size) and got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=0, atol=ATOL)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.integers(1, 40), st.integers(1, 40), st.integers(1, 48), st.integers(1, 48), st.booleans(),
-       st.integers(0, 2**32 - 1))
+@given(
+    st.integers(1, 40),
+    st.integers(1, 40),
+    st.integers(1, 48),
+    st.integers(1, 48),
+    st.booleans(),
+    st.integers(0, 2**32 - 1),
+)
 def test_native_matches_reference_for_any_scale(isa, h, w, out_h, out_w, flip, seed):
     rng = np.random.default_rng(seed)
     img = smooth_image(rng, h, w)
     box = [random_box(rng, h, w)]
     args = ([img], box, np.array([flip]), (out_h, out_w), MEAN, STD)
-    np.testing.assert_allclose(_native.crop_resize_normalize(*args), _reference.crop_resize_normalize(*args),
-                               rtol=0, atol=ATOL)
+    np.testing.assert_allclose(
+        _native.crop_resize_normalize(*args), _reference.crop_resize_normalize(*args), rtol=0, atol=ATOL
+    )
 
 
 def test_small_batches_split_rows_across_threads_identically(isa):
@@ -107,8 +116,9 @@ def test_half_precision_outputs_are_the_float32_result_rounded_to_nearest_even(s
     np.testing.assert_array_equal(bf16, _reference.float32_to_bfloat16_bits(f32))
     np.testing.assert_allclose(f16.astype(np.float32), want16.astype(np.float32), rtol=2**-10, atol=ATOL)
     want_bf = _reference.crop_resize_normalize(images, boxes, flips, (33, 29), MEAN, std, dtype="bfloat16")
-    np.testing.assert_allclose(kernels.bfloat16_to_float32(bf16), kernels.bfloat16_to_float32(want_bf),
-                               rtol=2**-7, atol=ATOL)
+    np.testing.assert_allclose(
+        kernels.bfloat16_to_float32(bf16), kernels.bfloat16_to_float32(want_bf), rtol=2**-7, atol=ATOL
+    )
 
 
 def test_bfloat16_rounding_matches_torch():

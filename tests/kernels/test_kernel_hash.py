@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 
-import genrobust_fast._core as core
 import numpy as np
 import pytest
 import scipy.fft
 from PIL import Image
 
+import genrobust_fast._core as core
 from genrobust_fast import kernels
 from genrobust_fast.kernels import _native, _reference
 
@@ -80,9 +80,20 @@ def _variants():
 
 @pytest.mark.parametrize("variant", _variants())
 # k <= 32 keeps a running top-k per query; larger k counting-sorts all distances.
-@pytest.mark.parametrize("nq, nr, k, bits", [(37, 1000, 5, 64), (9, 203, 203, 64), (13, 300, 17, 3),
-                                             (1, 1, 1, 64), (0, 10, 3, 64), (21, 77, 1, 2), (11, 500, 33, 4),
-                                             (6, 400, 120, 64), (5, 64, 32, 64)])
+@pytest.mark.parametrize(
+    "nq, nr, k, bits",
+    [
+        (37, 1000, 5, 64),
+        (9, 203, 203, 64),
+        (13, 300, 17, 3),
+        (1, 1, 1, 64),
+        (0, 10, 3, 64),
+        (21, 77, 1, 2),
+        (11, 500, 33, 4),
+        (6, 400, 120, 64),
+        (5, 64, 32, 64),
+    ],
+)
 def test_hamming_topk_native_matches_reference(variant, nq, nr, k, bits):
     rng = np.random.default_rng(nq * 1000 + nr)
     # Few distinct bits make many ties, which must come out in index order.

@@ -48,15 +48,21 @@ def test_forcing_each_supported_path_is_what_gets_reported(core):
 
 
 def test_unknown_names_list_the_valid_ones(core):
-    with pytest.raises(ValueError, match=r"isa=sse9 is not an instruction set; expected one of baseline, avx2, "
-                                         r"avx512 or auto; this CPU supports baseline"):
+    with pytest.raises(
+        ValueError,
+        match=r"isa=sse9 is not an instruction set; expected one of baseline, avx2, "
+        r"avx512 or auto; this CPU supports baseline",
+    ):
         core.set_isa("sse9")
 
 
 def test_unsupported_paths_are_refused_naming_the_supported_ones(core):
     # The rule isa() applies to GENROBUST_ISA, for a CPU without AVX-512 ...
-    with pytest.raises(ValueError, match=r"GENROBUST_ISA=avx512: this CPU does not support avx512; expected one "
-                                         r"of baseline, avx2 or auto"):
+    with pytest.raises(
+        ValueError,
+        match=r"GENROBUST_ISA=avx512: this CPU does not support avx512; expected one "
+        r"of baseline, avx2 or auto",
+    ):
         core.resolve_isa("avx512", ["baseline", "avx2"])
     with pytest.raises(ValueError, match="does not support avx2; expected one of baseline or auto"):
         core.resolve_isa("avx2", ["baseline"])
@@ -81,7 +87,9 @@ def test_environment_variable_chooses_and_a_bad_one_is_a_config_error(core, monk
     monkeypatch.setenv("GENROBUST_ISA", "fastest")
     core.reset_isa()
     for call in (lambda: kernels.to_uint8(x), kernels.implementation_report):
-        with pytest.raises(ConfigError, match=r"GENROBUST_ISA=fastest is not an instruction set.*unset GENROBUST_ISA"):
+        with pytest.raises(
+            ConfigError, match=r"GENROBUST_ISA=fastest is not an instruction set.*unset GENROBUST_ISA"
+        ):
             call()
 
 
@@ -114,7 +122,10 @@ def test_machine_info_names_cpu_isa_and_libraries(core):
 
 
 def test_cpuinfo_parsing():
-    text = "processor\t: 0\nmodel name\t: Example CPU 9000\nflags\t\t: fpu sse2 avx2 fma avx512f\n\nprocessor\t: 1\n"
+    text = (
+        "processor\t: 0\nmodel name\t: Example CPU 9000\nflags\t\t: fpu sse2 avx2 fma avx512f\n\n"
+        "processor\t: 1\n"
+    )
     assert cpu_model(text) == "Example CPU 9000"
     assert isa_flags(text) == ["sse2", "avx2", "fma", "avx512f"]
     assert isa_flags("Features\t: fp asimd sve\n") == ["asimd", "sve"]
@@ -125,8 +136,10 @@ def test_info_prints_torch_capability_threads_and_kernel_path(core):
     result = CliRunner().invoke(cli, ["info"])
     assert result.exit_code == 0, result.output
     lines = {line.split(":")[0].strip(): line for line in result.output.splitlines() if ":" in line}
-    assert f"capability {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads" in lines[
-        "torch cpu"]
+    assert (
+        f"capability {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads"
+        in lines["torch cpu"]
+    )
     assert lines["kernels isa"].split(":", 1)[1].strip().startswith("baseline (this CPU supports baseline")
 
 

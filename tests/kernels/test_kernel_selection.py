@@ -28,8 +28,16 @@ def _x():
     return np.zeros((1, 3, 2, 2), np.float32)
 
 
-@pytest.mark.parametrize("value, expected", [("native", "native"), ("reference", "reference"),
-                                             ("auto", "native"), ("", "native"), (" Reference ", "reference")])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("native", "native"),
+        ("reference", "reference"),
+        ("auto", "native"),
+        ("", "native"),
+        (" Reference ", "reference"),
+    ],
+)
 def test_variable_selects_the_implementation_at_call_time(monkeypatch, value, expected):
     monkeypatch.setenv("GENROBUST_KERNELS", value)
     assert kernels.active_implementation() == expected

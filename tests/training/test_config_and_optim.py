@@ -22,10 +22,15 @@ def test_built_in_default_equals_the_shipped_zero1_json():
     assert json.loads((CONFIGS / "deepspeed_zero1.json").read_text()) == DEFAULT_DEEPSPEED_CONFIG
 
 
-@pytest.mark.parametrize("name, stage, bf16", [
-    ("deepspeed_zero0.json", 0, False), ("deepspeed_zero1.json", 1, False),
-    ("deepspeed_zero0_bf16.json", 0, True), ("deepspeed_zero1_bf16.json", 1, True),
-])
+@pytest.mark.parametrize(
+    "name, stage, bf16",
+    [
+        ("deepspeed_zero0.json", 0, False),
+        ("deepspeed_zero1.json", 1, False),
+        ("deepspeed_zero0_bf16.json", 0, True),
+        ("deepspeed_zero1_bf16.json", 1, True),
+    ],
+)
 def test_shipped_deepspeed_configs(name, stage, bf16):
     config = load_deepspeed_config(str(CONFIGS / name))
     assert config["zero_optimization"]["stage"] == stage and config["bf16"]["enabled"] is bf16
@@ -74,7 +79,9 @@ def test_no_weight_decay_on_norm_layers_and_biases():
     names = {id(p): n for n, p in model.named_parameters()}
     assert all(names[id(p)].endswith("weight") and p.ndim > 1 for p in decay["params"])
     no_decay_names = {names[id(p)] for p in no_decay["params"]}
-    assert "bn1.weight" in no_decay_names and "fc.bias" in no_decay_names and "fc.weight" not in no_decay_names
+    assert (
+        "bn1.weight" in no_decay_names and "fc.bias" in no_decay_names and "fc.weight" not in no_decay_names
+    )
     assert no_decay["weight_decay"] == 0.0 and decay["weight_decay"] == 1e-4
 
 

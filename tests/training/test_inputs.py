@@ -21,8 +21,23 @@ SHARD = "shards/shard-00000-of-00001.tar"
 
 
 def _train(real, out, *extra):
-    args = ["train", "--real", str(real), "--image-size", "32", "--batch-size", "2", "--loader", "torch",
-            "--workers", "0", "--no-progress", "--out", str(out), *extra]
+    args = [
+        "train",
+        "--real",
+        str(real),
+        "--image-size",
+        "32",
+        "--batch-size",
+        "2",
+        "--loader",
+        "torch",
+        "--workers",
+        "0",
+        "--no-progress",
+        "--out",
+        str(out),
+        *extra,
+    ]
     return CliRunner().invoke(cli, args)
 
 
@@ -40,7 +55,10 @@ def test_an_empty_class_folder_is_refused_by_name_unless_allowed(tmp_path):
     for f in (real / CLASSES[1]).iterdir():
         f.unlink()
     line = _refused(_train(real, tmp_path / "run"), tmp_path / "run")
-    assert f"1 of 3 training class(es) have no images: {CLASSES[1]} ({real / CLASSES[1]}/ has no usable images)" in line
+    assert (
+        f"1 of 3 training class(es) have no images: {CLASSES[1]} ({real / CLASSES[1]}/ has no usable images)"
+        in line
+    )
     assert "--allow-empty-classes" in line
 
     # Allowed: the run goes on (not trained here: that is the trainer tests' job) and records the classes.
@@ -55,7 +73,9 @@ def test_a_class_the_generated_set_fills_is_not_empty(tmp_path):
     for f in (real / CLASSES[1]).iterdir():
         f.unlink()
     gen = generated_set(tmp_path / "gen", per_class=1)
-    data = prepare_data(TrainConfig(real=str(real), generated=str(gen), out=str(tmp_path / "run"), batch_size=2))
+    data = prepare_data(
+        TrainConfig(real=str(real), generated=str(gen), out=str(tmp_path / "run"), batch_size=2)
+    )
     assert data.empty_classes == []
 
 
@@ -79,15 +99,25 @@ def test_a_refused_run_prints_only_its_error_and_imports_no_deepspeed(tmp_path):
     real = real_tree(tmp_path / "real", per_class=1)
     for f in (real / CLASSES[0]).iterdir():
         f.unlink()
-    code = ("import sys; from genrobust_fast.cli.main import cli\n"
-            "try:\n    cli(sys.argv[1:])\n"
-            "finally:\n    print('deepspeed imported' if 'deepspeed' in sys.modules else '', file=sys.stderr)\n")
+    code = (
+        "import sys; from genrobust_fast.cli.main import cli\n"
+        "try:\n    cli(sys.argv[1:])\n"
+        "finally:\n    print('deepspeed imported' if 'deepspeed' in sys.modules else '', file=sys.stderr)\n"
+    )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run([sys.executable, "-c", code, "train", "--real", str(real), "--out", str(tmp_path / "run")],
-                          check=False, capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "train", "--real", str(real), "--out", str(tmp_path / "run")],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 1
     lines = (proc.stdout + proc.stderr).strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: DatasetError: 1 of 3 training class(es) have no images"), lines
+    assert len(lines) == 1 and lines[0].startswith(
+        "Error: DatasetError: 1 of 3 training class(es) have no images"
+    ), lines
     assert not (tmp_path / "run").exists()
 
 
@@ -126,7 +156,14 @@ def test_input_errors_come_before_the_process_group(tmp_path):
     from genrobust_fast.training import train
 
     with pytest.raises(InputError, match="gradient_accumulation_steps=2 is not supported"):
-        train(TrainConfig(real=str(real), out=str(tmp_path / "run"), deepspeed_config=str(tmp_path / "ds.json"), batch_size=1))
+        train(
+            TrainConfig(
+                real=str(real),
+                out=str(tmp_path / "run"),
+                deepspeed_config=str(tmp_path / "ds.json"),
+                batch_size=1,
+            )
+        )
     assert not (tmp_path / "run").exists()
     import torch.distributed as dist
 

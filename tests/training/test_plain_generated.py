@@ -13,9 +13,27 @@ from genrobust_fast.data.sources import NO_PROVENANCE
 
 
 def _train(*args):
-    return CliRunner().invoke(cli, ["train", "--arch", "resnet18", "--epochs", "1", "--batch-size", "4",
-                                    "--image-size", "32", "--loader", "torch", "--workers", "0", "--no-progress",
-                                    "--json", *map(str, args)])
+    return CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "--arch",
+            "resnet18",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "4",
+            "--image-size",
+            "32",
+            "--loader",
+            "torch",
+            "--workers",
+            "0",
+            "--no-progress",
+            "--json",
+            *map(str, args),
+        ],
+    )
 
 
 def test_a_plain_imagefolder_trains_as_generated_and_the_run_says_it_has_no_provenance(tmp_path, caplog):

@@ -44,8 +44,21 @@ def _rows(path):
 
 def _config(trees, out, **overrides):
     real, gen = trees
-    base = {"real": str(real), "generated": str(gen), "ratio": 1.0, "arch": "resnet18", "image_size": 32, "batch_size": 4,
-                "epochs": 1, "lr": 0.05, "loader": LOADER, "workers": 0, "progress": False, "out": str(out), "log_every": 2}
+    base = {
+        "real": str(real),
+        "generated": str(gen),
+        "ratio": 1.0,
+        "arch": "resnet18",
+        "image_size": 32,
+        "batch_size": 4,
+        "epochs": 1,
+        "lr": 0.05,
+        "loader": LOADER,
+        "workers": 0,
+        "progress": False,
+        "out": str(out),
+        "log_every": 2,
+    }
     base.update(overrides)
     return TrainConfig(**base)
 
@@ -55,11 +68,40 @@ def test_cli_trains_checkpoints_and_exports_the_card_evaluation_reads(trees, tmp
 
     real, gen = trees
     out = tmp_path / "run"
-    result = CliRunner().invoke(cli, [
-        "train", "--real", str(real), "--generated", str(gen), "--ratio", "1", "--arch", "resnet18",
-        "--epochs", "1", "--batch-size", "4", "--image-size", "32", "--loader", LOADER, "--workers", "0",
-        "--checkpoint-every", "4", "--log-every", "2", "--crop-scale", "0.5", "--no-progress", "--json", "--out", str(out),
-    ])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "--real",
+            str(real),
+            "--generated",
+            str(gen),
+            "--ratio",
+            "1",
+            "--arch",
+            "resnet18",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "4",
+            "--image-size",
+            "32",
+            "--loader",
+            LOADER,
+            "--workers",
+            "0",
+            "--checkpoint-every",
+            "4",
+            "--log-every",
+            "2",
+            "--crop-scale",
+            "0.5",
+            "--no-progress",
+            "--json",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     # 12 real (the truncated file skipped) + 12 generated per epoch = 6 steps of 4.
@@ -79,6 +121,14 @@ def test_cli_trains_checkpoints_and_exports_the_card_evaluation_reads(trees, tmp
     assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 3)
     rows = _rows(out / "metrics.csv")
     assert [int(r["step"]) for r in rows] == [2, 4, 6] and all(float(r["loss"]) > 0 for r in rows)
+    # The same scalars reach TensorBoard, step for step.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "tensorboard")).Reload()
+    losses = events.Scalars("train/loss")
+    assert [e.step for e in losses] == [2, 4, 6]
+    assert [e.value for e in losses] == pytest.approx([float(r["loss"]) for r in rows], rel=1e-6)
+    assert "train/lr" in events.Tags()["scalars"]
     with pytest.raises(JobConflictError, match="pass --resume"):
         train(_config(trees, out))
 
@@ -98,7 +148,9 @@ def _assert_same_weights(run_a, run_b, compare_losses=True):
     for key in a:
         assert torch.equal(a[key], b[key]), key
     if compare_losses:  # same batches in the same order give the same logged losses, row for row
-        assert [r["loss"] for r in _rows(run_a / "metrics.csv")] == [r["loss"] for r in _rows(run_b / "metrics.csv")]
+        assert [r["loss"] for r in _rows(run_a / "metrics.csv")] == [
+            r["loss"] for r in _rows(run_b / "metrics.csv")
+        ]
 
 
 def test_resume_after_max_steps_gives_the_weights_of_an_uninterrupted_run(trees, uninterrupted, tmp_path):
@@ -113,13 +165,44 @@ def test_kill_and_resume_gives_the_weights_of_an_uninterrupted_run(trees, uninte
     real, gen = trees
     out = tmp_path / "killed"
     latest = out / "checkpoints" / "latest"
-    proc = subprocess.Popen([
-        sys.executable, "-m", "genrobust_fast", "train", "--real", str(real), "--generated", str(gen), "--ratio", "1",
-        "--arch", "resnet18", "--epochs", "2", "--batch-size", "4", "--image-size", "32", "--lr", "0.05",
-        "--loader", LOADER, "--workers", "0", "--log-every", "2", "--checkpoint-every", "2", "--no-progress",
-        "--out", str(out),
-    ], env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=_pythonpath()), stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "genrobust_fast",
+            "train",
+            "--real",
+            str(real),
+            "--generated",
+            str(gen),
+            "--ratio",
+            "1",
+            "--arch",
+            "resnet18",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "4",
+            "--image-size",
+            "32",
+            "--lr",
+            "0.05",
+            "--loader",
+            LOADER,
+            "--workers",
+            "0",
+            "--log-every",
+            "2",
+            "--checkpoint-every",
+            "2",
+            "--no-progress",
+            "--out",
+            str(out),
+        ],
+        env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=_pythonpath()),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
@@ -145,14 +228,56 @@ def test_two_cpu_ranks_on_gloo_exit_cleanly(trees, tmp_path):
     port = str(__import__("genrobust_fast.training.distributed", fromlist=["x"]).free_port())
     procs = []
     for rank in range(2):
-        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
-                   MASTER_PORT=port, OMP_NUM_THREADS="1", PYTHONPATH=_pythonpath())
-        procs.append(subprocess.Popen([
-            sys.executable, "-m", "genrobust_fast", "train", "--real", str(real), "--generated", str(gen),
-            "--ratio", "1", "--arch", "resnet18", "--epochs", "1", "--batch-size", "2", "--image-size", "32",
-            "--max-steps", "3", "--loader", LOADER, "--workers", "0", "--no-progress", "--json",
-            "--deepspeed-config", str(REPO / "configs" / "deepspeed_zero1_bf16.json"), "--out", str(out),
-        ], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        env = dict(
+            os.environ,
+            RANK=str(rank),
+            LOCAL_RANK=str(rank),
+            WORLD_SIZE="2",
+            MASTER_ADDR="127.0.0.1",
+            MASTER_PORT=port,
+            OMP_NUM_THREADS="1",
+            PYTHONPATH=_pythonpath(),
+        )
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "genrobust_fast",
+                    "train",
+                    "--real",
+                    str(real),
+                    "--generated",
+                    str(gen),
+                    "--ratio",
+                    "1",
+                    "--arch",
+                    "resnet18",
+                    "--epochs",
+                    "1",
+                    "--batch-size",
+                    "2",
+                    "--image-size",
+                    "32",
+                    "--max-steps",
+                    "3",
+                    "--loader",
+                    LOADER,
+                    "--workers",
+                    "0",
+                    "--no-progress",
+                    "--json",
+                    "--deepspeed-config",
+                    str(REPO / "configs" / "deepspeed_zero1_bf16.json"),
+                    "--out",
+                    str(out),
+                ],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     try:
         outputs = [p.communicate(timeout=180) for p in procs]
     finally:
@@ -160,10 +285,12 @@ def test_two_cpu_ranks_on_gloo_exit_cleanly(trees, tmp_path):
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    for p, (stdout, stderr) in zip(procs, outputs):
+    for p, (_stdout, stderr) in zip(procs, outputs):
         assert p.returncode == 0, stderr[-3000:]
-    results = [json.loads(stdout[stdout.index("{\n"):]) for stdout, _ in outputs]
+    results = [json.loads(stdout[stdout.index("{\n") :]) for stdout, _ in outputs]
     assert all(r["world_size"] == 2 and r["steps"] == 3 and r["precision"] == "bf16" for r in results)
     card = json.loads((out / "model.json").read_text())
     assert card["recipe"]["world_size"] == 2 and card["recipe"]["precision"] == "bf16"
-    assert (out / "checkpoints" / "step-00000003" / "bf16_zero_pp_rank_1_mp_rank_00_optim_states.pt").is_file()
+    assert (
+        out / "checkpoints" / "step-00000003" / "bf16_zero_pp_rank_1_mp_rank_00_optim_states.pt"
+    ).is_file()
