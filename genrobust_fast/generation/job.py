@@ -240,6 +240,24 @@ def repair_outputs(job: Job, deep: bool = False) -> dict[str, Any]:
     return {"images": images, "shards": shards, "problems": problems}
 
 
+def checked_images(images, items: list[WorkItem], model: str):
+    """`images` (B, 3, H, W) unless some are non-finite or one flat colour: a real generator never makes
+    those, corrupt or mis-cast weights do, and a data set of them would train silently on garbage."""
+    import torch
+
+    flat = images.flatten(1)
+    finite = torch.isfinite(flat).all(dim=1)
+    constant = flat.amax(dim=1) == flat.amin(dim=1)
+    bad = [item.stem for item, ok in zip(items, (finite & ~constant).tolist()) if not ok]
+    if bad:
+        raise DatasetError(
+            f"model {model!r} produced {len(bad)} image(s) that are not finite or are one flat colour "
+            f"({', '.join(bad[:3])}); its weights are likely damaged or loaded in a precision they overflow "
+            "in: check the model folder (or try --precision fp32). Images written so far are kept"
+        )
+    return images
+
+
 def resolve_writer_threads(requested: int | None, device) -> int:
     """Encode/write threads. On a CPU device none: the UNet's intra-op threads already use every core, and
     encoder threads beside them make each parallel UNet op wait for a preempted worker (the UNet ran ~7 %
@@ -432,7 +450,7 @@ class _ShardRunner:
                 requests, items = self._load_batch(batch)
                 if not requests:
                     continue
-                pixels = kernels.to_uint8(self.pipe.generate(requests))
+                pixels = kernels.to_uint8(checked_images(self.pipe.generate(requests), items, self.cfg.model))
                 for item, px in zip(items, pixels):
                     if item.stem in finished or (budget is not None and submitted >= budget):
                         continue

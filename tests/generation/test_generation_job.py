@@ -225,3 +225,21 @@ def test_precision_is_part_of_what_a_job_makes(tmp_path, classes_file):
     with pytest.raises(JobConflictError, match="generated in fp32, this run would add bf16"):
         run_job(_cfg(out, classes_file, precision="bf16"), progress=False)
     assert run_job(_cfg(out, classes_file, precision="fp32"), progress=False)["images"] == 4  # resumes
+
+
+def test_damaged_weights_stop_the_job_instead_of_writing_garbage(tmp_path, classes_file, tiny_dir):
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    model = tmp_path / "damaged"
+    shutil.copytree(tiny_dir, model)
+    weights = model / "vae" / "diffusion_pytorch_model.safetensors"
+    state = load_file(str(weights))
+    name = next(k for k in state if k.startswith("decoder.conv_out"))
+    state[name] = torch.full_like(state[name], float("nan"))  # what a corrupt download can hold
+    save_file(state, str(weights))
+    with pytest.raises(DatasetError, match="not finite or are one flat colour.*weights are likely damaged"):
+        run_job(_cfg(tmp_path / "out", classes_file, model=str(model)), progress=False)
+    assert not list((tmp_path / "out").glob("n*/*.jpg"))
