@@ -26,19 +26,8 @@ def test_quick_demo_runs_every_step_and_reruns_as_a_no_op(tmp_path, write_idx):
         write_idx(fmnist / f"{split}-images-idx3-ubyte.gz", images)
         write_idx(fmnist / f"{split}-labels-idx1-ubyte.gz", labels)
     out = tmp_path / "demo"
-    # 5 epochs: real-only-5 and -10 end at clearly different accuracies (a line to fit), in half the time.
-    args = [
-        "demo",
-        "--quick",
-        "--epochs",
-        "5",
-        "--backend",
-        "onnxruntime",
-        "--fashion-mnist",
-        str(fmnist),
-        "--out",
-        str(out),
-    ]
+    # --quick's 10 epochs: with fewer, real-only-5 and -10 can tie on a shift on some CPUs (no line to fit).
+    args = ["demo", "--quick", "--backend", "onnxruntime", "--fashion-mnist", str(fmnist), "--out", str(out)]
 
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
