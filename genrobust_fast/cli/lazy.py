@@ -7,7 +7,6 @@ torch, diffusers, DALI or DeepSpeed inside its functions, not at module level.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 
 import click
 
@@ -19,25 +18,37 @@ class LazyGroup(click.Group):
         self.lazy_commands = dict(lazy_commands or {})
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        names = set(super().list_commands(ctx)) | {
-            name for name in self.lazy_commands if self._importable(name)
-        }
-        return sorted(names)
+        # Every registered name, importable or not: a missing module must fail loudly when used (a
+        # packaging bug), not vanish from --help and read as "No such command".
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy_commands))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy_commands:
             return self._load(cmd_name)
         return super().get_command(ctx, cmd_name)
 
-    def _importable(self, name: str) -> bool:
-        module_name = self.lazy_commands[name].split(":")[0]
-        return importlib.util.find_spec(module_name) is not None
-
-    def _load(self, name: str) -> click.Command | None:
+    def _load(self, name: str) -> click.Command:
         module_name, attr = self.lazy_commands[name].split(":")
-        if importlib.util.find_spec(module_name) is None:
-            return None
-        command = getattr(importlib.import_module(module_name), attr)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not module_name.startswith(exc.name):
+                raise  # the command's module is there; something it imports is not: show that
+            return _missing_command(name, module_name)
+        command = getattr(module, attr)
         if not isinstance(command, click.Command):
             raise TypeError(f"{module_name}:{attr} is not a click command")
         return command
+
+
+def _missing_command(name: str, module_name: str) -> click.Command:
+    """Stands in for a registered command whose module is not installed: listed, and loud when run."""
+    message = (
+        f"command {name!r} is registered but its module {module_name} is missing from this installation; "
+        "reinstall genrobust-fast (pip install -e . in the repository)"
+    )
+
+    def fail() -> None:
+        raise click.ClickException(message)
+
+    return click.Command(name, callback=fail, help=message, short_help="(missing from this installation)")

@@ -94,3 +94,22 @@ def test_an_error_raised_in_a_dataloader_worker_is_its_own_one_line_message():
         "Error: DatasetError: real/n01440764/bad.JPEG cannot be decoded (image file is "
         "truncated); run `genrobust data check real/` to skip it"
     )
+
+
+def test_a_registered_command_whose_module_is_missing_is_listed_and_fails_loudly():
+    import click
+
+    from genrobust_fast.cli.lazy import LazyGroup
+
+    group = LazyGroup(
+        "g",
+        lazy_commands={
+            "ghost": "genrobust_fast.cli.no_such_module:cmd",
+            "info": "genrobust_fast.cli.info:info",
+        },
+    )
+    listed = CliRunner().invoke(group, ["--help"])
+    assert "ghost" in listed.output and "info" in listed.output
+    result = CliRunner().invoke(group, ["ghost"])
+    assert result.exit_code == 1 and "is registered but its module" in result.output
+    assert isinstance(group.get_command(click.Context(group), "info"), click.Command)
