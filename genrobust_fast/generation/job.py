@@ -459,6 +459,13 @@ class _ShardRunner:
                 drain(max_pending)
             drain(0)
         except BaseException:
+            # Record the images already stored, in order, so an error (or Ctrl-C) loses no finished work.
+            while pending and pending[0][1].done() and not pending[0][1].cancelled():
+                item, future = pending.popleft()
+                if future.exception() is not None:
+                    break
+                rel, sha, size, _ = future.result()
+                writer.commit(self._record(item, rel, sha, size))
             for _, future in pending:
                 future.cancel()
             writer.close()

@@ -243,3 +243,22 @@ def test_damaged_weights_stop_the_job_instead_of_writing_garbage(tmp_path, class
     with pytest.raises(DatasetError, match="not finite or are one flat colour.*weights are likely damaged"):
         run_job(_cfg(tmp_path / "out", classes_file, model=str(model)), progress=False)
     assert not list((tmp_path / "out").glob("n*/*.jpg"))
+
+
+def test_an_error_mid_job_keeps_the_images_already_made(tmp_path, classes_file, monkeypatch):
+    from genrobust_fast.generation.pipeline import GenerationPipeline
+
+    decode, calls = GenerationPipeline.decode, []
+
+    def second_batch_breaks(self, latents):
+        calls.append(1)
+        images = decode(self, latents)
+        return images * float("nan") if len(calls) == 2 else images
+
+    monkeypatch.setattr(GenerationPipeline, "decode", second_batch_breaks)
+    out = tmp_path / "out"
+    with pytest.raises(DatasetError, match="not finite"):
+        run_job(_cfg(out, classes_file, writer_threads=None), progress=False)
+    assert len(records_of(out)) == 2  # the first batch was stored and is recorded, not thrown away
+    monkeypatch.setattr(GenerationPipeline, "decode", decode)
+    assert run_job(_cfg(out, classes_file, writer_threads=None), progress=False)["images"] == 4
