@@ -23,36 +23,9 @@ namespace genrobust::convert_detail {
 constexpr std::int64_t kChunk = 256;  // pixels per block of the generic path: the channel rows stay in L1
 }  // namespace genrobust::convert_detail
 
-#define GR_ISA_NS baseline
-#define GR_ISA_LEVEL 0
-#include "convert_simd.inl"
-#undef GR_ISA_NS
-#undef GR_ISA_LEVEL
-
-#if defined(GENROBUST_X86_ISA_PATHS)
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,bmi,bmi2,lzcnt,popcnt")
-#define GR_ISA_NS avx2
-#define GR_ISA_LEVEL 1
-#include "convert_simd.inl"
-#undef GR_ISA_NS
-#undef GR_ISA_LEVEL
-#pragma GCC pop_options
-
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c,bmi,bmi2,lzcnt,popcnt")
-// GCC 12's AVX-512 intrinsics start from _mm512_undefined_*(), which it then reports as maybe used
-// uninitialised (GCC bug 105593, fixed in later releases).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#define GR_ISA_NS avx512
-#define GR_ISA_LEVEL 2
-#include "convert_simd.inl"
-#undef GR_ISA_NS
-#undef GR_ISA_LEVEL
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
-#endif
+#define GR_SIMD_INL "convert_simd.inl"
+#include "isa_paths.inl"
+#undef GR_SIMD_INL
 
 namespace genrobust {
 namespace {

@@ -28,8 +28,8 @@ from ..errors import ParityError
 log = logging.getLogger(__name__)
 
 
-def _diffusers_run(comps, items, cfg, out: Path) -> float:
-    import torch
+def _diffusers_pipeline(comps, cfg):
+    """diffusers' own StableDiffusionPipeline on the same modules and scheduler (no safety checker)."""
     from diffusers import StableDiffusionPipeline
 
     from ..generation.schedulers import create_scheduler
@@ -45,18 +45,31 @@ def _diffusers_run(comps, items, cfg, out: Path) -> float:
         requires_safety_checker=False,
     )
     pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def _diffusers_images(pipe, batch, cfg, **kwargs):
+    """diffusers' images for `batch` with the job's settings and one CPU generator per image."""
+    import torch
+
+    return pipe(
+        prompt=[it.prompt for it in batch],
+        negative_prompt=[cfg.negative_prompt] * len(batch),
+        num_inference_steps=cfg.steps,
+        guidance_scale=cfg.guidance,
+        height=cfg.size[0],
+        width=cfg.size[1],
+        generator=[torch.Generator("cpu").manual_seed(it.seed) for it in batch],
+        **kwargs,
+    ).images
+
+
+def _diffusers_run(comps, items, cfg, out: Path) -> float:
+    pipe = _diffusers_pipeline(comps, cfg)
     started = time.perf_counter()
     for start in range(0, len(items), cfg.batch_size):
         batch = items[start : start + cfg.batch_size]
-        images = pipe(
-            prompt=[it.prompt for it in batch],
-            negative_prompt=[cfg.negative_prompt] * len(batch),
-            num_inference_steps=cfg.steps,
-            guidance_scale=cfg.guidance,
-            height=cfg.size[0],
-            width=cfg.size[1],
-            generator=[torch.Generator("cpu").manual_seed(it.seed) for it in batch],
-        ).images
+        images = _diffusers_images(pipe, batch, cfg)
         for it, image in zip(batch, images):
             folder = out / it.class_id
             folder.mkdir(parents=True, exist_ok=True)
@@ -66,36 +79,12 @@ def _diffusers_run(comps, items, cfg, out: Path) -> float:
 
 def _check_parity(pipe, comps, items, cfg) -> int:
     """Largest |ours - diffusers| (0-255) on the first batch."""
-    import torch
-    from diffusers import StableDiffusionPipeline
-
     from .. import kernels
     from ..generation.pipeline import Request
-    from ..generation.schedulers import create_scheduler
 
     batch = items[: cfg.batch_size]
     ours = kernels.to_uint8(pipe.generate([Request(it.prompt, it.seed, cfg.negative_prompt) for it in batch]))
-    ref = StableDiffusionPipeline(
-        vae=comps.vae,
-        text_encoder=comps.text_encoder,
-        tokenizer=comps.tokenizer,
-        unet=comps.unet,
-        scheduler=create_scheduler(cfg.scheduler, comps.scheduler.config),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    ref.set_progress_bar_config(disable=True)
-    theirs = ref(
-        prompt=[it.prompt for it in batch],
-        negative_prompt=[cfg.negative_prompt] * len(batch),
-        num_inference_steps=cfg.steps,
-        guidance_scale=cfg.guidance,
-        height=cfg.size[0],
-        width=cfg.size[1],
-        generator=[torch.Generator("cpu").manual_seed(it.seed) for it in batch],
-        output_type="np",
-    ).images
+    theirs = _diffusers_images(_diffusers_pipeline(comps, cfg), batch, cfg, output_type="np")
     theirs = (theirs * 255).round().astype(np.uint8)
     return int(np.abs(ours.astype(int) - theirs.astype(int)).max())
 

@@ -104,7 +104,7 @@ def _size(ctx, param, value):
     "--writer-threads",
     type=int,
     default=None,
-    help="Encode/write threads; 0 encodes after each batch.  [default: 0 on a CPU device, 4 on a GPU]",
+    help="Encode/write threads.  [default: 4]",
 )
 @click.option(
     "--dedup",

@@ -73,7 +73,7 @@ class GenerateConfig:
     quality: int = 95  # JPEG/WebP quality; PNG is lossless
     shards: int | None = None  # job shards (files shard-k-of-N); None: from --shard N, WORLD_SIZE or size
     shard: str | None = None  # this worker's part "K/N"; None: RANK/WORLD_SIZE or all shards
-    writer_threads: int | None = None  # encode/write threads; None: 0 (inline) on a CPU device, 4 on a GPU
+    writer_threads: int = 4
     dedup: bool = False
     dedup_distance: int = 4
 
@@ -87,13 +87,9 @@ class GenerateConfig:
             raise bad("format", self.format, f"choose one of {', '.join(OUTPUT_FORMATS)}")
         if self.image_format not in IMAGE_FORMATS:
             raise bad("image_format", self.image_format, f"choose one of {', '.join(IMAGE_FORMATS)}")
-        for field in ("per_class", "per_real", "steps", "batch_size"):
+        for field in ("per_class", "per_real", "steps", "batch_size", "writer_threads"):
             if getattr(self, field) < 1:
                 raise bad(field, getattr(self, field), "expected an integer >= 1")
-        if self.writer_threads is not None and self.writer_threads < 0:
-            raise bad(
-                "writer_threads", self.writer_threads, "expected 0 (encode in the generating thread) or more"
-            )
         if not 0.0 < self.strength <= 1.0:
             raise bad("strength", self.strength, "expected 0 < strength <= 1")
         if self.guidance < 0:

@@ -258,37 +258,6 @@ def checked_images(images, items: list[WorkItem], model: str):
     return images
 
 
-def resolve_writer_threads(requested: int | None, device) -> int:
-    """Encode/write threads. On a CPU device none: the UNet's intra-op threads already use every core, and
-    encoder threads beside them make each parallel UNet op wait for a preempted worker (the UNet ran ~7 %
-    slower inside a job than alone on 2 cores); encoding after each batch costs less. On a GPU the CPU is
-    free while the UNet runs, so 4 threads encode one batch while the next is generated."""
-    if requested is not None:
-        return requested
-    return 0 if device.type == "cpu" else 4
-
-
-class _InlineExecutor:
-    """A ThreadPoolExecutor stand-in that runs each task at submit (writer_threads = 0)."""
-
-    def submit(self, fn, *args) -> Future:
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args))
-        except OSError as exc:  # a write error reaches drain() through result(), as from a pool
-            future.set_exception(exc)
-        return future
-
-    def shutdown(self, wait: bool = True) -> None:
-        pass
-
-
-def _encode_pool(threads: int):
-    return (
-        ThreadPoolExecutor(threads, thread_name_prefix="genrobust-encode") if threads else _InlineExecutor()
-    )
-
-
 class _ShardRunner:
     def __init__(self, job: Job, comps, runners, pipe, weights_hash: str):
         self.job, self.cfg, self.pipe, self.runners = job, job.cfg, pipe, runners
@@ -302,7 +271,6 @@ class _ShardRunner:
             **pipe.describe(),
         }
         self.compute = compute_settings(runners, job.cfg.batch_size)
-        self.writer_threads = resolve_writer_threads(job.cfg.writer_threads, runners.device)
         self.encode_seconds = 0.0
         self.failures = 0
 
@@ -315,7 +283,7 @@ class _ShardRunner:
         started = time.perf_counter()
         made = 0
         bar = tqdm(total=remaining, unit="img", disable=not progress, desc="generate", smoothing=0.1)
-        pool = _encode_pool(self.writer_threads)
+        pool = ThreadPoolExecutor(self.cfg.writer_threads, thread_name_prefix="genrobust-encode")
         try:
             for shard in shards:
                 budget = None if max_images is None else max_images - made
@@ -419,7 +387,7 @@ class _ShardRunner:
         finished = writer.finished_stems()
         pending: collections.deque[tuple[WorkItem, Future]] = collections.deque()
         # Bounded: at most this many encoded-but-unrecorded images are held, so memory stays flat.
-        max_pending = max(2 * self.cfg.batch_size, 2 * self.writer_threads)
+        max_pending = max(2 * self.cfg.batch_size, 2 * self.cfg.writer_threads)
         made = submitted = 0
         failures_before = self.failures
 
@@ -459,10 +427,11 @@ class _ShardRunner:
                 drain(max_pending)
             drain(0)
         except BaseException:
-            # Record the images already stored, in order, so an error (or Ctrl-C) loses no finished work.
-            while pending and pending[0][1].done() and not pending[0][1].cancelled():
+            # Record the images already encoded and stored, in order (waiting for those still encoding), so
+            # an error or Ctrl-C mid-job loses no finished work; the first failed write ends the list.
+            while pending:
                 item, future = pending.popleft()
-                if future.exception() is not None:
+                if future.cancelled() or future.exception() is not None:
                     break
                 rel, sha, size, _ = future.result()
                 writer.commit(self._record(item, rel, sha, size))

@@ -30,3 +30,31 @@ def real_dir(tmp_path_factory):
             small = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
             Image.fromarray(small).resize((40 + 8 * i, 30), Image.BILINEAR).save(root / cid / f"img_{i}.png")
     return root
+
+
+def _file_hashes(root):
+    """sha256 of every file under root (done markers hold timings: only their presence is compared)."""
+    import hashlib
+
+    return {
+        str(p.relative_to(root)): "marker"
+        if p.name.endswith(".done.json")
+        else hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="session")
+def files_of():
+    """files_of(root) -> {relative path: sha256}, for byte-for-byte comparisons of job outputs."""
+    return _file_hashes
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread, as the `OMP_NUM_THREADS=1` processes the byte comparisons are made against."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -102,18 +102,16 @@ def test_dedup_drops_near_copies_and_audit_finds_benchmark_copies(tmp_path, clas
     from genrobust_fast.generation.job import run_job
 
     out = tmp_path / "g"
-    run_job(
-        GenerateConfig(
-            model="tiny",
-            classes=str(classes_file),
-            per_class=3,
-            steps=2,
-            backend="torch",
-            out=str(out),
-            image_format="png",
-        ),
-        progress=False,
+    cfg = GenerateConfig(
+        model="tiny",
+        classes=str(classes_file),
+        per_class=3,
+        steps=2,
+        backend="torch",
+        out=str(out),
+        image_format="png",
     )
+    run_job(cfg, progress=False)
     cls = out / "n01440764"
     first = np.asarray(Image.open(cls / "n01440764_0000000.png"))
     Image.fromarray(first).save(cls / "n01440764_0000002.png")  # an exact copy inside the class
@@ -180,17 +178,6 @@ def test_dedup_drops_near_copies_and_audit_finds_benchmark_copies(tmp_path, clas
         "distance": 0,
     } in dropped
     # A rerun does not take what --dedup deleted on purpose for damage to repair.
-    rerun = run_job(
-        GenerateConfig(
-            model="tiny",
-            classes=str(classes_file),
-            per_class=3,
-            steps=2,
-            backend="torch",
-            out=str(out),
-            image_format="png",
-        ),
-        progress=False,
-    )
+    rerun = run_job(cfg, progress=False)
     assert rerun["repaired"]["images"] == 0 and rerun["images"] == 0
     assert not (cls / "n01440764_0000002.png").exists()

@@ -61,17 +61,6 @@ def _cfg(out, classes_file, **kw):
     return GenerateConfig(**{**base, **kw})
 
 
-def files_of(root: Path, skip_stats: bool = True) -> dict[str, str]:
-    """sha256 of every file under root (done markers hold timings: only their presence is compared)."""
-    return {
-        str(p.relative_to(root)): "marker"
-        if skip_stats and p.name.endswith(".done.json")
-        else hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
 def records_of(out: Path) -> list[dict]:
     return [
         json.loads(line)
@@ -127,7 +116,7 @@ def test_each_strategy_writes_complete_metadata(tmp_path, classes_file, real_dir
     assert not (out / "_meta" / "tmp").exists()
 
 
-def test_worker_shards_union_equals_a_single_run_byte_for_byte(tmp_path, classes_file):
+def test_worker_shards_union_equals_a_single_run_byte_for_byte(tmp_path, classes_file, files_of):
     # Same speed settings (batch size, threads) everywhere: bytes are promised. Across batch sizes only a
     # pixel bound is (tests/generation/test_reproducibility.py).
     run_job(_cfg(tmp_path / "single", classes_file, shards=3), progress=False)
@@ -155,7 +144,7 @@ def test_worker_runs_only_its_shards(tmp_path, classes_file):
 
 
 @pytest.mark.parametrize("fmt", ["imagefolder", "webdataset"])
-def test_interrupted_job_resumes_to_identical_files(tmp_path, classes_file, fmt):
+def test_interrupted_job_resumes_to_identical_files(tmp_path, classes_file, files_of, fmt):
     full = _cfg(tmp_path / "full", classes_file, format=fmt)
     run_job(full, progress=False)
     part = _cfg(tmp_path / "part", classes_file, format=fmt)
@@ -258,7 +247,7 @@ def test_an_error_mid_job_keeps_the_images_already_made(tmp_path, classes_file, 
     monkeypatch.setattr(GenerationPipeline, "decode", second_batch_breaks)
     out = tmp_path / "out"
     with pytest.raises(DatasetError, match="not finite"):
-        run_job(_cfg(out, classes_file, writer_threads=None), progress=False)
+        run_job(_cfg(out, classes_file), progress=False)
     assert len(records_of(out)) == 2  # the first batch was stored and is recorded, not thrown away
     monkeypatch.setattr(GenerationPipeline, "decode", decode)
-    assert run_job(_cfg(out, classes_file, writer_threads=None), progress=False)["images"] == 4
+    assert run_job(_cfg(out, classes_file), progress=False)["images"] == 4

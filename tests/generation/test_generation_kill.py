@@ -6,11 +6,9 @@ The killed process is the real CLI; a few lines patched into it send SIGKILL to 
 JSON line, mid-line), not wherever a race happens to land.
 """
 
-import hashlib
 from pathlib import Path
 
 import pytest
-import torch
 
 from genrobust_fast.generation.config import GenerateConfig
 from genrobust_fast.generation.job import run_job
@@ -44,17 +42,6 @@ KILL_POINTS = {
 }
 
 
-def files_of(root: Path) -> dict[str, str]:
-    """sha256 of every file (done markers hold timings: only their presence is compared)."""
-    return {
-        str(p.relative_to(root)): "marker"
-        if p.name.endswith(".done.json")
-        else hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
 def cli_args(classes: Path, out: Path, fmt: str) -> list[str]:
     flags = {k.replace("_", "-"): v for k, v in SETTINGS.items()}
     return [
@@ -78,15 +65,7 @@ def classes(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the killed process runs with OMP_NUM_THREADS=1: the same settings
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory, classes, one_thread):
+def reference(tmp_path_factory, classes, one_thread, files_of):
     """One uninterrupted run per format, with the settings the killed runs use."""
     made = {}
     for fmt in ("imagefolder", "webdataset"):
@@ -101,7 +80,9 @@ def reference(tmp_path_factory, classes, one_thread):
     "fmt,point",
     [("imagefolder", "decode"), ("imagefolder", "commit"), ("webdataset", "commit"), ("webdataset", "torn")],
 )
-def test_sigkill_then_rerun_gives_identical_files(tmp_path, classes, reference, run_killed, fmt, point):
+def test_sigkill_then_rerun_gives_identical_files(
+    tmp_path, classes, reference, run_killed, files_of, fmt, point
+):
     out = tmp_path / "killed"
     target, at, prelude = KILL_POINTS[point]
     run_killed(

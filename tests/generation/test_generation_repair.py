@@ -1,12 +1,10 @@
 """A rerun checks a job's recorded outputs, not only its done markers, and remakes what is missing or
 damaged: byte-identical to the intact job under the same settings, and said so in the summary."""
 
-import hashlib
 import json
 from pathlib import Path
 
 import pytest
-import torch
 from click.testing import CliRunner
 
 from genrobust_fast.generation.config import GenerateConfig
@@ -23,26 +21,8 @@ JOB = {
 }
 
 
-def files_of(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): "marker"
-        if p.name.endswith(".done.json")
-        else hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
-@pytest.fixture(scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
-def job(tmp_path, one_thread):
+def job(tmp_path, one_thread, files_of):
     classes = tmp_path / "classes.tsv"
     classes.write_text("n01440764\ttench\nn01443537\tgoldfish\n")
 
@@ -54,7 +34,7 @@ def job(tmp_path, one_thread):
     return make
 
 
-def test_missing_and_truncated_images_are_regenerated(job):
+def test_missing_and_truncated_images_are_regenerated(job, files_of):
     cfg, intact = job("imagefolder")
     out = Path(cfg.out)
     images = sorted(out.glob("n*/*.jpg"))
@@ -67,7 +47,7 @@ def test_missing_and_truncated_images_are_regenerated(job):
 
 
 @pytest.mark.parametrize("damage", ["truncated", "deleted"])
-def test_a_damaged_tar_shard_is_remade_from_its_first_bad_member(job, damage):
+def test_a_damaged_tar_shard_is_remade_from_its_first_bad_member(job, files_of, damage):
     cfg, intact = job("webdataset")
     out = Path(cfg.out)
     tar = out / "shards" / "shard-00001-of-00002.tar"
@@ -84,7 +64,7 @@ def test_a_damaged_tar_shard_is_remade_from_its_first_bad_member(job, damage):
     assert files_of(out) == intact
 
 
-def test_verify_catches_same_size_corruption_that_the_quick_check_cannot(job):
+def test_verify_catches_same_size_corruption_that_the_quick_check_cannot(job, files_of):
     cfg, intact = job("imagefolder")
     out = Path(cfg.out)
     victim = sorted(out.glob("n*/*.jpg"))[3]
@@ -131,7 +111,7 @@ def _argv(cfg: GenerateConfig) -> list[str]:
     ]
 
 
-def test_an_intact_job_is_left_alone(job):
+def test_an_intact_job_is_left_alone(job, files_of):
     cfg, intact = job("webdataset")
     summary = run_job(cfg, progress=False, verify=True)
     assert summary["repaired"] == {"images": 0, "shards": [], "problems": []} and summary["images"] == 0
