@@ -1,4 +1,5 @@
-"""Our generation job vs diffusers (prints JSON). Same as `genrobust bench generate`; arguments pass through.
+"""Our generation job vs diffusers (prints JSON).
+Runs `genrobust bench generate`; arguments pass through.
 
 python benchmarks/bench_generate.py --model tiny --images 128 --steps 20 --batch 8
 """
@@ -8,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from genrobust_fast.cli.bench_generate import generate
+from genrobust_fast.cli.main import cli
 
 if __name__ == "__main__":
-    generate(sys.argv[1:], prog_name="bench_generate.py")
+    cli(["bench", "generate", *sys.argv[1:]], prog_name="genrobust")

@@ -1,4 +1,5 @@
-"""Native kernels vs torch and NumPy (prints JSON). Same as `genrobust bench kernels`; arguments pass through.
+"""Native kernels vs torch and NumPy (prints JSON).
+Runs `genrobust bench kernels`; arguments pass through.
 
 python benchmarks/bench_kernels.py --threads 2 --out bench-kernels.json
 """
@@ -8,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from genrobust_fast.cli.bench_kernels import kernels
+from genrobust_fast.cli.main import cli
 
 if __name__ == "__main__":
-    kernels(sys.argv[1:], prog_name="bench_kernels.py")
+    cli(["bench", "kernels", *sys.argv[1:]], prog_name="genrobust")

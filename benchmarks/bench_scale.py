@@ -1,4 +1,5 @@
-"""Generation scale checks (prints JSON). Same as `genrobust bench scale`; arguments pass through.
+"""Generation scale checks (prints JSON).
+Runs `genrobust bench scale`; arguments pass through.
 
 python benchmarks/bench_scale.py --quick
 """
@@ -8,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from genrobust_fast.cli.bench_scale import scale
+from genrobust_fast.cli.main import cli
 
 if __name__ == "__main__":
-    scale(sys.argv[1:], prog_name="bench_scale.py")
+    cli(["bench", "scale", *sys.argv[1:]], prog_name="genrobust")

@@ -1,4 +1,5 @@
-"""UNet throughput per backend (prints JSON). Same as `genrobust bench unet`; arguments are passed through.
+"""UNet throughput per backend (prints JSON).
+Runs `genrobust bench unet`; arguments pass through.
 
 python benchmarks/bench_unet.py --model tiny --batch 8
 """
@@ -8,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from genrobust_fast.cli.bench_unet import unet
+from genrobust_fast.cli.main import cli
 
 if __name__ == "__main__":
-    unet(sys.argv[1:], prog_name="bench_unet.py")
+    cli(["bench", "unet", *sys.argv[1:]], prog_name="genrobust")

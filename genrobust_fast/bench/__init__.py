@@ -1,2 +1,2 @@
 """Benchmark logic behind `genrobust bench <area>`: each module checks correctness, then times, and
-returns a JSON-ready dict (the CLI modules only parse options and print)."""
+returns a JSON-ready dict (genrobust_fast.cli.bench only parses options and prints)."""

@@ -1,16 +1,17 @@
 """`genrobust bench all`: every area's benchmark on the tiny model, one JSON document and a short table.
 
-Each benchmark runs as its own `genrobust bench <area>` subprocess, so one that crashes, hangs or
-leaks memory cannot take the others down; its error is recorded and the run goes on. Options are
-passed only when the area's command declares them (`--quick`, `--model tiny`, `--out FILE`), which
-keeps this runner independent of each benchmark's own flags.
+Each benchmark runs in its own Python process, so one that crashes, hangs or leaks memory cannot take
+the others down; its error is recorded and the run goes on. The process calls the area's library
+function with its own defaults and `quick` (the same as `genrobust bench <area> [--quick]`) and writes
+the result, machine included, to a JSON file that this process reads back.
 
     doc = run_all(["kernels", "unet"], quick=True, work_dir="build/bench")
-    doc["benchmarks"]["kernels"]["status"] -> "ok" | "failed" | "missing" | "timeout"
+    doc["benchmarks"]["kernels"]["status"] -> "ok" | "failed" | "timeout"
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -21,54 +22,39 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .machine import machine_info
+from .machine import machine_info, record_result
 
 log = logging.getLogger(__name__)
 
-AREAS = ("kernels", "loader", "unet", "generate", "train", "scale")
+# area -> the library function "module:function" that runs it; each takes `quick` and defaults the rest.
+BENCHMARKS = {
+    "kernels": "genrobust_fast.bench.kernels:run_kernel_benchmarks",
+    "loader": "genrobust_fast.bench.loader:bench_loader",
+    "unet": "genrobust_fast.bench.unet:run_unet_benchmark",
+    "generate": "genrobust_fast.bench.generate:run_generate_benchmark",
+    "train": "genrobust_fast.bench.train:bench_train",
+    "scale": "genrobust_fast.bench.scale:run_scale_benchmark",
+}
+AREAS = tuple(BENCHMARKS)
 
 
-def command_options(area: str) -> set[str] | None:
-    """The long option names `genrobust bench <area>` accepts, or None when the command is not there."""
-    import click
-
-    from ..cli.bench import BENCHMARKS, bench
-
-    if area not in BENCHMARKS:
-        return None
-    try:
-        command = bench.get_command(click.Context(bench), area)
-    except Exception as exc:  # noqa: BLE001 - any import error of one benchmark is recorded, not fatal
-        log.warning("bench %s cannot be loaded: %s", area, exc)
-        return None
-    if command is None:
-        return None
-    return {opt for p in command.params for opt in getattr(p, "opts", []) if opt.startswith("--")}
-
-
-def benchmark_argv(area: str, options: set[str], quick: bool, out_file: Path) -> list[str]:
-    argv = ["bench", area]
-    if quick and "--quick" in options:
-        argv.append("--quick")
-    if "--model" in options:
-        argv += ["--model", "tiny"]
-    if "--out" in options:
-        argv += ["--out", str(out_file)]
-    return argv
+def run_here(target: str, quick: bool, out_file: str) -> None:
+    """Call the benchmark function `target` ("module:function") in this process and write its result."""
+    module, name = target.split(":")
+    benchmark = getattr(importlib.import_module(module), name)
+    record_result(benchmark(quick=quick), out_file)
 
 
 def run_one(area: str, quick: bool, work_dir: Path, timeout_s: float) -> dict[str, Any]:
-    options = command_options(area)
-    if options is None:
-        return {"status": "missing", "error": f"`genrobust bench {area}` is not installed in this checkout"}
     out_file = work_dir / f"bench-{area}.json"
     out_file.unlink(missing_ok=True)
-    argv = benchmark_argv(area, options, quick, out_file)
-    record: dict[str, Any] = {"command": "genrobust " + " ".join(argv)}
+    # The command a user would type for the same run (the CLI's defaults are the functions' defaults).
+    record: dict[str, Any] = {"command": f"genrobust bench {area}" + (" --quick" if quick else "")}
+    code = f"from {__name__} import run_here; run_here({BENCHMARKS[area]!r}, {quick!r}, {str(out_file)!r})"
     started = time.perf_counter()
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "genrobust_fast", *argv],
+            [sys.executable, "-c", code],
             capture_output=True,
             text=True,
             check=False,
@@ -86,23 +72,9 @@ def run_one(area: str, quick: bool, work_dir: Path, timeout_s: float) -> dict[st
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
         return {**record, "status": "failed", "returncode": proc.returncode, "error": "\n".join(tail)}
-    result = _read_result(out_file, proc.stdout)
-    if result is None:
-        return {**record, "status": "failed", "error": "the benchmark printed no JSON result"}
-    return {**record, "status": "ok", "result": result}
-
-
-def _read_result(out_file: Path, stdout: str) -> Any:
-    if out_file.is_file():
-        return json.loads(out_file.read_text())
-    start = stdout.find("{")  # the JSON document a benchmark prints, after any log lines
-    while start != -1:
-        try:
-            return json.loads(stdout[start:])
-        except json.JSONDecodeError:
-            start = stdout.find("\n{", start + 1)
-            start = start + 1 if start != -1 else -1
-    return None
+    if not out_file.is_file():
+        return {**record, "status": "failed", "error": "the benchmark wrote no JSON result"}
+    return {**record, "status": "ok", "result": json.loads(out_file.read_text())}
 
 
 def run_all(
@@ -112,7 +84,7 @@ def run_all(
     timeout_s: float = 900.0,
 ) -> dict[str, Any]:
     """Run the benchmarks one after another; a failure is recorded and the next one runs."""
-    areas = list(areas or AREAS)
+    areas = list(areas or BENCHMARKS)
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     doc: dict[str, Any] = {

@@ -170,10 +170,14 @@ def bench_loader(
     kinds: tuple[str, ...] = ("torch", "dali"),
     parity_images: int = 64,
     repeats: int = 3,
+    quick: bool = False,
 ) -> dict[str, Any]:
-    """Images/s of each loader over one epoch of `n_images` JPEGs, and ratios against the plain loader."""
+    """Images/s of each loader over one epoch of `n_images` JPEGs, and ratios against the plain loader.
+    `quick`: 200 images of 128 px, one round (a smoke run, not a measurement)."""
     from ..data.dali_loader import dali_unavailable_reason
 
+    if quick:
+        n_images, size, out_size, batch_size, repeats = 200, 128, 112, 32, 1
     threads = threads or max(1, len(os.sched_getaffinity(0)))
     kinds = [k for k in kinds if not (k == "dali" and dali_unavailable_reason())]
     with tempfile.TemporaryDirectory(prefix="genrobust-bench-loader-") as tmp:

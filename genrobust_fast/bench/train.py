@@ -52,7 +52,7 @@ def _plain_training(
     return {
         "images_per_s": round(images / max(total, 1e-9), 2),
         "data_wait_fraction": round(wait / max(total, 1e-9), 4),
-        "final_loss": round(float(loss), 4),
+        "final_loss": round(loss.item(), 4),
     }
 
 
@@ -66,11 +66,15 @@ def bench_train(
     loader: str = "auto",
     threads: int | None = None,
     precision: str = "auto",
+    quick: bool = False,
 ) -> dict[str, Any]:
-    """Images/s and data-wait fraction of our trainer, and the same for a plain PyTorch loop."""
+    """Images/s and data-wait fraction of our trainer, and the same for a plain PyTorch loop.
+    `quick`: 8 steps of 16 images from 128 (a smoke run, not a measurement)."""
     from ..classifiers import load_classifier
     from ..training import TrainConfig, train
 
+    if quick:
+        steps, batch_size, n_images = 8, 16, 128
     threads = threads or max(1, len(os.sched_getaffinity(0)))
     classes = 10
     with tempfile.TemporaryDirectory(prefix="genrobust-bench-train-") as tmp:

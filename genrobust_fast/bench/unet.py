@@ -74,7 +74,7 @@ def run_unet_benchmark(
     batch: int = 8,
     size: tuple[int, int] | None = None,
     guidance: bool = True,
-    device: str | None = None,
+    device: str | None = "auto",
     precision: str | None = None,
     engine_dir: str | Path = "engines",
     seconds: float = 3.0,
@@ -82,8 +82,10 @@ def run_unet_benchmark(
     threads: int | None = None,
     compile_unet: bool = False,
     rounds: int = 3,
+    quick: bool = False,
 ) -> dict[str, Any]:
-    """Time `runners.unet` for each backend on identical inputs; torch eager is always measured."""
+    """Time `runners.unet` for each backend on identical inputs; torch eager is always measured.
+    `quick`: 0.5 s of timing per backend (a smoke run, not a measurement)."""
     import torch
 
     from ..devices import resolve_device
@@ -91,6 +93,8 @@ def run_unet_benchmark(
     from ..engines.select import create_runners, default_precision
     from ..engines.specs import Precision, text_length
 
+    if quick:
+        seconds = 0.5
     dev = resolve_device(device)
     prec = Precision.parse(precision) if precision else default_precision(dev)
     comps = load_components(model)
