@@ -198,16 +198,13 @@ def inspect(path, verify):
     Example:
       genrobust engine inspect engines/tiny/onnx-fp32/unet.onnx --verify
     """
-    from pathlib import Path
-
     from ..engines.build import inspect_record
-    from ..engines.cache import EngineCache
+    from ..engines.cache import EngineCache, sidecar_of
 
-    target = Path(path)
-    sidecar = target if target.suffix == ".json" else target.parent / (target.name.split(".")[0] + ".json")
+    sidecar = sidecar_of(path)
     if not sidecar.is_file():
         raise click.ClickException(f"{path} has no sidecar {sidecar}; pass an engine file or its .json")
-    cache = EngineCache(sidecar.parent.parent.parent)  # <engine dir>/<model>/<variant>/<component>.json
+    cache = EngineCache.holding(sidecar)
     record = cache.read(sidecar)
     info = inspect_record(record, verify)
     click.echo(json.dumps(info, indent=2))
@@ -263,7 +260,7 @@ def refit(model, base_model, precision, batch, size, no_guidance, components, de
     """
     from ..devices import resolve_device
     from ..engines.models import load_components
-    from ..engines.trt_backend import refit_engines
+    from ..engines.trt_build import refit_engines
 
     resolve_device(device)  # makes it the current CUDA device, the one the engines are refitted on
     comps = load_components(model)

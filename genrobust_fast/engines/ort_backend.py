@@ -19,8 +19,9 @@ from typing import Any
 import torch
 
 from ..errors import BackendUnavailableError, EngineMismatchError, InputError
-from .build import ensure_onnx
+from .backends import backend_problem
 from .cache import EngineCache
+from .onnx_build import ensure_onnx
 from .runners import GraphRunners
 from .specs import Precision, component_specs
 
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def ort_providers(device: torch.device) -> list[str]:
-    """The execution providers for `device` (select.backend_problem has checked that CUDA's is there)."""
+    """The execution providers for `device` (backends.backend_problem has checked that CUDA's is there)."""
     if device.type == "cpu":
         return ["CPUExecutionProvider"]
     return [("CUDAExecutionProvider", {"device_id": device.index or 0}), "CPUExecutionProvider"]
@@ -98,8 +99,6 @@ class OrtRunners(GraphRunners):
         threads: int | None = None,
     ):
         import onnxruntime as ort
-
-        from .select import backend_problem
 
         precision = Precision.parse(precision)
         device = torch.device(device)

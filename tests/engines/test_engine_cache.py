@@ -6,8 +6,14 @@ import shutil
 import pytest
 import torch
 
-from genrobust_fast.engines.build import ensure_onnx, onnx_key
-from genrobust_fast.engines.cache import EngineCache, EngineKey, EngineNotBuiltError, model_slug
+from genrobust_fast.engines.cache import (
+    EngineCache,
+    EngineKey,
+    EngineNotBuiltError,
+    model_argument,
+    model_slug,
+)
+from genrobust_fast.engines.onnx_build import ensure_onnx, onnx_key
 from genrobust_fast.engines.specs import Precision
 from genrobust_fast.errors import EngineMismatchError, InputError
 
@@ -18,7 +24,7 @@ def test_key_round_trips_and_reports_differences(tiny):
     other = EngineKey(**{**key.__dict__, "onnx_opset": 18, "precision": "fp16"})
     assert key.digest() != other.digest()
     assert key.differences(other) == ['precision: built "fp32", need "fp16"', "onnx_opset: built 17, need 18"]
-    assert model_slug(tiny) == "tiny"
+    assert model_slug(model_argument(tiny)) == "tiny"
 
 
 def test_sidecar_describes_the_artifact(onnx_cache):
