@@ -6,8 +6,9 @@ import json
 
 import click
 
+from ..engines.backends import ENGINE_BACKENDS
 from ..engines.specs import COMPONENTS
-from .options import PRECISIONS, json_option, parse_size
+from .options import backend_option, json_option, parse_size, precision_option
 
 # TensorRT builds and refits for the current CUDA device; ONNX export runs on the CPU whatever this says.
 build_device_option = click.option(
@@ -92,15 +93,8 @@ def engine() -> None:
 
 @engine.command()
 @click.option("--model", required=True, help="Built-in model (tiny, sd15-arch) or a local diffusers folder.")
-@click.option(
-    "--backend", type=click.Choice(["onnxruntime", "tensorrt"]), default="onnxruntime", show_default=True
-)
-@click.option(
-    "--precision",
-    type=click.Choice(PRECISIONS),
-    default=None,
-    help="Default: fp32 for onnxruntime, fp16 for tensorrt.",
-)
+@backend_option(ENGINE_BACKENDS, default="onnxruntime", show_default=True)
+@precision_option(default=None, help="Default: fp32 for onnxruntime, fp16 for tensorrt.")
 @profile_options
 @click.option(
     "--component",
@@ -238,7 +232,7 @@ def clean(model, dry_run, engine_dir):
 @engine.command()
 @click.option("--model", required=True, help="Folder with the new (e.g. finetuned) weights.")
 @click.option("--base-model", required=True, help="Model whose refittable TensorRT engines are reused.")
-@click.option("--precision", type=click.Choice(PRECISIONS), default="fp16", show_default=True)
+@precision_option(default="fp16", show_default=True)
 @profile_options
 @click.option(
     "--component",
