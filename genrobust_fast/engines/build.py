@@ -60,23 +60,11 @@ def build_engines(
             for c in names
         ]
     if backend == "tensorrt":
-        from .trt_build import ensure_tensorrt
+        from .trt_build import TrtRequest, ensure_tensorrt
 
         precision = Precision.parse(precision or "fp16")
-        return [
-            ensure_tensorrt(
-                components,
-                c,
-                precision,
-                engine_dir,
-                profile or ShapeProfile(),
-                build=True,
-                force=force,
-                refittable=refittable,
-                opset=opset,
-            )
-            for c in names
-        ]
+        request = TrtRequest.here(components, precision, engine_dir, profile or ShapeProfile(), opset)
+        return [ensure_tensorrt(request, c, build=True, force=force, refittable=refittable) for c in names]
     raise InputError(
         f"engines are built for {' or '.join(ENGINE_BACKENDS)}, got backend {backend!r}; torch needs none"
     )

@@ -127,12 +127,6 @@ class OrtRunners(GraphRunners):
             check_session_providers(self.sessions[name], device, record.path)
         log.info("onnxruntime %s runners on %s (%s)", precision.value, device, ", ".join(self.sessions))
 
-    def describe(self) -> dict[str, Any]:
-        out = super().describe()
-        out["precision"] = self.engine_precision.value
-        out["engines"] = {name: str(rec.path) for name, rec in self.records.items()}
-        return out
-
     def _run(self, component: str, *tensors: torch.Tensor) -> torch.Tensor:
         session = self.sessions.get(component)
         if session is None:

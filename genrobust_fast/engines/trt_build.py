@@ -10,7 +10,8 @@ the same folder, plan, key and build command. The TensorRT calls themselves are 
 
     plan = make_build_plan(spec, ShapeProfile(batch=(1, 4, 8), size=(512, 512)), "fp16", ...)
     build_engine(plan, Path("engines/.../unet.plan"))
-    record = ensure_tensorrt(load_components("sd15/"), "unet", "fp16", "engines", profile, build=True)
+    request = TrtRequest.here(load_components("sd15/"), "fp16", "engines", profile)
+    record = ensure_tensorrt(request, "unet", build=True)
 
 Precision, TensorRT 10 ("weak" typing): the ONNX file is fp32 and the BuilderFlag FP16/BF16 lets
 TensorRT pick fp16/bf16 kernels where faster. TensorRT 11 removed those flags and builds every network
@@ -446,23 +447,14 @@ class TrtRequest:
 
 
 def ensure_tensorrt(
-    components,
-    component: str,
-    precision: Precision | str,
-    engine_dir: str | Path,
-    profile: ShapeProfile,
-    *,
-    build: bool = False,
-    force: bool = False,
-    refittable: bool = False,
-    opset: int = DEFAULT_OPSET,
+    request: TrtRequest, component: str, *, build: bool = False, force: bool = False, refittable: bool = False
 ) -> EngineRecord:
-    """The TensorRT plan of one component built for exactly `profile` on this GPU, TensorRT and precision.
+    """The TensorRT plan of one component built for exactly the request's profile on this GPU, TensorRT
+    and precision.
 
     `engine build` uses this; a job uses `trt_runtime.find_tensorrt`, which accepts any cached profile
     that covers it.
     """
-    request = TrtRequest.here(components, precision, engine_dir, profile, opset)
     cache, directory, rebuild = request.cache, request.directory(), request.build_command()
     sidecar = directory / f"{component}.json"
     if not (refittable or force) and sidecar.is_file() and "REFIT" in cache.read(sidecar).key.builder_flags:

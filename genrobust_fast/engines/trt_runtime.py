@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from ..errors import BackendUnavailableError, EngineMismatchError, InputError
-from .cache import DEFAULT_OPSET, EngineCache, EngineKey, EngineNotBuiltError, EngineRecord
+from .cache import EngineCache, EngineKey, EngineNotBuiltError, EngineRecord
 from .runners import GraphRunners
 from .specs import Precision, ShapeProfile, component_specs
 from .trt_build import TrtRequest, ensure_tensorrt, import_tensorrt, tensorrt_api
@@ -224,19 +224,9 @@ def _volume(shape) -> int:
     return out
 
 
-def find_tensorrt(
-    components,
-    component: str,
-    precision: Precision | str,
-    engine_dir: str | Path,
-    profile: ShapeProfile,
-    *,
-    build: bool = False,
-    opset: int = DEFAULT_OPSET,
-) -> EngineRecord:
-    """A cached engine whose profile covers `profile` (see pick_engine); with `build`, one is built for
-    exactly `profile` when none does."""
-    request = TrtRequest.here(components, precision, engine_dir, profile, opset)
+def find_tensorrt(request: TrtRequest, component: str, *, build: bool = False) -> EngineRecord:
+    """A cached engine whose profile covers the request's (see pick_engine); with `build`, one is built
+    for exactly that profile when none does."""
     needed = request.key(request.plan(component))
     try:
         return pick_engine(request.cache, request.slug(), needed, request.build_command())
@@ -244,7 +234,7 @@ def find_tensorrt(
         if not build:
             raise
         log.info("%s; building one for this job's profile", str(exc).split("; build it with")[0])
-    return ensure_tensorrt(components, component, precision, engine_dir, profile, build=True, opset=opset)
+    return ensure_tensorrt(request, component, build=True)
 
 
 class TrtRunners(GraphRunners):
@@ -268,18 +258,13 @@ class TrtRunners(GraphRunners):
         self.specs = component_specs(components)
         self.engines: dict[str, TrtEngine] = {}
         self.records: dict[str, EngineRecord] = {}
+        request = TrtRequest.here(components, precision, engine_dir, profile)
         for name in only or list(self.specs):
-            record = find_tensorrt(components, name, precision, engine_dir, profile, build=build_if_missing)
+            record = find_tensorrt(request, name, build=build_if_missing)
             profiles = {k: [tuple(s) for s in v] for k, v in record.key.profiles.items()}
             self.records[name] = record
             hint = EngineCache(engine_dir).rebuild_hint(record)
             self.engines[name] = TrtEngine(record.path, profiles, self.device, hint)
-
-    def describe(self) -> dict[str, Any]:
-        out = super().describe()
-        out["precision"] = self.engine_precision.value
-        out["engines"] = {name: str(rec.path) for name, rec in self.records.items()}
-        return out
 
     def _run(self, component: str, *tensors: torch.Tensor) -> torch.Tensor:
         spec = self.specs[component]

@@ -342,5 +342,8 @@ def test_refit_puts_new_weights_into_a_copy_of_a_refittable_base_engine(tiny, en
     assert json.loads(refitted.path.read_bytes())["weights_from"] == str(new_onnx)
     assert json.loads(base.path.read_bytes()).get("weights_from") is None  # the base engine is untouched
     # A job of the finetuned model finds the refitted engine; the base model's jobs keep theirs.
-    assert find_tensorrt(finetuned, "unet", "fp16", engines, profile).sidecar == refitted.sidecar
-    assert find_tensorrt(tiny, "unet", "fp16", engines, profile).sidecar == base.sidecar
+    assert (
+        find_tensorrt(TrtRequest.here(finetuned, "fp16", engines, profile), "unet").sidecar
+        == refitted.sidecar
+    )
+    assert find_tensorrt(TrtRequest.here(tiny, "fp16", engines, profile), "unet").sidecar == base.sidecar
