@@ -11,6 +11,7 @@ a model's output index i means `label_space.ids[i]`.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -162,3 +163,29 @@ def resolve_label_space(spec: str) -> LabelSpace:
     if path.is_dir():
         return label_space_from_folders(path)
     return read_label_space_file(path)
+
+
+def read_class_map(path: str | Path) -> dict[str, str]:
+    """{folder: class_id} from a JSON object or 'folder<TAB>class_id' lines (`#` comments allowed), for a
+    benchmark whose folders are not named by class id."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"class map {str(path)!r} cannot be read ({exc}); give a JSON object or 'folder<TAB>class_id' "
+            "lines"
+        ) from None
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise InputError(f"class map {str(path)!r} is not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise InputError(f"class map {str(path)!r} holds a JSON {type(data).__name__}, not an object")
+        return {str(k): str(v) for k, v in data.items()}
+    pairs = [line.split("\t")[:2] for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    bad = [p for p in pairs if len(p) != 2]
+    if bad:
+        raise InputError(f"{path}: expected 'folder<TAB>class_id' lines, got {bad[0]!r}")
+    return {k.strip(): v.strip() for k, v in pairs}

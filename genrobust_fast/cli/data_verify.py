@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .options import emit_report, json_option, read_class_map
+from ..labels import read_class_map
+from .options import emit_report, json_option
 
 
 @click.command("verify")

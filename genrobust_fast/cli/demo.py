@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from .options import backend_option
+
 
 @click.command()
 @click.option(
@@ -20,9 +22,7 @@ import click
     help="Folder of the Fashion-MNIST *-ubyte.gz files [/usr/share/datasets/fashion-mnist].",
 )
 @click.option("--generator", default=None, help="Generator folder [the shipped demo generator].")
-@click.option(
-    "--backend",
-    type=click.Choice(["auto", "torch", "onnxruntime", "tensorrt"]),
+@backend_option(
     default="auto",
     show_default=True,
     help="Generation backend (auto: TensorRT on a GPU that has it, else ONNX Runtime).",

@@ -6,8 +6,9 @@ import json
 
 import click
 
+from ..engines.backends import ENGINE_BACKENDS
 from ..engines.specs import COMPONENTS
-from .options import PRECISIONS, json_option, parse_size
+from .options import backend_option, json_option, parse_size, precision_option
 
 # TensorRT builds and refits for the current CUDA device; ONNX export runs on the CPU whatever this says.
 build_device_option = click.option(
@@ -92,15 +93,8 @@ def engine() -> None:
 
 @engine.command()
 @click.option("--model", required=True, help="Built-in model (tiny, sd15-arch) or a local diffusers folder.")
-@click.option(
-    "--backend", type=click.Choice(["onnxruntime", "tensorrt"]), default="onnxruntime", show_default=True
-)
-@click.option(
-    "--precision",
-    type=click.Choice(PRECISIONS),
-    default=None,
-    help="Default: fp32 for onnxruntime, fp16 for tensorrt.",
-)
+@backend_option(ENGINE_BACKENDS, default="onnxruntime", show_default=True)
+@precision_option(default=None, help="Default: fp32 for onnxruntime, fp16 for tensorrt.")
 @profile_options
 @click.option(
     "--component",
@@ -198,16 +192,13 @@ def inspect(path, verify):
     Example:
       genrobust engine inspect engines/tiny/onnx-fp32/unet.onnx --verify
     """
-    from pathlib import Path
-
     from ..engines.build import inspect_record
-    from ..engines.cache import EngineCache
+    from ..engines.cache import EngineCache, sidecar_of
 
-    target = Path(path)
-    sidecar = target if target.suffix == ".json" else target.parent / (target.name.split(".")[0] + ".json")
+    sidecar = sidecar_of(path)
     if not sidecar.is_file():
         raise click.ClickException(f"{path} has no sidecar {sidecar}; pass an engine file or its .json")
-    cache = EngineCache(sidecar.parent.parent.parent)  # <engine dir>/<model>/<variant>/<component>.json
+    cache = EngineCache.holding(sidecar)
     record = cache.read(sidecar)
     info = inspect_record(record, verify)
     click.echo(json.dumps(info, indent=2))
@@ -241,7 +232,7 @@ def clean(model, dry_run, engine_dir):
 @engine.command()
 @click.option("--model", required=True, help="Folder with the new (e.g. finetuned) weights.")
 @click.option("--base-model", required=True, help="Model whose refittable TensorRT engines are reused.")
-@click.option("--precision", type=click.Choice(PRECISIONS), default="fp16", show_default=True)
+@precision_option(default="fp16", show_default=True)
 @profile_options
 @click.option(
     "--component",
@@ -263,7 +254,7 @@ def refit(model, base_model, precision, batch, size, no_guidance, components, de
     """
     from ..devices import resolve_device
     from ..engines.models import load_components
-    from ..engines.trt_backend import refit_engines
+    from ..engines.trt_build import refit_engines
 
     resolve_device(device)  # makes it the current CUDA device, the one the engines are refitted on
     comps = load_components(model)

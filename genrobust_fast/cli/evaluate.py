@@ -6,7 +6,8 @@ import json
 
 import click
 
-from .options import device_option, read_class_map
+from ..labels import read_class_map
+from .options import device_option
 
 
 def _parse_pairs(values: tuple[str, ...], option: str) -> dict[str, str]:

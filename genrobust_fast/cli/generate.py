@@ -7,7 +7,7 @@ import json
 import click
 
 from ..generation.config import IMAGE_FORMATS, OUTPUT_FORMATS, STRATEGIES
-from .options import BACKENDS, PRECISIONS, config_option, json_option, parse_size
+from .options import backend_option, config_option, json_option, parse_size, precision_option
 
 
 def _size(ctx, param, value):
@@ -61,12 +61,8 @@ def _size(ctx, param, value):
 @click.option(
     "--batch-size", type=int, default=None, help="Images per UNet call (x2 with guidance).  [default: 4]"
 )
-@click.option(
-    "--backend", type=click.Choice(BACKENDS), default=None, help="Inference backend.  [default: auto]"
-)
-@click.option(
-    "--precision", type=click.Choice(PRECISIONS), default=None, help="Default fp32 on CPU, fp16 on GPU."
-)
+@backend_option(default=None, help="Inference backend.  [default: auto]")
+@precision_option(default=None, help="Default fp32 on CPU, fp16 on GPU.")
 @click.option("--device", default=None, help="auto, cpu, cuda or cuda:N.  [default: auto]")
 @click.option(
     "--engine-dir",
@@ -218,19 +214,11 @@ def generate(
         report = plan_report(cfg, show_shard=show_shard)
         click.echo(json.dumps(report, indent=2) if as_json else _describe_plan(report))
         return
-    from ..generation.job import run_job
+    from ..generation.dataset import generate_dataset
 
-    summary = run_job(cfg, progress=not (no_progress or as_json), verify=verify_outputs)
-    if cfg.dedup and summary["shards_complete"] == summary["num_shards"]:
-        from ..generation.dedup import dedup_generated
-
-        summary["dedup"] = dedup_generated(cfg.out, max_distance=cfg.dedup_distance)
-    elif cfg.dedup:
-        summary["dedup"] = "skipped: not every shard is complete; rerun with --dedup once all workers finish"
-    if verify_n:
-        from ..generation.verify import verify_against_diffusers
-
-        summary["verify"] = verify_against_diffusers(cfg, verify_n)
+    summary = generate_dataset(
+        cfg, progress=not (no_progress or as_json), verify=verify_outputs, verify_against_diffusers=verify_n
+    )
     click.echo(json.dumps(summary) if as_json else _describe_summary(summary))
     if summary["failures"]:
         raise click.ClickException(

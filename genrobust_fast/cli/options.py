@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import click
 
-BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
-PRECISIONS = ("fp32", "fp16", "bf16", "fp8")
+from ..engines.backends import BACKEND_CHOICES
+from ..engines.specs import PRECISIONS
 
 config_option = click.option(
     "--config",
@@ -23,6 +22,17 @@ device_option = click.option(
 )
 seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+def backend_option(choices: tuple[str, ...] = BACKEND_CHOICES, **settings) -> Callable:
+    """--backend, choosing among the engines' backends (`engines.backends`, the one list); `settings` are
+    the command's own default and help."""
+    return click.option("--backend", type=click.Choice(choices), **settings)
+
+
+def precision_option(**settings) -> Callable:
+    """--precision of an inference engine, choosing among the one `Precision` enum's values."""
+    return click.option("--precision", type=click.Choice(PRECISIONS), **settings)
 
 
 def parse_size(value: str) -> tuple[int, int]:
@@ -48,15 +58,3 @@ def emit_report(
 
         atomic_write_json(report_path, report)
     click.echo(json.dumps(report, indent=2) if as_json else "\n".join(lines(report)))
-
-
-def read_class_map(path: str) -> dict[str, str]:
-    """A JSON object {folder: class_id} or 'folder<TAB>class_id' lines (for `folder` benchmarks)."""
-    text = Path(path).read_text(encoding="utf-8")
-    if path.endswith(".json"):
-        return {str(k): str(v) for k, v in json.loads(text).items()}
-    pairs = [line.split("\t")[:2] for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    bad = [p for p in pairs if len(p) != 2]
-    if bad:
-        raise click.BadParameter(f"{path}: expected 'folder<TAB>class_id' lines, got {bad[0]!r}")
-    return {k.strip(): v.strip() for k, v in pairs}

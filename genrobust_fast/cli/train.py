@@ -11,7 +11,7 @@ import click
 
 from ..data.augment import AUGMENTATIONS
 from ..data.loaders import LOADERS
-from ..training.config import PRECISIONS, SCHEDULES
+from ..training.config import SCHEDULES, TRAINING_PRECISIONS
 from .options import config_option, json_option
 
 
@@ -97,7 +97,7 @@ from .options import config_option, json_option
 )
 @click.option(
     "--precision",
-    type=click.Choice(PRECISIONS),
+    type=click.Choice(TRAINING_PRECISIONS),
     default=None,
     help="auto: the JSON's, else bf16/fp16 on GPUs, fp32 on CPUs.",
 )

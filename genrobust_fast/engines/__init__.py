@@ -15,7 +15,7 @@ from typing import Any
 _EXPORTS = {
     "create_runners": "select",
     "resolve_device": "select",
-    "backend_problem": "select",
+    "backend_problem": "backends",
     "load_components": "models",
     "save_components": "models",
     "DiffusionComponents": "models",

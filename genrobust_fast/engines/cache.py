@@ -143,12 +143,14 @@ def model_argument(components: DiffusionComponents) -> str:
     return name
 
 
-def model_slug(components: DiffusionComponents) -> str:
-    """Folder name for a model's engines: the built-in name, or folder name + hash of its path."""
-    arg = model_argument(components)
-    if arg in BUILTIN_MODELS:
-        return arg
-    return f"{Path(arg).name}-{hashlib.sha256(arg.encode()).hexdigest()[:8]}"
+def model_slug(model: str) -> str:
+    """Folder name for a model's engines, from its --model argument (`model_argument(components)`): the
+    built-in name, or the folder's name + a hash of its resolved path, so `sd15/`, `./sd15` and the
+    absolute path share one engine folder."""
+    if model in BUILTIN_MODELS:
+        return model
+    resolved = str(Path(model).resolve())
+    return f"{Path(resolved).name}-{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
 
 
 def component_weights_hash(components: DiffusionComponents, component: str) -> str:
@@ -206,6 +208,11 @@ class EngineCache:
 
     def entry_dir(self, slug: str, variant: str) -> Path:
         return self.root / slug / variant
+
+    @classmethod
+    def holding(cls, sidecar: Path) -> EngineCache:
+        """The cache holding a sidecar (inverse of `entry_dir`): <root>/<model>/<variant>/<component>.json."""
+        return cls(Path(sidecar).parent.parent.parent)
 
     def timing_cache_path(self, tensorrt_version: str, compute_capability: str) -> Path:
         return (
@@ -358,20 +365,17 @@ class EngineCache:
         if model is None:
             targets = [p for p in self.root.iterdir() if p.name != "README.md"]
         else:
-            targets = [
-                p for p in self.root.iterdir() if p.is_dir() and p.name in (model, _slug_of_arg(model))
-            ]
+            targets = [p for p in self.root.iterdir() if p.is_dir() and p.name in (model, model_slug(model))]
         if not dry_run:
             for path in targets:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
         return targets
 
 
-def _slug_of_arg(arg: str) -> str:
-    if arg in BUILTIN_MODELS:
-        return arg
-    resolved = str(Path(arg).resolve())
-    return f"{Path(resolved).name}-{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
+def sidecar_of(artifact: str | os.PathLike) -> Path:
+    """The sidecar of an engine file (unet.onnx, unet.onnx.data, unet.plan: unet.json); a .json is itself."""
+    path = Path(artifact)
+    return path if path.suffix == ".json" else path.parent / (path.name.split(".")[0] + ".json")
 
 
 def file_identity(path: Path) -> list[int]:

@@ -19,8 +19,9 @@ from typing import Any
 import torch
 
 from ..errors import BackendUnavailableError, EngineMismatchError, InputError
-from .build import ensure_onnx
+from .backends import backend_problem
 from .cache import EngineCache
+from .onnx_build import ensure_onnx
 from .runners import GraphRunners
 from .specs import Precision, component_specs
 
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def ort_providers(device: torch.device) -> list[str]:
-    """The execution providers for `device` (select.backend_problem has checked that CUDA's is there)."""
+    """The execution providers for `device` (backends.backend_problem has checked that CUDA's is there)."""
     if device.type == "cpu":
         return ["CPUExecutionProvider"]
     return [("CUDAExecutionProvider", {"device_id": device.index or 0}), "CPUExecutionProvider"]
@@ -99,8 +100,6 @@ class OrtRunners(GraphRunners):
     ):
         import onnxruntime as ort
 
-        from .select import backend_problem
-
         precision = Precision.parse(precision)
         device = torch.device(device)
         problem = backend_problem("onnxruntime", device, precision)  # the one place these rules live
@@ -127,12 +126,6 @@ class OrtRunners(GraphRunners):
                 ) from exc
             check_session_providers(self.sessions[name], device, record.path)
         log.info("onnxruntime %s runners on %s (%s)", precision.value, device, ", ".join(self.sessions))
-
-    def describe(self) -> dict[str, Any]:
-        out = super().describe()
-        out["precision"] = self.engine_precision.value
-        out["engines"] = {name: str(rec.path) for name, rec in self.records.items()}
-        return out
 
     def _run(self, component: str, *tensors: torch.Tensor) -> torch.Tensor:
         session = self.sessions.get(component)

@@ -58,7 +58,14 @@ class ComponentRunners:
 class GraphRunners(ComponentRunners):
     """A backend that runs each component as one exported graph (ONNX Runtime, TensorRT): every runner
     call is `_run(component name, *inputs)` (which casts inputs to the graph's declared dtypes), with the
-    timestep broadcast over the batch as diffusers does."""
+    timestep broadcast over the batch as diffusers does. A backend sets `engine_precision` (the engines'
+    Precision) and `records` (component -> the EngineRecord it runs)."""
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        out["precision"] = self.engine_precision.value
+        out["engines"] = {name: str(rec.path) for name, rec in self.records.items()}
+        return out
 
     def _run(self, component: str, *tensors: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -8,7 +8,6 @@ and logs why each earlier choice was skipped. An explicit backend that cannot ru
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from pathlib import Path
 
@@ -16,60 +15,12 @@ import torch
 
 from ..devices import resolve_device
 from ..errors import BackendUnavailableError
+from .backends import backend_problem, default_precision
 from .cache import EngineNotBuiltError
 from .runners import ComponentRunners, TorchRunners
-from .specs import FP8_REFUSAL, Precision, ShapeProfile
+from .specs import Precision, ShapeProfile
 
 log = logging.getLogger(__name__)
-
-BACKENDS = ("torch", "onnxruntime", "tensorrt")
-
-
-def default_precision(device: torch.device) -> Precision:
-    return Precision.FP32 if device.type == "cpu" else Precision.FP16
-
-
-def backend_problem(backend: str, device: torch.device, precision: Precision) -> str | None:
-    """Why `backend` cannot run here at all (library, hardware or precision), with the fix; None if it can.
-
-    The one place these rules live: create_runners and each backend's constructor ask it.
-    """
-    if backend not in BACKENDS:
-        return f"unknown backend {backend!r}; choose one of auto, {', '.join(BACKENDS)}"
-    if precision is Precision.FP8:
-        return FP8_REFUSAL
-    if backend == "torch":
-        return None
-    if backend == "onnxruntime":
-        if importlib.util.find_spec("onnxruntime") is None:
-            return "onnxruntime is not installed; pip install onnxruntime (or onnxruntime-gpu for CUDA)"
-        if precision not in (Precision.FP32, Precision.FP16):
-            return f"ONNX Runtime runs fp32/fp16 engines, not {precision.value}; use --precision fp16 or fp32"
-        if device.type == "cpu" and precision is not Precision.FP32:
-            return "ONNX Runtime's CPU provider runs fp32 only here; use --precision fp32 on the CPU"
-        if device.type == "cuda":
-            import onnxruntime as ort
-
-            if "CUDAExecutionProvider" not in ort.get_available_providers():
-                return (
-                    f"onnxruntime {ort.__version__} here has no CUDAExecutionProvider (it has "
-                    f"{', '.join(ort.get_available_providers())}); pip install onnxruntime-gpu, or use "
-                    "--device cpu"
-                )
-        return None
-    if device.type != "cuda":
-        return (
-            "TensorRT needs an NVIDIA GPU; use --device cuda on a GPU machine, or --backend onnxruntime/torch"
-        )
-    if importlib.util.find_spec("tensorrt") is None:
-        return "TensorRT is not installed; pip install 'genrobust-fast[tensorrt]'"
-    from .trt_backend import check_precision, tensorrt_precision_problem
-
-    try:
-        check_precision(precision, torch.cuda.get_device_capability(device))
-        return tensorrt_precision_problem(precision)  # imports TensorRT: a broken install is a reason too
-    except BackendUnavailableError as exc:
-        return str(exc)
 
 
 def _auto_order(device: torch.device) -> tuple[str, ...]:
@@ -124,7 +75,7 @@ def create_runners(
             from .ort_backend import OrtRunners
 
             return OrtRunners(components, device, precision, engine_dir, build_if_missing, threads)
-        from .trt_backend import TrtRunners
+        from .trt_runtime import TrtRunners
 
         return TrtRunners(components, device, precision, engine_dir, profile, build_if_missing)
 

@@ -72,6 +72,9 @@ class Precision(str, enum.Enum):
         return {"fp32": (0, 0), "fp16": (5, 3), "bf16": (8, 0), "fp8": (8, 9)}[self.value]
 
 
+PRECISIONS = tuple(p.value for p in Precision)  # what --precision accepts for an engine
+
+
 @dataclass(frozen=True)
 class Dim:
     """A symbolic dimension: `scale * value(symbol)`, named `name` in the ONNX graph."""

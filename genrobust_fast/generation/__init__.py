@@ -1,7 +1,7 @@
 """Generated datasets: prompts and strategies, the denoising pipeline, sharded resumable jobs, writers.
 
-    from genrobust_fast.generation import GenerateConfig, run_job, plan_report
-    run_job(GenerateConfig(model="tiny", classes="imagenet100", per_class=2, steps=20, out="gen"))
+    from genrobust_fast.generation import GenerateConfig, generate_dataset, plan_report
+    generate_dataset(GenerateConfig(model="tiny", classes="imagenet100", per_class=2, steps=20, out="gen"))
 
 Public names are imported on first use (torch and diffusers load only when generation runs).
 """
@@ -22,6 +22,7 @@ _EXPORTS = {
     "Request": "pipeline",
     "create_scheduler": "schedulers",
     "run_job": "job",
+    "generate_dataset": "dataset",
     "open_job": "job",
     "plan_report": "dryrun",
     "dedup_generated": "dedup",

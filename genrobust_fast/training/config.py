@@ -20,7 +20,9 @@ from ..errors import BackendUnavailableError, ConfigError, InputError
 log = logging.getLogger(__name__)
 
 SCHEDULES = ("cosine", "linear", "constant")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Mixed-precision training modes (DeepSpeed's bf16/fp16 switches; auto picks per device), not the engines'
+# inference precisions (engines.specs.PRECISIONS, which has fp8 and no auto).
+TRAINING_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 # Same content as configs/deepspeed_zero1.json (a test keeps them equal): used when --deepspeed-config is
 # not given, so an installed wheel (without the repo's configs/) still trains.
@@ -91,8 +93,10 @@ class TrainConfig:
             raise ConfigError(f"checkpoint_every must be >= 0 steps, got {self.checkpoint_every}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
+        if self.precision not in TRAINING_PRECISIONS:
+            raise ConfigError(
+                f"unknown precision {self.precision!r}; choose one of {', '.join(TRAINING_PRECISIONS)}"
+            )
         if not 0 < self.crop_scale <= 1:
             raise ConfigError(
                 "crop_scale is the smallest crop area as a fraction of the image, in (0, 1]; got "

@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,49 @@ def _check_resume_matches(
             )
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What every step of one training run needs to know: its config, data, place among the ranks, and
+    step counts. The schedule always spans --epochs; --max-steps only stops early (a time-limited job that
+    a later --resume continues follows the same learning-rate curve as one uninterrupted run)."""
+
+    cfg: TrainConfig
+    data: TrainingData
+    device: str
+    rank: int
+    world_size: int
+    precision: str
+    out: Path
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.data.sampler.steps_per_epoch
+
+    @property
+    def schedule_steps(self) -> int:
+        return self.cfg.epochs * self.steps_per_epoch
+
+    @property
+    def total_steps(self) -> int:
+        cap = self.cfg.max_steps
+        return min(self.schedule_steps, cap) if cap is not None else self.schedule_steps
+
+    def client_state(self, step: int) -> dict[str, Any]:
+        """What a checkpoint stores beside the weights, so --resume can check and continue it."""
+        import torch
+
+        epoch, pos = divmod(step, self.steps_per_epoch)
+        return {
+            "global_step": step,
+            "epoch": epoch,
+            "step": pos,
+            "plan": self.data.plan.describe(),
+            "batch_size": self.cfg.batch_size,
+            "world_size": self.world_size,
+            "torch_rng": torch.get_rng_state(),
+        }
+
+
 def _run(
     cfg: TrainConfig,
     data: TrainingData,
@@ -143,152 +187,188 @@ def _run(
     precision: str,
     ds_config: dict[str, Any],
 ) -> dict[str, Any]:
-    import torch
-
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    if not same_on_all_ranks([len(t) for t in data.tables] + [len(data.label_space)], device):
-        raise DatasetError(
-            "ranks see different datasets (image counts differ); give every node the same data and the same "
-            "`genrobust data check` results (set GENROBUST_CACHE_DIR to a shared folder)"
-        )
-    steps_per_epoch = data.sampler.steps_per_epoch
-    # The schedule always spans --epochs; --max-steps only stops early (a time-limited job that a later
-    # --resume continues follows the same learning-rate curve as one uninterrupted run).
-    schedule_steps = cfg.epochs * steps_per_epoch
-    total_steps = min(schedule_steps, cfg.max_steps) if cfg.max_steps is not None else schedule_steps
-    engine = _engine(cfg, data, precision, ds_config, schedule_steps)
-    input_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
-
-    start_step = 0
-    if cfg.resume:
-        saved = load_checkpoint(engine, out)
-        if saved is None:
-            logger.info("--resume: no checkpoint in %s yet; starting from step 0", out)
-        else:
-            _check_resume_matches(saved, data, cfg, world_size)
-            start_step = int(saved["global_step"])
-            torch.set_rng_state(saved["torch_rng"])
+    run = _Run(cfg, data, device, rank, world_size, precision, Path(cfg.out))
+    run.out.mkdir(parents=True, exist_ok=True)
+    _check_same_data_on_all_ranks(data, device)
+    engine = _engine(cfg, data, precision, ds_config, run.schedule_steps)
+    start_step = _resume(run, engine)
     if rank == 0:
-        write_resolved_config(cfg, out / "config.yaml")
-        atomic_write_json(
-            out / "run.json",
-            {
-                "label_space": data.label_space.to_json(),
-                "recipe": data.recipe,
-                "deepspeed": ds_config,
-                "precision": precision,
-                "world_size": world_size,
-                "steps_per_epoch": steps_per_epoch,
-                "total_steps": total_steps,
-                "config": config_to_dict(cfg),
-            },
-        )
-
+        _write_run_record(run, ds_config)
     loader = data.make_loader(device)
-    log = MetricsLog(out, start_step, enabled=rank == 0, progress_total=total_steps, progress=cfg.progress)
-    criterion = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    log = MetricsLog(
+        run.out, start_step, enabled=rank == 0, progress_total=run.total_steps, progress=cfg.progress
+    )
     if rank == 0:
         logger.info(
             "training %s on %s: %d steps (%d per epoch), loader %s, precision %s, %d rank(s)",
             cfg.arch,
             device,
-            total_steps,
-            steps_per_epoch,
+            run.total_steps,
+            run.steps_per_epoch,
             loader.describe(),
             precision,
             world_size,
         )
-
-    def client_state(step: int) -> dict[str, Any]:
-        epoch, pos = divmod(step, steps_per_epoch)
-        return {
-            "global_step": step,
-            "epoch": epoch,
-            "step": pos,
-            "plan": data.plan.describe(),
-            "batch_size": cfg.batch_size,
-            "world_size": world_size,
-            "torch_rng": torch.get_rng_state(),
-        }
-
-    step, last_saved = start_step, start_step if start_step else None
-    # The loss sum stays on the training device: reading it every step would wait for the GPU each time.
-    window = {"steps": 0, "wait": 0.0, "total": 0.0, "loss": torch.zeros((), device=device)}
-    totals = {"images": 0, "wait": 0.0, "total": 0.0}
-    last_loss = None
-    engine.train()
     try:
-        epoch, pos = divmod(step, steps_per_epoch)
-        while step < total_steps:
-            batches = loader.epoch(epoch, pos)
-            tick = time.perf_counter()
-            for images, labels in batches:
-                got_batch = time.perf_counter()
-                logits = engine(images.to(input_dtype))
-                loss = criterion(logits.float(), labels)
-                engine.backward(loss)
-                engine.step()
-                step += 1
-                done = time.perf_counter()
-                window["steps"] += 1
-                window["wait"] += got_batch - tick
-                window["total"] += done - tick
-                window["loss"] += loss.detach().float()
-                totals["images"] += len(labels)
-                totals["wait"] += got_batch - tick
-                totals["total"] += done - tick
-                if step % cfg.log_every == 0 or step == total_steps:  # absolute steps: resumed runs log alike
-                    last_loss = float(window["loss"]) / window["steps"]
-                    ips = window["steps"] * cfg.batch_size * world_size / max(window["total"], 1e-9)
-                    wait = window["wait"] / max(window["total"], 1e-9)
-                    log.log(
-                        {
-                            "step": step,
-                            "epoch": round(step / steps_per_epoch, 4),
-                            "loss": round(last_loss, 5),
-                            "lr": engine.get_lr()[0],
-                            "images_per_s": round(ips, 2),
-                            "data_wait_fraction": round(wait, 4),
-                        }
-                    )
-                    log.advance(window["steps"], ips, wait, last_loss)
-                    window = {"steps": 0, "wait": 0.0, "total": 0.0, "loss": torch.zeros((), device=device)}
-                if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total_steps:
-                    save_checkpoint(engine, out, step, client_state(step))
-                    last_saved = step
-                if step >= total_steps:
-                    break
-                tick = time.perf_counter()
-            batches.close()
-            epoch, pos = epoch + 1, 0
-        if last_saved != step:
-            save_checkpoint(engine, out, step, client_state(step))
-        model_path = export_classifier(
-            engine, data.card(cfg, precision, world_size, step), out, rank, precision
-        )
+        step, last_loss, timings = _train_steps(run, engine, loader, log, start_step)
+        card = data.card(cfg, precision, world_size, step)
+        model_path = export_classifier(engine, card, run.out, rank, precision)
     finally:
         log.close()
         loader.close()
-    images_per_s = totals["images"] * world_size / max(totals["total"], 1e-9)
-    result = {
-        "out": str(out),
-        "model": str(model_path),
-        "steps": step,
-        "resumed_from": start_step,
-        "epochs": round(step / steps_per_epoch, 4),
-        "final_loss": last_loss,
-        "precision": precision,
-        "world_size": world_size,
-        "loader": loader.describe(),
-        "plan": data.plan.describe(),
-        "images_per_s": round(images_per_s, 2),
-        "data_wait_fraction": round(totals["wait"] / max(totals["total"], 1e-9), 4),
-        "skipped_bad_files": data.skipped_bad,
-        "alignment": data.alignment,
-    }
+    result = _result(run, loader, model_path, start_step, step, last_loss, timings)
     if rank == 0:
-        atomic_write_json(out / "result.json", result)
+        atomic_write_json(run.out / "result.json", result)
     if step == start_step and cfg.resume:
         logger.info("run was already complete at step %d", step)
     return result
+
+
+def _check_same_data_on_all_ranks(data: TrainingData, device: str) -> None:
+    if not same_on_all_ranks([len(t) for t in data.tables] + [len(data.label_space)], device):
+        raise DatasetError(
+            "ranks see different datasets (image counts differ); give every node the same data and the same "
+            "`genrobust data check` results (set GENROBUST_CACHE_DIR to a shared folder)"
+        )
+
+
+def _resume(run: _Run, engine) -> int:
+    """The step to start from: 0, or with --resume the step of the latest checkpoint (loaded into
+    `engine`, with torch's RNG state), after checking it was written for this data and batch."""
+    if not run.cfg.resume:
+        return 0
+    import torch
+
+    saved = load_checkpoint(engine, run.out)
+    if saved is None:
+        logger.info("--resume: no checkpoint in %s yet; starting from step 0", run.out)
+        return 0
+    _check_resume_matches(saved, run.data, run.cfg, run.world_size)
+    torch.set_rng_state(saved["torch_rng"])
+    return int(saved["global_step"])
+
+
+def _write_run_record(run: _Run, ds_config: dict[str, Any]) -> None:
+    """config.yaml (the resolved config, rerunnable) and run.json (label space, data recipe, engine)."""
+    write_resolved_config(run.cfg, run.out / "config.yaml")
+    atomic_write_json(
+        run.out / "run.json",
+        {
+            "label_space": run.data.label_space.to_json(),
+            "recipe": run.data.recipe,
+            "deepspeed": ds_config,
+            "precision": run.precision,
+            "world_size": run.world_size,
+            "steps_per_epoch": run.steps_per_epoch,
+            "total_steps": run.total_steps,
+            "config": config_to_dict(run.cfg),
+        },
+    )
+
+
+class _Timings:
+    """Seconds spent waiting for batches and in all, images and (summed on the training device: reading
+    it every step would wait for the GPU each time) the loss, per log window and for the whole run."""
+
+    def __init__(self, device: str):
+        self.device = device
+        self.images, self.wait, self.total = 0, 0.0, 0.0
+        self._open_window()
+
+    def _open_window(self) -> None:
+        import torch
+
+        self.steps, self.window_wait, self.window_total = 0, 0.0, 0.0
+        self.loss_sum = torch.zeros((), device=self.device)
+
+    def add(self, images: int, wait: float, total: float, loss) -> None:
+        self.steps += 1
+        self.window_wait += wait
+        self.window_total += total
+        self.loss_sum += loss.detach().float()
+        self.images += images
+        self.wait += wait
+        self.total += total
+
+    def close_window(self, images_per_step: int) -> tuple[int, float, float, float]:
+        """(steps, mean loss, images/s, data-wait fraction) of the window, then a new window."""
+        steps = self.steps
+        loss = float(self.loss_sum) / steps
+        ips = steps * images_per_step / max(self.window_total, 1e-9)
+        wait = self.window_wait / max(self.window_total, 1e-9)
+        self._open_window()
+        return steps, loss, ips, wait
+
+
+def _train_steps(run: _Run, engine, loader, log: MetricsLog, start_step: int):
+    """Train from `start_step` to the last step, logging every --log-every steps and checkpointing every
+    --checkpoint-every and at the end; returns (last step, last logged loss, timings)."""
+    import torch
+
+    cfg = run.cfg
+    criterion = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    input_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(run.precision, torch.float32)
+    timings = _Timings(run.device)
+    step, last_saved, last_loss = start_step, start_step if start_step else None, None
+    engine.train()
+    epoch, pos = divmod(step, run.steps_per_epoch)
+    while step < run.total_steps:
+        batches = loader.epoch(epoch, pos)
+        tick = time.perf_counter()
+        for images, labels in batches:
+            got_batch = time.perf_counter()
+            loss = criterion(engine(images.to(input_dtype)).float(), labels)
+            engine.backward(loss)
+            engine.step()
+            step += 1
+            timings.add(len(labels), got_batch - tick, time.perf_counter() - tick, loss)
+            if step % cfg.log_every == 0 or step == run.total_steps:  # absolute steps: resumed runs log alike
+                last_loss = _log_window(run, engine, log, timings, step)
+            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < run.total_steps:
+                save_checkpoint(engine, run.out, step, run.client_state(step))
+                last_saved = step
+            if step >= run.total_steps:
+                break
+            tick = time.perf_counter()
+        batches.close()
+        epoch, pos = epoch + 1, 0
+    if last_saved != step:
+        save_checkpoint(engine, run.out, step, run.client_state(step))
+    return step, last_loss, timings
+
+
+def _log_window(run: _Run, engine, log: MetricsLog, timings: _Timings, step: int) -> float:
+    """One metrics row (CSV, progress bar) for the steps since the last; returns their mean loss."""
+    steps, loss, ips, wait = timings.close_window(run.cfg.batch_size * run.world_size)
+    log.log(
+        {
+            "step": step,
+            "epoch": round(step / run.steps_per_epoch, 4),
+            "loss": round(loss, 5),
+            "lr": engine.get_lr()[0],
+            "images_per_s": round(ips, 2),
+            "data_wait_fraction": round(wait, 4),
+        }
+    )
+    log.advance(steps, ips, wait, loss)
+    return loss
+
+
+def _result(run: _Run, loader, model_path, start_step: int, step: int, last_loss, timings: _Timings) -> dict:
+    images_per_s = timings.images * run.world_size / max(timings.total, 1e-9)
+    return {
+        "out": str(run.out),
+        "model": str(model_path),
+        "steps": step,
+        "resumed_from": start_step,
+        "epochs": round(step / run.steps_per_epoch, 4),
+        "final_loss": last_loss,
+        "precision": run.precision,
+        "world_size": run.world_size,
+        "loader": loader.describe(),
+        "plan": run.data.plan.describe(),
+        "images_per_s": round(images_per_s, 2),
+        "data_wait_fraction": round(timings.wait / max(timings.total, 1e-9), 4),
+        "skipped_bad_files": run.data.skipped_bad,
+        "alignment": run.data.alignment,
+    }

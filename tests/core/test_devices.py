@@ -280,13 +280,13 @@ def test_finetune_resolves_the_local_rank(gpus, monkeypatch, tmp_path):
 
 
 def test_engine_build_and_refit_make_the_local_rank_current_before_building(gpus, monkeypatch, tmp_path):
-    from genrobust_fast.engines import build, models, trt_backend
+    from genrobust_fast.engines import build, models, trt_build
 
     def stop(*args, **kwargs):
         raise Reached(gpus[-1])  # TensorRT builds for the current device: the one made current last
 
     monkeypatch.setattr(build, "build_engines", stop)
-    monkeypatch.setattr(trt_backend, "refit_engines", stop)
+    monkeypatch.setattr(trt_build, "refit_engines", stop)
     monkeypatch.setattr(models, "load_components", lambda model: None)
     result = _invoke(
         ["engine", "build", "--model", "tiny", "--backend", "tensorrt", "--engine-dir", tmp_path]

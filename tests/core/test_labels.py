@@ -7,6 +7,7 @@ from genrobust_fast.labels import (
     imagenet_templates,
     label_space_from_folders,
     named_label_space,
+    read_class_map,
     read_label_space_file,
     resolve_label_space,
 )
@@ -84,3 +85,32 @@ def test_class_file_line_without_a_tab_is_an_error_naming_file_and_line(tmp_path
     (tmp_path / "leading_tab.tsv").write_text("\ttench\n")
     with pytest.raises(InputError, match="empty class id"):
         read_label_space_file(tmp_path / "leading_tab.tsv")
+
+
+def test_class_map_from_json_or_tab_separated_lines(tmp_path):
+    as_json = tmp_path / "map.json"
+    as_json.write_text('{"dogs": "n02084071", "7": 7}')
+    assert read_class_map(as_json) == {"dogs": "n02084071", "7": "7"}
+    as_tsv = tmp_path / "map.tsv"
+    as_tsv.write_text("# folder<TAB>class id\ndogs\tn02084071\n\n cats \t n02121808 \n")
+    assert read_class_map(str(as_tsv)) == {"dogs": "n02084071", "cats": "n02121808"}
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        (
+            "map.tsv",
+            "dogs n02084071\n",
+            r"map.tsv: expected 'folder<TAB>class_id' lines, got \['dogs n02084071'\]",
+        ),
+        ("map.json", "{dogs: 1}", r"class map .*map.json' is not valid JSON"),
+        ("map.json", '["dogs"]', r"class map .*map.json' holds a JSON list, not an object"),
+        ("missing.tsv", None, r"class map .*missing.tsv' cannot be read"),
+    ],
+)
+def test_a_bad_class_map_is_one_input_error_naming_the_file(tmp_path, name, text, message):
+    if text is not None:
+        (tmp_path / name).write_text(text)
+    with pytest.raises(InputError, match=message):
+        read_class_map(tmp_path / name)

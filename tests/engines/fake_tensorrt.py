@@ -1,11 +1,13 @@
 """A stand-in for the `tensorrt` module on machines without TensorRT (it needs an NVIDIA GPU).
 
-It has the API surface genrobust_fast.engines.trt_backend uses, in the shape of TensorRT 10 (precision
-BuilderFlags) or 11 (no FP16/BF16/FP8 flags, strongly typed), and records what the code asked of it.
+It has the API surface genrobust_fast.engines.trt_build and trt_runtime use, in the shape of TensorRT
+10 (precision BuilderFlags) or 11 (no FP16/BF16/FP8 flags, strongly typed), and records what the code
+asked of it.
 A "serialized engine" is JSON listing the ONNX graph's inputs and outputs (read from the file the
 parser was given) and the flags, so a deserialized fake engine reports the graph's own I/O types.
 On CPU tensors, `execute_async_v3` copies each input's bytes to the output of the same index
-(so a run is observable), or returns False when `fail` is set.
+(so a run is observable), or returns False when `fail` is set. A refit records the ONNX file the new
+weights came from (`weights_from` in the serialized engine), refusing one of another architecture.
 
     trt = fake_tensorrt.make(11); monkeypatch.setitem(sys.modules, "tensorrt", trt)
 """
@@ -185,6 +187,37 @@ def make(major: int, strongly_typed_flag: bool = True, drop: tuple[str, ...] = (
         def create_execution_context(self):
             return Context(self)
 
+        def serialize(self):
+            return json.dumps(self.doc).encode()
+
+    class Refitter:
+        def __init__(self, engine, logger):
+            self.engine, self.weights = engine, None
+
+        def refit_cuda_engine(self):
+            if self.weights is None:
+                return False
+            self.engine.doc["weights_from"] = self.weights
+            return True
+
+    class OnnxParserRefitter:
+        """Refits from an ONNX file whose graph has the engine's inputs and outputs (same architecture)."""
+
+        def __init__(self, refitter, logger):
+            self.refitter = refitter
+
+        def refit_from_file(self, path):
+            trt.calls.append(("refit", path))
+            network = Network(0)
+            OnnxParser(network, None).parse_from_file(path)
+            trt.calls.pop()  # the parse above is this refit's, not a build's
+            doc = self.refitter.engine.doc
+            same_io = [list(i) for i in network.inputs] == doc["inputs"]
+            if not same_io or [list(o) for o in network.outputs] != doc["outputs"]:
+                return False
+            self.refitter.weights = path
+            return True
+
     class Runtime:
         def __init__(self, logger):
             pass
@@ -197,6 +230,7 @@ def make(major: int, strongly_typed_flag: bool = True, drop: tuple[str, ...] = (
             return Engine(doc) if isinstance(doc, dict) and doc.get("fake_engine") else None
 
     trt.Logger, trt.Builder, trt.OnnxParser, trt.Runtime = Logger, Builder, OnnxParser, Runtime
+    trt.Refitter, trt.OnnxParserRefitter = Refitter, OnnxParserRefitter
     for name in drop:
         delattr(trt, name)
     return trt

@@ -6,8 +6,14 @@ import shutil
 import pytest
 import torch
 
-from genrobust_fast.engines.build import ensure_onnx, onnx_key
-from genrobust_fast.engines.cache import EngineCache, EngineKey, EngineNotBuiltError, model_slug
+from genrobust_fast.engines.cache import (
+    EngineCache,
+    EngineKey,
+    EngineNotBuiltError,
+    file_identity,
+    model_slug,
+)
+from genrobust_fast.engines.onnx_build import ensure_onnx, onnx_key
 from genrobust_fast.engines.specs import Precision
 from genrobust_fast.errors import EngineMismatchError, InputError
 
@@ -18,7 +24,16 @@ def test_key_round_trips_and_reports_differences(tiny):
     other = EngineKey(**{**key.__dict__, "onnx_opset": 18, "precision": "fp16"})
     assert key.digest() != other.digest()
     assert key.differences(other) == ['precision: built "fp32", need "fp16"', "onnx_opset: built 17, need 18"]
-    assert model_slug(tiny) == "tiny"
+
+
+def test_one_slug_names_a_model_folder_however_its_path_is_written(tmp_path, monkeypatch):
+    folder = tmp_path / "models" / "sd15"
+    folder.mkdir(parents=True)
+    monkeypatch.chdir(folder.parent)
+    slug = model_slug(str(folder))
+    assert slug.startswith("sd15-") and model_slug("sd15") == model_slug("./sd15/") == slug
+    assert model_slug(str(tmp_path / "elsewhere" / "sd15")) != slug  # same name, another model
+    assert model_slug("tiny") == "tiny"  # built-in models are their own folder names
 
 
 def test_sidecar_describes_the_artifact(onnx_cache):
@@ -159,16 +174,39 @@ def test_failed_export_leaves_nothing_half_written(tiny, tmp_path, monkeypatch):
     assert list(folder.iterdir()) == []  # no artifact, no sidecar, no staging folder
 
 
-def test_force_rebuild_replaces_and_clean_removes(tiny, tmp_path):
+def test_a_matching_engine_is_reused_and_force_rebuilds_it(tiny, tmp_path, monkeypatch):
+    from genrobust_fast.engines import onnx_export
+
+    exported = []
+    real_export = onnx_export.export_component
+    monkeypatch.setattr(
+        onnx_export,
+        "export_component",
+        lambda comps, comp, *a: exported.append(comp) or real_export(comps, comp, *a),
+    )
     first = ensure_onnx(tiny, "text_encoder", "fp32", tmp_path, build=True)
+    built = file_identity(first.path)
     again = ensure_onnx(tiny, "text_encoder", "fp32", tmp_path, build=True)
-    assert again.created == first.created  # present and matching: reused, not rebuilt
-    cache = EngineCache(tmp_path)
-    (tmp_path / "README.md").write_text("keep")
-    assert cache.clean("tiny", dry_run=True) == [tmp_path / "tiny"]
-    assert (tmp_path / "tiny").exists()
+    assert exported == ["text_encoder"] and file_identity(again.path) == built  # present and matching: reused
+    forced = ensure_onnx(tiny, "text_encoder", "fp32", tmp_path, build=True, force=True)
+    assert exported == ["text_encoder"] * 2 and file_identity(forced.path) != built  # exported and replaced
+    assert EngineCache(tmp_path).verify(forced)  # the sidecar describes the new file
+
+
+def test_clean_removes_a_models_engines_named_by_its_path_and_keeps_the_readme(tmp_path, monkeypatch):
+    cache = EngineCache(tmp_path / "engines")
+    folder = tmp_path / "models" / "sd15"
+    folder.mkdir(parents=True)
+    for slug in (model_slug(str(folder)), "tiny"):  # what builds from the folder and from `tiny` make
+        cache.entry_dir(slug, "onnx-fp32").mkdir(parents=True)
+    (cache.root / "README.md").write_text("keep")
+    sd15 = cache.root / model_slug(str(folder))
+    monkeypatch.chdir(folder.parent)
+    assert cache.clean("./sd15", dry_run=True) == [sd15] and sd15.is_dir()
+    assert cache.clean("./sd15") == [sd15] and not sd15.exists()
+    assert (cache.root / "tiny").is_dir()
     cache.clean()
-    assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
+    assert [p.name for p in cache.root.iterdir()] == ["README.md"]
 
 
 def test_large_models_use_one_external_data_file(tiny, tmp_path, monkeypatch, torch_runners, rel_err):
@@ -246,9 +284,9 @@ def test_weights_hash_is_the_same_for_fp32_and_fp16_runners():
     assert late.weights_hash() == fp32.weights_hash()
 
 
-def test_weights_hash_follows_the_weights_and_stored_dtype(tiny):
+def test_weights_hash_follows_the_weights_per_component(tiny):
     from genrobust_fast.engines.cache import component_weights_hash
-    from genrobust_fast.engines.models import build_tiny, load_components
+    from genrobust_fast.engines.models import build_tiny
 
     changed = build_tiny()
     with torch.no_grad():
@@ -256,15 +294,34 @@ def test_weights_hash_follows_the_weights_and_stored_dtype(tiny):
     assert changed.weights_hash() != tiny.weights_hash()
     assert component_weights_hash(changed, "unet") != component_weights_hash(tiny, "unet")
     assert component_weights_hash(changed, "vae_decoder") == component_weights_hash(tiny, "vae_decoder")
-    # weights stored in half precision are other weights: hashed as loaded, they differ
+
+
+def test_weights_loaded_in_half_precision_are_other_weights(tiny):
+    """The identity is the weights as loaded: a runner's later cast keeps it (fp32-built engines load in an
+    fp16 job), but a model whose weights are half precision before the first hash is another model."""
+    from genrobust_fast.engines.cache import component_weights_hash
+    from genrobust_fast.engines.models import build_tiny, load_components
+
     assert load_components("tiny", torch_dtype=torch.float16).weights_hash() == tiny.weights_hash()
     half = build_tiny()
-    half.vae.to(torch.float16)
+    half.vae.to(torch.float16)  # as if stored in fp16: nothing hashed the fp32 weights first
     assert component_weights_hash(half, "vae_decoder") != component_weights_hash(tiny, "vae_decoder")
+    assert component_weights_hash(half, "unet") == component_weights_hash(tiny, "unet")
+
+
+def test_weights_are_hashed_once_until_the_caller_says_they_changed(tiny, monkeypatch):
+    from genrobust_fast.engines import models
+    from genrobust_fast.engines.models import build_tiny
+
+    hashed = []
+    real_hash = models.hash_modules
+    monkeypatch.setattr(models, "hash_modules", lambda modules: hashed.append(1) or real_hash(modules))
     trained = build_tiny()
     before = trained.weights_hash()
+    trained.module_hash("unet")
+    assert len(hashed) == 1  # memoised: every engine load asks, one pass over the weights answers
     with torch.no_grad():
         next(trained.unet.parameters()).mul_(0.5)
-    assert trained.weights_hash() == before  # memoised ...
-    trained.forget_weights_hash()  # ... until the caller says the weights changed (finetuning)
-    assert trained.weights_hash() != before and trained.module_hash("vae") == tiny.module_hash("vae")
+    trained.forget_weights_hash()  # what finetuning calls after changing the weights
+    assert trained.weights_hash() != before and len(hashed) == 2
+    assert trained.module_hash("vae") == tiny.module_hash("vae")

@@ -29,8 +29,8 @@ def test_sd15_unet_exports_to_fp16_past_2gb(tmp_path):
     import onnx
     from onnx import numpy_helper
 
-    from genrobust_fast.engines.build import ensure_onnx
     from genrobust_fast.engines.models import load_components
+    from genrobust_fast.engines.onnx_build import ensure_onnx
 
     comps = load_components("sd15-arch")
     start = time.perf_counter()

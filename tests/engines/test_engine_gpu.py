@@ -67,7 +67,7 @@ def test_onnxruntime_cuda_matches_torch_over_many_batches(tmp_path, rel_err, pre
 def test_tensorrt_builds_each_precision_its_version_supports(tmp_path, rel_err, torch_runners, precision):
     from genrobust_fast.engines import create_runners
     from genrobust_fast.engines.models import build_tiny
-    from genrobust_fast.engines.trt_backend import tensorrt_precision_problem
+    from genrobust_fast.engines.trt_build import tensorrt_precision_problem
     from genrobust_fast.errors import BackendUnavailableError
 
     problem = tensorrt_precision_problem(precision)

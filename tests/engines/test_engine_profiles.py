@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from genrobust_fast.engines.runners import TorchRunners
 from genrobust_fast.engines.specs import ShapeProfile, component_specs, text_length
-from genrobust_fast.engines.trt_backend import check_shapes
+from genrobust_fast.engines.trt_runtime import check_shapes
 from genrobust_fast.generation.pipeline import GenerationPipeline, Request
 
 

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from genrobust_fast.engines import create_runners
+from genrobust_fast.engines.backends import backend_problem
 from genrobust_fast.engines.cache import EngineNotBuiltError
-from genrobust_fast.engines.select import backend_problem, resolve_device
+from genrobust_fast.engines.select import resolve_device
 from genrobust_fast.engines.specs import Precision
 from genrobust_fast.errors import BackendUnavailableError
 

@@ -6,6 +6,7 @@ profile covers its shapes (the README's `engine build --batch 1:8:16` then `gene
 
 import json
 import logging
+import re
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,8 @@ from genrobust_fast.engines import create_runners
 from genrobust_fast.engines.build import build_engines
 from genrobust_fast.engines.cache import EngineCache, EngineNotBuiltError
 from genrobust_fast.engines.specs import Precision, ShapeProfile, component_specs
-from genrobust_fast.engines.trt_backend import TrtEngine, build_engine, make_build_plan, pick_engine
+from genrobust_fast.engines.trt_build import TrtRequest, build_engine, make_build_plan, variant_name
+from genrobust_fast.engines.trt_runtime import TrtEngine, pick_engine
 from genrobust_fast.errors import BackendUnavailableError, EngineMismatchError
 
 README_BUILD = ShapeProfile(batch=(1, 8, 16))  # genrobust engine build ... --batch 1:8:16
@@ -94,7 +96,7 @@ def test_missing_tensorrt_features_are_refusals_not_attribute_errors(tiny, engin
 
 
 def test_selection_on_a_gpu_machine_refuses_what_tensorrt_cannot_build(fake_gpu):
-    from genrobust_fast.engines.select import backend_problem
+    from genrobust_fast.engines.backends import backend_problem
 
     cuda = torch.device("cuda")
     fake_gpu(11)
@@ -189,37 +191,31 @@ def test_captured_engine_replays_with_new_inputs(tiny, engines, fake_gpu, monkey
         assert out1.equal(first.flatten()) and out2.equal(second.flatten())
 
 
+def _request(tiny, batch, precision="fp16", trt_version="10.3.0", cc="9.0", engine_dir="unused"):
+    """A request as TensorRT 10 on an sm90 GPU resolves it (TrtRequest.here asks the real TensorRT)."""
+    return TrtRequest(
+        tiny, Precision(precision), engine_dir, ShapeProfile(batch=batch), trt_version, cc, "weak"
+    )
+
+
 def _job_needs(tiny, batch_size: int, precision="fp16"):
     """The key a job with --batch-size N and guidance needs for the UNet (what create_runners asks for)."""
-    from genrobust_fast.engines.trt_backend import _plan_for
-
-    plan = _plan_for(
-        tiny,
-        "unet",
-        Precision(precision),
-        "unused",
-        ShapeProfile(batch=(1, batch_size, batch_size)),
-        "weak",
-        None,
-        False,
-    )
-    return plan.key(tiny.module_hash("unet"), "10.3.0", "9.0", 17)
+    request = _request(tiny, (1, batch_size, batch_size), precision)
+    return request.key(request.plan("unet"))
 
 
 def _fake_sidecar(
     cache: EngineCache, tiny, batch, precision="fp16", trt_version="10.3.0", cc="9.0", refit=False
 ):
-    from genrobust_fast.engines.trt_backend import _plan_for, variant_name
-
-    profile = ShapeProfile(batch=batch)
-    plan = _plan_for(tiny, "unet", Precision(precision), "unused", profile, "weak", None, refit)
-    folder = cache.entry_dir("tiny", variant_name(Precision(precision), profile, tiny.default_size))
+    request = _request(tiny, batch, precision, trt_version, cc)
+    plan = request.plan("unet", refittable=refit)
+    folder = cache.entry_dir("tiny", variant_name(Precision(precision), request.profile, tiny.default_size))
     folder.mkdir(parents=True, exist_ok=True)
     staged = folder / ".staged"
     staged.write_bytes(b"plan for " + folder.name.encode())
     return cache.commit(
         folder,
-        plan.key(tiny.module_hash("unet"), trt_version, cc, 17),
+        request.key(plan),
         {"unet.plan": staged},
         model="tiny",
         model_id="builtin:tiny",
@@ -239,7 +235,7 @@ def test_lookup_takes_any_covering_profile_preferring_opt_equal_to_the_batch(tin
         pick_engine(cache, "tiny", _job_needs(tiny, 16), "HINT --force")
     wide = _fake_sidecar(cache, tiny, (1, 8, 32), refit=True)  # a refittable engine serves a plain job
     readme = _fake_sidecar(cache, tiny, (1, 8, 16))
-    with caplog.at_level(logging.INFO, logger="genrobust_fast.engines.trt_backend"):
+    with caplog.at_level(logging.INFO, logger="genrobust_fast.engines.trt_runtime"):
         assert pick_engine(cache, "tiny", _job_needs(tiny, 16), "HINT").sidecar == readme.sidecar  # tightest
     assert (
         "using " + str(readme.sidecar.parent) in caplog.text
@@ -303,3 +299,51 @@ def test_readme_build_then_generate_meet_on_tensorrt(tiny, engines, fake_gpu, ca
             batch_range=(1, 32, 32),
         )
     assert trt.calls.count(("create_network", 0)) == 5  # nothing was rebuilt by the lookups
+
+
+def test_refit_puts_new_weights_into_a_copy_of_a_refittable_base_engine(tiny, engines, fake_gpu, tmp_path):
+    """`engine refit --base-model tiny --model <finetuned>`: same architecture, new UNet weights, no build."""
+    from genrobust_fast.engines.cache import model_slug
+    from genrobust_fast.engines.models import build_tiny
+    from genrobust_fast.engines.trt_build import refit_engines
+    from genrobust_fast.engines.trt_runtime import find_tensorrt
+
+    trt = fake_gpu(10)
+    profile = ShapeProfile(batch=(1, 2, 4))
+    finetuned = build_tiny()
+    finetuned.model_id = str(tmp_path / "tiny-ft")  # a model folder, as load_components names one
+    with torch.no_grad():
+        next(finetuned.unet.parameters()).add_(1e-3)
+    build_line = (
+        "genrobust engine build --model tiny --backend tensorrt --precision fp16 --batch 1:2:4 --size 32x32 "
+        f"--engine-dir {engines} --refittable"
+    )
+    with pytest.raises(
+        EngineNotBuiltError, match=f"no base engine .* to refit; build it with: {re.escape(build_line)}$"
+    ):
+        refit_engines(finetuned, "tiny", "fp16", engines, profile)
+    build_engines(tiny, "tensorrt", "fp16", engines, profile, only=["unet"])
+    with pytest.raises(
+        EngineMismatchError, match=re.escape('builder_flags: built ["FP16"], need ["FP16", "REFIT"]')
+    ):
+        refit_engines(finetuned, "tiny", "fp16", engines, profile)
+    [base] = build_engines(
+        tiny, "tensorrt", "fp16", engines, profile, only=["unet"], force=True, refittable=True
+    )
+    builds = trt.calls.count(("create_network", 0))
+
+    [refitted] = refit_engines(finetuned, "tiny", "fp16", engines, profile)
+    assert trt.calls.count(("create_network", 0)) == builds  # refitted, not rebuilt
+    assert refitted.sidecar.parent.parent.name == model_slug(str(tmp_path / "tiny-ft"))
+    assert refitted.key.weights_sha256 == finetuned.module_hash("unet") != base.key.weights_sha256
+    assert [d.split(":")[0] for d in refitted.key.differences(base.key)] == ["weights_sha256"]
+    new_onnx = refitted.sidecar.parent.parent / "onnx-fp32" / "unet.onnx"  # the finetuned weights, exported
+    assert ("refit", str(new_onnx)) in trt.calls
+    assert json.loads(refitted.path.read_bytes())["weights_from"] == str(new_onnx)
+    assert json.loads(base.path.read_bytes()).get("weights_from") is None  # the base engine is untouched
+    # A job of the finetuned model finds the refitted engine; the base model's jobs keep theirs.
+    assert (
+        find_tensorrt(TrtRequest.here(finetuned, "fp16", engines, profile), "unet").sidecar
+        == refitted.sidecar
+    )
+    assert find_tensorrt(TrtRequest.here(tiny, "fp16", engines, profile), "unet").sidecar == base.sidecar

@@ -7,12 +7,8 @@ import pytest
 
 from genrobust_fast.engines.cache import EngineCache
 from genrobust_fast.engines.specs import Precision, ShapeProfile, component_specs
-from genrobust_fast.engines.trt_backend import (
-    check_precision,
-    check_shapes,
-    make_build_plan,
-    variant_name,
-)
+from genrobust_fast.engines.trt_build import check_precision, make_build_plan, variant_name
+from genrobust_fast.engines.trt_runtime import check_shapes
 from genrobust_fast.errors import BackendUnavailableError, EngineMismatchError, InputError
 
 
@@ -119,7 +115,7 @@ def test_shapes_outside_the_profile_are_rejected(tiny):
 
 
 def test_tensorrt_calls_without_tensorrt_say_how_to_install(tiny, tmp_path, monkeypatch):
-    from genrobust_fast.engines.trt_backend import build_engine
+    from genrobust_fast.engines.trt_build import build_engine
 
     monkeypatch.setitem(sys.modules, "tensorrt", None)  # as on a machine without it, wherever this runs
     with pytest.raises(BackendUnavailableError, match=r"pip install 'genrobust-fast\[tensorrt\]'"):

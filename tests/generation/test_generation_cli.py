@@ -63,9 +63,13 @@ def test_generate_then_dry_run_reports_progress_then_dedup_and_verify(tmp_path, 
         "--shards",
         "2",
     ]
-    result = _generate(*common, "--shard", "0/2", "--json")
+    result = _generate(*common, "--shard", "0/2", "--dedup", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["images"] == 2
+    first = json.loads(result.stdout)
+    assert first["images"] == 2
+    # Near-duplicates are judged across every shard of a class: the first worker to finish leaves them.
+    assert first["dedup"].startswith("skipped: not every shard is complete; rerun with --dedup")
+    assert not (out / "_meta" / "dedup.json").exists()
     plan = json.loads(_generate(*common, "--dry-run", "--json").stdout)
     assert plan["shards"]["complete"] == 1 and plan["finished_images"] == 2
     assert plan["estimated_bytes_source"] == "measured from finished images"
@@ -75,6 +79,7 @@ def test_generate_then_dry_run_reports_progress_then_dedup_and_verify(tmp_path, 
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["images"] == 2 and summary["dedup"]["images"] == 4
+    assert (out / "_meta" / "dedup.json").is_file()
     assert summary["verify"]["results"] == [{"backend": "torch", "precision": "fp32", "max_abs_diff": 0}]
     assert summary["verify"]["stored_file_max_abs_diff"] <= 1
 

@@ -95,6 +95,19 @@ def test_a_generated_set_with_lost_files_is_refused_naming_them(tmp_path, fmt):
     assert "training class(es)" not in line
 
 
+def test_a_broken_image_met_in_a_loader_worker_is_one_line_naming_it(tmp_path):
+    """A truncated JPEG that `genrobust data check` never marked fails to decode in a DataLoader worker
+    process; torch re-raises it as "Caught DatasetError in DataLoader worker process 0 ... Original
+    Traceback ...", and the user still gets the error's own line."""
+    real = real_tree(tmp_path / "real", per_class=2, corrupt=True)
+    result = _train(real, tmp_path / "run", "--workers", "1", "--epochs", "1")  # the last --workers counts
+    assert result.exit_code == 1, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith(f"Error: DatasetError: cannot decode {real / CLASSES[0] / 'truncated.JPEG'} (")
+    assert last.endswith("run `genrobust data check` on its folder so training skips broken files")
+    assert "Caught" not in result.output and "Traceback" not in result.output
+
+
 def test_a_refused_run_prints_only_its_error_and_imports_no_deepspeed(tmp_path):
     real = real_tree(tmp_path / "real", per_class=1)
     for f in (real / CLASSES[0]).iterdir():
