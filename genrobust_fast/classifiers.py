@@ -33,6 +33,9 @@ KNOWN_ARCHITECTURES = (
     "alexnet",
     "vit_b_16",
     "convnext_tiny",
+    # Sized for 28-32 px images (small_nets.py): what the demo trains.
+    "cifar_resnet8",
+    "cifar_resnet20",
 )
 
 
@@ -80,21 +83,27 @@ class ClassifierCard:
 
 
 def create_classifier(arch: str, num_classes: int, **kwargs: Any):
-    """A torchvision classification model with its head sized to `num_classes` (random init).
+    """A torchvision classification model, or one of small_nets.SMALL_NETS, with its head sized to
+    `num_classes` (random init).
 
     Example: create_classifier("resnet50", num_classes=1000)
     """
     import torchvision
 
-    available = set(torchvision.models.list_models(module=torchvision.models))
+    from .small_nets import SMALL_NETS, create_small_net
+
+    available = set(torchvision.models.list_models(module=torchvision.models)) | set(SMALL_NETS)
     if arch not in available:
         close = sorted(a for a in available if a.split("_")[0] in arch or arch.split("_")[0] in a)[:8]
         raise InputError(
             f"unknown architecture {arch!r}; use a torchvision classification model name"
-            f" such as {', '.join(close or KNOWN_ARCHITECTURES[:5])}"
+            f" such as {', '.join(close or KNOWN_ARCHITECTURES[:5])}, or one sized for small images:"
+            f" {', '.join(SMALL_NETS)}"
         )
     if num_classes < 1:
         raise InputError(f"num_classes must be positive, got {num_classes}")
+    if arch in SMALL_NETS:
+        return create_small_net(arch, num_classes, **kwargs)
     return torchvision.models.get_model(arch, weights=None, num_classes=num_classes, **kwargs)
 
 

@@ -21,27 +21,51 @@ from .options import backend_option
     type=click.Path(file_okay=False),
     help="Folder of the Fashion-MNIST *-ubyte.gz files [/usr/share/datasets/fashion-mnist].",
 )
-@click.option("--generator", default=None, help="Generator folder [the shipped demo generator].")
+@click.option("--generator", default=None, help="Base generator folder [the shipped demo generator].")
+@click.option(
+    "--finetuned-generator",
+    default=None,
+    help="The base generator finetuned on the real photos [the shipped finetuned demo generator].",
+)
 @backend_option(
     default="auto",
     show_default=True,
     help="Generation backend (auto: TensorRT on a GPU that has it, else ONNX Runtime).",
 )
 @click.option(
-    "--quick", is_flag=True, help="A miniature run (about a minute): tiny subsets, 10 epochs, 1 strategy."
+    "--quick",
+    is_flag=True,
+    help="A miniature run (about a minute): tiny subsets, 2 seeds, 4 denoising steps.",
 )
 @click.option("--dry-run", is_flag=True, help="Print the commands without running them.")
 @click.option(
-    "--generated-per-class", type=int, default=None, help="Generated images per class and strategy [100]."
+    "--generated-per-class", type=int, default=None, help="Generated images per class and set [100]."
 )
-@click.option("--epochs", type=int, default=None, help="Training epochs of each classifier [8].")
-@click.option("--seed", type=int, default=None, help="Seed of subsets, generation and training [0].")
-def demo(out, fashion_mnist, generator, backend, quick, dry_run, generated_per_class, epochs, seed) -> None:
-    """Real vs real+generated vs generated-only classifiers, evaluated on derived shifts, with a report.
+@click.option("--epochs", type=int, default=None, help="Training epochs of each classifier [10].")
+@click.option(
+    "--seeds", type=click.IntRange(min=2), default=None, help="Training seeds per model (error bars) [3]."
+)
+@click.option("--data-seed", type=int, default=None, help="Seed of the subsets, shifts and generation [0].")
+def demo(
+    out,
+    fashion_mnist,
+    generator,
+    finetuned_generator,
+    backend,
+    quick,
+    dry_run,
+    generated_per_class,
+    epochs,
+    seeds,
+    data_seed,
+) -> None:
+    """The paper's three findings in miniature, with error bars over seeds and a verdict for each.
 
     \b
     Steps (each printed as the command a user would type):
-      engine build -> generate (labels, templates) -> train x7 (DeepSpeed) -> eval -> fit-baseline -> report
+      engine build (base, finetuned) -> generate (base labels, base templates, finetuned templates)
+      -> train (real-only x3 sizes, real + each generated set) x seeds (DeepSpeed) -> eval (clean,
+      renditions, generated) -> fit-baseline -> report -> findings with 95 % intervals
     Example:
       genrobust demo --out demo-output/
     """
@@ -52,11 +76,33 @@ def demo(out, fashion_mnist, generator, backend, quick, dry_run, generated_per_c
         "out": out,
         "fashion_mnist": fashion_mnist,
         "generator": generator,
+        "finetuned_generator": finetuned_generator,
         "backend": backend,
         "generated_per_class": generated_per_class,
         "epochs": epochs,
-        "seed": seed,
+        "seeds": tuple(range(seeds)) if seeds else None,
+        "data_seed": data_seed,
     }
     given = {k: v for k, v in given.items() if v is not None}
     cfg = DemoConfig.quick(**given) if quick else DemoConfig(**given)
-    run_demo(cfg, echo=click.echo, dry_run=dry_run)
+    run_demo(cfg, echo=click.echo, run_command=run_in_process, dry_run=dry_run)
+
+
+def run_in_process(argv: tuple[str, ...]) -> int:
+    """Run `genrobust <argv>` in this process; its exit status (errors are printed as the CLI prints them)."""
+    import os
+
+    from .main import cli
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        cli.main(list(argv), prog_name="genrobust", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        return 1
+    return 0

@@ -45,6 +45,13 @@ def _size(ctx, param, value):
 @click.option(
     "--prompts", default=None, type=click.Path(dir_okay=False), help="'class_id<TAB>prompt' lines or JSONL."
 )
+@click.option(
+    "--templates",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Strategy templates: a file of templates, one a line with {} for the class name.  "
+    "[default: the 80 CLIP ImageNet templates]",
+)
 @click.option("--negative-prompt", default=None, help="Negative prompt (the unconditional half of guidance).")
 @click.option("--strength", type=float, default=None, help="img2img strength in (0, 1].  [default: 0.75]")
 @click.option("--steps", type=int, default=None, help="Denoising steps.  [default: 50]")
@@ -136,6 +143,7 @@ def generate(
     real,
     per_real,
     prompts,
+    templates,
     negative_prompt,
     strength,
     steps,
@@ -184,6 +192,7 @@ def generate(
         "real": real,
         "per_real": per_real,
         "prompts": prompts,
+        "templates": templates,
         "negative_prompt": negative_prompt,
         "strength": strength,
         "steps": steps,

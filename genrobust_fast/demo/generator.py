@@ -14,6 +14,7 @@ names still map to distinct embeddings, which is all the UNet needs to condition
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -23,11 +24,15 @@ import numpy as np
 
 from ..engines.models import SD_SCHEDULER_CONFIG, DiffusionComponents, save_components
 from ..errors import GenrobustError
+from ..finetune.data import CAPTIONS_FILE
 from .fashion_mnist import DEFAULT_ROOT, convert_split, read_idx_split, to_rgb32
+from .shifts import GENERATOR_RENDITIONS, RENDITIONS
 
 log = logging.getLogger(__name__)
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "resources" / "demo_generator"
+FINETUNED_DIR = SHIPPED_DIR.with_name("demo_generator_finetuned")
+LABEL_TEMPLATE = "a photo of a {}"  # the `labels` strategy's prompt
 MODEL_FILES = ("model_index.json", "scheduler", "text_encoder", "tokenizer", "unet", "vae")
 
 
@@ -124,49 +129,92 @@ def pretrain_vae(
     return {"recon_mse": float(np.mean(recon_hist[-100:])), "scaling_factor": scaling}
 
 
+def render_world(
+    fashion_root: str | Path, renditions: tuple[str, ...] = GENERATOR_RENDITIONS, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The generator's training set: the full training split, each image in one of `renditions` (a seeded
+    equal split) and captioned with one of that rendition's templates. (images, labels, captions)."""
+    from .fashion_mnist import CLASSES
+
+    images, labels = read_idx_split(fashion_root, "train")
+    rng = np.random.default_rng([seed, 7])
+    which = rng.permutation(len(labels)) % len(renditions)  # rendition of each image
+    rendered = to_rgb32(images)
+    for r, name in enumerate(renditions):
+        rendered[which == r] = RENDITIONS[name].transform(rendered[which == r], seed=seed + r)
+    captions = []
+    for label, r in zip(labels, which):
+        templates = RENDITIONS[renditions[r]].templates
+        captions.append(templates[int(rng.integers(len(templates)))].format(CLASSES[int(label)][1]))
+    return rendered, labels, captions
+
+
+def write_generator_world(
+    fashion_root: str | Path,
+    out: str | Path,
+    renditions: tuple[str, ...] = GENERATOR_RENDITIONS,
+    seed: int = 0,
+) -> Path:
+    """render_world as an ImageFolder whose metadata.jsonl holds the captions (finetune reads it).
+    Written once; a rerun returns the finished folder."""
+    from ..fileio import atomic_write_text
+    from .fashion_mnist import CLASSES, MARKER, write_image_folder
+
+    out = Path(out)
+    if (out / MARKER).is_file():
+        return out
+    images, labels, captions = render_world(fashion_root, renditions, seed)
+    lines = [
+        json.dumps({"file_name": f"{CLASSES[int(label)][0]}/{i:05d}.png", "text": caption}) + "\n"
+        for i, (label, caption) in enumerate(zip(labels, captions))
+    ]
+    # The captions go first: the folder's marker (written last by write_image_folder) means complete.
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / CAPTIONS_FILE, "".join(lines))
+    source = {"dataset": "fashion-mnist", "split": "train", "renditions": list(renditions), "seed": seed}
+    return write_image_folder(images, labels, out, source)
+
+
+# The finetuned generator of finding (b): the base generator finetuned on the classifiers' real photos
+# (the demo's mixed real subset), captioned as photos, as the paper finetunes SD on ImageNet.
+FINETUNE_STEPS = 400
+FINETUNE_LR = 2e-4
+
+
 def train_demo_generator(
     out: str | Path = SHIPPED_DIR,
+    finetuned_out: str | Path = FINETUNED_DIR,
     fashion_root: str | Path = DEFAULT_ROOT,
     work: str | Path = "build/demo-generator",
     vae_steps: int = 1200,
-    unet_steps: int = 1750,
+    unet_steps: int = 3000,
     batch_size: int = 64,
     threads: int = 2,
     seed: int = 0,
-) -> Path:
-    """Both stages, then copy only the model files (no training state) into `out`."""
+    finetune_real_per_class: int = 100,
+) -> tuple[Path, Path]:
+    """Both stages of the base generator, then its finetuned twin; copy only the model files (no
+    training state) into `out` and `finetuned_out`."""
     import torch
 
     from ..finetune import FinetuneConfig, finetune_generator
-    from ..labels import imagenet_templates
 
     torch.set_num_threads(threads)
     work = Path(work)
+    world = write_generator_world(fashion_root, work / "world", seed=seed)
     base = work / "base"
     if not (base / "model_index.json").is_file():
         comps = build_demo_architecture(seed)
-        images, _ = read_idx_split(fashion_root, "train")
-        stats = pretrain_vae(comps.vae, to_rgb32(images), steps=vae_steps, seed=seed)
+        images, _, _ = render_world(fashion_root, seed=seed)
+        stats = pretrain_vae(comps.vae, images, steps=vae_steps, seed=seed)
         log.info("VAE pretrained: %s", stats)
         comps.model_id = "demo-base"
         staging = work / "base.tmp"
         shutil.rmtree(staging, ignore_errors=True)
         save_components(comps, staging)
         staging.rename(base)
-    real = convert_split(fashion_root, "train", work / "real-train")
-    # Half the captions are the `labels` strategy's prompt, half CLIP's ImageNet templates (the
-    # `templates` strategy), so both strategies of the demo prompt a model that has seen them.
-    templates = ("a photo of a {}",) * len(imagenet_templates()) + imagenet_templates()
-    cfg = FinetuneConfig(
-        model=str(base),
-        real=str(real),
-        out=str(work / "finetuned"),
-        steps=unet_steps,
+    common = dict(
         batch_size=batch_size,
-        lr=5e-4,
-        warmup_steps=100,
-        ema_decay=0.999,
-        templates=templates,
         caption_dropout=0.1,
         cache_latents=True,
         checkpoint_every=250,
@@ -174,8 +222,38 @@ def train_demo_generator(
         num_threads=threads,
         seed=seed,
     )
-    trained = finetune_generator(cfg)
-    out = Path(out)
+    trained = finetune_generator(
+        FinetuneConfig(
+            model=str(base),
+            real=str(world),
+            out=str(work / "trained"),
+            steps=unet_steps,
+            lr=5e-4,
+            warmup_steps=100,
+            ema_decay=0.999,
+            **common,
+        )
+    )
+    _ship(trained, Path(out), fashion_root, seed)
+    photos = convert_split(
+        fashion_root, "train", work / f"real-train-{finetune_real_per_class}", finetune_real_per_class, seed
+    )
+    finetuned = finetune_generator(
+        FinetuneConfig(
+            model=str(trained),
+            real=str(photos),
+            out=str(work / "finetuned"),
+            steps=FINETUNE_STEPS,
+            lr=FINETUNE_LR,
+            templates=(LABEL_TEMPLATE,),
+            **common,
+        )
+    )
+    _ship(finetuned, Path(finetuned_out), fashion_root, seed)
+    return Path(out), Path(finetuned_out)
+
+
+def _ship(trained: Path, out: Path, fashion_root: str | Path, seed: int) -> None:
     staging = out.with_name(out.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -188,7 +266,6 @@ def train_demo_generator(
         shutil.rmtree(out)
     staging.rename(out)
     log.info("demo generator written to %s", out)
-    return out
 
 
 class GeneratorQualityError(GenrobustError):
@@ -241,18 +318,20 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - exercised
 
     from ..logs import configure_logging
 
-    parser = argparse.ArgumentParser(description="Train the demo generator (make demo-generator).")
+    parser = argparse.ArgumentParser(description="Train the demo generators (make demo-generator).")
     parser.add_argument("--out", default=str(SHIPPED_DIR))
+    parser.add_argument("--finetuned-out", default=str(FINETUNED_DIR))
     parser.add_argument("--fashion-mnist", default=str(DEFAULT_ROOT))
     parser.add_argument("--work", default="build/demo-generator")
     parser.add_argument("--vae-steps", type=int, default=1200)
-    parser.add_argument("--unet-steps", type=int, default=1750)
+    parser.add_argument("--unet-steps", type=int, default=3000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     configure_logging(1)
     train_demo_generator(
         args.out,
+        args.finetuned_out,
         args.fashion_mnist,
         args.work,
         args.vae_steps,

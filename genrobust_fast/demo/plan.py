@@ -10,8 +10,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .fashion_mnist import DEFAULT_ROOT
-from .generator import SHIPPED_DIR
-from .shifts import DERIVED_SHIFTS
+from .generator import FINETUNED_DIR, SHIPPED_DIR
+from .shifts import TEST_SHIFTS
+
+
+@dataclass(frozen=True)
+class GeneratedSet:
+    name: str
+    generator: str  # "base" or "finetuned"
+    strategy: str  # "labels" (a photo of a {}) or "templates" (the renditions the generator knows)
+
+
+# The sets the findings compare: (a) templates vs labels from the base generator, (b) base vs finetuned.
+GENERATED_SETS = (
+    GeneratedSet("base-labels", "base", "labels"),
+    GeneratedSet("base-templates", "base", "templates"),
+    GeneratedSet("finetuned-templates", "finetuned", "templates"),
+)
+# Finding (c)'s test set: the base generator's photos, which no real-only model trained on.
+GENERATED_TEST_SET = "base-labels"
 
 
 @dataclass(frozen=True)
@@ -19,6 +36,7 @@ class DemoConfig:
     out: str = "demo-output"
     fashion_mnist: str = str(DEFAULT_ROOT)
     generator: str = str(SHIPPED_DIR)
+    finetuned_generator: str = str(FINETUNED_DIR)
     backend: str = "auto"
     # Real-only models of several sizes: the effective-robustness baseline is the line through them.
     real_per_class: tuple[int, ...] = (30, 100, 300)
@@ -27,19 +45,22 @@ class DemoConfig:
     mixed_real_per_class: int = 100
     generated_per_class: int = 100
     test_per_class: int = 100
-    strategies: tuple[str, ...] = ("labels", "templates")
-    steps: int = 15
+    # Every model is trained once per seed (init, batch order, augmentation); the real subsets and the
+    # generated sets are the same for every seed.
+    seeds: tuple[int, ...] = (0, 1, 2)
+    generated_sets: tuple[GeneratedSet, ...] = GENERATED_SETS
+    steps: int = 10
     guidance: float = 3.0
     scheduler: str = "dpm++"
     gen_batch_size: int = 50
-    arch: str = "resnet18"
+    arch: str = "cifar_resnet8"
     image_size: int = 32
-    epochs: int = 8
+    epochs: int = 10
     batch_size: int = 64
     lr: float = 0.05
     # Garments fill a centred 28-pixel square: ImageNet's 8 % crops would hide most of one.
     crop_scale: float = 0.35
-    seed: int = 0
+    data_seed: int = 0  # the real subsets, the test subset, the shifts' noise and the generation seed
 
     @classmethod
     def quick(cls, **overrides) -> DemoConfig:
@@ -49,11 +70,11 @@ class DemoConfig:
             "mixed_real_per_class": 10,
             "generated_per_class": 10,
             "test_per_class": 10,
+            "seeds": (0, 1),
             "steps": 4,
             "gen_batch_size": 20,
             "epochs": 10,
             "batch_size": 16,
-            "strategies": ("labels",),
         }
         values.update(overrides)
         return cls(**values)
@@ -70,6 +91,11 @@ class DemoConfig:
             raise InputError(
                 "real_per_class needs at least two sizes: the baseline is a line fitted through them"
             )
+        if len(set(self.seeds)) < 2:
+            raise InputError("seeds needs at least two distinct seeds: the error bars come from them")
+
+    def generator_path(self, which: str) -> str:
+        return self.generator if which == "base" else self.finetuned_generator
 
 
 @dataclass(frozen=True)
@@ -109,8 +135,12 @@ class Layout:
     def engines(self) -> Path:
         return self.root / "engines"
 
-    def generated(self, strategy: str) -> Path:
-        return self.root / "generated" / strategy
+    def generated(self, name: str) -> Path:
+        return self.root / "generated" / name
+
+    @property
+    def templates(self) -> Path:
+        return self.data / "templates.txt"
 
     def run(self, name: str) -> Path:
         return self.root / "runs" / name
@@ -132,14 +162,29 @@ class Layout:
         return self.root / "_steps"
 
 
-def model_runs(cfg: DemoConfig) -> list[tuple[str, dict]]:
-    """(run name, training data) for each classifier: real-only at each size, real + each generated set,
-    and generated only. Real-only names start with `real-only` (the baseline fit selects them)."""
+def models(cfg: DemoConfig) -> list[tuple[str, dict]]:
+    """(model name, training data) for each classifier: real-only at each size, then the mixed subset plus
+    each generated set. Real-only names start with `real-only` (the baseline fit selects them)."""
     mixed = cfg.mixed_real_per_class
     runs = [(f"real-only-{n}", {"real": n}) for n in sorted(cfg.real_per_class)]
-    runs += [(f"real-{mixed}+gen-{s}", {"real": mixed, "generated": s}) for s in cfg.strategies]
-    runs += [(f"gen-{s}-only", {"generated": s}) for s in cfg.strategies]
+    runs += [(f"real-{mixed}+{g.name}", {"real": mixed, "generated": g.name}) for g in cfg.generated_sets]
     return runs
+
+
+def run_name(model: str, seed: int) -> str:
+    return f"{model}-s{seed}"
+
+
+def model_of_run(run: str) -> tuple[str, int]:
+    """run_name's inverse: ("real-only-30", 2) from "real-only-30-s2"."""
+    model, _, seed = run.rpartition("-s")
+    return model, int(seed)
+
+
+def model_runs(cfg: DemoConfig) -> list[tuple[str, dict, int]]:
+    """(run name, training data, seed): every model once per seed, seed-major so a partial run has
+    every model of its first seeds."""
+    return [(run_name(m, seed), data, seed) for seed in cfg.seeds for m, data in models(cfg)]
 
 
 def _shown(path: str) -> str:
@@ -153,75 +198,95 @@ def _shown(path: str) -> str:
 
 def plan(cfg: DemoConfig) -> list[Step]:
     lay = Layout(Path(cfg.out))
+    steps = (
+        _engine_steps(cfg, lay) + _generate_steps(cfg, lay) + _train_steps(cfg, lay) + _eval_steps(cfg, lay)
+    )
+    results = str(lay.results / "results.jsonl")
+    steps.append(
+        Step("fit-baseline", ("fit-baseline", results, "--models", "real-only-*", "--out", str(lay.fits)))
+    )
+    steps.append(Step("report", ("report", results, "--baselines", str(lay.fits), "--out", str(lay.report))))
+    return steps
+
+
+def _generators_used(cfg: DemoConfig) -> list[str]:
+    return sorted({g.generator for g in cfg.generated_sets})
+
+
+def _engine_steps(cfg: DemoConfig, lay: Layout) -> list[Step]:
+    backend = _engine_backend(cfg.backend)
+    if backend == "torch":  # the torch backend runs the model as is, nothing to build
+        return []
     size = f"{cfg.image_size}x{cfg.image_size}"
-    generator = _shown(cfg.generator)
-    steps = []
-    engine_backend = _engine_backend(cfg.backend)
-    if engine_backend != "torch":  # the torch backend runs the model as is, nothing to build
-        steps.append(
-            Step(
+    return [
+        Step(
+            f"engine-{which}",
+            (
                 "engine",
-                (
-                    "engine",
-                    "build",
-                    "--model",
-                    generator,
-                    "--backend",
-                    engine_backend,
-                    "--size",
-                    size,
-                    "--batch",
-                    f"1:{cfg.gen_batch_size}:{2 * cfg.gen_batch_size}",
-                    "--engine-dir",
-                    str(lay.engines),
-                ),
-            )
+                "build",
+                "--model",
+                _shown(cfg.generator_path(which)),
+                "--backend",
+                backend,
+                "--size",
+                size,
+                "--batch",
+                f"1:{cfg.gen_batch_size}:{2 * cfg.gen_batch_size}",
+                "--engine-dir",
+                str(lay.engines),
+            ),
         )
-    for strategy in cfg.strategies:
-        steps.append(
-            Step(
-                f"generate-{strategy}",
-                (
-                    "generate",
-                    "--model",
-                    generator,
-                    "--classes",
-                    str(lay.classes),
-                    "--per-class",
-                    str(cfg.generated_per_class),
-                    "--strategy",
-                    strategy,
-                    "--steps",
-                    str(cfg.steps),
-                    "--guidance",
-                    str(cfg.guidance),
-                    "--scheduler",
-                    cfg.scheduler,
-                    "--size",
-                    size,
-                    "--batch-size",
-                    str(cfg.gen_batch_size),
-                    "--backend",
-                    cfg.backend,
-                    "--engine-dir",
-                    str(lay.engines),
-                    "--format",
-                    "imagefolder",
-                    "--seed",
-                    str(cfg.seed),
-                    "--out",
-                    str(lay.generated(strategy)),
-                ),
-            )
-        )
-    for name, data in model_runs(cfg):
-        argv = ["train"]
-        if "real" in data:
-            argv += ["--real", str(lay.real(data["real"]))]
+        for which in _generators_used(cfg)
+    ]
+
+
+def _generate_steps(cfg: DemoConfig, lay: Layout) -> list[Step]:
+    steps = []
+    for g in cfg.generated_sets:
+        argv = [
+            "generate",
+            "--model",
+            _shown(cfg.generator_path(g.generator)),
+            "--classes",
+            str(lay.classes),
+            "--per-class",
+            str(cfg.generated_per_class),
+            "--strategy",
+            g.strategy,
+        ]
+        argv += ["--templates", str(lay.templates)] if g.strategy == "templates" else []
+        argv += [
+            "--steps",
+            str(cfg.steps),
+            "--guidance",
+            str(cfg.guidance),
+            "--scheduler",
+            cfg.scheduler,
+            "--size",
+            f"{cfg.image_size}x{cfg.image_size}",
+            "--batch-size",
+            str(cfg.gen_batch_size),
+            "--backend",
+            cfg.backend,
+            "--engine-dir",
+            str(lay.engines),
+            "--format",
+            "imagefolder",
+            "--seed",
+            str(cfg.data_seed),
+            "--out",
+            str(lay.generated(g.name)),
+        ]
+        steps.append(Step(f"generate-{g.name}", tuple(argv)))
+    return steps
+
+
+def _train_steps(cfg: DemoConfig, lay: Layout) -> list[Step]:
+    steps = []
+    for name, data, seed in model_runs(cfg):
+        argv = ["train", "--real", str(lay.real(data["real"]))]
         if "generated" in data:
-            argv += ["--generated", str(lay.generated(data["generated"]))]
-            argv += ["--classes", str(lay.classes)] if "real" not in data else []
-            argv += ["--generated-only"] if "real" not in data else ["--ratio", "1"]
+            argv += ["--generated", str(lay.generated(data["generated"])), "--ratio", "1"]
         argv += [
             "--arch",
             cfg.arch,
@@ -236,27 +301,29 @@ def plan(cfg: DemoConfig) -> list[Step]:
             "--crop-scale",
             str(cfg.crop_scale),
             "--seed",
-            str(cfg.seed),
+            str(seed),
             "--no-progress",
             "--out",
             str(lay.run(name)),
         ]
         steps.append(Step(f"train-{name}", tuple(argv)))
+    return steps
+
+
+def _eval_steps(cfg: DemoConfig, lay: Layout) -> list[Step]:
     benchmarks = [f"folder:fmnist-clean={lay.tests / 'clean'}"]
-    benchmarks += [f"folder:fmnist-{s}={lay.tests / s}" for s in DERIVED_SHIFTS]
-    for name, _ in model_runs(cfg):
+    benchmarks += [f"folder:fmnist-{s}={lay.tests / s}" for s in TEST_SHIFTS]
+    generated_test = f"folder:fmnist-generated={lay.generated(GENERATED_TEST_SET)}"
+    steps = []
+    for name, data, _ in model_runs(cfg):
         argv = ["eval", "--checkpoint", str(lay.run(name) / "model.safetensors"), "--name", name]
-        for bench in benchmarks:
+        # Only models that never trained on it are scored on the generated test set.
+        for bench in benchmarks + ([generated_test] if "generated" not in data else []):
             argv += ["--benchmark", bench]
-        for shift in DERIVED_SHIFTS:
+        for shift in TEST_SHIFTS:
             argv += ["--id-benchmark", f"fmnist-{shift}=fmnist-clean"]
         argv += ["--num-workers", "0", "--out", str(lay.results)]
         steps.append(Step(f"eval-{name}", tuple(argv)))
-    results = str(lay.results / "results.jsonl")
-    steps.append(
-        Step("fit-baseline", ("fit-baseline", results, "--models", "real-only-*", "--out", str(lay.fits)))
-    )
-    steps.append(Step("report", ("report", results, "--baselines", str(lay.fits), "--out", str(lay.report))))
     return steps
 
 

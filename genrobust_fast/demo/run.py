@@ -1,18 +1,17 @@
 """Run the demo: prepare the data, then every step of the plan through the public `genrobust` CLI.
 
-Each step runs the `genrobust` command line it echoes, so the output shows what a user would type. It
-runs in this process (the same click command a `genrobust ...` process would run): a fresh interpreter
-per step would spend seconds importing torch, diffusers and DeepSpeed again, a large share of the demo
-on a 2-core machine. A step that finished with
-the same command line is skipped on a rerun (a marker under <out>/_steps/ is written after success);
-the commands are also collected in <out>/commands.sh.
+Each step runs the `genrobust` command line it echoes, so the output shows what a user would type. The
+caller passes the function that runs one (`cli/demo.py` runs it in this process, the same click
+command a `genrobust ...` process would run: a fresh interpreter per step would spend seconds importing
+torch, diffusers and DeepSpeed again, a large share of the demo on a 2-core machine). A step that
+finished with the same command line is skipped on a rerun (a marker under <out>/_steps/ is written
+after success); the commands are also collected in <out>/commands.sh.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,7 @@ from ..errors import GenrobustError
 from ..fileio import atomic_write_json, atomic_write_text
 from .fashion_mnist import convert_split, write_class_file
 from .plan import DemoConfig, Layout, Step, plan
-from .shifts import DERIVED_SHIFTS, write_derived_shifts
+from .shifts import TEST_SHIFTS, generator_templates, write_test_shifts
 from .summary import summarize
 
 log = logging.getLogger(__name__)
@@ -33,15 +32,22 @@ class DemoStepError(GenrobustError):
 
 
 def prepare_data(cfg: DemoConfig) -> None:
-    """Real training subsets, the clean test subset and its derived shifts, the class file."""
+    """Real training subsets, the clean test subset and its shifts, the class and template files."""
     lay = Layout(Path(cfg.out))
     write_class_file(lay.classes)
+    atomic_write_text(lay.templates, "".join(t + "\n" for t in generator_templates()))
     for n in cfg.real_per_class:
-        convert_split(cfg.fashion_mnist, "train", lay.real(n), per_class=n, seed=cfg.seed)
-    write_derived_shifts(cfg.fashion_mnist, lay.tests, per_class=cfg.test_per_class, seed=cfg.seed)
+        convert_split(cfg.fashion_mnist, "train", lay.real(n), per_class=n, seed=cfg.data_seed)
+    write_test_shifts(cfg.fashion_mnist, lay.tests, per_class=cfg.test_per_class, seed=cfg.data_seed)
 
 
-def run_demo(cfg: DemoConfig, echo: Callable[[str], None], dry_run: bool = False) -> dict:
+# Runs `genrobust <argv>` and returns its exit status.
+CommandRunner = Callable[[tuple[str, ...]], int]
+
+
+def run_demo(
+    cfg: DemoConfig, echo: Callable[[str], None], run_command: CommandRunner, dry_run: bool = False
+) -> dict:
     """Run (or with dry_run, only list) the demo; returns the summary dict (also written to summary.json)."""
     lay = Layout(Path(cfg.out))
     steps = plan(cfg)
@@ -57,7 +63,7 @@ def run_demo(cfg: DemoConfig, echo: Callable[[str], None], dry_run: bool = False
     started = time.perf_counter()
     echo(
         f"== preparing Fashion-MNIST under {lay.data} (real subsets {list(cfg.real_per_class)} per class, "
-        f"test {cfg.test_per_class} per class + derived shifts: {', '.join(DERIVED_SHIFTS)})"
+        f"test {cfg.test_per_class} per class + shifts: {', '.join(TEST_SHIFTS)})"
     )
     prepare_data(cfg)
     timings = {"prepare": round(time.perf_counter() - started, 1)}
@@ -66,7 +72,7 @@ def run_demo(cfg: DemoConfig, echo: Callable[[str], None], dry_run: bool = False
         if step.name == "report" and baseline_failed:
             step = without_baselines(step)
         try:
-            timings[step.name] = run_step(step, lay, echo)
+            timings[step.name] = run_step(step, lay, echo, run_command)
         except DemoStepError as exc:
             if step.name != "fit-baseline":
                 raise
@@ -87,7 +93,7 @@ def without_baselines(step: Step) -> Step:
     return Step(step.name, tuple(argv[:at] + argv[at + 2 :]))
 
 
-def run_step(step: Step, lay: Layout, echo: Callable[[str], None]) -> float:
+def run_step(step: Step, lay: Layout, echo: Callable[[str], None], run_command: CommandRunner) -> float:
     marker = lay.steps / f"{step.name}.json"
     if marker.is_file() and json.loads(marker.read_text()).get("argv") == list(step.argv):
         echo(f"== {step.name}: done earlier, skipped")
@@ -104,23 +110,3 @@ def run_step(step: Step, lay: Layout, echo: Callable[[str], None]) -> float:
         )
     atomic_write_json(marker, {"argv": list(step.argv), "seconds": seconds})
     return seconds
-
-
-def run_command(argv: tuple[str, ...]) -> int:
-    """Run `genrobust <argv>` in this process; its exit status (errors are printed as the CLI prints them)."""
-    import click
-
-    from ..cli.main import cli
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    try:
-        cli.main(list(argv), prog_name="genrobust", standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
-        return 1
-    return 0

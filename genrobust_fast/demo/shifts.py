@@ -1,25 +1,36 @@
-"""Derived shifts of the Fashion-MNIST test split, for the demo only.
+"""Renditions of Fashion-MNIST images: the demo generator's wider world, and the classifiers' test shifts.
 
-These are *derived shifts* (transforms of the clean test images), not real distribution-shift
-benchmarks such as ImageNet-Sketch or ImageNet-R; they stand in for them so the demo can show the
-method's shape (accuracy on shifted data vs clean data) in minutes on a CPU.
+The paper's generator (Stable Diffusion) knows sketches, paintings and renditions that the classifier's
+real photos never show, and CLIP's templates ("a sketch of a {}", "a blurry photo of a {}") call them
+up. The demo rebuilds that gap in miniature: the generator is trained on the full training split in the
+renditions of GENERATOR_RENDITIONS, each captioned with words that name it; the classifiers' real data
+stays plain photos; the test shifts are the same renditions of the (unseen) test images, plus one that
+the generator never saw (HELD_OUT), which asks whether a gain goes beyond what the generator knows.
 
-    edges      sketch-like: Sobel gradient magnitude, inverted (dark strokes on white)
-    inverted   inverted contrast (white background, dark garment)
-    blur-noise Gaussian blur (sigma 1.2) then Gaussian noise (sigma 25 grey levels)
-    occlusion  a grey square covering 35-50% of the side, at a seeded random place
+    photo      the image as it is
+    sketch     outline: Sobel gradient magnitude, bright strokes on the black background
+    negative   the garment's grey levels inverted, the background left black
+    blurry     Gaussian blur (sigma 1.5) and mild Gaussian noise (sigma 10 grey levels)
+    pixelated  4×4 blocks averaged (held out: not in the generator's world)
 
-Every transform takes and returns (N, H, W, 3) uint8 and is deterministic given its seed.
+Every shift keeps the black background of the photos: the first design (dark strokes on white, fully
+inverted contrast) put every real-only model at chance (10 %), which leaves no line to measure
+effective robustness against. Every transform takes and returns (N, H, W, 3) uint8 and is deterministic
+given its seed. These are derived shifts, not real benchmarks such as ImageNet-Sketch or ImageNet-R.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
+
+# Below this grey level a pixel is background (Fashion-MNIST backgrounds are 0, garments mostly > 40).
+FOREGROUND_LEVEL = 20
 
 
 def _gray(images: np.ndarray) -> np.ndarray:
@@ -44,19 +55,24 @@ def _filter2d(gray: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return out
 
 
-def edges(images: np.ndarray, seed: int = 0) -> np.ndarray:
+def photo(images: np.ndarray, seed: int = 0) -> np.ndarray:
+    return _rgb(_gray(images))
+
+
+def sketch(images: np.ndarray, seed: int = 0) -> np.ndarray:
     gray = _gray(images)
     sobel = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float32)
     magnitude = np.hypot(_filter2d(gray, sobel), _filter2d(gray, sobel.T))
     peak = magnitude.reshape(len(gray), -1).max(axis=1).reshape(-1, 1, 1)
-    return _rgb(255.0 - 255.0 * magnitude / np.maximum(peak, 1e-6))
+    return _rgb(255.0 * magnitude / np.maximum(peak, 1e-6))
 
 
-def inverted(images: np.ndarray, seed: int = 0) -> np.ndarray:
-    return _rgb(255.0 - _gray(images))
+def negative(images: np.ndarray, seed: int = 0) -> np.ndarray:
+    gray = _gray(images)
+    return _rgb(np.where(gray > FOREGROUND_LEVEL, 255.0 - gray, 0.0))
 
 
-def blur_noise(images: np.ndarray, seed: int = 0, sigma: float = 1.2, noise: float = 25.0) -> np.ndarray:
+def blurry(images: np.ndarray, seed: int = 0, sigma: float = 1.5, noise: float = 10.0) -> np.ndarray:
     radius = int(np.ceil(3 * sigma))
     taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     taps /= taps.sum()
@@ -65,38 +81,62 @@ def blur_noise(images: np.ndarray, seed: int = 0, sigma: float = 1.2, noise: flo
     return _rgb(blurred + rng.normal(0.0, noise, size=blurred.shape))
 
 
-def occlusion(images: np.ndarray, seed: int = 0, min_frac: float = 0.35, max_frac: float = 0.5) -> np.ndarray:
-    gray = _gray(images).copy()
+def pixelated(images: np.ndarray, seed: int = 0, block: int = 4) -> np.ndarray:
+    gray = _gray(images)
     n, h, w = gray.shape
-    rng = np.random.default_rng(seed)
-    for i in range(n):
-        side = round(float(rng.uniform(min_frac, max_frac) * min(h, w)))
-        top, left = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
-        gray[i, top : top + side, left : left + side] = 128.0
-    return _rgb(gray)
+    if h % block or w % block:
+        raise InputError(f"pixelated needs sides divisible by {block}, got {h}x{w}")
+    means = gray.reshape(n, h // block, block, w // block, block).mean(axis=(2, 4))
+    return _rgb(np.repeat(np.repeat(means, block, axis=1), block, axis=2))
 
 
-DERIVED_SHIFTS: dict[str, Callable[..., np.ndarray]] = {
-    "edges": edges,
-    "inverted": inverted,
-    "blur-noise": blur_noise,
-    "occlusion": occlusion,
+@dataclass(frozen=True)
+class Rendition:
+    name: str
+    transform: Callable[..., np.ndarray]
+    # Caption templates that name the rendition; CLIP's ImageNet templates where one fits.
+    templates: tuple[str, ...]
+
+
+RENDITIONS: dict[str, Rendition] = {
+    r.name: r
+    for r in (
+        Rendition(
+            "photo",
+            photo,
+            # The first is the `labels` strategy's prompt, word for word.
+            ("a photo of a {}", "a close-up photo of a {}.", "a good photo of the {}.", "itap of a {}."),
+        ),
+        Rendition("sketch", sketch, ("a sketch of a {}.", "a drawing of a {}.", "a doodle of the {}.")),
+        Rendition("negative", negative, ("a negative photo of a {}.", "an inverted photo of the {}.")),
+        Rendition("blurry", blurry, ("a blurry photo of a {}.", "an out of focus photo of the {}.")),
+        Rendition("pixelated", pixelated, ("a pixelated photo of a {}.", "a pixelated photo of the {}.")),
+    )
 }
+GENERATOR_RENDITIONS = ("photo", "sketch", "negative", "blurry")
+HELD_OUT = ("pixelated",)
+# The classifiers' test shifts: every rendition but the photo itself (the clean test split).
+TEST_SHIFTS = tuple(name for name in RENDITIONS if name != "photo")
 
 
-def write_derived_shifts(
+def generator_templates() -> tuple[str, ...]:
+    """The templates strategy's prompts: every template of every rendition the generator knows."""
+    return tuple(t for name in GENERATOR_RENDITIONS for t in RENDITIONS[name].templates)
+
+
+def write_test_shifts(
     fashion_root: str | Path,
     out_root: str | Path,
     per_class: int | None = 100,
     seed: int = 0,
-    names: tuple[str, ...] = tuple(DERIVED_SHIFTS),
+    names: tuple[str, ...] = TEST_SHIFTS,
 ) -> dict[str, Path]:
-    """Clean test subset + each derived shift as ImageFolders `<out_root>/<name>/<class id>/*.png`."""
+    """Clean test subset + each shift as ImageFolders `<out_root>/<name>/<class id>/*.png`."""
     from .fashion_mnist import read_idx_split, select_per_class, to_rgb32, write_image_folder
 
-    unknown = sorted(set(names) - set(DERIVED_SHIFTS))
+    unknown = sorted(set(names) - set(TEST_SHIFTS))
     if unknown:
-        raise InputError(f"unknown derived shift(s) {unknown}; choose from {', '.join(DERIVED_SHIFTS)}")
+        raise InputError(f"unknown test shift(s) {unknown}; choose from {', '.join(TEST_SHIFTS)}")
     images, labels = read_idx_split(fashion_root, "test")
     keep = select_per_class(labels, per_class, seed)
     clean, labels = to_rgb32(images[keep]), labels[keep]
@@ -104,7 +144,12 @@ def write_derived_shifts(
     source = {"dataset": "fashion-mnist", "split": "test", "per_class": per_class, "seed": seed}
     written = {"clean": write_image_folder(clean, labels, out_root / "clean", {**source, "shift": "none"})}
     for offset, name in enumerate(names, 1):
-        shifted = DERIVED_SHIFTS[name](clean, seed=seed + offset)
-        meta = {**source, "shift": name, "kind": "derived shift (a transform of the clean test images)"}
+        shifted = RENDITIONS[name].transform(clean, seed=seed + offset)
+        meta = {
+            **source,
+            "shift": name,
+            "kind": "derived shift (a rendition of the clean test images)",
+            "in_generator_world": name in GENERATOR_RENDITIONS,
+        }
         written[name] = write_image_folder(shifted, labels, out_root / name, meta)
     return written

@@ -1,91 +1,191 @@
-"""The demo's one-screen summary, computed from the evaluation results and the fitted baseline."""
+"""The demo's summary: per-model means with 95 % intervals over seeds, the findings' verdicts, one plot.
+
+Written to <out>/summary.json as
+    {"findings": [{"name", "verdict", "estimate", "ci95", ...}], "models": {...}, "seeds": N,
+     "machine": {...}, "shifts": {...}, "timings_s": {...}, "config": {...}}
+and printed as one screen of text (<out>/summary.txt); the plot is <out>/report/demo_findings.png.
+"""
 
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 from typing import Any
 
-import numpy as np
+from .findings import CLEAN, GENERATED, HELD_OUT_SHIFTS, KNOWN_SHIFTS, assess_findings, er_table, mean_ci
+from .plan import DemoConfig, Layout, model_of_run, models
+from .shifts import TEST_SHIFTS
 
-from .plan import DemoConfig, Layout, model_runs
-from .shifts import DERIVED_SHIFTS
+BENCH_PREFIX = "fmnist-"
+
+
+def accuracies(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """{run: {benchmark without the fmnist- prefix: top-1 %}} from the results rows."""
+    acc: dict[str, dict[str, float]] = {}
+    for row in rows:
+        acc.setdefault(row["model"]["name"], {})[row["benchmark"].removeprefix(BENCH_PREFIX)] = row[
+            "metrics"
+        ]["top1"]
+    return acc
+
+
+def _stats(per_seed: dict[int, float]) -> dict[str, Any]:
+    mean, ci = mean_ci(list(per_seed.values()))
+    return {
+        "mean": mean,
+        "ci95": list(ci) if ci else None,
+        "per_seed": {str(k): v for k, v in per_seed.items()},
+    }
+
+
+def model_stats(acc: dict[str, dict[str, float]], cfg: DemoConfig) -> dict[str, dict[str, Any]]:
+    ers = er_table(acc, cfg)
+    out: dict[str, dict[str, Any]] = {}
+    for model, data in models(cfg):
+        runs = {model_of_run(r)[1]: benches for r, benches in acc.items() if model_of_run(r)[0] == model}
+        if not runs:
+            continue
+        benches = [CLEAN, *TEST_SHIFTS] + ([GENERATED] if "generated" not in data else [])
+        er = ers.get(model, {})
+        known = {
+            s: sum(v[k] for k in KNOWN_SHIFTS) / len(KNOWN_SHIFTS)
+            for s, v in er.items()
+            if set(KNOWN_SHIFTS) <= set(v)
+        }
+        out[model] = {
+            "training_data": data,
+            "accuracy": {b: _stats({s: r[b] for s, r in runs.items() if b in r}) for b in benches},
+            "effective_robustness": {
+                sh: _stats({s: v[sh] for s, v in er.items() if sh in v}) for sh in TEST_SHIFTS
+            },
+            "mean_effective_robustness_known": _stats(known),
+        }
+    return out
 
 
 def summarize(lay: Layout, cfg: DemoConfig, timings: dict[str, float]) -> dict[str, Any]:
+    from ..bench.machine import machine_info
     from ..evaluation.results import read_results
-    from ..evaluation.robustness import load_baselines, robustness_table
 
-    rows = read_results(lay.results / "results.jsonl")
-    fits = load_baselines(lay.fits) if lay.fits.is_file() else []
-    table = robustness_table(rows, fits)
-    models: dict[str, dict[str, Any]] = {}
-    for rec in table:
-        entry = models.setdefault(rec["model"], {"accuracy": {}, "effective_robustness": {}})
-        bench = rec["benchmark"].removeprefix("fmnist-")
-        entry["accuracy"][bench] = rec["top1"]
-        if rec["effective_robustness"] is not None:
-            entry["effective_robustness"][bench] = rec["effective_robustness"]
-    for entry in models.values():
-        shifted = [entry["accuracy"][s] for s in DERIVED_SHIFTS if s in entry["accuracy"]]
-        ers = list(entry["effective_robustness"].values())
-        entry["mean_shift_accuracy"] = float(np.mean(shifted)) if shifted else None
-        entry["mean_effective_robustness"] = float(np.mean(ers)) if ers else None
-    order = [name for name, _ in model_runs(cfg) if name in models]
+    acc = accuracies(read_results(lay.results / "results.jsonl"))
+    findings = assess_findings(acc, cfg)
+    stats = model_stats(acc, cfg)
     data = {
-        "models": {m: models[m] for m in order},
+        "findings": [f.to_json() for f in findings],
+        "models": stats,
+        "seeds": len(cfg.seeds),
+        "machine": machine_info(),
+        "shifts": {"known_to_generator": list(KNOWN_SHIFTS), "held_out": list(HELD_OUT_SHIFTS)},
         "timings_s": timings,
         "report": str(lay.report),
-        "baseline_fitted": bool(fits),
         "config": {
             "real_per_class": list(cfg.real_per_class),
             "mixed_real_per_class": cfg.mixed_real_per_class,
             "generated_per_class": cfg.generated_per_class,
             "test_per_class": cfg.test_per_class,
-            "strategies": list(cfg.strategies),
+            "seeds": list(cfg.seeds),
+            "generated_sets": [g.name for g in cfg.generated_sets],
             "arch": cfg.arch,
+            "epochs": cfg.epochs,
         },
     }
-    return {"data": data, "text": _text(data, order, lay)}
+    plot_findings(stats, lay.fits if lay.fits.is_file() else None, lay.report / "demo_findings.png")
+    return {"data": data, "text": _text(data, lay)}
 
 
-def _fmt(value) -> str:
-    # round first so a tiny negative prints as 0.0, not -0.0
-    return "   -  " if value is None else f"{round(value, 1) + 0.0:6.1f}"
+def _cell(stat: dict[str, Any] | None, width: int = 11) -> str:
+    if not stat or stat["mean"] is None:
+        return f"{'-':>{width}}"
+    mean = round(stat["mean"], 1) + 0.0  # round first so a tiny negative prints as 0.0, not -0.0
+    if not stat["ci95"]:
+        return f"{mean:>{width}.1f}"
+    half = (stat["ci95"][1] - stat["ci95"][0]) / 2
+    return f"{f'{mean:.1f}±{half:.1f}':>{width}}"
 
 
-def _text(data: dict[str, Any], order: list[str], lay: Layout) -> str:
-    shifts = list(DERIVED_SHIFTS)
-    lines = [
-        "",
-        "=" * 78,
-        "genrobust demo: Fashion-MNIST, real vs generated training data (top-1 %)",
-        "=" * 78,
-    ]
-    header = f"{'model':<26}{'clean':>7}" + "".join(f"{s[:10]:>11}" for s in shifts) + f"{'mean ER':>9}"
+def _text(data: dict[str, Any], lay: Layout) -> str:
+    columns = [CLEAN, *TEST_SHIFTS, GENERATED]
+    marks = {s: "*" for s in HELD_OUT_SHIFTS}
+    title = (
+        "genrobust demo: Fashion-MNIST, real vs generated training data "
+        f"(top-1 %, mean ± 95 % CI over {data['seeds']} seeds)"
+    )
+    lines = ["", "=" * 100, title, "=" * 100]
+    header = f"{'model':<28}" + "".join(f"{c + marks.get(c, ''):>11}" for c in columns) + f"{'ER known':>11}"
     lines += [header, "-" * len(header)]
-    for name in order:
-        m = data["models"][name]
-        acc = m["accuracy"]
+    for name, m in data["models"].items():
         lines.append(
-            f"{name:<26}{_fmt(acc.get('clean')):>7}"
-            + "".join(f"{_fmt(acc.get(s)):>11}" for s in shifts)
-            + f"{_fmt(m['mean_effective_robustness']):>9}"
+            f"{name:<28}"
+            + "".join(_cell(m["accuracy"].get(c)) for c in columns)
+            + _cell(m["mean_effective_robustness_known"])
         )
+    known, held_out = ", ".join(KNOWN_SHIFTS), ", ".join(HELD_OUT_SHIFTS)
     lines += [
         "",
-        (
-            "Shifts are *derived* from the clean test split (edge maps, inverted contrast, blur+noise, "
-            "occlusion);"
-        ),
-        "they are not real benchmarks. ER = shift accuracy minus the line fitted on the real-only models",
-        "(logit axes), so the real-only models sit near 0 by construction."
-        if data["baseline_fitted"]
-        else (
-            "(logit axes); here no line could be fitted "
-            "(the real-only models scored alike on the clean split)."
-        ),
-        f"Full report: {lay.report / 'results.md'}  plots: {lay.report}/plot_*.png",
+        f"Shifts are renditions of the clean test split; the generator was trained on photos and {known},",
+        f"not on the ones marked * ({held_out}). 'generated' = the base generator's photos.",
+        "ER known = mean effective robustness on the renditions the generator knows: shift accuracy minus",
+        "the line through the same seed's real-only models (logit axes).",
+        "",
+        "Findings (estimate and 95 % CI in points; verdict: reproduced / not reproduced / inconclusive):",
     ]
+    for f in data["findings"]:
+        ci = f"[{f['ci95'][0]:+.1f}, {f['ci95'][1]:+.1f}]" if f["ci95"] else "[no interval]"
+        estimate = "   -  " if f["estimate"] is None else f"{f['estimate']:+6.1f}"
+        lines.append(f"  {f['name']:<60} {estimate} {ci:<16} {f['verdict']}")
+    plots = f"{lay.report}/plot_*.png, {lay.report / 'demo_findings.png'}"
+    lines += ["", f"Full report: {lay.report / 'results.md'}  plots: {plots}"]
     timings = "Timings (s): " + ", ".join(f"{k} {v}" for k, v in data["timings_s"].items())
-    lines += textwrap.wrap(timings, width=102, subsequent_indent="  ", break_on_hyphens=False)
+    lines += textwrap.wrap(timings, width=100, subsequent_indent="  ", break_on_hyphens=False)
     return "\n".join(lines) + "\n"
+
+
+def plot_findings(stats: dict[str, dict[str, Any]], fits_path: Path | None, path: Path) -> None:
+    """One panel per shift: each model's mean clean vs shift accuracy with 95 % error bars, and the line
+    fitted on all real-only runs with its bootstrap band (from `fit-baseline`)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from ..evaluation.robustness import load_baselines
+    from ..fileio import atomic_path
+
+    fits = {f.shift.removeprefix(BENCH_PREFIX): f for f in load_baselines(fits_path)} if fits_path else {}
+    fig, axes = plt.subplots(1, len(TEST_SHIFTS), figsize=(4.2 * len(TEST_SHIFTS), 4.2), dpi=100)
+    for ax, shift in zip(axes, TEST_SHIFTS):
+        fit = fits.get(shift)
+        if fit is not None and fit.band:
+            ax.fill_between(fit.band["id_top1"], fit.band["lo"], fit.band["hi"], color="tab:blue", alpha=0.15)
+            ax.plot(
+                fit.band["id_top1"], [fit.predict(x) for x in fit.band["id_top1"]], color="tab:blue", lw=1
+            )
+        for i, (name, m) in enumerate(stats.items()):
+            x, y = m["accuracy"][CLEAN], m["accuracy"].get(shift)
+            if x["mean"] is None or not y or y["mean"] is None:
+                continue
+            real_only = "generated" not in m["training_data"]
+            ax.errorbar(
+                x["mean"],
+                y["mean"],
+                xerr=_half_width(x),
+                yerr=_half_width(y),
+                fmt="o" if real_only else "s",
+                color="tab:blue" if real_only else f"C{1 + i % 9}",
+                capsize=3,
+                label=name,
+            )
+        ax.set_title(f"{shift}{' (held out)' if shift in HELD_OUT_SHIFTS else ''}")
+        ax.set_xlabel("clean top-1 %")
+        ax.set_ylabel(f"{shift} top-1 %")
+        ax.grid(alpha=0.3)
+    axes[-1].legend(fontsize=7, loc="best")
+    fig.suptitle("mean ± 95 % CI over seeds; blue: line through the real-only runs with its bootstrap band")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", bbox_inches="tight")
+    plt.close(fig)
+
+
+def _half_width(stat: dict[str, Any]) -> float | None:
+    return None if not stat["ci95"] else (stat["ci95"][1] - stat["ci95"][0]) / 2

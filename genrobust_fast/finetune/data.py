@@ -2,12 +2,16 @@
 
 Each image is captioned with a template filled with its class name (`a photo of a {}` by default);
 class names come from labels.label_space_from_folders, so ImageNet folders get their clean names.
+An image can carry its own caption instead: a `metadata.jsonl` at the folder's root with lines
+`{"file_name": "<class>/<file>", "text": "a sketch of a coat."}` (the layout of Hugging Face's
+imagefolder datasets, which diffusers' training scripts read).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +28,8 @@ class CaptionedImages:
     label_space: LabelSpace
     files: list[Path]
     labels: np.ndarray  # (N,) int64 index into label_space
+    # Per-image captions from metadata.jsonl; None where the image takes a template.
+    captions: list[str | None] = field(default_factory=list)
 
     @classmethod
     def scan(cls, root: str | Path) -> CaptionedImages:
@@ -39,8 +45,20 @@ class CaptionedImages:
             raise DatasetError(
                 f"class folder(s) {empty[:5]} under {str(root)!r} hold no images; remove them or add images"
             )
-        log.info("found %d images in %d classes under %s", len(table), len(space), root)
-        return cls(root, space, [root / f for f in table.files], labels)
+        captions = _read_captions(root, table.files)
+        log.info(
+            "found %d images in %d classes under %s (%d with their own caption)",
+            len(table),
+            len(space),
+            root,
+            sum(c is not None for c in captions),
+        )
+        return cls(root, space, [root / f for f in table.files], labels, captions)
+
+    def caption(self, index: int, template: str) -> str:
+        """Image `index`'s own caption, else `template` filled with its class name."""
+        own = self.captions[index] if self.captions else None
+        return own if own is not None else template.format(self.label_space.names[self.labels[index]])
 
     def __len__(self) -> int:
         return len(self.files)
@@ -61,6 +79,37 @@ class CaptionedImages:
                     f"cannot decode {str(path)!r} ({exc}); remove or replace the file"
                 ) from exc
         return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+CAPTIONS_FILE = "metadata.jsonl"
+
+
+def _read_captions(root: Path, files: list[str]) -> list[str | None]:
+    """Captions of `files` (paths relative to root) from root/metadata.jsonl; all None without one."""
+    path = root / CAPTIONS_FILE
+    if not path.is_file():
+        return [None] * len(files)
+    position = {str(f): i for i, f in enumerate(files)}
+    captions: list[str | None] = [None] * len(files)
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+                name, text = entry["file_name"], entry["text"]
+            except (ValueError, KeyError, TypeError):
+                raise DatasetError(
+                    f"{path}:{number} is not a caption line; write one JSON object per line with "
+                    '"file_name" (the image\'s path under the folder) and "text" (its caption)'
+                ) from None
+            if name not in position:
+                raise DatasetError(
+                    f"{path}:{number} captions {name!r}, which is not an image of {str(root)!r}; "
+                    "fix the path (relative to the folder, e.g. coat/00001.png) or remove the line"
+                )
+            captions[position[name]] = str(text)
+    return captions
 
 
 def _resize_center_crop(img, size: int) -> np.ndarray:

@@ -88,12 +88,11 @@ def finetune_generator(cfg: FinetuneConfig) -> Path:
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         pick = np.random.default_rng([cfg.seed, step, 1])
         indices = order.batch(step)
-        names = [data.label_space.names[data.labels[i]] for i in indices]
         captions = [
             ""
             if pick.random() < cfg.caption_dropout
-            else templates[pick.integers(len(templates))].format(name)
-            for name in names
+            else data.caption(i, templates[pick.integers(len(templates))])
+            for i in indices
         ]
         latents = latents_of(indices, gen)
         if step + 1 < cfg.steps:

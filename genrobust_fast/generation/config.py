@@ -33,6 +33,7 @@ WORK_FIELDS = (
     "strategy",
     "real",
     "prompts",
+    "templates",
     "negative_prompt",
     "strength",
     "steps",
@@ -55,6 +56,7 @@ class GenerateConfig:
     strategy: str = "labels"
     real: str | None = None
     prompts: str | None = None
+    templates: str | None = None  # strategy templates: a file of templates; None: the 80 CLIP templates
     negative_prompt: str = ""
     strength: float = 0.75
     steps: int = 50
@@ -105,6 +107,11 @@ class GenerateConfig:
         if self.strategy == "prompts" and not self.prompts:
             raise ConfigError(
                 "strategy 'prompts' needs a prompt file: pass --prompts FILE ('class_id<TAB>prompt' lines)"
+            )
+        if self.templates and self.strategy != "templates":
+            raise ConfigError(
+                f"--templates is read by strategy 'templates' only, not {self.strategy!r}; "
+                "add --strategy templates or drop --templates"
             )
         if self.strategy in IMAGE_STRATEGIES and not self.real:
             raise ConfigError(

@@ -84,8 +84,8 @@ class Job:
 
 
 def _identity_extra(cfg: GenerateConfig, plan: Plan) -> dict[str, Any]:
-    """Contents, not paths, of the class and prompt files: a job whose files moved (another mount point on
-    another node, a copied folder) is still the same job, and an edited file is not."""
+    """Contents, not paths, of the class, prompt and template files: a job whose files moved (another
+    mount point on another node, a copied folder) is still the same job, and an edited file is not."""
     extra: dict[str, Any] = {
         "label_space_sha256": sha256_bytes(json.dumps(plan.label_space.to_json()).encode())
     }
@@ -94,6 +94,9 @@ def _identity_extra(cfg: GenerateConfig, plan: Plan) -> dict[str, Any]:
     if cfg.prompts:
         extra["prompts"] = "file"
         extra["prompts_sha256"] = sha256_file(cfg.prompts)
+    if cfg.templates:
+        extra["templates"] = "file"
+        extra["templates_sha256"] = sha256_file(cfg.templates)
     return extra
 
 

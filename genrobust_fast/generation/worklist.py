@@ -59,6 +59,29 @@ class WorkItem:
         return image_stem(self.class_id, self.index)
 
 
+def read_template_file(path: str | Path) -> tuple[str, ...]:
+    """Prompt templates, one a line, each with one `{}` for the class name (`#` comments allowed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(
+            f"template file {str(path)!r} does not exist; give one template a line, e.g. 'a sketch of a {{}}'"
+        )
+    templates = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        if text.count("{}") != 1:
+            raise InputError(
+                f"{path}:{lineno}: a template needs exactly one '{{}}' where the class name goes, "
+                f"got {text[:60]!r}"
+            )
+        templates.append(text)
+    if not templates:
+        raise InputError(f"template file {str(path)!r} holds no templates")
+    return tuple(templates)
+
+
 def read_prompt_file(path: str | Path) -> dict[str, list[str]]:
     """Prompts per class: `class_id<TAB>prompt` lines, or JSON lines {"class_id": ..., "prompt": ...}."""
     path = Path(path)
@@ -116,7 +139,9 @@ class Plan:
         self.counts = list(counts)
         self.real_names = real_names
         self.prompts = prompts
-        self.templates = imagenet_templates() if cfg.strategy == "templates" else ()
+        self.templates: tuple[str, ...] = ()
+        if cfg.strategy == "templates":
+            self.templates = read_template_file(cfg.templates) if cfg.templates else imagenet_templates()
         self.offsets = [0]
         for n in self.counts:
             self.offsets.append(self.offsets[-1] + n)

@@ -102,14 +102,6 @@ def test_no_module_imports_itself_back():
     assert cycles(import_graph()) == []
 
 
-# Library modules that still import the CLI, each removed by other work of issue 15 (the bench command
-# group; the demo running its steps): take an entry out when its import goes, so none can come back.
-STILL_IMPORTING_THE_CLI = {
-    f"{NAME}.bench.all": [f"{NAME}.cli.bench"],
-    f"{NAME}.demo.run": [f"{NAME}.cli.main"],
-}
-
-
 def test_no_library_module_imports_the_cli():
     cli = f"{NAME}.cli"
     wrong = {
@@ -117,4 +109,4 @@ def test_no_library_module_imports_the_cli():
         for name, targets in import_graph().items()
         if not (name == cli or name.startswith(cli + ".")) and name != f"{NAME}.__main__"
     }
-    assert {name: targets for name, targets in wrong.items() if targets} == STILL_IMPORTING_THE_CLI
+    assert {name: targets for name, targets in wrong.items() if targets} == {}

@@ -6,6 +6,8 @@ import numpy as np
 from click.testing import CliRunner
 
 from genrobust_fast.cli.main import cli
+from genrobust_fast.demo.fashion_mnist import convert_split
+from genrobust_fast.demo.generator import SHIPPED_DIR
 
 
 def _class_images(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -26,28 +28,61 @@ def test_quick_demo_runs_every_step_and_reruns_as_a_no_op(tmp_path, write_idx):
         write_idx(fmnist / f"{split}-images-idx3-ubyte.gz", images)
         write_idx(fmnist / f"{split}-labels-idx1-ubyte.gz", labels)
     out = tmp_path / "demo"
-    # --quick's 10 epochs: with fewer, real-only-5 and -10 can tie on a shift on some CPUs (no line to fit).
+    # A finetuned twin of the shipped generator, two steps on real photos: this tests the steps, not the
+    # findings (the shipped finetuned generator is checked where it is built, `make demo-generator`).
+    photos = convert_split(fmnist, "train", tmp_path / "photos", per_class=2)
+    finetuned = tmp_path / "finetuned"
+    tune = [
+        "generator",
+        "finetune",
+        "--model",
+        str(SHIPPED_DIR),
+        "--real",
+        str(photos),
+        "--out",
+        str(finetuned),
+    ]
+    tuned = CliRunner().invoke(cli, tune + ["--steps", "2", "--batch-size", "4"])
+    assert tuned.exit_code == 0, tuned.output
     args = ["demo", "--quick", "--backend", "onnxruntime", "--fashion-mnist", str(fmnist), "--out", str(out)]
+    args += ["--finetuned-generator", str(finetuned)]
 
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["models"]) == {"real-only-5", "real-only-10", "real-10+gen-labels", "gen-labels-only"}
+    models = {"real-only-5", "real-only-10", "real-10+base-labels", "real-10+base-templates"}
+    models.add("real-10+finetuned-templates")
+    assert set(summary["models"]) == models and summary["seeds"] == 2
+    shifts = {"sketch", "negative", "blurry", "pixelated"}
     for name, model in summary["models"].items():
-        assert set(model["accuracy"]) == {"clean", "edges", "inverted", "blur-noise", "occlusion"}, name
-        assert all(0.0 <= acc <= 100.0 for acc in model["accuracy"].values())
-        assert set(model["effective_robustness"]) == {"edges", "inverted", "blur-noise", "occlusion"}, name
-    # The engine was built and generation used it; the generated set has 10 images per class.
-    assert list((out / "engines").glob("*/onnx-fp32/unet.onnx"))
-    manifest = json.loads((out / "generated" / "labels" / "manifest.json").read_text())
-    assert manifest["config"]["per_class"] == 10
-    assert len(list((out / "generated" / "labels").glob("*/*.jpg"))) == 100
-    card = json.loads((out / "runs" / "real-10+gen-labels" / "model.json").read_text())
+        benches = {"clean", *shifts} | ({"generated"} if name.startswith("real-only") else set())
+        assert set(model["accuracy"]) == benches, name
+        for stat in model["accuracy"].values():
+            assert set(stat["per_seed"]) == {"0", "1"}
+            assert all(0.0 <= acc <= 100.0 for acc in stat["per_seed"].values())
+            lo, hi = stat["ci95"]
+            assert lo <= stat["mean"] <= hi
+    names = [f["name"][:2] for f in summary["findings"]]
+    assert names == ["a:", "a:", "b:", "c:", "he"]
+    for finding in summary["findings"]:
+        assert finding["verdict"] in {"reproduced", "not reproduced", "inconclusive"}
+    assert summary["machine"]["cpu_model"]
+    # Each generator's engine was built and generation used it; each generated set has 10 images per class.
+    assert len(list((out / "engines").glob("*/onnx-fp32/unet.onnx"))) == 2
+    for name in ("base-labels", "base-templates", "finetuned-templates"):
+        manifest = json.loads((out / "generated" / name / "manifest.json").read_text())
+        assert manifest["config"]["per_class"] == 10
+        assert len(list((out / "generated" / name).glob("*/*.jpg"))) == 100
+    templates = json.loads((out / "generated" / "base-templates" / "manifest.json").read_text())
+    assert templates["config"]["templates"].endswith("templates.txt")
+    card = json.loads((out / "runs" / "real-10+base-labels-s1" / "model.json").read_text())
     assert (card["recipe"]["real_images"], card["recipe"]["generated_images"]) == (100, 100)
     report = (out / "report" / "results.md").read_text()
-    assert "real-10+gen-labels" in report and "fmnist-occlusion" in report
-    assert len(list((out / "report").glob("plot_*.png"))) == 4
-    assert "genrobust demo: Fashion-MNIST" in (out / "summary.txt").read_text()
+    assert "real-10+base-templates-s0" in report and "fmnist-pixelated" in report
+    assert len(list((out / "report").glob("plot_*.png"))) >= 4
+    assert (out / "report" / "demo_findings.png").stat().st_size > 0
+    text = (out / "summary.txt").read_text()
+    assert "genrobust demo: Fashion-MNIST" in text and "Findings" in text
     assert (out / "commands.sh").read_text().count("\ngenrobust ") == len(
         list((out / "_steps").glob("*.json"))
     )

@@ -7,39 +7,52 @@ import shlex
 import pytest
 from click.testing import CliRunner
 
+from genrobust_fast.cli.demo import run_in_process
 from genrobust_fast.cli.main import cli
-from genrobust_fast.demo.plan import DemoConfig, Layout, Step, model_runs, plan
+from genrobust_fast.demo.plan import DemoConfig, Layout, Step, model_of_run, model_runs, plan, run_name
 from genrobust_fast.demo.run import DemoStepError, run_step
-from genrobust_fast.demo.shifts import DERIVED_SHIFTS
+from genrobust_fast.demo.shifts import TEST_SHIFTS
 
 
 def test_plan_covers_the_method_in_order(tmp_path):
     cfg = DemoConfig(out=str(tmp_path / "demo"), backend="onnxruntime")
     steps = plan(cfg)
     names = [s.name for s in steps]
-    assert names[0] == "engine" and names[1:3] == ["generate-labels", "generate-templates"]
+    assert names[:2] == ["engine-base", "engine-finetuned"]
+    assert names[2:5] == ["generate-base-labels", "generate-base-templates", "generate-finetuned-templates"]
     assert names[-2:] == ["fit-baseline", "report"]
-    trains = [s for s in steps if s.name.startswith("train-")]
-    assert len(trains) == len(model_runs(cfg)) == 7
     by_name = {s.name: s.argv for s in steps}
-    real_gen = by_name["train-real-100+gen-labels"]
-    assert real_gen[real_gen.index("--generated") + 1].endswith("generated/labels")
-    assert "--ratio" in real_gen and "--generated-only" not in real_gen
-    gen_only = by_name["train-gen-templates-only"]
-    assert "--generated-only" in gen_only and "--real" not in gen_only
-    # Every model is evaluated on the clean split and each derived shift, paired with the clean split.
-    evals = [s.argv for s in steps if s.name.startswith("eval-")]
-    assert len(evals) == 7
-    for argv in evals:
-        benches = [argv[i + 1] for i, a in enumerate(argv) if a == "--benchmark"]
-        assert len(benches) == 1 + len(DERIVED_SHIFTS)
-        assert "fmnist-occlusion=fmnist-clean" in argv
-    # The baseline is fitted on exactly the real-only runs.
-    pattern = by_name["fit-baseline"][by_name["fit-baseline"].index("--models") + 1]
-    fitted = [n for n, _ in model_runs(cfg) if fnmatch.fnmatch(n, pattern)]
-    assert fitted == ["real-only-30", "real-only-100", "real-only-300"]
-    # Generated images are added to the 100-per-class subset that real-only-100 was trained on.
+    # Each generated set comes from its generator with its strategy; templates read the rendition file.
+    finetuned = by_name["generate-finetuned-templates"]
+    assert finetuned[finetuned.index("--model") + 1].endswith("demo_generator_finetuned")
+    assert finetuned[finetuned.index("--templates") + 1].endswith("data/templates.txt")
+    assert "--templates" not in by_name["generate-base-labels"]
+    # Six models, three seeds each: real-only at three sizes, the mixed subset plus each generated set.
+    trains = [s for s in steps if s.name.startswith("train-")]
+    assert len(trains) == len(model_runs(cfg)) == 6 * 3
+    real_gen = by_name["train-real-100+base-templates-s2"]
+    assert real_gen[real_gen.index("--generated") + 1].endswith("generated/base-templates")
     assert real_gen[real_gen.index("--real") + 1].endswith("real-train-100")
+    assert real_gen[real_gen.index("--seed") + 1] == "2" and "--ratio" in real_gen
+    assert real_gen[real_gen.index("--arch") + 1] == "cifar_resnet8"
+    # Every model is evaluated on the clean split and each shift paired with it; only the real-only
+    # models (which never trained on generated images) on the generated test set.
+    for name, argv in by_name.items():
+        if not name.startswith("eval-"):
+            continue
+        benches = [argv[i + 1].split("=")[0] for i, a in enumerate(argv) if a == "--benchmark"]
+        expected = ["folder:fmnist-clean", *(f"folder:fmnist-{s}" for s in TEST_SHIFTS)]
+        expected += ["folder:fmnist-generated"] if name.startswith("eval-real-only") else []
+        assert benches == expected, name
+        assert "fmnist-pixelated=fmnist-clean" in argv
+    # The baseline is fitted on exactly the real-only runs, every seed.
+    pattern = by_name["fit-baseline"][by_name["fit-baseline"].index("--models") + 1]
+    fitted = [n for n, _, _ in model_runs(cfg) if fnmatch.fnmatch(n, pattern)]
+    assert len(fitted) == 9 and all(n.startswith("real-only-") for n in fitted)
+
+
+def test_run_names_round_trip():
+    assert model_of_run(run_name("real-100+base-templates", 12)) == ("real-100+base-templates", 12)
 
 
 def test_mixed_subset_must_be_a_real_only_size():
@@ -70,15 +83,17 @@ def test_run_step_skips_a_finished_step_and_names_a_failing_one(tmp_path):
     lay = Layout(tmp_path)
     echoed = []
     ok = Step("help", ("generator", "--help"))
-    run_step(ok, lay, echoed.append)
+    run_step(ok, lay, echoed.append, run_in_process)
     assert json.loads((lay.steps / "help.json").read_text())["argv"] == ["generator", "--help"]
-    assert run_step(ok, lay, echoed.append) == 0.0 and "done earlier, skipped" in echoed[-1]
+    assert run_step(ok, lay, echoed.append, run_in_process) == 0.0 and "done earlier, skipped" in echoed[-1]
     # The same name with another command line is not considered done.
     changed = Step("help", ("generator", "finetune", "--help"))
-    run_step(changed, lay, echoed.append)
+    run_step(changed, lay, echoed.append, run_in_process)
     assert echoed[-1] == "\n$ genrobust generator finetune --help"
     with pytest.raises(DemoStepError, match="genrobust generator finetune --model tiny"):
-        run_step(Step("bad", ("generator", "finetune", "--model", "tiny")), lay, echoed.append)
+        run_step(
+            Step("bad", ("generator", "finetune", "--model", "tiny")), lay, echoed.append, run_in_process
+        )
     assert not (lay.steps / "bad.json").exists()
 
 
@@ -87,7 +102,7 @@ def test_a_failed_baseline_fit_still_gives_a_report_without_it(tmp_path, monkeyp
 
     ran = []
 
-    def fake_step(step, lay, echo):
+    def fake_step(step, lay, echo, run_command):
         ran.append(step)
         if step.name == "fit-baseline":
             raise DemoStepError("a baseline fit needs at least 2 models with different ID accuracy")
@@ -97,7 +112,11 @@ def test_a_failed_baseline_fit_still_gives_a_report_without_it(tmp_path, monkeyp
     monkeypatch.setattr(run, "run_step", fake_step)
     monkeypatch.setattr(run, "summarize", lambda lay, cfg, timings: {"data": {}, "text": "summary"})
     echoed = []
-    run.run_demo(DemoConfig.quick(out=str(tmp_path), backend="onnxruntime"), echo=echoed.append)
+    run.run_demo(
+        DemoConfig.quick(out=str(tmp_path), backend="onnxruntime"),
+        echo=echoed.append,
+        run_command=run_in_process,
+    )
     report = ran[-1]
     assert (
         report.name == "report"
@@ -106,11 +125,15 @@ def test_a_failed_baseline_fit_still_gives_a_report_without_it(tmp_path, monkeyp
     )
     assert any("no baseline fit" in line for line in echoed)
 
-    def failing_train(step, lay, echo):
+    def failing_train(step, lay, echo, run_command):
         if step.name.startswith("train-"):
             raise DemoStepError("boom")
         return 0.0
 
     monkeypatch.setattr(run, "run_step", failing_train)
     with pytest.raises(DemoStepError, match="boom"):
-        run.run_demo(DemoConfig.quick(out=str(tmp_path), backend="onnxruntime"), echo=echoed.append)
+        run.run_demo(
+            DemoConfig.quick(out=str(tmp_path), backend="onnxruntime"),
+            echo=echoed.append,
+            run_command=run_in_process,
+        )
