@@ -89,8 +89,9 @@ def run_unet_benchmark(
     import torch
 
     from ..devices import resolve_device
+    from ..engines.backends import default_precision
     from ..engines.models import load_components
-    from ..engines.select import create_runners, default_precision
+    from ..engines.select import create_runners
     from ..engines.specs import Precision, text_length
 
     if quick:

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 import click
 
 from ..bench.all import AREAS
-from .options import BACKENDS, PRECISIONS, parse_size
+from ..engines.backends import BACKENDS
+from .options import backend_option, parse_size, precision_option
 
 
 @click.group()
@@ -147,14 +148,8 @@ def train(out_path, **kwargs) -> None:
 @click.option("--batch", default=8, show_default=True, help="Images per batch (both sides).")
 @click.option("--scheduler", default="pndm", show_default=True, help="Scheduler (both sides).")
 @click.option("--guidance", default=7.5, show_default=True, help="Guidance scale (both sides).")
-@click.option(
-    "--backend",
-    type=click.Choice(BACKENDS),
-    default="auto",
-    show_default=True,
-    help="Our backend (diffusers always runs torch).",
-)
-@click.option("--precision", type=click.Choice(PRECISIONS), default=None)
+@backend_option(default="auto", show_default=True, help="Our backend (diffusers always runs torch).")
+@precision_option(default=None)
 @click.option("--device", default="auto", show_default=True)
 @size_option
 @quick_option("At most 16 images and 4 steps")
@@ -179,7 +174,7 @@ def generate(out_path, **kwargs) -> None:
     multiple=True,
     default=("torch", "onnxruntime"),
     show_default=True,
-    type=click.Choice([b for b in BACKENDS if b != "auto"]),
+    type=click.Choice(BACKENDS),
     help="Backends to time (repeatable).",
 )
 @click.option("--batch", default=8, show_default=True, help="Images per UNet call (doubled by guidance).")
@@ -191,9 +186,7 @@ def generate(out_path, **kwargs) -> None:
     help="Double the UNet batch for classifier-free guidance.",
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option(
-    "--precision", type=click.Choice(PRECISIONS), default=None, help="Default: fp32 on CPU, fp16 on GPU."
-)
+@precision_option(default=None, help="Default: fp32 on CPU, fp16 on GPU.")
 @click.option("--seconds", default=3.0, show_default=True, help="Timing duration per backend.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="ONNX Runtime intra-op threads.")
 @click.option("--compile", "compile_unet", is_flag=True, help="Also torch.compile the torch UNet (GPU).")

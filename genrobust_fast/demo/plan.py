@@ -39,11 +39,11 @@ class DemoConfig:
     finetuned_generator: str = str(FINETUNED_DIR)
     backend: str = "auto"
     # Real-only models of several sizes: the effective-robustness baseline is the line through them.
-    real_per_class: tuple[int, ...] = (30, 100, 300)
+    real_per_class: tuple[int, ...] = (20, 50, 150)
     # The labelled subset that the real + generated models add generated images to (one of the above,
     # so the comparison with the real-only model on the same real images is in the table).
-    mixed_real_per_class: int = 100
-    generated_per_class: int = 100
+    mixed_real_per_class: int = 50
+    generated_per_class: int = 50
     test_per_class: int = 100
     # Every model is trained once per seed (init, batch order, augmentation); the real subsets and the
     # generated sets are the same for every seed.
@@ -55,8 +55,8 @@ class DemoConfig:
     gen_batch_size: int = 50
     arch: str = "cifar_resnet8"
     image_size: int = 32
-    epochs: int = 10
-    batch_size: int = 64
+    epochs: int = 8
+    batch_size: int = 32
     lr: float = 0.05
     # Garments fill a centred 28-pixel square: ImageNet's 8 % crops would hide most of one.
     crop_scale: float = 0.35

@@ -72,9 +72,27 @@ def active_implementation() -> str:
     return "native" if _select()[0] is _native else "reference"
 
 
-def implementation_report() -> dict[str, Any]:
+def implementation_report(strict: bool = True) -> dict[str, Any]:
     """{"implementation", "reason", "openmp", "threads", "isa", "supported_isas"} for `genrobust info` and
-    benchmark records; "isa" is the instruction set of the native inner loops (None for the reference)."""
+    benchmark records; "isa" is the instruction set of the native inner loops (None for the reference).
+    A bad GENROBUST_KERNELS / GENROBUST_ISA raises its ConfigError, or with strict=False is reported as
+    implementation "unusable" with the error as the reason (`genrobust info` goes on to report the rest)."""
+    try:
+        return _report()
+    except ConfigError as exc:
+        if strict:
+            raise
+        return {
+            "implementation": "unusable",
+            "reason": str(exc),
+            "openmp": False,
+            "threads": 0,
+            "isa": None,
+            "supported_isas": [],
+        }
+
+
+def _report() -> dict[str, Any]:
     impl, reason = _select()
     if impl is _native:
         core = _native.core()

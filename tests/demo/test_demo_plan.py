@@ -30,9 +30,9 @@ def test_plan_covers_the_method_in_order(tmp_path):
     # Six models, three seeds each: real-only at three sizes, the mixed subset plus each generated set.
     trains = [s for s in steps if s.name.startswith("train-")]
     assert len(trains) == len(model_runs(cfg)) == 6 * 3
-    real_gen = by_name["train-real-100+base-templates-s2"]
+    real_gen = by_name["train-real-50+base-templates-s2"]
     assert real_gen[real_gen.index("--generated") + 1].endswith("generated/base-templates")
-    assert real_gen[real_gen.index("--real") + 1].endswith("real-train-100")
+    assert real_gen[real_gen.index("--real") + 1].endswith("real-train-50")
     assert real_gen[real_gen.index("--seed") + 1] == "2" and "--ratio" in real_gen
     assert real_gen[real_gen.index("--arch") + 1] == "cifar_resnet8"
     # Every model is evaluated on the clean split and each shift paired with it; only the real-only
@@ -58,8 +58,8 @@ def test_run_names_round_trip():
 def test_mixed_subset_must_be_a_real_only_size():
     from genrobust_fast.errors import InputError
 
-    with pytest.raises(InputError, match="mixed_real_per_class 50"):
-        DemoConfig(mixed_real_per_class=50)
+    with pytest.raises(InputError, match="mixed_real_per_class 70"):
+        DemoConfig(mixed_real_per_class=70)
 
 
 def test_command_lines_round_trip_through_a_shell():

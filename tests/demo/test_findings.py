@@ -11,7 +11,7 @@ from genrobust_fast.demo.shifts import TEST_SHIFTS
 from genrobust_fast.demo.summary import summarize
 from genrobust_fast.evaluation.robustness import logit, sigmoid_percent
 
-CFG = DemoConfig(seeds=(0, 1, 2))
+CFG = DemoConfig(real_per_class=(30, 100, 300), mixed_real_per_class=100, seeds=(0, 1, 2))
 # Per seed, each shift's real-only line: logit(shift) = slope * logit(clean) + intercept.
 LINES = {
     seed: {s: (0.8 + 0.05 * seed, -0.6 - 0.1 * i) for i, s in enumerate(TEST_SHIFTS)} for seed in CFG.seeds

@@ -150,3 +150,41 @@ def test_bad_inputs_are_clear_errors(tmp_path, real):
         finetune_generator(FinetuneConfig(out=str(tmp_path / "x")))
     with pytest.raises(ConfigError, match="bf16"):
         tiny_cfg(tmp_path, precision="fp16")
+
+
+def test_images_with_their_own_caption_are_trained_on_it(tmp_path, real, monkeypatch):
+    from genrobust_fast.finetune import trainer
+
+    captions = {"cat/0.png": "a sketch of a cat.", "dog/2.png": "a negative photo of a dog."}
+    (real / "metadata.jsonl").write_text(
+        "".join(json.dumps({"file_name": f, "text": t}) + "\n" for f, t in captions.items())
+    )
+    seen = []
+    original = trainer._TextEmbeddings.__call__
+
+    def record(self, batch):
+        seen.extend(batch)
+        return original(self, batch)
+
+    monkeypatch.setattr(trainer._TextEmbeddings, "__call__", record)
+    # 3 steps of 2 images: one epoch, every image exactly once.
+    finetune_generator(tiny_cfg(tmp_path, templates=("a photo of a {}",)))
+    expected = list(captions.values()) + ["a photo of a cat"] * 2 + ["a photo of a dog"] * 2
+    assert sorted(seen) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("not json", "is not a caption line"),
+        ('{"file_name": "cat/0.png"}', "is not a caption line"),
+        ('{"file_name": "cat/9.png", "text": "a cat"}', "which is not an image of"),
+    ],
+)
+def test_a_bad_caption_file_is_one_clear_error_naming_the_line(tmp_path, real, line, message):
+    from genrobust_fast.finetune.data import CaptionedImages
+
+    (real / "metadata.jsonl").write_text('{"file_name": "cat/1.png", "text": "ok"}\n' + line + "\n")
+    with pytest.raises(DatasetError, match=message) as err:
+        CaptionedImages.scan(real)
+    assert "metadata.jsonl:2" in str(err.value)

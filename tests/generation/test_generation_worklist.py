@@ -50,6 +50,29 @@ def test_templates_are_chosen_by_seed():
     assert all(plan.templates[it.template_id].format(it.class_name) == it.prompt for it in items)
 
 
+def test_a_template_file_replaces_the_clip_templates(tmp_path):
+    path = tmp_path / "templates.txt"
+    path.write_text("# renditions\na sketch of a {}.\n\na blurry photo of the {}.\n")
+    plan = build_plan(_cfg(strategy="templates", templates=str(path), per_class=20), 1)
+    assert plan.templates == ("a sketch of a {}.", "a blurry photo of the {}.")
+    prompts = {it.prompt for it in list(plan.shard_items(0))[:20]}
+    name = plan.item_at(0).class_name
+    assert prompts == {f"a sketch of a {name}.", f"a blurry photo of the {name}."}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("a sketch of a cat\n", "exactly one '{}'"), ("# only a comment\n", "holds no templates")],
+)
+def test_a_bad_template_file_is_one_clear_error(tmp_path, text, message):
+    path = tmp_path / "templates.txt"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message):
+        build_plan(_cfg(strategy="templates", templates=str(path)), 1)
+    with pytest.raises(ConfigError, match="--templates is read by strategy 'templates' only"):
+        _cfg(templates=str(path))
+
+
 def test_imagenet_scale_plan_is_arithmetic():
     plan = build_plan(_cfg(classes="imagenet", per_class=1300))
     assert plan.total == 1_300_000 and plan.num_shards == 130
@@ -117,3 +140,14 @@ def test_bad_inputs_are_clear_errors(tmp_path):
     bad.write_text("no tab here\n")
     with pytest.raises(InputError, match="class_id<TAB>prompt"):
         read_prompt_file(bad)
+
+
+def test_an_edited_template_file_is_another_job(tmp_path):
+    from genrobust_fast.generation.job import _identity_extra
+
+    path = tmp_path / "templates.txt"
+    path.write_text("a sketch of a {}.\n")
+    cfg = _cfg(strategy="templates", templates=str(path))
+    before = job_id(cfg, _identity_extra(cfg, build_plan(cfg, 1)))
+    path.write_text("a drawing of a {}.\n")
+    assert job_id(cfg, _identity_extra(cfg, build_plan(cfg, 1))) != before

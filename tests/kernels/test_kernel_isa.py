@@ -6,6 +6,7 @@ The paths' results are checked against the NumPy reference in the crop, to_uint8
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -91,6 +92,17 @@ def test_environment_variable_chooses_and_a_bad_one_is_a_config_error(core, monk
             ConfigError, match=r"GENROBUST_ISA=fastest is not an instruction set.*unset GENROBUST_ISA"
         ):
             call()
+
+
+def test_info_reports_a_bad_isa_and_everything_else(core, monkeypatch):
+    monkeypatch.setenv("GENROBUST_ISA", "fastest")
+    core.reset_isa()
+    result = CliRunner().invoke(cli, ["info"])
+    assert result.exit_code == 0, result.output
+    assert "kernels:        unusable (GENROBUST_ISA=fastest is not an instruction set" in result.output
+    assert "torch cpu:" in result.output and "cpu model:" in result.output
+    report = json.loads(CliRunner().invoke(cli, ["info", "--json"]).output)
+    assert report["kernels"]["implementation"] == "unusable" and report["machine"]["kernels_isa"] is None
 
 
 def test_a_new_process_reads_the_variable_once():
