@@ -1,15 +1,19 @@
-"""The demo generator: a small text-to-image model in the Stable Diffusion layout, trained on Fashion-MNIST.
+"""The demo generators: small text-to-image models in the Stable Diffusion layout, trained on Fashion-MNIST.
 
-    # make demo-generator runs:
-    python -m genrobust_fast.demo.generator --out genrobust_fast/resources/demo_generator
+    # make demo-generator runs scripts/train_demo_generator.py, which calls:
+    train_demo_generator(SHIPPED_DIR, FINETUNED_DIR)
 
-Two stages, on 2 CPU cores in about 11 minutes (more when the machine is shared):
+The base generator knows a wider world than the demo's classifiers: it is trained on the full training
+split (60,000 images), each image in one of the renditions of shifts.GENERATOR_RENDITIONS (photo, sketch,
+negative, blurry) and captioned with a template that names it ("a sketch of a coat."). Stages:
 1. VAE pretraining (demo-only; SD ships a pretrained VAE): reconstruction MSE + a small KL term on the
-   32×32 RGB training images, then `scaling_factor` set to 1/std of the latents as SD does.
+   rendered 32×32 images, then `scaling_factor` set to 1/std of the latents as SD does.
 2. UNet training with the generic generator finetuning code (`genrobust generator finetune`) on the
-   training split captioned with class names; captions dropped 10% of the time so guidance works.
-The text encoder is the frozen, seeded random character-level CLIP of the built-in models: class
-names still map to distinct embeddings, which is all the UNet needs to condition on.
+   captioned renditions (metadata.jsonl); captions dropped 10% of the time so guidance works.
+3. The finetuned twin of finding (b): the base generator finetuned on the classifiers' real photos,
+   captioned as photos, as the paper finetunes Stable Diffusion on ImageNet.
+The text encoder is the frozen, seeded random character-level CLIP of the built-in models: captions
+still map to distinct embeddings, which is all the UNet needs to condition on.
 """
 
 from __future__ import annotations
@@ -240,7 +244,7 @@ def train_demo_generator(
     )
     finetuned = finetune_generator(
         FinetuneConfig(
-            model=str(trained),
+            model=str(out),  # the shipped base (fp16-stored weights), so its hash is the recorded base
             real=str(photos),
             out=str(work / "finetuned"),
             steps=FINETUNE_STEPS,
@@ -304,42 +308,10 @@ def finalize_shipped(
         )
     info = {
         "format": "genrobust-demo-generator/1",
-        "produced_by": "make demo-generator  (python -m genrobust_fast.demo.generator)",
+        "produced_by": "make demo-generator  (python scripts/train_demo_generator.py)",
         "storage": "unet and text_encoder weights stored as fp16; diffusers loads them as fp32",
         "weights_hash": load_components(folder).weights_hash(),
         "check": check,
     }
     atomic_write_json(folder / "demo_generator.json", info)
     return info
-
-
-def main(argv: list[str] | None = None) -> None:  # pragma: no cover - exercised by `make demo-generator`
-    import argparse
-
-    from ..logs import configure_logging
-
-    parser = argparse.ArgumentParser(description="Train the demo generators (make demo-generator).")
-    parser.add_argument("--out", default=str(SHIPPED_DIR))
-    parser.add_argument("--finetuned-out", default=str(FINETUNED_DIR))
-    parser.add_argument("--fashion-mnist", default=str(DEFAULT_ROOT))
-    parser.add_argument("--work", default="build/demo-generator")
-    parser.add_argument("--vae-steps", type=int, default=1200)
-    parser.add_argument("--unet-steps", type=int, default=3000)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args(argv)
-    configure_logging(1)
-    train_demo_generator(
-        args.out,
-        args.finetuned_out,
-        args.fashion_mnist,
-        args.work,
-        args.vae_steps,
-        args.unet_steps,
-        args.batch_size,
-        args.threads,
-    )
-
-
-if __name__ == "__main__":
-    main()

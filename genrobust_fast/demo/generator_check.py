@@ -106,15 +106,3 @@ def check_generator(
     }
     log.info("generator check: %s", report)
     return report
-
-
-if __name__ == "__main__":  # pragma: no cover
-    import json
-    import sys
-
-    print(
-        json.dumps(
-            check_generator(sys.argv[1] if len(sys.argv) > 1 else "genrobust_fast/resources/demo_generator"),
-            indent=2,
-        )
-    )

@@ -37,106 +37,121 @@ def finetune_generator(cfg: FinetuneConfig) -> Path:
         finetune_generator(FinetuneConfig(model="tiny", real="real/", out="ft/", steps=50, batch_size=8))
     Rerunning a finished job returns at once; rerunning a killed one resumes from its last checkpoint.
     """
-    import torch
-
-    from ..devices import resolve_device
-
     cfg.require_paths()
     out, work = Path(cfg.out), Path(cfg.out) / WORK_DIR
     if _already_finished(out, cfg):
         log.info("%s already holds this finetuning job's result; nothing to do", out)
         return out
     _claim_output(out, work, cfg)
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
-    device = resolve_device(cfg.device)
-    autocast_dtype = _autocast_dtype(cfg.precision, device)
-
-    from diffusers import DDPMScheduler
-
-    from ..engines.models import load_components
-
-    comps = load_components(cfg.model)
-    base_hash = comps.weights_hash()
-    if comps.text_encoder is None:
-        raise ConfigError(f"model {cfg.model!r} has no text encoder; finetuning needs a text-to-image model")
-    data = CaptionedImages.scan(cfg.real)
-    resolution = cfg.resolution or comps.default_size[0]
-    if resolution % comps.vae_scale_factor:
-        raise ConfigError(
-            f"resolution {resolution} is not a multiple of the VAE's factor {comps.vae_scale_factor}"
-        )
-    comps.to(device=device)
-    for module in (comps.vae, comps.text_encoder):
-        module.requires_grad_(False).eval()
-    unet = comps.unet.train()
-    noise_scheduler = DDPMScheduler.from_config(comps.scheduler.config)
-    prediction_type = noise_scheduler.config.prediction_type
-    texts = _TextEmbeddings(comps, device)
-    latents_of = _LatentSource(comps, data, resolution, device, cached=cfg.cache_latents)
-
-    optimizer = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    ema = {k: p.detach().clone() for k, p in unet.named_parameters()} if cfg.ema_decay > 0 else None
-    step = load_state(work, unet, ema, optimizer)
-    if step:
-        log.info("resuming at step %d of %d from %s", step, cfg.steps, work)
-    order = _BatchOrder(len(data), cfg.batch_size, cfg.seed)
-    templates = list(cfg.templates)
+    run = _Run.start(cfg, work)
     losses: list[float] = []
-    started, first_step = time.perf_counter(), step
-    while step < cfg.steps:
-        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-        pick = np.random.default_rng([cfg.seed, step, 1])
-        indices = order.batch(step)
-        captions = [
-            ""
-            if pick.random() < cfg.caption_dropout
-            else data.caption(i, templates[pick.integers(len(templates))])
-            for i in indices
-        ]
-        latents = latents_of(indices, gen)
-        if step + 1 < cfg.steps:
-            latents_of.prefetch(order.batch(step + 1))  # decode the next batch while this one trains
-        noise = torch.randn(latents.shape, generator=gen).to(device)
-        timesteps = torch.randint(
-            0, noise_scheduler.config.num_train_timesteps, (len(indices),), generator=gen
-        )
-        timesteps = timesteps.to(device)
-        noisy = noise_scheduler.add_noise(latents, noise, timesteps)
-        target = (
-            noise if prediction_type == "epsilon" else noise_scheduler.get_velocity(latents, noise, timesteps)
-        )
-        for group in optimizer.param_groups:
-            group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else cfg.lr
-        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-            pred = unet(noisy, timesteps, encoder_hidden_states=texts(captions), return_dict=False)[0]
-        loss = torch.nn.functional.mse_loss(pred.float(), target.float())
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(unet.parameters(), cfg.max_grad_norm)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if ema is not None:
-            with torch.no_grad():
-                for key, param in unet.named_parameters():
-                    ema[key].lerp_(param.detach(), 1.0 - cfg.ema_decay)
-        step += 1
-        losses.append(loss.item())
+    started, first_step = time.perf_counter(), run.step
+    while run.step < cfg.steps:
+        losses.append(run.train_step())
+        step = run.step
         if step % cfg.log_every == 0 or step == cfg.steps:
             rate = (step - first_step) * cfg.batch_size / max(time.perf_counter() - started, 1e-9)
             _log_progress(work, step, cfg.steps, float(np.mean(losses[-cfg.log_every :])), rate)
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            save_state(work, step, unet, ema, optimizer)
-    _export(
-        comps,
-        base_hash,
-        ema,
-        out,
-        work,
-        cfg,
-        data,
-        float(np.mean(losses[-cfg.log_every :])) if losses else None,
-    )
+            save_state(work, step, run.unet, run.ema, run.optimizer)
+    final_loss = float(np.mean(losses[-cfg.log_every :])) if losses else None
+    _export(run.comps, run.base_hash, run.ema, out, work, cfg, run.data, final_loss)
     return out
+
+
+class _Run:
+    """The state of one finetuning run: frozen parts, the UNet with its optimizer and EMA, the data."""
+
+    @classmethod
+    def start(cls, cfg: FinetuneConfig, work: Path) -> _Run:
+        """Load the model and data, check them, and restore the last checkpoint if there is one."""
+        import torch
+        from diffusers import DDPMScheduler
+
+        from ..devices import resolve_device
+        from ..engines.models import load_components
+
+        if cfg.num_threads:
+            torch.set_num_threads(cfg.num_threads)
+        run = cls()
+        run.cfg, run.device = cfg, resolve_device(cfg.device)
+        run.autocast_dtype = _autocast_dtype(cfg.precision, run.device)
+        run.comps = comps = load_components(cfg.model)
+        run.base_hash = comps.weights_hash()
+        if comps.text_encoder is None:
+            raise ConfigError(
+                f"model {cfg.model!r} has no text encoder; finetuning needs a text-to-image model"
+            )
+        run.data = CaptionedImages.scan(cfg.real)
+        resolution = cfg.resolution or comps.default_size[0]
+        if resolution % comps.vae_scale_factor:
+            raise ConfigError(
+                f"resolution {resolution} is not a multiple of the VAE's factor {comps.vae_scale_factor}"
+            )
+        comps.to(device=run.device)
+        for module in (comps.vae, comps.text_encoder):
+            module.requires_grad_(False).eval()
+        run.unet = comps.unet.train()
+        run.noise_scheduler = DDPMScheduler.from_config(comps.scheduler.config)
+        run.texts = _TextEmbeddings(comps, run.device)
+        run.latents_of = _LatentSource(comps, run.data, resolution, run.device, cached=cfg.cache_latents)
+        run.optimizer = torch.optim.AdamW(run.unet.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        run.ema = (
+            {k: p.detach().clone() for k, p in run.unet.named_parameters()} if cfg.ema_decay > 0 else None
+        )
+        run.step = load_state(work, run.unet, run.ema, run.optimizer)
+        if run.step:
+            log.info("resuming at step %d of %d from %s", run.step, cfg.steps, work)
+        run.order = _BatchOrder(len(run.data), cfg.batch_size, cfg.seed)
+        return run
+
+    def captions(self, indices, pick) -> list[str]:
+        """Each image's own caption or a drawn template; empty (unconditional) at the dropout rate."""
+        cfg, templates = self.cfg, self.cfg.templates
+        return [
+            ""
+            if pick.random() < cfg.caption_dropout
+            else self.data.caption(i, templates[pick.integers(len(templates))])
+            for i in indices
+        ]
+
+    def train_step(self) -> float:
+        """One optimizer step on batch `self.step`; every draw comes from generators seeded by the step."""
+        import torch
+
+        cfg, step, device = self.cfg, self.step, self.device
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        pick = np.random.default_rng([cfg.seed, step, 1])
+        indices = self.order.batch(step)
+        captions = self.captions(indices, pick)
+        latents = self.latents_of(indices, gen)
+        if step + 1 < cfg.steps:
+            self.latents_of.prefetch(self.order.batch(step + 1))  # decode the next batch meanwhile
+        noise = torch.randn(latents.shape, generator=gen).to(device)
+        schedule = self.noise_scheduler
+        timesteps = torch.randint(0, schedule.config.num_train_timesteps, (len(indices),), generator=gen)
+        timesteps = timesteps.to(device)
+        noisy = schedule.add_noise(latents, noise, timesteps)
+        epsilon = schedule.config.prediction_type == "epsilon"
+        target = noise if epsilon else schedule.get_velocity(latents, noise, timesteps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else cfg.lr
+        dtype = self.autocast_dtype
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            pred = self.unet(noisy, timesteps, encoder_hidden_states=self.texts(captions), return_dict=False)[
+                0
+            ]
+        loss = torch.nn.functional.mse_loss(pred.float(), target.float())
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.unet.parameters(), cfg.max_grad_norm)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.ema is not None:
+            with torch.no_grad():
+                for key, param in self.unet.named_parameters():
+                    self.ema[key].lerp_(param.detach(), 1.0 - cfg.ema_decay)
+        self.step += 1
+        return loss.item()
 
 
 class _BatchOrder:

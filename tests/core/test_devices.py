@@ -310,11 +310,11 @@ def test_engine_build_and_refit_make_the_local_rank_current_before_building(gpus
 
 
 def test_bench_unet_resolves_the_local_rank(gpus, monkeypatch):
-    from genrobust_fast.engines import select
+    from genrobust_fast.engines import backends
 
     def stop(device):
         raise Reached(device)
 
-    monkeypatch.setattr(select, "default_precision", stop)
+    monkeypatch.setattr(backends, "default_precision", stop)
     result = _invoke(["bench", "unet", "--model", "tiny", "--seconds", "0.1"])
     assert _reached(result) == torch.device("cuda:3") and gpus[-1] == torch.device("cuda:3")
