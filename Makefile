@@ -62,7 +62,7 @@ demo-generator: install fashion-mnist
 # Lint and format checks first (ruff and its rule set are pinned in pyproject.toml), then the suite.
 LINTED := genrobust_fast tests benchmarks scripts
 
-test: install
+test: install fashion-mnist
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
 	$(PY) -m pytest -q -p no:cacheprovider tests

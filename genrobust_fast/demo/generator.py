@@ -258,6 +258,9 @@ def train_demo_generator(
 
 
 def _ship(trained: Path, out: Path, fashion_root: str | Path, seed: int) -> None:
+    if _already_shipped(trained, out):
+        log.info("%s already holds %s, checked", out, trained)
+        return
     staging = out.with_name(out.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -270,6 +273,14 @@ def _ship(trained: Path, out: Path, fashion_root: str | Path, seed: int) -> None
         shutil.rmtree(out)
     staging.rename(out)
     log.info("demo generator written to %s", out)
+
+
+def _already_shipped(trained: Path, out: Path) -> bool:
+    """`out` holds the checked copy of `trained` (its finetune.json names the same trained weights)."""
+    shipped, source = out / "finetune.json", trained / "finetune.json"
+    if not ((out / "demo_generator.json").is_file() and shipped.is_file() and source.is_file()):
+        return False
+    return json.loads(shipped.read_text())["weights_hash"] == json.loads(source.read_text())["weights_hash"]
 
 
 class GeneratorQualityError(GenrobustError):
@@ -285,7 +296,7 @@ def finalize_shipped(
 
     from ..engines.models import load_components
     from ..fileio import atomic_path, atomic_write_json
-    from .generator_check import check_generator
+    from .generator_check import check_generator, rendition_check
 
     folder = Path(folder)
     for weights in (
@@ -306,12 +317,15 @@ def finalize_shipped(
             f"on the real test split (chance {check['chance']:.0f}%, required {min_accuracy:.0f}%); train "
             "longer (--unet-steps)"
         )
+    renditions = rendition_check(folder, per_class=3, fashion_root=fashion_root, seed=seed)
     info = {
         "format": "genrobust-demo-generator/1",
         "produced_by": "make demo-generator  (python scripts/train_demo_generator.py)",
         "storage": "unet and text_encoder weights stored as fp16; diffusers loads them as fp32",
         "weights_hash": load_components(folder).weights_hash(),
         "check": check,
+        # fraction of each rendition prompt's samples recognised as that rendition (chance 0.25)
+        "rendition_check": renditions,
     }
     atomic_write_json(folder / "demo_generator.json", info)
     return info

@@ -106,3 +106,42 @@ def check_generator(
     }
     log.info("generator check: %s", report)
     return report
+
+
+def rendition_features(images: np.ndarray) -> np.ndarray:
+    """(N, 4) features that tell the renditions apart: mean grey level, bright fraction, edge energy and
+    the garment's mean grey level (pixels above the background level)."""
+    gray = images.astype(np.float32).mean(axis=-1) / 255.0
+    edges = np.abs(np.diff(gray, axis=2)).mean(axis=(1, 2)) + np.abs(np.diff(gray, axis=1)).mean(axis=(1, 2))
+    garment = gray > 0.08
+    garment_level = (gray * garment).sum(axis=(1, 2)) / np.maximum(garment.sum(axis=(1, 2)), 1)
+    return np.stack([gray.mean(axis=(1, 2)), (gray > 0.5).mean(axis=(1, 2)), edges, garment_level], axis=1)
+
+
+def rendition_check(
+    model: str | Path,
+    per_class: int = 3,
+    fashion_root: str | Path = DEFAULT_ROOT,
+    steps: int = 10,
+    seed: int = 0,
+) -> dict:
+    """Does the generator draw the rendition its prompt names? Samples each rendition's first template and
+    assigns every image to the nearest rendition centroid of the real test images rendered that way.
+    Returns {rendition: fraction of its samples assigned to it}, and "all" (chance: 1 / renditions)."""
+    from .shifts import GENERATOR_RENDITIONS, RENDITIONS
+
+    real, _ = read_idx_split(fashion_root, "test")
+    real = to_rgb32(real[:500])
+    rendered = {r: rendition_features(RENDITIONS[r].transform(real)) for r in GENERATOR_RENDITIONS}
+    scale = np.concatenate(list(rendered.values())).std(axis=0)
+    centroids = np.stack([rendered[r].mean(axis=0) for r in GENERATOR_RENDITIONS]) / scale
+    report = {}
+    for r in GENERATOR_RENDITIONS:
+        images, _ = sample_generator(
+            model, per_class, steps=steps, seed=seed, template=RENDITIONS[r].templates[0]
+        )
+        features = rendition_features(images) / scale
+        nearest = np.linalg.norm(features[:, None, :] - centroids[None], axis=2).argmin(axis=1)
+        report[r] = float((nearest == GENERATOR_RENDITIONS.index(r)).mean())
+    report["all"] = float(np.mean([report[r] for r in GENERATOR_RENDITIONS]))
+    return report
