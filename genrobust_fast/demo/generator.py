@@ -179,8 +179,9 @@ def write_generator_world(
     return write_image_folder(images, labels, out, source)
 
 
-# The finetuned generator of finding (b): the base generator finetuned on the classifiers' real photos
-# (the demo's mixed real subset), captioned as photos, as the paper finetunes SD on ImageNet.
+# The finetuned generator of finding (b): the base generator finetuned on real photos captioned as photos,
+# as the paper finetunes SD on ImageNet: 100 per class, the seeded subset whose first 50 per class are
+# the demo's mixed real subset (select_per_class keeps one order per seed).
 FINETUNE_STEPS = 400
 FINETUNE_LR = 2e-4
 
