@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ParityError
+from ..generation.config import DEFAULT_SHARD_IMAGES
 
 CHILD = """
 import json, resource, sys, time
@@ -101,7 +102,8 @@ def run_scale_benchmark(quick: bool = False, listing_files: int | None = None) -
             "out": str(tmp / "restart"),
         }
         _child({"kind": "restart", "max_images": 1, **job})  # writes the manifest and one image
-        _fake_finished_shards(tmp / "restart", range(1, 11), 128, 10_000)
+        # Shards 1-10 of the job's plan (as many shards as the plan above made) marked finished.
+        _fake_finished_shards(tmp / "restart", range(1, 11), plan["shards"], DEFAULT_SHARD_IMAGES)
         restart = _child({"kind": "restart", "max_images": 1, **job})
         if restart["images"] != 1:
             raise ParityError("the restarted job did not generate its next image")
