@@ -75,8 +75,8 @@ class DemoConfig:
             "seeds": (0, 1),
             "steps": 4,
             "gen_batch_size": 20,
-            "epochs": 10,
-            "batch_size": 16,
+            "epochs": 8,
+            "batch_size": 32,
         }
         values.update(overrides)
         return cls(**values)

@@ -95,9 +95,11 @@ def without_baselines(step: Step) -> Step:
 
 def run_step(step: Step, lay: Layout, echo: Callable[[str], None], run_command: CommandRunner) -> float:
     marker = lay.steps / f"{step.name}.json"
-    if marker.is_file() and json.loads(marker.read_text()).get("argv") == list(step.argv):
-        echo(f"== {step.name}: done earlier, skipped")
-        return 0.0
+    if marker.is_file():
+        done = json.loads(marker.read_text())
+        if done.get("argv") == list(step.argv):
+            echo(f"== {step.name}: done earlier, skipped")
+            return float(done.get("seconds", 0.0))  # the summary's timings stay those of the run
     echo(f"\n$ {step.command_line}")
     started = time.perf_counter()
     status = run_command(step.argv)
