@@ -60,6 +60,8 @@ def test_mixed_subset_must_be_a_real_only_size():
 
     with pytest.raises(InputError, match="mixed_real_per_class 70"):
         DemoConfig(mixed_real_per_class=70)
+    with pytest.raises(InputError, match="at least two distinct seeds"):
+        DemoConfig(seeds=(3, 3))
 
 
 def test_command_lines_round_trip_through_a_shell():
@@ -77,6 +79,12 @@ def test_dry_run_prints_and_saves_the_commands(tmp_path):
     assert len(lines) == len(plan(DemoConfig.quick(out=str(out), backend="onnxruntime")))
     assert (out / "commands.sh").read_text().count("genrobust ") == len(lines)
     assert not (out / "data").exists()  # a dry run prepares nothing
+    # --seeds N trains every model with seeds 0..N-1
+    five = CliRunner().invoke(cli, ["demo", "--dry-run", "--seeds", "5", "--out", str(tmp_path / "five")])
+    trains = [line for line in five.output.splitlines() if line.startswith("$ genrobust train ")]
+    assert len(trains) == 6 * 5 and sum("--seed 4 " in line for line in trains) == 6
+    refused = CliRunner().invoke(cli, ["demo", "--dry-run", "--seeds", "1"])
+    assert refused.exit_code != 0 and "--seeds" in refused.output
 
 
 def test_run_step_skips_a_finished_step_and_names_a_failing_one(tmp_path):
