@@ -18,7 +18,8 @@ def generator() -> None:
     "--real",
     required=True,
     type=click.Path(file_okay=False),
-    help="ImageFolder of real images (one folder per class).",
+    help="ImageFolder of real images (one folder per class); a metadata.jsonl there gives images their "
+    "own captions.",
 )
 @click.option(
     "--out",
