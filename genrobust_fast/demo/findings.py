@@ -13,12 +13,13 @@ when it lies below, *inconclusive* when it holds 0.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from .plan import GENERATED_TEST_SET, DemoConfig, model_of_run, models
+from .plan import GENERATED_TEST_SET, DemoConfig, mixed_model, model_of_run, models
 from .shifts import GENERATOR_RENDITIONS, HELD_OUT, TEST_SHIFTS
 
 KNOWN_SHIFTS = tuple(s for s in TEST_SHIFTS if s in GENERATOR_RENDITIONS)
@@ -126,9 +127,8 @@ def _finding(name: str, claim: str, per_seed: dict[int, float]) -> Finding:
     return Finding(name, claim, verdict(ci), estimate, ci, per_seed)
 
 
-def _per_seed(
-    cfg: DemoConfig, values_of_seed
-) -> dict[int, float]:  # values_of_seed(seed) -> list of numbers to average, or [] when missing
+def _per_seed(cfg: DemoConfig, values_of_seed: Callable[[int], list[float | None]]) -> dict[int, float]:
+    """{seed: mean of values_of_seed(seed)} over the seeds that have any value."""
     out = {}
     for seed in cfg.seeds:
         values = [v for v in values_of_seed(seed) if v is not None]
@@ -140,7 +140,7 @@ def _per_seed(
 def assess_findings(acc: dict[str, dict[str, float]], cfg: DemoConfig) -> list[Finding]:
     ers = er_table(acc, cfg)
     table = by_model_and_seed(acc)
-    mixed = {g.name: f"real-{cfg.mixed_real_per_class}+{g.name}" for g in cfg.generated_sets}
+    mixed = {g.name: mixed_model(cfg, g.name) for g in cfg.generated_sets}
     real_only = [m for m, data in models(cfg) if "generated" not in data]
 
     def mean_er(model: str, shifts: tuple[str, ...]):

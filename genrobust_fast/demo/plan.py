@@ -169,8 +169,13 @@ def models(cfg: DemoConfig) -> list[tuple[str, dict]]:
     each generated set. Real-only names start with `real-only` (the baseline fit selects them)."""
     mixed = cfg.mixed_real_per_class
     runs = [(f"real-only-{n}", {"real": n}) for n in sorted(cfg.real_per_class)]
-    runs += [(f"real-{mixed}+{g.name}", {"real": mixed, "generated": g.name}) for g in cfg.generated_sets]
+    runs += [(mixed_model(cfg, g.name), {"real": mixed, "generated": g.name}) for g in cfg.generated_sets]
     return runs
+
+
+def mixed_model(cfg: DemoConfig, generated_set: str) -> str:
+    """The model trained on the mixed real subset plus `generated_set`, e.g. real-50+base-templates."""
+    return f"real-{cfg.mixed_real_per_class}+{generated_set}"
 
 
 def run_name(model: str, seed: int) -> str:
