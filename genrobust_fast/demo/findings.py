@@ -8,7 +8,7 @@ baseline fit's noise are in it. Verdict: *reproduced* when the interval lies abo
 when it lies below, *inconclusive* when it holds 0.
 
     acc = {"real-only-30-s0": {"clean": 70.1, "sketch": 31.0, ...}, ...}
-    for f in assess_findings(acc, DemoConfig()): print(f.name, f.verdict, f.estimate, f.ci95)
+    for f in assess_findings(acc, cfg, er_table(acc, cfg)): print(f.name, f.verdict, f.estimate, f.ci95)
 """
 
 from __future__ import annotations
@@ -137,19 +137,29 @@ def _per_seed(cfg: DemoConfig, values_of_seed: Callable[[int], list[float | None
     return out
 
 
-def assess_findings(acc: dict[str, dict[str, float]], cfg: DemoConfig) -> list[Finding]:
-    ers = er_table(acc, cfg)
+def mean_over(ers: dict[str, float], shifts: tuple[str, ...]) -> float | None:
+    """Mean ER over `shifts`; None unless every one has a value (a seed without a line for one shift)."""
+    return float(np.mean([ers[s] for s in shifts])) if set(shifts) <= set(ers) else None
+
+
+def assess_findings(
+    acc: dict[str, dict[str, float]], cfg: DemoConfig, ers: dict[str, dict[int, dict[str, float]]]
+) -> list[Finding]:
+    """The findings from per-run accuracies and their er_table."""
     table = by_model_and_seed(acc)
     mixed = {g.name: mixed_model(cfg, g.name) for g in cfg.generated_sets}
     real_only = [m for m, data in models(cfg) if "generated" not in data]
 
+    def seed_mean(model: str, seed: int, shifts: tuple[str, ...]) -> float | None:
+        return mean_over(ers.get(model, {}).get(seed, {}), shifts)
+
     def mean_er(model: str, shifts: tuple[str, ...]):
-        return lambda seed: [ers.get(model, {}).get(seed, {}).get(s) for s in shifts]
+        return lambda seed: [seed_mean(model, seed, shifts)]
 
     def er_gap(better: str, worse: str, shifts: tuple[str, ...]):
         def values(seed):
-            a, b = ers.get(better, {}).get(seed, {}), ers.get(worse, {}).get(seed, {})
-            return [a[s] - b[s] for s in shifts if s in a and s in b]
+            a, b = seed_mean(better, seed, shifts), seed_mean(worse, seed, shifts)
+            return [] if a is None or b is None else [a - b]
 
         return values
 

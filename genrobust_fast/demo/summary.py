@@ -12,8 +12,18 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from .findings import CLEAN, GENERATED, HELD_OUT_SHIFTS, KNOWN_SHIFTS, assess_findings, er_table, mean_ci
-from .plan import DemoConfig, Layout, model_of_run, models
+from .findings import (
+    CLEAN,
+    GENERATED,
+    HELD_OUT_SHIFTS,
+    KNOWN_SHIFTS,
+    assess_findings,
+    by_model_and_seed,
+    er_table,
+    mean_ci,
+    mean_over,
+)
+from .plan import DemoConfig, Layout, models
 from .shifts import TEST_SHIFTS
 
 BENCH_PREFIX = "fmnist-"
@@ -38,27 +48,26 @@ def _stats(per_seed: dict[int, float]) -> dict[str, Any]:
     }
 
 
-def model_stats(acc: dict[str, dict[str, float]], cfg: DemoConfig) -> dict[str, dict[str, Any]]:
-    ers = er_table(acc, cfg)
+def model_stats(
+    acc: dict[str, dict[str, float]], cfg: DemoConfig, ers: dict[str, dict[int, dict[str, float]]]
+) -> dict[str, dict[str, Any]]:
+    """Per model: accuracy and ER per benchmark as mean, 95 % interval and per-seed values."""
+    table = by_model_and_seed(acc)
     out: dict[str, dict[str, Any]] = {}
     for model, data in models(cfg):
-        runs = {model_of_run(r)[1]: benches for r, benches in acc.items() if model_of_run(r)[0] == model}
+        runs = table.get(model)
         if not runs:
             continue
         benches = [CLEAN, *TEST_SHIFTS] + ([GENERATED] if "generated" not in data else [])
         er = ers.get(model, {})
-        known = {
-            s: sum(v[k] for k in KNOWN_SHIFTS) / len(KNOWN_SHIFTS)
-            for s, v in er.items()
-            if set(KNOWN_SHIFTS) <= set(v)
-        }
+        known = {s: mean_over(v, KNOWN_SHIFTS) for s, v in er.items()}
         out[model] = {
             "training_data": data,
             "accuracy": {b: _stats({s: r[b] for s, r in runs.items() if b in r}) for b in benches},
             "effective_robustness": {
                 sh: _stats({s: v[sh] for s, v in er.items() if sh in v}) for sh in TEST_SHIFTS
             },
-            "mean_effective_robustness_known": _stats(known),
+            "mean_effective_robustness_known": _stats({s: v for s, v in known.items() if v is not None}),
         }
     return out
 
@@ -68,8 +77,9 @@ def summarize(lay: Layout, cfg: DemoConfig, timings: dict[str, float]) -> dict[s
     from ..evaluation.results import read_results
 
     acc = accuracies(read_results(lay.results / "results.jsonl"))
-    findings = assess_findings(acc, cfg)
-    stats = model_stats(acc, cfg)
+    ers = er_table(acc, cfg)
+    findings = assess_findings(acc, cfg, ers)
+    stats = model_stats(acc, cfg, ers)
     data = {
         "findings": [f.to_json() for f in findings],
         "models": stats,

@@ -43,7 +43,7 @@ def finetune_generator(cfg: FinetuneConfig) -> Path:
         log.info("%s already holds this finetuning job's result; nothing to do", out)
         return out
     _claim_output(out, work, cfg)
-    run = _Run.start(cfg, work)
+    run = _Run(cfg, work)
     losses: list[float] = []
     started, first_step = time.perf_counter(), run.step
     while run.step < cfg.steps:
@@ -62,8 +62,7 @@ def finetune_generator(cfg: FinetuneConfig) -> Path:
 class _Run:
     """The state of one finetuning run: frozen parts, the UNet with its optimizer and EMA, the data."""
 
-    @classmethod
-    def start(cls, cfg: FinetuneConfig, work: Path) -> _Run:
+    def __init__(self, cfg: FinetuneConfig, work: Path):
         """Load the model and data, check them, and restore the last checkpoint if there is one."""
         import torch
         from diffusers import DDPMScheduler
@@ -73,37 +72,35 @@ class _Run:
 
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
-        run = cls()
-        run.cfg, run.device = cfg, resolve_device(cfg.device)
-        run.autocast_dtype = _autocast_dtype(cfg.precision, run.device)
-        run.comps = comps = load_components(cfg.model)
-        run.base_hash = comps.weights_hash()
+        self.cfg, self.device = cfg, resolve_device(cfg.device)
+        self.autocast_dtype = _autocast_dtype(cfg.precision, self.device)
+        self.comps = comps = load_components(cfg.model)
+        self.base_hash = comps.weights_hash()
         if comps.text_encoder is None:
             raise ConfigError(
                 f"model {cfg.model!r} has no text encoder; finetuning needs a text-to-image model"
             )
-        run.data = CaptionedImages.scan(cfg.real)
+        self.data = CaptionedImages.scan(cfg.real)
         resolution = cfg.resolution or comps.default_size[0]
         if resolution % comps.vae_scale_factor:
             raise ConfigError(
                 f"resolution {resolution} is not a multiple of the VAE's factor {comps.vae_scale_factor}"
             )
-        comps.to(device=run.device)
+        comps.to(device=self.device)
         for module in (comps.vae, comps.text_encoder):
             module.requires_grad_(False).eval()
-        run.unet = comps.unet.train()
-        run.noise_scheduler = DDPMScheduler.from_config(comps.scheduler.config)
-        run.texts = _TextEmbeddings(comps, run.device)
-        run.latents_of = _LatentSource(comps, run.data, resolution, run.device, cached=cfg.cache_latents)
-        run.optimizer = torch.optim.AdamW(run.unet.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        run.ema = (
-            {k: p.detach().clone() for k, p in run.unet.named_parameters()} if cfg.ema_decay > 0 else None
+        self.unet = comps.unet.train()
+        self.noise_scheduler = DDPMScheduler.from_config(comps.scheduler.config)
+        self.texts = _TextEmbeddings(comps, self.device)
+        self.latents_of = _LatentSource(comps, self.data, resolution, self.device, cached=cfg.cache_latents)
+        self.optimizer = torch.optim.AdamW(self.unet.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.ema = (
+            {k: p.detach().clone() for k, p in self.unet.named_parameters()} if cfg.ema_decay > 0 else None
         )
-        run.step = load_state(work, run.unet, run.ema, run.optimizer)
-        if run.step:
-            log.info("resuming at step %d of %d from %s", run.step, cfg.steps, work)
-        run.order = _BatchOrder(len(run.data), cfg.batch_size, cfg.seed)
-        return run
+        self.step = load_state(work, self.unet, self.ema, self.optimizer)
+        if self.step:
+            log.info("resuming at step %d of %d from %s", self.step, cfg.steps, work)
+        self.order = _BatchOrder(len(self.data), cfg.batch_size, cfg.seed)
 
     def captions(self, indices, pick) -> list[str]:
         """Each image's own caption or a drawn template; empty (unconditional) at the dropout rate."""

@@ -70,7 +70,8 @@ def test_er_is_measured_against_the_same_seeds_real_only_line():
 
 
 def test_findings_estimates_intervals_and_verdicts():
-    found = {f.name[:12]: f for f in assess_findings(accuracies(), CFG)}
+    acc = accuracies()
+    found = {f.name[:12]: f for f in assess_findings(acc, CFG, er_table(acc, CFG))}
     a1, a2 = found["a: real + ge"], found["a: diverse t"]
     b, c, held = found["b: base gene"], found["c: real-only"], found["held out: a "]
     assert a1.estimate == pytest.approx(10.0) and a1.verdict == "reproduced"
@@ -123,3 +124,17 @@ def test_summary_writes_findings_models_seeds_and_machine(tmp_path):
     assert (lay.report / "demo_findings.png").stat().st_size > 0
     text = summary["text"]
     assert "81.0±2.5" in text and "not reproduced" in text and "pixelated*" in text
+
+
+def test_a_seed_without_a_line_for_one_shift_is_left_out_of_the_mean_over_shifts():
+    acc = accuracies()
+    for run, benches in acc.items():
+        if run.startswith("real-only-") and run.endswith("-s2"):
+            del benches["sketch"]  # seed 2 has no sketch line now
+    ers = er_table(acc, CFG)
+    assert "sketch" not in ers["real-100+base-templates"][2]
+    found = {f.name[:12]: f for f in assess_findings(acc, CFG, er_table(acc, CFG))}
+    assert found["a: real + ge"].per_seed == pytest.approx({0: 9.0, 1: 10.0})
+    assert found["held out: a "].per_seed == pytest.approx(
+        {0: -5.0, 1: -4.0, 2: -6.0}
+    )  # pixelated has its line
