@@ -1,7 +1,7 @@
 """Our generation job vs diffusers (prints JSON).
 Runs `genrobust bench generate`; arguments pass through.
 
-python benchmarks/bench_generate.py --model tiny --images 128 --steps 20 --batch 8
+python benchmarks/bench_generate.py --model tiny --images 96 --steps 20 --batch 8
 """
 
 import sys

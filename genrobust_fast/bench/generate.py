@@ -1,7 +1,7 @@
 """Our generation job vs diffusers' StableDiffusionPipeline writing the same JPEG files, and vs the UNet
 bound.
 
-    result = run_generate_benchmark(model="tiny", images=128, steps=20, batch=8)
+    result = run_generate_benchmark(model="tiny", images=96, steps=20, batch=8)
     result["speedup_vs_diffusers"], result["overhead_vs_unet_bound"]
 
 Correctness first: the first batch from both sides must agree within 1/255 per pixel (torch fp32; 2/255
@@ -128,7 +128,7 @@ def _unet_bound(pipe, cfg, n_images: int) -> float:
 
 def run_generate_benchmark(
     model: str = "tiny",
-    images: int = 128,
+    images: int = 96,
     steps: int = 20,
     batch: int = 8,
     scheduler: str = "pndm",
@@ -140,7 +140,7 @@ def run_generate_benchmark(
     out_dir: str | None = None,
     quick: bool = False,
     engine_dir: str = "engines",
-    rounds: int = 3,
+    rounds: int = 5,
 ) -> dict[str, Any]:
     from ..generation.config import GenerateConfig
     from ..generation.job import create_pipeline, run_job
