@@ -82,7 +82,7 @@ def test_only_the_unet_session_spins_between_calls(ort_runners):
         options = ort_runners.sessions[name].get_session_options()
         try:
             return options.get_session_config_entry("session.intra_op.allow_spinning") != "0"
-        except Exception:  # not set: ONNX Runtime's default, spinning
+        except RuntimeError:  # not set: ONNX Runtime's default, spinning
             return True
 
     assert spins("unet")
