@@ -59,13 +59,15 @@ demo: install fashion-mnist
 demo-generator: install fashion-mnist
 	$(PY) scripts/train_demo_generator.py
 
-# Lint and format checks first (ruff and its rule set are pinned in pyproject.toml), then the suite.
+# Lint and format checks first (ruff and its rule set are pinned in pyproject.toml), then the suite on one
+# pytest-xdist worker per core (at most 4): many tests wait on subprocesses or run one torch thread, so
+# on 2 cores this halves the time; the long tests are collected first (tests/conftest.py).
 LINTED := genrobust_fast tests benchmarks scripts
 
 test: install fashion-mnist
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider -n auto --maxprocesses 4 tests
 
 # Every benchmark (correctness first, then ratios against the plain alternative); JSON in bench-all.json.
 bench: install

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from genrobust_fast.cli.main import cli
@@ -19,6 +20,7 @@ def _class_images(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
+@pytest.mark.slow
 def test_quick_demo_runs_every_step_and_reruns_as_a_no_op(tmp_path, write_idx):
     rng = np.random.default_rng(0)
     fmnist = tmp_path / "fmnist"

@@ -103,6 +103,7 @@ def test_shipped_generators_load_small_and_fp32():
     assert finetuned["base_weights_hash"] == load_components(SHIPPED_DIR).weights_hash()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHIPPED_DIR / "model_index.json").is_file(), reason="demo generator not trained yet")
 def test_the_shipped_generator_draws_the_rendition_its_prompt_names():
     from genrobust_fast.demo.generator_check import rendition_check

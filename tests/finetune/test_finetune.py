@@ -80,6 +80,7 @@ def test_cached_latents_give_the_same_training_as_per_batch_encoding(tmp_path, r
         torch.testing.assert_close(ua[key], ub[key], atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, real, run_killed, caplog):
     steps, killed_at = 8, 3
     killed_out = tmp_path / "killed"

@@ -76,6 +76,7 @@ def reference(tmp_path_factory, classes, one_thread, files_of):
 
 
 # Each point once, mid-batch for both formats (a subprocess per kill is the slow part of these tests).
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "fmt,point",
     [("imagefolder", "decode"), ("imagefolder", "commit"), ("webdataset", "commit"), ("webdataset", "torn")],

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from genrobust_fast.cli.main import cli
@@ -26,6 +27,7 @@ def _files(root: Path) -> dict[str, bytes]:
     }
 
 
+@pytest.mark.slow
 def test_two_ranks_write_the_files_of_one_process(tmp_path, monkeypatch):
     classes = tmp_path / "classes.tsv"
     classes.write_text("n01440764\ttench\nn01443537\tgoldfish\n")

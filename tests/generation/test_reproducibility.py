@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -37,6 +38,7 @@ def records(root: Path) -> dict[str, dict]:
     return {Path(r["file"]).name: r for r in map(json.loads, lines)}
 
 
+@pytest.mark.slow
 def test_other_batch_threads_and_isa_stay_within_the_stated_bound(tmp_path):
     classes = tmp_path / "classes.tsv"
     classes.write_text("n01440764\ttench\nn01443537\tgoldfish\n")

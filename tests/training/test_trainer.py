@@ -161,6 +161,7 @@ def test_resume_after_max_steps_gives_the_weights_of_an_uninterrupted_run(trees,
     _assert_same_weights(uninterrupted, tmp_path / "split", compare_losses=False)
 
 
+@pytest.mark.slow
 def test_kill_and_resume_gives_the_weights_of_an_uninterrupted_run(trees, uninterrupted, tmp_path):
     real, gen = trees
     out = tmp_path / "killed"
@@ -222,6 +223,7 @@ def test_kill_and_resume_gives_the_weights_of_an_uninterrupted_run(trees, uninte
     _assert_same_weights(uninterrupted, out)
 
 
+@pytest.mark.slow
 def test_two_cpu_ranks_on_gloo_exit_cleanly(trees, tmp_path):
     real, gen = trees
     out = tmp_path / "ddp"
