@@ -90,6 +90,11 @@ from .options import config_option, json_option
     help="Smallest random-resized-crop area, as a fraction of the image [0.08, the ImageNet recipe].",
 )
 @click.option(
+    "--channels-last/--no-channels-last",
+    default=None,
+    help="Feed batches in NHWC memory layout (faster convolutions).  [default: on]",
+)
+@click.option(
     "--deepspeed-config",
     type=click.Path(dir_okay=False),
     default=None,

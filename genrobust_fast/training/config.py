@@ -68,6 +68,9 @@ class TrainConfig:
     # Smallest crop area (fraction of the image) of random-resized-crop: 0.08 is the ImageNet recipe;
     # small, centred images (the demo's 28-pixel garments) learn faster with larger crops.
     crop_scale: float = 0.08
+    # NHWC batches: the layout oneDNN's (CPU) and cuDNN's convolutions are fastest in. Measured 1.3x
+    # training throughput for the demo's cifar_resnet8 on 2 CPU cores.
+    channels_last: bool = True
     deepspeed_config: str | None = None
     precision: str = "auto"
     device: str = "auto"
