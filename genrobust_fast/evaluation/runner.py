@@ -136,14 +136,14 @@ def _tasks(
     return tasks
 
 
-def _image_batches(dataset: ImageListDataset, key: str, nbytes: int, options: EvalOptions, device):
+def _image_batches(dataset: ImageListDataset, key: str | None, options: EvalOptions, device):
     """(images, positions) batches in file order: decoded by a DataLoader, or, for a set evaluated
-    before in this process and small enough to keep, from the decoded cache."""
+    before in this process, from the decoded cache (`key`: None for a set too large to keep)."""
     import torch
 
     from .decoded_cache import DECODED
 
-    cached = DECODED.get(key)
+    cached = None if key is None else DECODED.get(key)
     if cached is not None:
         for start in range(0, len(cached), options.batch_size):
             stop = min(start + options.batch_size, len(cached))
@@ -156,7 +156,7 @@ def _image_batches(dataset: ImageListDataset, key: str, nbytes: int, options: Ev
         num_workers=options.num_workers,
         pin_memory=device.type == "cuda",
     )
-    keep = [] if DECODED.fits(nbytes) else None
+    keep = None if key is None else []
     for images, positions in loader:
         if keep is not None:
             keep.append(images)
@@ -176,17 +176,19 @@ def _run_model(
 ) -> None:
     import torch
 
-    from .decoded_cache import cache_key
+    from .decoded_cache import DECODED, cache_key
 
     dataset = ImageListDataset(data.paths, build_transform(model, spec), border_crop)
-    key = cache_key(data.paths, (dataclasses.astuple(model.preprocessing), spec.resize), border_crop)
     nbytes = len(dataset) * 3 * model.preprocessing.crop**2 * 4  # float32 (3, crop, crop) each
+    key = None  # too large to keep: not even worth a stat of every file
+    if DECODED.fits(nbytes):
+        key = cache_key(data.paths, (dataclasses.astuple(model.preprocessing), spec.resize), border_crop)
     # NHWC: the layout oneDNN's and cuDNN's convolutions are fastest in (1.8x for the demo's classifier
     # on a 2-core CPU); a model without convolutions computes the same either way.
     layout = torch.channels_last
     module = model.module.to(device, memory_format=layout).eval()
     with torch.inference_mode():
-        for images, positions in _image_batches(dataset, key, nbytes, options, device):
+        for images, positions in _image_batches(dataset, key, options, device):
             images = images.to(device, non_blocking=True, memory_format=layout)
             logits = module(images)
             if options.tta == "flip":

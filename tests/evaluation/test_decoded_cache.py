@@ -54,3 +54,15 @@ def test_the_cache_keeps_at_most_its_budget_dropping_the_least_recently_used():
     assert cache.get("b") is None and cache.get("a") is a and cache.get("c") is c
     cache.put("big", torch.zeros(300))  # over the whole budget: never kept
     assert cache.get("big") is None and cache.get("a") is a
+
+
+def test_a_set_over_the_budget_streams_from_disk_every_time(tmp_path, mobilenet, photos, monkeypatch):
+    from genrobust_fast.evaluation import decoded_cache
+
+    monkeypatch.setattr(decoded_cache, "DECODED", DecodedCache(budget_bytes=3 * 224 * 224 * 4))  # < 3 images
+    root = wnid_tree(tmp_path / "val", {k: [v] for k, v in photos.items()})
+    request = [BenchmarkRequest(get_benchmark("imagenet-val"), root)]
+    decoded = _decodes(monkeypatch)
+    for run in ("out1", "out2"):
+        evaluate(mobilenet, request, tmp_path / run, FAST)
+    assert sorted(decoded) == [0, 0, 1, 1, 2, 2]
