@@ -61,7 +61,7 @@ demo-generator: install fashion-mnist
 
 # Lint and format checks first (ruff and its rule set are pinned in pyproject.toml), then the suite on one
 # pytest-xdist worker per core (at most 4): many tests wait on subprocesses or run one torch thread, so
-# on 2 cores this halves the time; the long tests are collected first (tests/conftest.py).
+# on 2 cores this halves the time. (Collecting the `slow` tests first was measured: slower.)
 LINTED := genrobust_fast tests benchmarks scripts
 
 test: install fashion-mnist

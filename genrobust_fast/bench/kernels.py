@@ -39,7 +39,11 @@ QUICK = {
     "topk": {"refs": 5_000, "queries": 200, "k": 5, "ref_queries": 50},
 }
 TARGETS = {
-    "crop_resize_normalize": {"vs_torch_best": 5.0, "vs_reference": 10.0, "native_vs_memcpy_bandwidth": 0.5},
+    "crop_resize_normalize": {
+        "vs_torch_best": 5.0,
+        "vs_reference": 10.0,
+        "native_vs_memcpy_fresh_bandwidth": 0.5,
+    },
     "to_uint8": {"vs_numpy": 3.0, "vs_torch": 2.0},
     "hamming_topk": {"vs_numpy": 10.0},
 }
@@ -167,12 +171,13 @@ def bench_crop_resize_normalize(cfg: dict, threads: int, repeats: int) -> dict[s
             "vs_reference": round(times["reference"] / times["native"], 2),
             # Like for like: both write a fresh output (and pay its page faults, which vary with the OS's
             # huge pages), or both write memory that is already mapped.
-            "native_vs_memcpy_bandwidth": round(gbs["native"] / gbs["memcpy_fresh"], 3),
+            "native_vs_memcpy_fresh_bandwidth": round(gbs["native"] / gbs["memcpy_fresh"], 3),
             "native_into_buffer_vs_memcpy_bandwidth": round(
                 gbs["native_into_buffer"] / gbs["memcpy_output"], 3
             ),
-            # What earlier releases reported as native_vs_memcpy: a fresh output against mapped memory.
-            "native_vs_memcpy_into_mapped_bandwidth": round(gbs["native"] / gbs["memcpy_output"], 3),
+            # As earlier releases reported it: a fresh output against a copy into mapped memory (swings
+            # with the page faults only one side pays; kept for comparison, not a target).
+            "native_vs_memcpy_bandwidth": round(gbs["native"] / gbs["memcpy_output"], 3),
         },
         "gb_per_s": gbs,
     }

@@ -37,16 +37,18 @@ def dali_unavailable_reason() -> str | None:
     return None
 
 
-def _torchvision_resize_and_centre_crop(images, short_side: int, crop: tuple[int, int]):
+def _torchvision_resize_and_centre_crop(images, hwc, short_side: int, crop: tuple[int, int]):
     """DALI nodes for torchvision's Resize(short_side) + CenterCrop(crop), pixel for pixel in geometry:
     the long side is truncated (int(short_side * long / short)) and the crop's offset is round-half-to-
     even of (extent - crop) / 2, as Python's round() in CenterCrop. DALI's own resize_shorter and centred
     crop round both the other way on some sizes, which shifted small crops by a pixel (mean difference
-    0.17-0.34 in normalized units at 32-64 px). Returns (resized images, crop arguments)."""
+    0.17-0.34 in normalized units at 32-64 px). `hwc`: each image's shape, read on the CPU from the
+    encoded bytes (fn.peek_image_shape), so the arithmetic never waits on a GPU decoder's output.
+    Returns (resized images, crop arguments)."""
     from nvidia.dali import fn, types
     from nvidia.dali import math as dmath
 
-    shape = fn.cast(images.shape(), dtype=types.FLOAT)  # H, W, C of each decoded image
+    shape = fn.cast(hwc, dtype=types.FLOAT)
     height, width = shape[0], shape[1]
     short = dmath.min(height, width)
     new_h, new_w = dmath.floor(short_side * height / short), dmath.floor(short_side * width / short)
@@ -155,7 +157,9 @@ class DaliLoader:
                 crop = {}
             else:
                 images = fn.decoders.image(encoded, device=decode_device, output_type=types.RGB)
-                images, crop = _torchvision_resize_and_centre_crop(images, self.eval_resize, (h, w))
+                images, crop = _torchvision_resize_and_centre_crop(
+                    images, fn.peek_image_shape(encoded), self.eval_resize, (h, w)
+                )
                 mirror = 0
             images = fn.crop_mirror_normalize(
                 images,

@@ -136,9 +136,12 @@ def _tasks(
     return tasks
 
 
-def _image_batches(dataset: ImageListDataset, key: str | None, options: EvalOptions, device):
+def _image_batches(
+    dataset: ImageListDataset, key: str | None, shape: tuple[int, ...], options: EvalOptions, device
+):
     """(images, positions) batches in file order: decoded by a DataLoader, or, for a set evaluated
-    before in this process, from the decoded cache (`key`: None for a set too large to keep)."""
+    before in this process, from the decoded cache (`key`: None for a set too large to keep; `shape`:
+    one image's preprocessed shape)."""
     import torch
 
     from .decoded_cache import DECODED
@@ -156,13 +159,15 @@ def _image_batches(dataset: ImageListDataset, key: str | None, options: EvalOpti
         num_workers=options.num_workers,
         pin_memory=device.type == "cuda",
     )
-    keep = None if key is None else []
+    # Copied into one tensor as they come: holding the loader's own batches would keep every worker's
+    # shared-memory block (and its file descriptor) alive until the end.
+    keep = None if key is None else torch.empty((len(dataset), *shape))
     for images, positions in loader:
         if keep is not None:
-            keep.append(images)
+            keep[positions] = images
         yield images, positions
-    if keep:
-        DECODED.put(key, torch.cat(keep))
+    if keep is not None:
+        DECODED.put(key, keep)
 
 
 def _run_model(
@@ -179,23 +184,27 @@ def _run_model(
     from .decoded_cache import DECODED, cache_key
 
     dataset = ImageListDataset(data.paths, build_transform(model, spec), border_crop)
-    nbytes = len(dataset) * 3 * model.preprocessing.crop**2 * 4  # float32 (3, crop, crop) each
+    shape = (3, model.preprocessing.crop, model.preprocessing.crop)
     key = None  # too large to keep: not even worth a stat of every file
-    if DECODED.fits(nbytes):
+    if DECODED.fits(len(dataset) * 4 * shape[0] * shape[1] * shape[2]):  # float32
         key = cache_key(data.paths, (dataclasses.astuple(model.preprocessing), spec.resize), border_crop)
     # NHWC: the layout oneDNN's and cuDNN's convolutions are fastest in (1.8x for the demo's classifier
     # on a 2-core CPU); a model without convolutions computes the same either way.
+    # The caller's model is put back in the default layout afterwards (safetensors and DeepSpeed need it).
     layout = torch.channels_last
     module = model.module.to(device, memory_format=layout).eval()
-    with torch.inference_mode():
-        for images, positions in _image_batches(dataset, key, options, device):
-            images = images.to(device, non_blocking=True, memory_format=layout)
-            logits = module(images)
-            if options.tta == "flip":
-                logits = (logits + module(torch.flip(images, dims=[3]))) / 2
-            logits = logits.float().cpu()
-            for task in tasks:
-                task.update(logits, positions.numpy())
+    try:
+        with torch.inference_mode():
+            for images, positions in _image_batches(dataset, key, shape, options, device):
+                images = images.to(device, non_blocking=True, memory_format=layout)
+                logits = module(images)
+                if options.tta == "flip":
+                    logits = (logits + module(torch.flip(images, dims=[3]))) / 2
+                logits = logits.float().cpu()
+                for task in tasks:
+                    task.update(logits, positions.numpy())
+    finally:
+        module.to(memory_format=torch.contiguous_format)
 
 
 def _row(

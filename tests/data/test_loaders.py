@@ -77,13 +77,19 @@ def test_dali_and_torch_agree_on_evaluation_preprocessing(tables):
     assert torch.allclose(x_t.std(dim=(0, 2, 3)), x_d.std(dim=(0, 2, 3)), atol=0.05)
 
 
-@pytest.mark.parametrize("source,out", [(64, 32), (100, 36), (70, 48)])
-def test_dali_evaluation_batches_are_torchvisions_resize_and_centre_crop(tmp_path, source, out):
+@pytest.mark.parametrize("source,out,wide", [(64, 32, 1.0), (100, 36, 1.0), (70, 48, 1.37)])
+def test_dali_evaluation_batches_are_torchvisions_resize_and_centre_crop(tmp_path, source, out, wide):
     # Sizes whose crop offsets fall on .5 (37-32, 41-36): torchvision rounds them half to even. Off by a
-    # pixel, the mean difference was 0.17-0.34; the resampling filters alone differ by ~0.003.
+    # pixel, the mean difference was 0.17-0.34; the resampling filters alone differ by ~0.003. A wide
+    # image checks the long side too (truncated by torchvision: 55 * 95 / 70 -> 74).
+    from PIL import Image
+
     from genrobust_fast.bench.loader import check_parity, make_generated_jpegs
 
     root = make_generated_jpegs(tmp_path / "set", 8, source, classes=2, seed=1, noise=0.0)
+    for path in root.glob("class*/*.jpg"):
+        with Image.open(path) as img:
+            img.resize((round(source * wide), source), Image.BICUBIC).save(path, quality=90)
     assert check_parity(root, out, threads=1, kinds=["dali"])["dali"]["mean_abs_diff"] < 0.01
 
 

@@ -59,7 +59,7 @@ def test_the_cache_keeps_at_most_its_budget_dropping_the_least_recently_used():
 def test_a_set_over_the_budget_streams_from_disk_every_time(tmp_path, mobilenet, photos, monkeypatch):
     from genrobust_fast.evaluation import decoded_cache
 
-    monkeypatch.setattr(decoded_cache, "DECODED", DecodedCache(budget_bytes=3 * 224 * 224 * 4))  # < 3 images
+    monkeypatch.setattr(decoded_cache, "DECODED", DecodedCache(budget_bytes=3 * 224 * 224 * 4))  # one image
     root = wnid_tree(tmp_path / "val", {k: [v] for k, v in photos.items()})
     request = [BenchmarkRequest(get_benchmark("imagenet-val"), root)]
     decoded = _decodes(monkeypatch)

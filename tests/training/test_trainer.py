@@ -161,12 +161,27 @@ def test_resume_after_max_steps_gives_the_weights_of_an_uninterrupted_run(trees,
     _assert_same_weights(uninterrupted, tmp_path / "split", compare_losses=False)
 
 
-def test_nhwc_batches_train_what_nchw_batches_do_within_float_error(trees, tmp_path):
+def test_nhwc_batches_train_what_nchw_batches_do_within_float_error(trees, tmp_path, monkeypatch):
     # The layout changes which kernels run (so the last bits), never the arithmetic: one step apart, the
     # weights agree to float error (later steps amplify it: resnet18's BatchNorm sees 4 values at 1x1).
+    import genrobust_fast.classifiers as classifiers
+
+    seen = []
+    create = classifiers.create_classifier
+
+    def recording(*args, **kwargs):  # the layout each batch reaches the model in
+        model = create(*args, **kwargs)
+        model.register_forward_pre_hook(
+            lambda _, inputs: seen.append(inputs[0].is_contiguous(memory_format=torch.channels_last))
+        )
+        return model
+
+    monkeypatch.setattr(classifiers, "create_classifier", recording)
     runs = {}
     for layout, channels_last in (("nhwc", True), ("nchw", False)):
+        seen.clear()
         train(_config(trees, tmp_path / layout, max_steps=1, channels_last=channels_last))
+        assert seen == [channels_last]
         runs[layout] = load_file(str(tmp_path / layout / "model.safetensors"))
     for key, value in runs["nhwc"].items():
         torch.testing.assert_close(value, runs["nchw"][key], rtol=1e-3, atol=1e-3)
