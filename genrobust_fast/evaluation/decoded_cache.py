@@ -22,11 +22,12 @@ from typing import Any
 BUDGET_BYTES = 512 * 2**20
 
 
-def _stat_path(path: str) -> str:
-    """The file to stat: a "<tar>#<member>" entry's tar."""
+def tar_member(path: str) -> tuple[str, str] | None:
+    """(tar, member) for a "<tar>#<member>" entry of a WebDataset set; None for a plain file."""
     if "#" in path and not os.path.exists(path):
-        return path.split("#", 1)[0]
-    return path
+        tar_path, member = path.split("#", 1)
+        return tar_path, member
+    return None
 
 
 def cache_key(paths: Sequence[str], transform: Any, border_crop: int) -> str:
@@ -34,8 +35,10 @@ def cache_key(paths: Sequence[str], transform: Any, border_crop: int) -> str:
     digest = hashlib.sha256(repr((transform, border_crop)).encode())
     stats: dict[str, os.stat_result] = {}
     for path in paths:
-        on_disk = _stat_path(path)
-        st = stats.get(on_disk) or stats.setdefault(on_disk, os.stat(on_disk))
+        on_disk = (tar_member(path) or (path,))[0]  # a tar's members share its stat
+        if on_disk not in stats:
+            stats[on_disk] = os.stat(on_disk)
+        st = stats[on_disk]
         digest.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
-import os
 import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 
 from ..devices import resolve_device
 from ..errors import InputError
+from .decoded_cache import tar_member
 from .layouts import BenchmarkData, read_benchmark
 from .metrics import accuracy_block, group_accuracy, mean_corruption_error
 from .models import EvalModel
@@ -69,8 +69,9 @@ class ImageListDataset:
     def _open(self, path: str):
         from PIL import Image
 
-        if "#" in path and not os.path.exists(path):
-            tar_path, member = path.split("#", 1)
+        entry = tar_member(path)
+        if entry is not None:
+            tar_path, member = entry
             if tar_path not in self._tars:
                 # Kept open for the life of the worker: reopening a shard per image is slow.
                 self._tars[tar_path] = tarfile.open(tar_path)  # noqa: SIM115
