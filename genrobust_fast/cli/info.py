@@ -12,7 +12,8 @@ from .options import json_option
 @click.command()
 @json_option
 def info(as_json: bool) -> None:
-    """Show library versions (or why each is missing), CPU/GPU, and which kernels are in use.
+    """Show library versions (or why each is missing), whether they match the lock, CPU/GPU, and which
+    kernels are in use. Paste its output into a bug report.
 
     \b
     Example:
@@ -20,8 +21,17 @@ def info(as_json: bool) -> None:
     """
     from ..bench.machine import machine_info
     from ..environment import environment_report
+    from ..lockfile import compare_with_lock
 
     report = environment_report()
+    lock = compare_with_lock()
+    report["lock"] = {
+        "files": lock.lock_files,
+        "matches": lock.matches,
+        "summary": lock.summary(),
+        "different": [{"name": n, "installed": have, "locked": want} for n, have, want in lock.different],
+        "missing": lock.missing,
+    }
     report["machine"] = machine = machine_info()
     if as_json:
         click.echo(json.dumps(report, indent=2))
@@ -33,6 +43,7 @@ def info(as_json: bool) -> None:
             click.echo(f"  {name:<13} {status['version']}")
         else:
             click.echo(f"  {name:<13} missing: {status['reason']}  (fix: {status['fix']})")
+    click.echo(f"lock:           {lock.summary()}")
     devices = report["devices"]
     click.echo(f"device:         cpu {devices['cpu']}; cuda {'yes' if devices['cuda'] else 'no'}")
     for gpu in devices.get("gpus", []):

@@ -244,7 +244,7 @@ def _row(
         "metrics": metrics,
         "code_version": code_version(),
         "device": device,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
 
 

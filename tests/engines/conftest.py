@@ -50,7 +50,7 @@ def fake_gpu(monkeypatch):
     sm90 GPU (only what selection and the TensorRT code ask; nothing is allocated on it)."""
     import sys
 
-    import fake_tensorrt
+    from tests.engines import fake_tensorrt
 
     def install(major: int = 10, **kwargs):
         trt = fake_tensorrt.make(major, **kwargs)

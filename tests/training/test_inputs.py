@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from data.trees import CLASSES, generated_set, real_tree
 
 from genrobust_fast.cli.main import cli
 from genrobust_fast.errors import InputError
 from genrobust_fast.training import TrainConfig
 from genrobust_fast.training.data_setup import prepare_data
+from tests.data.trees import CLASSES, generated_set, real_tree
 
 REPO = Path(__file__).resolve().parents[2]
 SHARD = "shards/shard-00000-of-00001.tar"

@@ -5,11 +5,11 @@ import json
 import logging
 
 from click.testing import CliRunner
-from data.trees import CLASSES, age_tree, real_tree
 
 from genrobust_fast.classifiers import load_classifier
 from genrobust_fast.cli.main import cli
 from genrobust_fast.data.sources import NO_PROVENANCE
+from tests.data.trees import CLASSES, age_tree, real_tree
 
 
 def _train(*args):

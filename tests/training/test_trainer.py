@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-from data.trees import CLASSES, age_tree, generated_set, real_tree
 from safetensors.torch import load_file
 
 from genrobust_fast.classifiers import load_classifier
 from genrobust_fast.errors import JobConflictError
 from genrobust_fast.training import TrainConfig, train
+from tests.data.trees import CLASSES, age_tree, generated_set, real_tree
 
 REPO = Path(__file__).resolve().parents[2]
 LOADER = os.environ.get("GENROBUST_TEST_LOADER", "torch")
