@@ -10,6 +10,8 @@ config is written next to every output with `write_resolved_config`.
 from __future__ import annotations
 
 import dataclasses
+import math
+import reprlib
 import types
 import typing
 from collections.abc import Mapping
@@ -29,7 +31,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist; pass an existing YAML file to --config")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not UTF-8 text ({exc}); save it as UTF-8") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
@@ -56,6 +60,8 @@ def config_from_dict(cls: type[T], data: Mapping[str, Any], *, source: str = "co
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):  # YAML .nan/.inf, click's "nan"/"inf"
+        raise ConfigError(f"{where}: {value} is not a finite number; give a finite value")
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if dataclasses.is_dataclass(hint) and isinstance(value, Mapping):
@@ -70,7 +76,7 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
                 return _coerce(arg, value, where)
             except ConfigError:
                 continue
-        raise ConfigError(f"{where}: value {value!r} does not match {hint}")
+        raise ConfigError(f"{where}: value {_shown(value)} does not match {hint}")
     if origin in (tuple, list) and isinstance(value, (list, tuple)):
         item = args[0] if args else Any
         items = [_coerce(item, v, where) for v in value]
@@ -80,8 +86,42 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if hint in (int, str, bool, float) and (
         not isinstance(value, hint) or (hint is int and isinstance(value, bool))
     ):
-        raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r} ({type(value).__name__})")
+        raise ConfigError(f"{where}: expected {hint.__name__}, got {_shown(value)} ({type(value).__name__})")
     return value
+
+
+def check_range(name: str, value: Any, interval: str, hint: str = "") -> None:
+    """ConfigError unless `value` is a finite number in `interval`, written as in maths: "(0, 1]",
+    "[0, inf)". NaN fails every comparison, so a check written `if lr <= 0: raise` lets it through; every
+    numeric option is checked here instead.
+
+    Example:
+        check_range("lr", cfg.lr, "(0, inf)", "the peak learning rate")
+    """
+    low, high = (float(end) for end in interval[1:-1].split(","))
+    ok = (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (low < value if interval[0] == "(" else low <= value)
+        and (value < high if interval[-1] == ")" else value <= high)
+    )
+    if not ok:
+        note = f" ({hint})" if hint else ""
+        raise ConfigError(
+            f"{name}={_shown(value)} is out of range; expected a finite value in {interval}{note}"
+        )
+
+
+_SHORT_REPR = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxlist, _SHORT_REPR.maxdict = 2, 4, 4
+
+
+def _shown(value: Any) -> str:
+    """A bounded repr (at most ~200 characters, built without walking all of `value`): a YAML alias
+    bomb expands to a structure whose full repr would be gigabytes."""
+    text = _SHORT_REPR.repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def resolve_config(

@@ -9,6 +9,10 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # Evaluation resizes the short side to crop * 256 / 224, then centre-crops (the standard ImageNet recipe).
 EVAL_RESIZE_RATIO = 256 / 224
 
+# Seeds seed numpy and torch generators, which take unsigned 32- and 64-bit values; a negative seed is
+# refused up front rather than deep inside a worker.
+MAX_SEED = 2**32 - 1
+
 # The `format` field of a generated set's manifest.json.
 GENERATED_FORMAT = "genrobust-generated/1"
 

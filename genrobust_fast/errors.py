@@ -34,7 +34,11 @@ class KernelUnavailableError(GenrobustError):
 
 
 class JobConflictError(GenrobustError):
-    """An output folder holds the results of a different job."""
+    """An output folder holds the results of a different job, or another job is writing it now."""
+
+
+class DivergedError(GenrobustError):
+    """Training produced a non-finite loss (NaN or inf); nothing of that step is kept."""
 
 
 def one_line_message(exc: GenrobustError) -> str:

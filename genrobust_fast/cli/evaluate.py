@@ -177,7 +177,9 @@ def report(results, out, baselines) -> None:
     metavar="GLOB",
     help="Model names to fit on (e.g. your real-only runs); repeatable; default all.",
 )
-@click.option("--bootstrap", type=int, default=1000, show_default=True, help="Resamples for the band.")
+@click.option(
+    "--bootstrap", type=click.IntRange(min=1), default=1000, show_default=True, help="Resamples for the band."
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 def fit_baseline(results, out, models, bootstrap, seed) -> None:
     """Refit the effective-robustness baseline (OLS in logit space, bootstrap band) on your own models.

@@ -128,7 +128,7 @@ def _size(ctx, param, value):
 @click.option(
     "--verify-against-diffusers",
     "verify_n",
-    type=int,
+    type=click.IntRange(min=1),  # checked before the job, not after it
     default=None,
     help="Regenerate N random images of the finished job with diffusers and report the pixel difference.",
 )

@@ -131,8 +131,15 @@ def _read_cache(path: Path, state: dict[str, int]) -> dict[str, list[str]] | Non
     limit_ns = int((data.get("scanned_at", 0) - MTIME_SAFETY_S) * 1e9)
     if any(mtime >= limit_ns for mtime in state.values()):
         return None
+    classes = data.get("classes")
+    # The cache is read back from disk: a name holding "/" (or NUL) would lead out of its class folder, so
+    # such a cache is not trusted and the tree is listed again. One search per class string keeps it fast.
+    if not isinstance(classes, dict) or any(
+        not isinstance(joined, str) or "/" in joined or "\0" in joined for joined in classes.values()
+    ):
+        return None
     # One newline-joined string per class parses far faster than a million JSON strings.
-    return {cid: (joined.split("\n") if joined else []) for cid, joined in data["classes"].items()}
+    return {cid: (joined.split("\n") if joined else []) for cid, joined in classes.items()}
 
 
 def _write_cache(

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from ..errors import EngineMismatchError
+from ..outlock import lock_output
 from .cache import (
     DEFAULT_OPSET,
     EngineCache,
@@ -91,9 +92,13 @@ def ensure_onnx(
 
 def _export(cache: EngineCache, directory: Path, key: EngineKey, components, precision, rebuild: str):
     """Export one component into a staging folder beside its entry, then commit it under `key`."""
+    with lock_output(directory, key.component):  # two builds of one entry would commit over each other
+        return _export_locked(cache, directory, key, components, precision, rebuild)
+
+
+def _export_locked(cache: EngineCache, directory: Path, key: EngineKey, components, precision, rebuild: str):
     from .onnx_export import export_component
 
-    directory.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=directory))
     try:
         start = time.perf_counter()

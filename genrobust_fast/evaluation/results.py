@@ -6,18 +6,17 @@ evaluation processes can share an output folder and a killed one never leaves ha
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import functools
 import json
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..errors import InputError
 from ..fileio import atomic_write_text
+from ..outlock import lock_output
 
 RESULTS_NAME = "results.jsonl"
 ROW_FORMAT = "genrobust-eval/1"
@@ -61,22 +60,11 @@ def read_results(path: str | Path, allow_empty: bool = False) -> list[dict[str, 
     return rows
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.parent / f".{path.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def append_results(path: str | Path, new_rows: Iterable[dict[str, Any]]) -> None:
     """Add rows (replacing rows with the same key) with one atomic rewrite."""
     path = Path(path)
     new_rows = list(new_rows)
-    with _locked(path):
+    with lock_output(path.parent, path.name, wait=True):  # a short rewrite: others wait their turn
         rows = read_results(path, allow_empty=True) if path.is_file() else []
         replaced = {row_key(r) for r in new_rows}
         rows = [r for r in rows if row_key(r) not in replaced] + new_rows

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import check_range
 from ..devices import resolve_device
 from ..errors import InputError
 from .decoded_cache import tar_member
@@ -45,6 +46,12 @@ class EvalOptions:
     force: bool = False  # evaluate partial downloads
     redo: bool = False  # re-evaluate pairs already in the results file
     border_crop: int | None = None  # None: the benchmark's default (ObjectNet: 2 px)
+
+    def __post_init__(self) -> None:
+        check_range("batch_size", self.batch_size, "[1, inf)")
+        check_range("num_workers", self.num_workers, "[0, inf)", "0 decodes in the evaluating process")
+        if self.border_crop is not None:
+            check_range("border_crop", self.border_crop, "[0, inf)", "pixels cut from each side")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import DatasetError
 from ..fileio import atomic_path, atomic_write_json
+from ..paths import contained
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +44,36 @@ def save_state(work: Path, step: int, unet, ema: dict | None, optimizer) -> None
     previous = read_latest(work)
     atomic_write_json(work / LATEST, {"step": step, "dir": folder.name})
     if previous is not None and previous["dir"] != folder.name:
-        shutil.rmtree(work / previous["dir"], ignore_errors=True)
+        shutil.rmtree(_state_folder(work, previous), ignore_errors=True)
     log.info("checkpoint at step %d", step)
 
 
 def read_latest(work: Path) -> dict[str, Any] | None:
+    """{"step": k, "dir": name} of the committed checkpoint, or None; a damaged file is a DatasetError."""
     path = work / LATEST
     if not path.is_file():
         return None
-    return json.loads(path.read_text())
+    try:
+        latest = json.loads(path.read_text())
+        if isinstance(latest["step"], bool) or not isinstance(latest["step"], int) or latest["step"] < 0:
+            raise ValueError(f"step {latest['step']!r} is not a step number")
+        _state_folder(work, latest)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DatasetError(
+            f"{path} is damaged ({type(exc).__name__}: {exc}); delete {str(work)!r} to restart the "
+            "finetuning from the base model"
+        ) from None
+    return latest
+
+
+def _state_folder(work: Path, latest: dict[str, Any]) -> Path:
+    """The checkpoint folder latest.json names, kept inside `work` (it is deleted when superseded)."""
+    return contained(
+        work,
+        latest["dir"],
+        source=work / LATEST,
+        fix=f"delete {str(work)!r} to restart the finetuning from the base model",
+    )
 
 
 def load_state(work: Path, unet, ema: dict | None, optimizer) -> int:
@@ -62,7 +84,7 @@ def load_state(work: Path, unet, ema: dict | None, optimizer) -> int:
     latest = read_latest(work)
     if latest is None:
         return 0
-    folder = work / latest["dir"]
+    folder = _state_folder(work, latest)
     try:
         unet.load_state_dict(load_file(str(folder / "unet.safetensors")))
         if ema is not None:

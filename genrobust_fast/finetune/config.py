@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..config import check_range
+from ..constants import MAX_SEED
 from ..errors import ConfigError
 
 DEFAULT_TEMPLATE = "a photo of a {}"
@@ -45,8 +47,13 @@ class FinetuneConfig:
         for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ConfigError(f"lr must be positive, got {self.lr}")
+        check_range("lr", self.lr, "(0, inf)")
+        check_range("weight_decay", self.weight_decay, "[0, inf)")
+        check_range("max_grad_norm", self.max_grad_norm, "(0, inf)", "gradients are clipped to this norm")
+        check_range("warmup_steps", self.warmup_steps, "[0, inf)")
+        check_range("resolution", self.resolution, "[0, inf)", "0: the model's default size")
+        check_range("num_threads", self.num_threads, "[0, inf)", "0: torch's default")
+        check_range("seed", self.seed, f"[0, {MAX_SEED}]")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}; 0 turns EMA off")
         if not 0.0 <= self.caption_dropout < 1.0:

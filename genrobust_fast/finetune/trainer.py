@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -18,8 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from ..config import config_to_dict
-from ..errors import ConfigError, JobConflictError
+from ..errors import ConfigError, DivergedError, JobConflictError
 from ..fileio import atomic_write_json
+from ..outlock import lock_output
+from ..paths import refuse_output_inside_inputs
 from .checkpoint import load_state, save_state
 from .config import FinetuneConfig
 from .data import CaptionedImages
@@ -38,25 +41,40 @@ def finetune_generator(cfg: FinetuneConfig) -> Path:
     Rerunning a finished job returns at once; rerunning a killed one resumes from its last checkpoint.
     """
     cfg.require_paths()
+    refuse_output_inside_inputs(cfg.out, {"--real": cfg.real, "--model": cfg.model})
     out, work = Path(cfg.out), Path(cfg.out) / WORK_DIR
     if _already_finished(out, cfg):
         log.info("%s already holds this finetuning job's result; nothing to do", out)
         return out
-    _claim_output(out, work, cfg)
-    run = _Run(cfg, work)
-    losses: list[float] = []
-    started, first_step = time.perf_counter(), run.step
-    while run.step < cfg.steps:
-        losses.append(run.train_step())
-        step = run.step
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            rate = (step - first_step) * cfg.batch_size / max(time.perf_counter() - started, 1e-9)
-            _log_progress(work, step, cfg.steps, float(np.mean(losses[-cfg.log_every :])), rate)
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            save_state(work, step, run.unet, run.ema, run.optimizer)
-    final_loss = float(np.mean(losses[-cfg.log_every :])) if losses else None
-    _export(run.comps, run.base_hash, run.ema, out, work, cfg, run.data, final_loss)
+    _check_output(out, work, cfg)  # before creating anything in a folder that is not ours
+    with lock_output(work, "finetune"):
+        _check_output(out, work, cfg)  # again under the lock: another job may have claimed it meanwhile
+        atomic_write_json(work / "job.json", cfg.job_fields())
+        run = _Run(cfg, work)
+        losses: list[float] = []
+        started, first_step = time.perf_counter(), run.step
+        while run.step < cfg.steps:
+            losses.append(_finite_loss(run.train_step(), run.step))
+            step = run.step
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                rate = (step - first_step) * cfg.batch_size / max(time.perf_counter() - started, 1e-9)
+                _log_progress(work, step, cfg.steps, float(np.mean(losses[-cfg.log_every :])), rate)
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                save_state(work, step, run.unet, run.ema, run.optimizer)
+        final_loss = float(np.mean(losses[-cfg.log_every :])) if losses else None
+        _export(run.comps, run.base_hash, run.ema, out, work, cfg, run.data, final_loss)
     return out
+
+
+def _finite_loss(loss: float, step: int) -> float:
+    """`loss`, or a DivergedError: one NaN step makes every later weight NaN, and the checkpoint and the
+    exported model with them."""
+    if not math.isfinite(loss):
+        raise DivergedError(
+            f"the finetuning loss became {loss} at step {step}; nothing of this step was saved. Lower --lr "
+            "(or raise --warmup-steps) and finetune into a new --out (these settings define the job)"
+        )
+    return loss
 
 
 class _Run:
@@ -276,8 +294,8 @@ def _jsonable(obj):
     return json.loads(json.dumps(obj, default=str))
 
 
-def _claim_output(out: Path, work: Path, cfg: FinetuneConfig) -> None:
-    """Refuse an output folder that holds something else or a different finetuning job."""
+def _check_output(out: Path, work: Path, cfg: FinetuneConfig) -> None:
+    """Refuse an output folder that holds something else or a different finetuning job (writes nothing)."""
     job_file = work / "job.json"
     if job_file.is_file():
         saved = json.loads(job_file.read_text())
@@ -296,8 +314,6 @@ def _claim_output(out: Path, work: Path, cfg: FinetuneConfig) -> None:
         raise JobConflictError(
             f"{str(out)!r} is not empty and holds no finetuning job; pass an empty or new --out"
         )
-    work.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(job_file, cfg.job_fields())
 
 
 def _log_progress(work: Path, step: int, steps: int, loss: float, rate: float) -> None:

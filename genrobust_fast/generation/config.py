@@ -15,7 +15,8 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..config import config_to_dict
+from ..config import check_range, config_to_dict
+from ..constants import MAX_SEED
 from ..errors import ConfigError
 
 STRATEGIES = ("labels", "templates", "prompts", "img2img", "variation")
@@ -94,10 +95,9 @@ class GenerateConfig:
                 raise bad(field, getattr(self, field), "expected an integer >= 1")
         if not 0.0 < self.strength <= 1.0:
             raise bad("strength", self.strength, "expected 0 < strength <= 1")
-        if self.guidance < 0:
-            raise bad(
-                "guidance", self.guidance, "expected >= 0 (values <= 1 turn classifier-free guidance off)"
-            )
+        check_range("guidance", self.guidance, "[0, inf)", "values <= 1 turn classifier-free guidance off")
+        check_range("seed", self.seed, f"[0, {MAX_SEED}]")
+        check_range("dedup_distance", self.dedup_distance, "[0, 64]", "bits of the 64-bit perceptual hash")
         if not 1 <= self.quality <= 100:
             raise bad("quality", self.quality, "expected 1..100")
         if self.size is not None and (len(self.size) != 2 or min(self.size) <= 0):

@@ -26,7 +26,9 @@ import numpy as np
 
 from ..errors import DatasetError, InputError
 from ..fileio import atomic_write_json
-from .writers import meta_paths, read_records
+from ..outlock import lock_output
+from ..paths import contained
+from .writers import meta_paths, read_records, shard_name
 
 log = logging.getLogger(__name__)
 
@@ -60,21 +62,29 @@ def generated_files(out: str | Path) -> Iterator[tuple[str, str]]:
             yield record["file"], record["class_id"]
 
 
+def recorded_path(out: Path, rel: str) -> Path:
+    """Where a metadata record's "file" (or its tar, for "<tar>#<member>") lives, kept inside `out`: the
+    records are read back from disk, and dedup deletes what they name."""
+    from ..data.generated_check import REGENERATE_HINT
+
+    return contained(out, rel.split("#", 1)[0], source=out / "_meta", fix=REGENERATE_HINT)
+
+
 def _read_bytes(out: Path, rel: str, tars: dict[str, tarfile.TarFile]) -> bytes:
     """The recorded image `rel` ("<class>/<file>" or "<tar>#<member>"); a missing or damaged file or shard is
     a DatasetError that names it and the fix."""
     from ..data.generated_check import REGENERATE_HINT
 
+    path = recorded_path(out, rel)
     if "#" not in rel:
         try:
-            return (out / rel).read_bytes()
+            return path.read_bytes()
         except OSError as exc:
             raise DatasetError(
                 f"{out / rel}, recorded in {out / '_meta'}, cannot be read ({exc.strerror}); "
                 f"{REGENERATE_HINT}"
             ) from None
     tar_rel, member = rel.split("#", 1)
-    path = out / tar_rel
     try:
         if tar_rel not in tars:
             if not path.exists():  # an unfinished shard is still being written under its partial name
@@ -110,10 +120,18 @@ def dedup_generated(out: str | Path, max_distance: int = 4, neighbours: int = 8)
     ImageFolder sets lose the files; webdataset sets keep their tars and list the dropped members in
     `_meta/dedup.json` for readers to skip. Either way `_meta/dedup.json` records what was dropped.
     """
-    from .. import kernels
-
     out = Path(out)
     manifest = _load_manifest(out)
+    with contextlib.ExitStack() as locks:
+        # Every shard's lock, as generation takes them: no worker may write (or repair) while files go.
+        for k in range(manifest["num_shards"]):
+            locks.enter_context(lock_output(out, shard_name(k, manifest["num_shards"])))
+        return _dedup(out, manifest, max_distance, neighbours)
+
+
+def _dedup(out: Path, manifest: dict[str, Any], max_distance: int, neighbours: int) -> dict[str, Any]:
+    from .. import kernels
+
     by_class: dict[str, list[str]] = defaultdict(list)
     for rel, cid in generated_files(out):
         by_class[cid].append(rel)
@@ -140,8 +158,9 @@ def dedup_generated(out: str | Path, max_distance: int = 4, neighbours: int = 8)
             tar.close()
     if manifest["output_format"] == "imagefolder":
         for row in dropped:
+            recorded_path(out, row["file"])  # refuses a record that leads outside `out`
             with contextlib.suppress(FileNotFoundError):
-                os.remove(out / row["file"])
+                os.remove(out / row["file"])  # the link itself, should a record name a symlink
     result = {
         "images": total,
         "dropped": len(dropped),

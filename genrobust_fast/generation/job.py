@@ -12,6 +12,7 @@ resumes; images whose source could not be read are retried by the next run.
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import json
 import logging
@@ -26,10 +27,12 @@ from typing import Any
 from ..constants import GENERATED_FORMAT
 from ..errors import DatasetError, InputError, JobConflictError
 from ..fileio import atomic_write_json, sha256_bytes, sha256_file
+from ..outlock import lock_output
+from ..paths import refuse_output_inside_inputs
 from .config import GenerateConfig, job_id, manifest_config, parse_shard, work_fields
 from .reproducibility import compute_settings
 from .worklist import Plan, WorkItem, build_plan
-from .writers import encode_image, meta_paths, open_shard_writer
+from .writers import encode_image, meta_paths, open_shard_writer, shard_name
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +100,20 @@ def _identity_extra(cfg: GenerateConfig, plan: Plan) -> dict[str, Any]:
     if cfg.templates:
         extra["templates"] = "file"
         extra["templates_sha256"] = sha256_file(cfg.templates)
+    if plan.real_names is not None:
+        # The source listing too: an image added to or removed from --real shifts which index is made
+        # from which source, so a rerun would skip work it never did and count images twice.
+        listing = "\n".join(
+            f"{cid}/{name}" for cid, names in zip(plan.label_space.ids, plan.real_names) for name in names
+        )
+        extra["real_listing_sha256"] = sha256_bytes(listing.encode())
     return extra
 
 
 def open_job(cfg: GenerateConfig) -> Job:
     """Plan the job and check the output folder against it; reads no image and loads no model."""
     out = Path(cfg.out)
+    refuse_output_inside_inputs(out, {"--real": cfg.real, "--model": cfg.model, "--classes": cfg.classes})
     manifest_path = out / "manifest.json"
     existing = None
     if manifest_path.exists():
@@ -198,6 +209,18 @@ def run_job(
     """
     job = open_job(cfg)
     _check_writable(job.out)
+    with contextlib.ExitStack() as locks:
+        # One lock per job shard, not per folder: the workers of one job share the folder by design, and a
+        # second copy of a worker (or an overlapping --shard split) is refused on its first shard.
+        for shard in job.worker_shards():
+            locks.enter_context(lock_output(job.out, shard_name(shard, job.num_shards)))
+        return _run_locked(job, progress, max_images, prepared, verify)
+
+
+def _run_locked(
+    job: Job, progress: bool, max_images: int | None, prepared: tuple | None, verify: bool
+) -> dict[str, Any]:
+    cfg = job.cfg
     comps, runners, pipe = prepared or create_pipeline(cfg)
     weights_hash = comps.weights_hash()
     if job.existing and job.existing.get("weights_hash") not in (None, weights_hash):

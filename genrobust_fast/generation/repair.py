@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import DatasetError
 from ..fileio import atomic_write_bytes
+from ..paths import contained
 from .writers import meta_paths, read_records, shard_name
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,11 @@ def _tar_paths(out: Path, shard: int, num_shards: int) -> tuple[Path, Path]:
 def _image_folder_damage(out: Path, records: list[dict[str, Any]], deep: bool) -> list[Damage]:
     found = []
     for i, r in enumerate(records):
-        path = out / r["file"]
+        try:
+            path = contained(out, r["file"], source=out / "_meta", fix="")
+        except DatasetError:  # never followed: the image is remade under its own name
+            found.append(Damage(i, str(r["file"]), "a path outside the output folder"))
+            continue
         try:
             size = path.stat().st_size
         except OSError:

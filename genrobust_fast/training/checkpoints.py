@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import DatasetError
 from ..fileio import atomic_write_text
+from ..paths import contained
 from .distributed import barrier
 
 logger = logging.getLogger(__name__)
@@ -66,11 +67,23 @@ def checkpoint_dir(out: str | Path) -> Path:
 
 
 def latest_tag(out: str | Path) -> str | None:
+    """The tag `checkpoints/latest` names, or None when there is no checkpoint yet. The tag is kept inside
+    checkpoints/: one of "../other-run/..." would resume (and export as this run's) another run's weights."""
     path = checkpoint_dir(out) / "latest"
     if not path.is_file():
         return None
-    tag = path.read_text().strip()
-    return tag if (checkpoint_dir(out) / tag).is_dir() else None
+    try:
+        tag = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path} cannot be read ({exc}); {_LATEST_FIX}") from None
+    folder = contained(checkpoint_dir(out), tag, source=path, fix=_LATEST_FIX)
+    return tag if folder.is_dir() else None
+
+
+_LATEST_FIX = (
+    "write the name of a checkpoint folder beside it (e.g. step-00000100) into it, or delete it and "
+    "train into a new --out"
+)
 
 
 def step_tag(step: int) -> str:

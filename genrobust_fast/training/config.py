@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import check_range
+from ..constants import MAX_SEED
 from ..errors import BackendUnavailableError, ConfigError, InputError
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,26 @@ DEFAULT_DEEPSPEED_CONFIG: dict[str, Any] = {
     "bf16": {"enabled": False},
     "fp16": {"enabled": False},
 }
+
+
+# The fields that decide what a run trains (beside the data plan, batch size and rank count, which the
+# checkpoint records on their own): `--resume` with any of them changed would continue one run under
+# another recipe while the model card claims the new one for all of it, so it is refused.
+RECIPE_FIELDS = (
+    "arch",
+    "epochs",
+    "image_size",
+    "lr",
+    "momentum",
+    "nesterov",
+    "weight_decay",
+    "label_smoothing",
+    "schedule",
+    "warmup_epochs",
+    "augment",
+    "crop_scale",
+    "seed",
+)
 
 
 @dataclass(frozen=True)
@@ -80,6 +102,10 @@ class TrainConfig:
     log_every: int = 10
     progress: bool = True
 
+    def recipe(self) -> dict[str, Any]:
+        """The `RECIPE_FIELDS` of this config (stored in every checkpoint)."""
+        return {name: getattr(self, name) for name in RECIPE_FIELDS}
+
     def validate(self) -> None:
         if not self.out:
             raise ConfigError("no output folder; pass --out DIR")
@@ -105,8 +131,16 @@ class TrainConfig:
                 "crop_scale is the smallest crop area as a fraction of the image, in (0, 1]; got "
                 f"{self.crop_scale}"
             )
-        if self.lr <= 0:
-            raise ConfigError(f"lr must be positive, got {self.lr}")
+        check_range("lr", self.lr, "(0, inf)", "the peak learning rate")
+        check_range("momentum", self.momentum, "[0, 1)")
+        check_range("weight_decay", self.weight_decay, "[0, inf)")
+        check_range("label_smoothing", self.label_smoothing, "[0, 1)")
+        check_range("warmup_epochs", self.warmup_epochs, "[0, inf)")
+        if self.ratio is not None:
+            check_range("ratio", self.ratio, "[0, inf)", "generated images per real image per epoch")
+        if self.workers is not None:
+            check_range("workers", self.workers, "[0, inf)", "0 decodes in the training process")
+        check_range("seed", self.seed, f"[0, {MAX_SEED}]")
 
 
 def load_deepspeed_config(path: str | None) -> dict[str, Any]:
@@ -119,8 +153,13 @@ def load_deepspeed_config(path: str | None) -> dict[str, Any]:
         )
     try:
         data = json.loads(p.read_text())
-    except ValueError as exc:
+    except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"DeepSpeed config {path!r} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InputError(
+            f"DeepSpeed config {path!r} holds a {type(data).__name__}, not a JSON object of settings; use "
+            "one of the repo's configs/deepspeed_*.json as a template"
+        )
     for key in ("optimizer", "scheduler"):
         if key in data:
             raise InputError(

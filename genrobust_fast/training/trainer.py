@@ -21,9 +21,11 @@ from typing import Any
 
 from ..config import config_from_dict, config_to_dict, write_resolved_config
 from ..data.loaders import choose_loader
-from ..errors import DatasetError, JobConflictError
+from ..errors import DatasetError, DivergedError, JobConflictError
 from ..fileio import atomic_write_json
 from ..logs import info_until_accepted
+from ..outlock import lock_output
+from ..paths import refuse_output_inside_inputs
 from .checkpoints import export_classifier, install_safe_loading, latest_tag, load_checkpoint, save_checkpoint
 from .config import TrainConfig, engine_config, load_deepspeed_config, resolve_precision
 from .data_setup import TrainingData, prepare_data
@@ -51,6 +53,7 @@ def train(config: TrainConfig | Mapping[str, Any]) -> dict[str, Any]:
     cfg = config if isinstance(config, TrainConfig) else config_from_dict(TrainConfig, config)
     cfg.validate()
     with info_until_accepted():
+        refuse_output_inside_inputs(cfg.out, {"--real": cfg.real, "--generated": cfg.generated})
         _refuse_finished_run(cfg)
         rank, world_size = launcher_rank()
         data = prepare_data(cfg, rank, world_size)
@@ -65,26 +68,30 @@ def train(config: TrainConfig | Mapping[str, Any]) -> dict[str, Any]:
     # Without a launcher, init_distributed fills in a one-rank rendezvous; it is removed again afterwards
     # so a later train() call in the same process (a notebook, the demo) gets a fresh port.
     sets_env = "WORLD_SIZE" not in os.environ and "RANK" not in os.environ
-    joined = init_distributed(device)
-    try:
-        if joined != (rank, world_size):  # a launcher bug, not user input
-            raise RuntimeError(
-                f"the process group made this rank {joined}, but RANK/WORLD_SIZE said {(rank, world_size)}"
-            )
-        return _run(cfg, data, device, rank, world_size, precision, ds_config)
-    finally:
-        if owns_group:
-            shutdown()
-        if sets_env:
-            for key in _RENDEZVOUS_KEYS:
-                os.environ.pop(key, None)
+    # One lock per rank: the ranks of one run share --out, a second run's rank k meets this run's rank k.
+    with lock_output(cfg.out, f"train-rank{rank}"):
+        joined = init_distributed(device)
+        try:
+            if joined != (rank, world_size):  # a launcher bug, not user input
+                raise RuntimeError(
+                    f"the process group made this rank {joined}, but RANK/WORLD_SIZE said "
+                    f"{(rank, world_size)}"
+                )
+            return _run(cfg, data, device, rank, world_size, precision, ds_config)
+        finally:
+            if owns_group:
+                shutdown()
+            if sets_env:
+                for key in _RENDEZVOUS_KEYS:
+                    os.environ.pop(key, None)
 
 
 def _refuse_finished_run(cfg: TrainConfig) -> None:
     out = Path(cfg.out)
-    if not cfg.resume and latest_tag(out) is not None:
+    tag = latest_tag(out)  # also with --resume: a damaged tag is refused before DeepSpeed starts
+    if not cfg.resume and tag is not None:
         raise JobConflictError(
-            f"{out} already holds a training run (checkpoint {latest_tag(out)}); pass --resume to continue "
+            f"{out} already holds a training run (checkpoint {tag}); pass --resume to continue "
             "it or choose a new --out"
         )
 
@@ -133,6 +140,16 @@ def _check_resume_matches(
                 f"cannot resume: the checkpoint was written with {key}={saved.get(key)!r} but this run has "
                 f"{value!r}; resume with the same data, --batch-size and number of ranks, or use a new --out"
             )
+    theirs, ours = saved.get("recipe"), cfg.recipe()
+    if theirs is None:  # a checkpoint from before recipes were recorded: nothing to compare
+        return
+    changed = [k for k in ours if theirs.get(k) != ours[k]]
+    if changed:
+        shown = ", ".join(f"{k}: {theirs.get(k)!r} there vs {ours[k]!r} now" for k in changed)
+        raise JobConflictError(
+            f"cannot resume {str(cfg.out)!r}: its checkpoint was trained with other settings ({shown}); "
+            "rerun with the original settings (see its config.yaml) to resume it, or train into a new --out"
+        )
 
 
 @dataclass(frozen=True)
@@ -174,6 +191,7 @@ class _Run:
             "plan": self.data.plan.describe(),
             "batch_size": self.cfg.batch_size,
             "world_size": self.world_size,
+            "recipe": self.cfg.recipe(),
             "torch_rng": torch.get_rng_state(),
         }
 
@@ -290,8 +308,27 @@ class _Timings:
         self.wait += wait
         self.total += total
 
-    def close_window(self, images_per_step: int) -> tuple[int, float, float, float]:
+    def require_finite(self, step: int) -> None:
+        """DivergedError on every rank when a loss of this window was NaN or inf on any (it stays in the
+        sum). Checked where a log line or a checkpoint would record the broken model, not every step:
+        reading the loss waits for the GPU. Agreed across ranks, so none is left waiting in a collective."""
+        import torch
+        import torch.distributed as dist
+
+        finite = torch.isfinite(self.loss_sum).to(torch.int64)
+        if dist.is_initialized() and dist.get_world_size() > 1:
+            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+        if not finite.item():
+            raise DivergedError(
+                f"the training loss became NaN or inf (this rank's sum: {float(self.loss_sum)}) within the "
+                f"{self.steps} step(s) up to step {step}; the model is no longer usable and nothing after "
+                "the last checkpoint was saved. Lower --lr (or add --warmup-epochs) and train into a new "
+                "--out"
+            )
+
+    def close_window(self, step: int, images_per_step: int) -> tuple[int, float, float, float]:
         """(steps, mean loss, images/s, data-wait fraction) of the window, then a new window."""
+        self.require_finite(step)
         steps = self.steps
         loss = float(self.loss_sum) / steps
         ips = steps * images_per_step / max(self.window_total, 1e-9)
@@ -328,6 +365,7 @@ def _train_steps(run: _Run, engine, loader, log: MetricsLog, start_step: int):
             if step % cfg.log_every == 0 or step == run.total_steps:  # absolute steps: resumed runs log alike
                 last_loss = _log_window(run, engine, log, timings, step)
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < run.total_steps:
+                timings.require_finite(step)
                 save_checkpoint(engine, run.out, step, run.client_state(step))
                 last_saved = step
             if step >= run.total_steps:
@@ -342,7 +380,7 @@ def _train_steps(run: _Run, engine, loader, log: MetricsLog, start_step: int):
 
 def _log_window(run: _Run, engine, log: MetricsLog, timings: _Timings, step: int) -> float:
     """One metrics row (CSV, progress bar) for the steps since the last; returns their mean loss."""
-    steps, loss, ips, wait = timings.close_window(run.cfg.batch_size * run.world_size)
+    steps, loss, ips, wait = timings.close_window(step, run.cfg.batch_size * run.world_size)
     log.log(
         {
             "step": step,

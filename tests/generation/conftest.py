@@ -33,15 +33,18 @@ def real_dir(tmp_path_factory):
 
 
 def _file_hashes(root):
-    """sha256 of every file under root (done markers hold timings: only their presence is compared)."""
+    """sha256 of every file under root (done markers hold timings: only their presence is compared; lock
+    files hold the PID of the last job and are no output)."""
     import hashlib
+
+    from genrobust_fast.outlock import is_lock_file
 
     return {
         str(p.relative_to(root)): "marker"
         if p.name.endswith(".done.json")
         else hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file()
+        if p.is_file() and not is_lock_file(p)
     }
 
 

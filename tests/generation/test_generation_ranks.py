@@ -2,7 +2,7 @@
 
 The images are float work, so the comparison holds only with the same batch size and thread count on both
 sides (OMP_NUM_THREADS=1 in the ranks, one torch thread here, the same --batch-size); manifest.json and the
-*.done.json markers hold timings and are left out.
+*.done.json markers hold timings and are left out, as are the lock files (each holds its writer's PID).
 """
 
 import json
@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from genrobust_fast.cli.main import cli
+from genrobust_fast.outlock import is_lock_file  # hold the PID of each writer, no output
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,7 +24,10 @@ def _files(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != "manifest.json" and not p.name.endswith(".done.json")
+        if p.is_file()
+        and p.name != "manifest.json"
+        and not p.name.endswith(".done.json")
+        and not is_lock_file(p)
     }
 
 
