@@ -1,23 +1,22 @@
-"""The GPU check's two steps, called by benchmarks/gpu_check.sh:
+"""The GPU check, sized for the machine it gets: one device call of at most 9 minutes carrying the working
+tree and build/wheelhouse (at most ~25 MiB; a call may carry 64 MiB). Called by benchmarks/gpu_check.sh:
 
-    python benchmarks/gpu_check.py install --wheelhouse build/wheelhouse --site /tmp/genrobust-site
-    python benchmarks/gpu_check.py run --out build/gpu-check [--require tensorrt] [--skip NAME] \\
-        [--with-compile]
+    python benchmarks/gpu_check.py plan                  # here: bytes carried and section budgets
+    python benchmarks/gpu_check.py run [--out DIR] [--skip NAME]   # there
 
-`install` checks the wheelhouse made by scripts/gpu_wheelhouse.py (every piece's sha256, and that its
-project wheel was built from the sources beside it), joins the complete sets and installs them offline:
-the core set into this Python (pip keeps what is already there and satisfies the pins), onnxruntime-gpu
-into --site (on PYTHONPATH, so it shadows a CPU onnxruntime without uninstalling it).
-
-`run` runs each section as a subprocess with its own time limit and log file (NN-name.log, written as
-it goes, so a timeout keeps what was printed), prints what each measured, and exits non-zero when a
-required section failed or could not run. TensorRT sections are optional unless --require tensorrt:
-TensorRT's wheels (GBs) cannot be carried to a machine that cannot download.
+`run` installs the wheels the image lacks (offline, --no-deps, into --site, first on PYTHONPATH), then runs
+each section as a child process under its own limit, cut short by one overall deadline: what no longer
+fits is skipped and reported, never started. summary.json (and, under the device tool, $OUT/summary.json
+and $OUT/gpu-check-logs.tar.gz) is rewritten after every section, so a run killed from outside still
+returns what it measured. Each section runs in its own process group, killed whenever the check ends
+(timeout, signal, exit): pytest's or torchrun's children must not hold the GPU through a rerun.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -28,416 +27,428 @@ import signal
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-INSTALL_STATUS = "install.json"
+MIB = 2**20
+CALL_LIMIT = 64 * MIB  # what one device call may carry: tracked + untracked files + carried paths
+CALL_TARGET = 25 * MIB  # what this check means to carry, leaving room for the tree to grow
+WHEEL_BUDGET = 11 * MIB  # build/wheelhouse at most (scripts/gpu_wheelhouse.py asserts it)
+DEADLINE = 540  # seconds, install included: a command may run 600 s
+INSTALL_BUDGET = 30
+MIN_START = 10  # a section with less time than this left is skipped, not started
+# name -> seconds. The sums are checked by `plan` and by tests/engines/test_gpu_check.py.
+SECTIONS = {
+    "machine": 30,
+    "pytest-torch-gpu": 75,
+    "deepspeed-nccl": 75,
+    "unet-bf16": 80,
+    "unet-fp16": 80,
+    "generate-tiny": 60,
+    "generate-sd15-arch": 100,
+}
+TENSORRT_LINE = (
+    "cannot be had here: TensorRT's PyPI packages are stubs that download from NVIDIA at install time, "
+    "and this machine cannot download"
+)
 
 
-# --- install ------------------------------------------------------------------------------------
+# --- plan (CPU) ---------------------------------------------------------------------------------
 
 
-def _source_hash() -> str:
-    spec = importlib.util.spec_from_file_location("gpu_wheelhouse", ROOT / "scripts" / "gpu_wheelhouse.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module.source_hash(ROOT)
+def tree_bytes(root: Path = ROOT) -> int:
+    """Bytes of what a device call sends without being asked: tracked and untracked-not-ignored files."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    ).stdout
+    paths = (root / p.decode() for p in listed.split(b"\0") if p)
+    return sum(p.stat().st_size for p in paths if p.is_file() and not p.is_symlink())
 
 
-def _pip(*args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "pip", *args, "--no-index", "--disable-pip-version-check", "-q"]
-    if os.geteuid() == 0:
-        cmd.append("--root-user-action=ignore")
-    return subprocess.run(cmd, check=False, capture_output=True, text=True)
-
-
-def _join(wheelhouse: Path, name: str, entry: dict, into: Path) -> list[str]:
-    """Problems with set `name`'s pieces ([] when complete: then its wheels are extracted into `into`)."""
+def plan(wheelhouse: Path, tree: int | None = None) -> tuple[list[str], list[str]]:
+    """(lines to print, problems): the one call's carried bytes and every section's budget."""
+    tree = tree_bytes() if tree is None else tree
+    if (wheelhouse / "MANIFEST.json").is_file():
+        wheels = sum(p.stat().st_size for p in wheelhouse.rglob("*") if p.is_file())
+        wheel_note = f"{wheelhouse} as built"
+    else:
+        wheels, wheel_note = WHEEL_BUDGET, f"{wheelhouse} not built here: its budget"
+    total = tree + wheels
+    budgets = {"install": INSTALL_BUDGET, **SECTIONS}
+    limits = f"limit {CALL_LIMIT / MIB:.0f}, target {CALL_TARGET / MIB:.0f}"
+    lines = [
+        f"call 1 of 1: carries {total / MIB:.1f} MiB ({limits}), runs at most {DEADLINE} s",
+        f"  working tree      {tree / MIB:6.1f} MiB",
+        f"  wheels            {wheels / MIB:6.1f} MiB  ({wheel_note})",
+        *(f"  {name:<20} {seconds:4d} s" for name, seconds in budgets.items()),
+        f"  {'total':<20} {sum(budgets.values()):4d} s of a {DEADLINE} s deadline",
+        "  tensorrt             " + TENSORRT_LINE,
+    ]
     problems = []
-    for piece in entry["pieces"]:
-        path = wheelhouse / piece["file"]
-        if not path.is_file():
-            problems.append(f"{piece['file']} is missing")
-        elif (
-            path.stat().st_size != piece["bytes"]
-            or hashlib.sha256(path.read_bytes()).hexdigest() != piece["sha256"]
-        ):
-            problems.append(f"{piece['file']} is damaged (size or sha256 differs from MANIFEST.json)")
-    if problems:
-        have = len(entry["pieces"]) - len(problems)
-        return [f"{name}: {have} of {len(entry['pieces'])} pieces usable ({'; '.join(problems)})"]
-    tar_path = into / f"{name}.tar"
-    digest = hashlib.sha256()
-    with open(tar_path, "wb") as out:
-        for piece in entry["pieces"]:
-            block = (wheelhouse / piece["file"]).read_bytes()
-            digest.update(block)
-            out.write(block)
-    if digest.hexdigest() != entry["tar_sha256"]:
-        return [f"{name}: the joined pieces do not give the tar MANIFEST.json describes"]
-    with tarfile.open(tar_path) as tar:
-        tar.extractall(into / name, filter="data")
-    tar_path.unlink()
-    return []
+    if total > CALL_LIMIT:
+        problems.append(f"the call carries {total / MIB:.1f} MiB, over the {CALL_LIMIT / MIB:.0f} MiB limit")
+    elif total > CALL_TARGET:
+        lines.append(f"note: {total / MIB:.1f} MiB is over the {CALL_TARGET / MIB:.0f} MiB target")
+    if DEADLINE > 540 or sum(budgets.values()) > DEADLINE:
+        problems.append(f"section budgets add to {sum(budgets.values())} s, over the {DEADLINE} s deadline")
+    return lines, problems
 
 
-def install(wheelhouse: Path, site: Path, out: Path) -> int:
-    out.mkdir(parents=True, exist_ok=True)
-    status = {"wheelhouse": str(wheelhouse), "installed": [], "problems": []}
+# --- install (GPU machine) ----------------------------------------------------------------------
 
-    def finish() -> int:
-        (out / INSTALL_STATUS).write_text(json.dumps(status, indent=2))
-        for line in status["problems"]:
-            print(f"install: {line}", flush=True)
-        return 1 if status["problems"] else 0
 
+def _installed(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def install(wheelhouse: Path, site: Path, limit: float) -> tuple[str, str]:
+    """(status, detail): the wheelhouse's wheels this Python lacks, checked and installed into `site`."""
     manifest_path = wheelhouse / "MANIFEST.json"
     if not manifest_path.is_file():
-        status["note"] = f"no wheelhouse at {wheelhouse}: using what this Python already has"
-        return finish()
+        return "ok", f"no {manifest_path}: using what this Python has"
     manifest = json.loads(manifest_path.read_text())
-    if manifest.get("project_source_sha256") != _source_hash():
-        status["problems"].append(
-            f"the project wheel in {wheelhouse} was built from other sources than these; rerun "
-            "`python scripts/gpu_wheelhouse.py` here before carrying it"
-        )
-        return finish()
-    with tempfile.TemporaryDirectory(prefix="genrobust-wheels-") as tmp:
-        tmp_path = Path(tmp)
-        for name, entry in manifest["sets"].items():
-            problems = _join(wheelhouse, name, entry, tmp_path)
-            if problems:
-                status["problems"] += problems
-                continue
-            wheels = tmp_path / name
-            if name == "core":
-                steps = [
-                    ("requirements", _pip("install", "--find-links", str(wheels), *manifest["requirements"])),
-                    (
-                        "project",
-                        _pip(
-                            "install",
-                            "--no-deps",
-                            "--force-reinstall",
-                            str(wheels / manifest["project_wheel"]),
-                        ),
-                    ),
-                ]
-            else:  # onnxruntime-gpu beside (and ahead of) a CPU onnxruntime, which stays installed
-                shutil.rmtree(site, ignore_errors=True)
-                steps = [
-                    (
-                        name,
-                        _pip("install", "--no-deps", "--target", str(site), *map(str, wheels.glob("*.whl"))),
-                    )
-                ]
-            for label, proc in steps:
-                if proc.returncode:
-                    tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-                    status["problems"].append(f"pip install of {label} failed: {' | '.join(tail)}")
-                else:
-                    status["installed"].append(label)
-    return finish()
+    wanted, have = [], []
+    for wheel in manifest["wheels"]:
+        path = wheelhouse / wheel["file"]
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != wheel["sha256"]:
+            return "FAILED", f"{wheel['file']} is missing or damaged; rerun scripts/gpu_wheelhouse.py here"
+        if _installed(wheel["name"]) == wheel["version"]:
+            have.append(wheel["name"])
+        else:
+            wanted.append(path)
+    shutil.rmtree(site, ignore_errors=True)
+    if wanted:
+        cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile"]
+        cmd += ["--disable-pip-version-check", "--target", str(site), *map(str, wanted)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit, check=False)
+        except subprocess.TimeoutExpired:
+            return "FAILED", f"pip install took over {limit:.0f} s"
+        if proc.returncode:
+            return "FAILED", "pip: " + " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
+    names = ", ".join(p.name.split("-")[0] for p in wanted)
+    return "ok", f"installed {names or 'nothing'} into {site}" + (f"; had {', '.join(have)}" if have else "")
 
 
-# --- run ----------------------------------------------------------------------------------------
+# --- sections (GPU machine) ---------------------------------------------------------------------
 
-
-def have(module: str) -> bool:
+_MACHINE = r"""
+import json, subprocess, time, importlib.metadata as md, torch
+query = ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"]
+try:
+    print("nvidia-smi:", subprocess.run(query, capture_output=True, text=True).stdout.strip())
+except FileNotFoundError:
+    print("nvidia-smi: not found")
+versions = {}
+for name in ("torch", "diffusers", "transformers", "deepspeed", "onnxruntime", "onnx", "pydantic"):
     try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def environment() -> dict:
-    env: dict = {"python": sys.version.split()[0], "torch": have("torch"), "cuda": False}
-    if env["torch"]:
-        import torch
-
-        env.update(torch=torch.__version__, cuda=torch.cuda.is_available())
-    if env["cuda"]:
-        import torch
-
-        env["gpu"] = torch.cuda.get_device_name(0)
-        env["compute_capability"] = ".".join(map(str, torch.cuda.get_device_capability(0)))
-    for module in (
-        "diffusers",
-        "transformers",
-        "click",
-        "pytest",
-        "onnxruntime",
-        "tensorrt",
-        "genrobust_fast",
-    ):
-        env[module] = have(module)
-    if env["onnxruntime"]:
-        import onnxruntime
-
-        env["onnxruntime_providers"] = onnxruntime.get_available_providers()
-        env["onnxruntime_version"] = onnxruntime.__version__
-    if env["genrobust_fast"]:
-        import genrobust_fast
-
-        env["genrobust_fast_from"] = str(Path(genrobust_fast.__file__).parent)
-    if env["tensorrt"]:
-        import tensorrt
-
-        env["tensorrt_version"] = tensorrt.__version__
-    return env
-
-
-def sections(env: dict, engines: Path, with_compile: bool) -> list[dict]:
-    """Each: name, argv, limit (s), why it cannot run (or None), optional (needs a library the lent GPU
-    machine cannot get), and what to report from its log."""
-    py = [sys.executable, "-P"]  # -P: import the installed genrobust_fast, not the source folder
-    missing = [m for m in ("diffusers", "transformers", "click", "pytest", "genrobust_fast") if not env[m]]
-    base = None if env["cuda"] else ("torch sees no CUDA GPU" if env["torch"] else "torch is not installed")
-    if base is None and missing:
-        base = (
-            f"{', '.join(missing)} not installed: prepare the wheelhouse here with "
-            "`python scripts/gpu_wheelhouse.py` and carry build/wheelhouse"
-        )
-    trt = None if env["tensorrt"] else "TensorRT is not installed (pip install 'genrobust-fast[tensorrt]')"
-    ort = (
-        None
-        if "CUDAExecutionProvider" in env.get("onnxruntime_providers", [])
-        else (
-            "onnxruntime has no CUDAExecutionProvider: carry the wheelhouse's ort-gpu pieces "
-            "(scripts/gpu_wheelhouse.py)"
-        )
-    )
-    bench = [
-        *py,
-        "-m",
-        "genrobust_fast",
-        "bench",
-        "unet",
-        "--model",
-        "sd15-arch",
-        "--batch",
-        "4",
-        "--size",
-        "512x512",
-        "--seconds",
-        "6",
-        "--device",
-        "cuda",
-        "--engine-dir",
-        str(engines),
-    ]
-    with_trt = ["--backend", "tensorrt"] if env["tensorrt"] else []
-    out = [
-        {
-            "name": "onnxruntime-cuda-provider",
-            "argv": [*py, "-c", _ORT_PROBE],
-            "limit": 60,
-            "reason": base or ort,
-            "report": "probe",
-        },
-        {
-            "name": "tensorrt-engines",
-            "argv": [
-                *py,
-                "-m",
-                "genrobust_fast",
-                "engine",
-                "build",
-                "--model",
-                "sd15-arch",
-                "--backend",
-                "tensorrt",
-                "--precision",
-                "fp16",
-                "--batch",
-                "4",
-                "--size",
-                "512x512",
-                "--engine-dir",
-                str(engines),
-            ],
-            "limit": 420,
-            "reason": base or trt,
-            "optional": "tensorrt",
-            "report": "tail",
-        },
-        {
-            "name": "pytest-gpu",
-            "argv": [
-                *py,
-                "-m",
-                "pytest",
-                "-q",
-                "-s",
-                "-m",
-                "gpu",
-                "-p",
-                "no:cacheprovider",
-                "-rs",
-                "tests/engines",
-            ],
-            "limit": 300,
-            "reason": base,
-            "report": "pytest",
-        },
-        {
-            "name": "unet-fp16",
-            "argv": [*bench, "--backend", "torch", *with_trt, "--precision", "fp16"],
-            "limit": 240,
-            "reason": base,
-            "report": "bench",
-        },
-        {
-            "name": "unet-bf16",
-            "argv": [*bench, "--backend", "torch", "--precision", "bf16"],
-            "limit": 150,
-            "reason": base,
-            "report": "bench",
-        },
-    ]
-    if with_compile:
-        out.append(
-            {
-                "name": "unet-fp16-compile",
-                "argv": [*bench, "--backend", "torch", "--precision", "fp16", "--compile"],
-                "limit": 300,
-                "reason": base,
-                "report": "bench",
-            }
-        )
-    return out
-
-
-_ORT_PROBE = """
-import torch, onnxruntime as ort, numpy as np
-from onnx import helper, TensorProto
-g = helper.make_graph([helper.make_node("Mul", ["x", "x"], ["y"])], "g",
-                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
-                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])])
-m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-s = ort.InferenceSession(m.SerializeToString(), providers=["CUDAExecutionProvider"])
-used = s.get_providers()
-assert used[0] == "CUDAExecutionProvider", f"session fell back to {used}"
-y = s.run(None, {"x": np.arange(4, dtype=np.float32)})[0]
-assert y.tolist() == [0.0, 1.0, 4.0, 9.0], y
-print(f"onnxruntime {ort.__version__} from {ort.__file__}: session on {used[0]} (CUDA {torch.version.cuda})")
+        versions[name] = md.version(name)
+    except md.PackageNotFoundError:
+        versions[name] = None
+print("versions:", versions)
+a, b = (torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16) for _ in range(2))
+for _ in range(3):
+    a @ b
+torch.cuda.synchronize()
+start, n = time.perf_counter(), 50
+for _ in range(n):
+    a @ b
+torch.cuda.synchronize()
+tflops = 2 * 8192**3 * n / (time.perf_counter() - start) / 1e12
+print(json.dumps({"gpu": torch.cuda.get_device_name(0), "capability": torch.cuda.get_device_capability(0),
+                  "cuda": torch.version.cuda, "bf16_matmul_tflops": round(tflops, 1), "versions": versions}))
 """
 
 
-def measured(kind: str, text: str) -> str:
-    """One line of what a section measured, from its log."""
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    if kind == "pytest":
-        picked = [
-            line.strip()
-            for line in lines
-            if re.match(r"(onnxruntime cuda|tensorrt|generate --batch-size 1)", line.strip())
-        ]
-        totals = next(
-            (line.strip("= ") for line in reversed(lines) if re.search(r"\d+ (passed|failed)", line)), ""
-        )
-        skipped = [line for line in lines if line.startswith("SKIPPED")]
-        return "; ".join([totals, *picked, *(s[:120] for s in skipped)])
-    if kind == "bench":
-        start = text.find("{\n")
-        if start < 0:
-            return lines[-1] if lines else ""
+def commands(out: Path) -> dict[str, tuple[list[str], str]]:
+    """name -> (argv, how to read its log)."""
+    py = sys.executable
+    bench = [py, "-m", "genrobust_fast", "bench"]
+    unet = [*bench, "unet", "--model", "sd15-arch", "--backend", "torch", "--batch", "4"]
+    unet += ["--size", "512x512", "--seconds", "4", "--device", "cuda", "--engine-dir", str(out / "engines")]
+    generate = [*bench, "generate", "--backend", "torch", "--device", "cuda"]
+    return {
+        "machine": ([py, "-c", _MACHINE], "machine"),
+        "pytest-torch-gpu": (
+            [py, "-m", "pytest", "-q", "-s", "-m", "gpu", "-p", "no:cacheprovider", "-rs", "-k"]
+            + ["torch_gpu_precisions", "tests/engines/test_engine_parity.py"],
+            "pytest",
+        ),
+        "deepspeed-nccl": (
+            [py, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "1"]
+            + [str(Path(__file__).resolve()), "deepspeed-steps", "--steps", "2"],
+            "last-json",
+        ),
+        "unet-bf16": ([*unet, "--precision", "bf16"], "unet"),
+        "unet-fp16": ([*unet, "--precision", "fp16"], "unet"),
+        "generate-tiny": (
+            [
+                *generate,
+                "--model",
+                "tiny",
+                "--images",
+                "32",
+                "--steps",
+                "10",
+                "--batch",
+                "8",
+                "--rounds",
+                "3",
+            ],
+            "generate",
+        ),
+        "generate-sd15-arch": (
+            [*generate, "--model", "sd15-arch", "--images", "4", "--steps", "4", "--batch", "4"]
+            + ["--rounds", "2", "--size", "512x512"],
+            "generate",
+        ),
+    }
+
+
+def _json_doc(text: str) -> dict | None:
+    """The benchmark's JSON document (printed last, indented) or a one-line JSON last line."""
+    start = text.rfind("\n{\n") + 1 if "\n{\n" in text else (0 if text.startswith("{\n") else -1)
+    candidates = [text[start : text.rfind("}") + 1]] if start >= 0 else []
+    candidates += [line for line in reversed(text.splitlines()) if line.startswith("{")][:1]
+    for candidate in candidates:
         try:
-            doc = json.loads(text[start : text.rfind("}") + 1])
+            return json.loads(candidate)
         except ValueError:
-            return "unparsable JSON"
-        return "; ".join(
-            f"{k} {doc['precision']}: {v['images_per_s']} img/s x{v['ratio_vs_torch']} vs torch, "
-            f"{v['achieved_tflops']} TFLOP/s ({v.get('fraction_of_peak')} of peak), err "
-            f"{v['relative_error_vs_torch_fp32']}"
-            for k, v in doc["backends"].items()
-        )
-    return lines[-1] if lines else ""
+            continue
+    return None
 
 
-def run_section(section: dict, log: Path) -> tuple[str, str]:
-    start = time.perf_counter()
-    with open(log, "w") as handle:
-        proc = subprocess.Popen(
-            section["argv"], stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+def measured(kind: str, text: str, machine: dict) -> str:
+    """One line of what a section measured, read from its log."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if kind == "pytest":
+        totals = next(
+            (line.strip("= ") for line in reversed(lines) if re.search(r"\d+ (passed|failed|skipped)", line)),
+            "",
         )
-        try:
-            code = proc.wait(timeout=section["limit"])
-            status = "ok" if code == 0 else f"FAILED (exit {code})"
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the whole group: pytest's or a bench's children too
-            proc.wait()
-            status = f"FAILED (timeout after {section['limit']} s)"
-    text = log.read_bytes().decode("utf-8", errors="replace")
-    detail = measured(section["report"], text) if status == "ok" else (text.strip().splitlines() or [""])[-1]
-    return f"{status} {time.perf_counter() - start:.0f}s", detail
+        errors = [line for line in lines if line.startswith("torch ") and "relative error" in line]
+        return "; ".join([totals, *errors])
+    doc = _json_doc(text)
+    if doc is None:
+        return lines[-1] if lines else ""
+    if kind == "machine":
+        gpu = f"{doc['gpu']} (sm {doc['capability']}), CUDA {doc['cuda']}"
+        return f"{gpu}, bf16 matmul {doc['bf16_matmul_tflops']} TFLOP/s"
+    if kind == "unet":
+        peak = machine.get("bf16_matmul_tflops")
+        parts = []
+        for name, v in doc["backends"].items():
+            share = f", {v['achieved_tflops'] / peak:.2f} of the measured bf16 matmul peak" if peak else ""
+            parts.append(
+                f"{name} {doc['precision']}: {v['images_per_s']} img/s, "
+                f"{v['achieved_tflops']} TFLOP/s{share}, error vs fp32 {v['relative_error_vs_torch_fp32']}"
+            )
+        return "; ".join(parts)
+    if kind == "generate":
+        return (
+            f"{doc['model']} {doc['precision']} on {doc['device']}: {doc['ours_images_per_s']} img/s, "
+            f"x{doc['speedup_vs_diffusers']} vs diffusers ({doc['diffusers_images_per_s']} img/s), "
+            f"pixels within {doc['parity_max_abs_diff_vs_diffusers']} of diffusers', overhead vs UNet "
+            f"{doc['overhead_vs_unet_bound']:.1%}"
+        )
+    return json.dumps(doc)
+
+
+class Check:
+    """Runs the sections in order under one deadline, keeping summary.json current."""
+
+    def __init__(self, out: Path, seconds: float):
+        self.out, self.seconds, self.child = out, seconds, None
+        self.deadline = time.monotonic() + seconds
+        self.summary = {"deadline_s": seconds, "machine": {}, "sections": [], "passed": False, "done": False}
+        self.pgid_file = out / "running.pgid"
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def record(self, name: str, status: str, detail: str, seconds: float | None = None) -> None:
+        row = {"section": name, "status": status, "detail": detail}
+        if seconds is not None:
+            row["seconds"] = round(seconds, 1)
+        self.summary["sections"].append(row)
+        print(f"[{name}] {status}: {detail}", flush=True)
+        self.save()
+
+    def save(self) -> None:
+        bad = [r for r in self.summary["sections"] if r["status"] not in ("ok", "not run")]
+        self.summary["passed"] = self.summary["done"] and not bad
+        path = self.out / "summary.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.summary, indent=2))
+        tmp.replace(path)
+        ret = os.environ.get("OUT")  # the device tool's return folder: at most 8 files, so logs go as one tar
+        if ret and Path(ret).resolve() != self.out.resolve():
+            shutil.copy(path, Path(ret) / "summary.json")
+            with tarfile.open(Path(ret) / "gpu-check-logs.tar.gz", "w:gz") as tar:
+                for log in sorted(self.out.glob("*.log")):
+                    tar.add(log, arcname=log.name)
+
+    def kill_child(self) -> None:
+        """The running section's whole process group (torchrun's workers, pytest's children)."""
+        if self.child is not None:  # the leader may be gone and its children not: kill the group anyway
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.child.pid, signal.SIGKILL)
+            self.child.wait()
+        self.child = None
+        self.pgid_file.unlink(missing_ok=True)
+
+    def kill_leftovers(self) -> None:
+        """A group an earlier, killed run of this check left behind on a warm machine."""
+        if self.pgid_file.is_file():
+            try:
+                os.killpg(int(self.pgid_file.read_text()), signal.SIGKILL)
+                print(f"killed process group {self.pgid_file.read_text()} left by an earlier run", flush=True)
+            except (ProcessLookupError, ValueError):
+                pass
+            self.pgid_file.unlink()
+
+    def section(self, name: str, argv: list[str], budget: float, kind: str, env: dict) -> None:
+        limit = min(budget, self.left())
+        if limit < min(budget, MIN_START):
+            self.record(
+                name, "SKIPPED", f"the {self.seconds:.0f} s deadline leaves {max(self.left(), 0):.0f} s"
+            )
+            return
+        log = self.out / f"{len(self.summary['sections']):02d}-{name}.log"
+        start = time.monotonic()
+        with open(log, "w") as handle:
+            # A new process group in the same session: killable as one, and still ended with the
+            # session by whoever runs this check (a new session would outlive it).
+            self.child = subprocess.Popen(
+                argv, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT, env=env, process_group=0
+            )
+            self.pgid_file.write_text(str(self.child.pid))
+            try:
+                code = self.child.wait(timeout=limit)
+                status = "ok" if code == 0 else f"FAILED (exit {code})"
+            except subprocess.TimeoutExpired:
+                status = f"FAILED (timeout after {limit:.0f} s)"
+            self.kill_child()  # after a clean exit too: a section's stray children go with it
+        seconds = time.monotonic() - start
+        text = log.read_bytes().decode("utf-8", errors="replace")
+        if kind == "pytest" and status == "ok" and not re.search(r"\d+ passed", text):
+            status = "FAILED (no test passed)"  # all skipped (no GPU seen) is not a green run
+        if kind == "machine" and status == "ok":
+            self.summary["machine"] = _json_doc(text) or {}
+        detail = (
+            measured(kind, text, self.summary["machine"])
+            if status == "ok"
+            else (text.strip().splitlines() or [""])[-1]
+        )
+        self.record(name, status, f"{detail}  [{log.name}]", seconds)
 
 
 def run(args) -> int:
+    started = time.monotonic()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("[0-9][0-9]-*.log"):
-        old.unlink()
-    engines = out / "engines"
-    env = environment()
-    print("environment: " + json.dumps(env), flush=True)
-    planned = sections(env, engines, args.with_compile)
-    unknown = sorted(set(args.skip) - {s["name"] for s in planned})
+    check = Check(out, min(args.deadline, DEADLINE))
+    check.kill_leftovers()
+    for old in [*out.glob("[0-9][0-9]-*.log"), out / "summary.json"]:
+        old.unlink(missing_ok=True)
+    unknown = sorted(set(args.skip) - set(SECTIONS))
     if unknown:
-        print(
-            f"--skip {', '.join(unknown)}: no such section; sections: {', '.join(s['name'] for s in planned)}"
-        )
+        print(f"--skip {', '.join(unknown)}: no such section; sections: {', '.join(SECTIONS)}")
         return 2
-    rows, failed = [], False
-    install_status = out / INSTALL_STATUS
-    if install_status.is_file():
-        status = json.loads(install_status.read_text())
-        ok = not status["problems"]
-        failed |= not ok
-        rows.append(
-            (
-                "install",
-                "ok" if ok else "FAILED",
-                "; ".join(status["problems"])
-                or status.get("note")
-                or "installed " + ", ".join(status["installed"]),
+
+    def stop(signum, frame):
+        check.kill_child()
+        check.record("check", "FAILED", f"stopped by signal {signum}")
+        sys.exit(128 + signum)
+
+    handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    before = {signum: signal.signal(signum, stop) for signum in handled}
+    atexit.register(check.kill_child)  # also on an exception out of this function
+    try:
+        run_sections(check, args, started)
+    finally:
+        check.kill_child()
+        atexit.unregister(check.kill_child)
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+    print(
+        f"\nGPU check {'passed' if check.summary['passed'] else 'FAILED'} in "
+        f"{time.monotonic() - started:.0f} s; logs in {out}/",
+        flush=True,
+    )
+    return 0 if check.summary["passed"] else 1
+
+
+def run_sections(check: Check, args, started: float) -> None:
+    status, detail = install(Path(args.wheelhouse), Path(args.site), min(INSTALL_BUDGET, check.left()))
+    check.record("install", status, detail, time.monotonic() - started)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    # The sources beside this script, then the carried wheels, then the image's own packages.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), args.site, os.environ.get("PYTHONPATH")]))
+    for name, (argv, kind) in commands(check.out).items():
+        if name in args.skip:
+            check.record(name, "not run", "--skip")
+        elif status != "ok":
+            check.record(name, "SKIPPED", "the install failed")
+        else:
+            check.section(name, argv, SECTIONS[name], kind, env)
+    trt = "installed, not exercised by this check" if importlib.util.find_spec("tensorrt") else TENSORRT_LINE
+    check.summary["tensorrt"] = trt
+    check.summary["done"] = True
+    check.record("tensorrt", "not run", trt)
+
+
+# --- the DeepSpeed section's rank (started by torchrun) ------------------------------------------
+
+
+def deepspeed_steps(steps: int) -> int:
+    """Our trainer on NCCL: the process group joined our way (device from LOCAL_RANK, set before init),
+    then `steps` DeepSpeed steps of a torchvision ResNet-18 on generated JPEGs."""
+    import math
+    import tempfile
+
+    import torch.distributed as dist
+
+    from genrobust_fast.bench.loader import make_generated_jpegs
+    from genrobust_fast.training import TrainConfig, train
+    from genrobust_fast.training.distributed import init_distributed, pick_device
+
+    device = pick_device("auto")
+    rank, world = init_distributed(device)
+    info = {"rank": rank, "world_size": world, "device": device, "backend": dist.get_backend()}
+    with tempfile.TemporaryDirectory(prefix="gpu-check-ds-") as tmp:
+        real = make_generated_jpegs(Path(tmp) / "real", 64, 128, classes=4)
+        result = train(
+            TrainConfig(
+                real=str(real),
+                arch="resnet18",
+                image_size=112,
+                batch_size=16,
+                max_steps=steps,
+                loader="torch",
+                precision="bf16",
+                progress=False,
+                log_every=1,
+                out=str(Path(tmp) / "run"),
             )
         )
-    for index, section in enumerate(planned, start=1):
-        name = section["name"]
-        optional = section.get("optional") and section["optional"] not in args.require
-        if name in args.skip:
-            rows.append((name, "skipped", "--skip"))
-            continue
-        if section["reason"]:
-            rows.append((name, "not run (optional)" if optional else "CANNOT RUN", section["reason"]))
-            failed |= not optional
-            continue
-        log = out / f"{index:02d}-{name}.log"
-        status, detail = run_section(section, log)
-        failed |= not status.startswith("ok")
-        rows.append((name, status, f"{detail}  [{log.name}]"))
-        print(f"[{name}] {status}: {detail}", flush=True)
-    width = max(len(r[0]) for r in rows)
-    print(f"\n{'section':<{width}}  {'status':<20} measured / reason")
-    for name, status, detail in rows:
-        print(f"{name:<{width}}  {status:<20} {detail}")
-    summary = {
-        "environment": env,
-        "sections": [dict(zip(("section", "status", "detail"), r)) for r in rows],
-        "passed": not failed,
-    }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    ret = os.environ.get("OUT")  # the device tool's return folder: at most 8 files, so logs go as one tar
-    if ret and Path(ret).resolve() != out.resolve():
-        shutil.copy(out / "summary.json", Path(ret) / "summary.json")
-        with tarfile.open(Path(ret) / "gpu-check-logs.tar.gz", "w:gz") as tar:
-            for path in sorted(out.glob("*.log")) + [install_status] * install_status.is_file():
-                tar.add(path, arcname=path.name)
-    print(f"\nGPU check {'FAILED' if failed else 'passed'}; logs in {out}/", flush=True)
-    return 1 if failed else 0
+    info.update({k: result.get(k) for k in ("final_loss", "images_per_s", "precision", "loader")})
+    print(json.dumps(info), flush=True)
+    ok = (
+        info["backend"] == "nccl"
+        and result.get("final_loss") is not None
+        and math.isfinite(result["final_loss"])
+    )
+    return 0 if ok else 1
 
 
 def main(argv=None) -> int:
@@ -445,26 +456,24 @@ def main(argv=None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="step", required=True)
-    inst = sub.add_parser("install")
-    inst.add_argument("--wheelhouse", default="build/wheelhouse")
-    inst.add_argument("--site", default="/tmp/genrobust-site")
-    inst.add_argument("--out", default="build/gpu-check")
+    show = sub.add_parser("plan", help="print the call's carried bytes and section budgets; exit 1 if over")
+    show.add_argument("--wheelhouse", default=str(ROOT / "build" / "wheelhouse"))
     go = sub.add_parser("run")
-    go.add_argument("--out", default="build/gpu-check")
-    go.add_argument(
-        "--require",
-        action="append",
-        default=[],
-        choices=["tensorrt"],
-        help="make the TensorRT sections required (fail when TensorRT is missing)",
-    )
-    go.add_argument(
-        "--skip", action="append", default=[], help="skip a section by name (reported as skipped)"
-    )
-    go.add_argument("--with-compile", action="store_true", help="also time torch.compile (about 4 minutes)")
+    go.add_argument("--out", default=str(ROOT / "build" / "gpu-check"))
+    go.add_argument("--wheelhouse", default=str(ROOT / "build" / "wheelhouse"))
+    go.add_argument("--site", default="/tmp/genrobust-site")
+    go.add_argument("--deadline", type=float, default=DEADLINE, help=f"seconds, at most {DEADLINE}")
+    go.add_argument("--skip", action="append", default=[], help="skip a section by name")
+    ds = sub.add_parser("deepspeed-steps", help="one rank of the deepspeed-nccl section (under torchrun)")
+    ds.add_argument("--steps", type=int, default=2)
     args = parser.parse_args(argv)
-    if args.step == "install":
-        return install(Path(args.wheelhouse), Path(args.site), Path(args.out))
+    if args.step == "plan":
+        lines, problems = plan(Path(args.wheelhouse))
+        print("\n".join([*lines, *(f"PLAN FAILS: {p}" for p in problems)] or ["plan ok"]))
+        print("plan fails" if problems else "plan ok")
+        return 1 if problems else 0
+    if args.step == "deepspeed-steps":
+        return deepspeed_steps(args.steps)
     return run(args)
 
 

@@ -1,21 +1,21 @@
-"""Prepare, on this CPU machine, the wheels the GPU check installs on a machine that cannot download.
+"""Prepare, on this CPU machine, the wheels the GPU check needs and the lent GPU image lacks.
 
-    python scripts/gpu_wheelhouse.py                 # -> build/wheelhouse/ (ignored by git)
-    python scripts/gpu_wheelhouse.py --no-ort-gpu    # only the core set
-    python scripts/gpu_wheelhouse.py --exclude numpy --exclude pillow   # core in one piece (the lent
-                                                     # image has both, with torch)
+    python scripts/gpu_wheelhouse.py          # -> build/wheelhouse/*.whl + MANIFEST.json (ignored by git)
 
-What goes in (cp312, manylinux x86_64, the GPU image's Python), each pinned to the version installed in
-this checkout's environment, i.e. the versions the tests passed with here:
-  core     diffusers, transformers, tokenizers, safetensors, huggingface_hub, click, pytest and every
-           dependency pip resolves for them, plus this project's own wheel, built here with a Python 3.12
-  ort-gpu  onnxruntime-gpu (CUDA 13 build; its own dependencies are in the GPU image: torch's CUDA libraries)
+The lent image (Python 3.12; /work/.library/device/KINDS.md lists its packages) has torch 2.11 (cu130),
+torchvision, transformers, huggingface_hub, onnx, a CPU onnxruntime, pytest, click, psutil, ninja, msgpack,
+einops... It lacks diffusers (and importlib_metadata, lazy-importer) and DeepSpeed (and hjson, pydantic,
+pydantic_core, annotated_types, typing_inspection; typing_extensions too, as pydantic needs a
+newer one than the image may have). Only those travel, each pinned to the version installed
+here (the one the tests passed with); benchmarks/gpu_check.py installs them there with --no-deps.
+DeepSpeed publishes only an sdist, so its pure-Python wheel is built here (no prebuilt ops; the accelerator
+it records, 'cpu', matters only to prebuilt ops). The project runs from the carried working tree (its C++
+kernels fall back to the NumPy reference there), so no project wheel travels.
 
-Each set is one uncompressed tar (wheels are already compressed) split into pieces of at most
---piece-mib MiB, so that one piece and the working tree fit in one device call (64 MiB); the pieces
-accumulate in the same ignored folder there over consecutive calls. MANIFEST.json lists every piece's
-sha256, each set's, the pins, and a hash of the project sources the project wheel was built from, which
-benchmarks/gpu_check.sh compares with the sources it runs beside.
+Every requirement of a carried wheel must be carried or in the image (its version checked where the
+image's is known), and the wheels must stay within gpu_check.WHEEL_BUDGET so the tree and the wheels fit
+one device call: both are asserted before MANIFEST.json is written. onnxruntime-gpu (~245 MiB) and DALI
+(~200 MB) do not fit one call and are not carried.
 """
 
 from __future__ import annotations
@@ -23,88 +23,126 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CORE = ("diffusers", "transformers", "tokenizers", "safetensors", "huggingface_hub", "click", "pytest")
-ORT_GPU = "onnxruntime-gpu"
-PLATFORMS = (
-    "manylinux_2_28_x86_64",
-    "manylinux_2_27_x86_64",
-    "manylinux_2_24_x86_64",
-    "manylinux_2_17_x86_64",
-    "manylinux2014_x86_64",
-    "manylinux1_x86_64",
+CARRY = (
+    "diffusers",
+    "importlib_metadata",
+    "lazy-importer",
+    "deepspeed",
+    "hjson",
+    "pydantic",
+    "pydantic_core",
+    "annotated_types",
+    "typing_inspection",
+    "typing_extensions",  # pydantic needs >= 4.16, the image's version is unknown; newer ones are compatible
 )
-TARGET = (
-    "--python-version",
-    "3.12",
-    "--implementation",
-    "cp",
-    "--abi",
-    "cp312",
-    "--only-binary=:all:",
-    *[arg for p in PLATFORMS for arg in ("--platform", p)],
-)
+# The image's packages as read on 2026-11-17 (device KINDS.md), versions where a pip list gave them.
+IMAGE_VERSIONS = {
+    "huggingface-hub": "1.33.0",
+    "numpy": "2.5.2",
+    "onnx": "1.23.1",
+    "onnxruntime": "1.30.0",
+    "safetensors": "0.8.0",
+    "tokenizers": "0.23.2",
+    "torch": "2.11.0",
+    "torchvision": "0.26.0",
+    "transformers": "5.17.0",
+}
+IMAGE_HAS = set(IMAGE_VERSIONS) | {
+    "click",
+    "einops",
+    "filelock",
+    "fsspec",
+    "httpx",
+    "msgpack",
+    "ninja",
+    "nvidia-ml-py",
+    "packaging",
+    "pillow",
+    "psutil",
+    "py-cpuinfo",
+    "pytest",
+    "pyyaml",
+    "regex",
+    "requests",
+    "tqdm",
+    "typing-extensions",
+    "zipp",
+}
+PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
+TARGET = ["--python-version", "3.12", "--implementation", "cp", "--abi", "cp312", "--only-binary=:all:"]
+TARGET += [arg for p in PLATFORMS for arg in ("--platform", p)]
+# Where the image's Python evaluates environment markers.
+MARKERS = {"python_version": "3.12", "python_full_version": "3.12.3", "sys_platform": "linux"}
+MARKERS |= {"platform_system": "Linux", "platform_machine": "x86_64", "extra": ""}
 
 
-def source_hash(root: Path = ROOT) -> str:
-    """sha256 over the files the project wheel is built from (package, C++ sources, build files)."""
-    digest = hashlib.sha256()
-    files = [root / "pyproject.toml", root / "CMakeLists.txt"]
-    for folder in ("genrobust_fast", "csrc"):
-        files += [p for p in (root / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-    for path in sorted(files):
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
+def normal(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
 
 
-def pinned(names) -> list[str]:
-    """name==version as installed here (the versions this checkout's tests ran with)."""
-    out = []
-    for name in names:
-        try:
-            out.append(f"{name}=={importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            raise SystemExit(
-                f"{name} is not installed in this Python ({sys.executable}); run `make install` first"
-            ) from None
-    return out
+def gpu_check():
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" / "gpu_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
 
 
-def find_python312(explicit: str | None) -> str:
-    candidates = (
-        [explicit]
-        if explicit
-        else [
-            shutil.which("python3.12"),
-            *sorted(
-                str(p) for p in Path(os.path.expanduser("~/.pyenv/versions")).glob("3.12*/bin/python3.12")
-            ),
-        ]
-    )
-    for candidate in candidates:  # a pyenv shim exists without a 3.12 selected: try each one
-        if (
-            candidate
-            and subprocess.run(
-                [candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 12)"],
-                check=False,
-                capture_output=True,
-            ).returncode
-            == 0
-        ):
-            return candidate
-    raise SystemExit(
-        "building the project's cp312 wheel needs a Python 3.12 here (pass --python312 PATH, "
-        "or e.g. `pyenv install 3.12`)"
-    )
+def pinned(names) -> dict[str, str]:
+    """name -> version installed here (the versions this checkout's tests ran with)."""
+    try:
+        return {name: importlib.metadata.version(name) for name in names}
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise SystemExit(
+            f"{exc.name} is not installed in {sys.executable}; run `make install` first"
+        ) from None
+
+
+def wheel_metadata(path: Path) -> tuple[str, str, list[str]]:
+    """(name, version, Requires-Dist lines) read from the wheel itself."""
+    with zipfile.ZipFile(path) as z:
+        meta = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
+        lines = z.read(meta).decode().splitlines()
+    field = {k: v for k, _, v in (line.partition(": ") for line in lines) if k in ("Name", "Version")}
+    requires = [line.split(": ", 1)[1] for line in lines if line.startswith("Requires-Dist: ")]
+    return field["Name"], field["Version"], requires
+
+
+def unmet(wheels: list[Path]) -> tuple[list[str], list[str]]:
+    """(problems, unverified): requirements of the carried wheels that neither the wheelhouse nor the image
+    meets, and those the image meets by name only (its version unknown here)."""
+    from packaging.requirements import Requirement
+
+    carried = {normal(n): v for n, v, _ in map(wheel_metadata, wheels)}
+    problems, unverified = [], []
+    for wheel in wheels:
+        name, _, requires = wheel_metadata(wheel)
+        for line in requires:
+            req = Requirement(line)
+            if req.marker is not None and not req.marker.evaluate(MARKERS):
+                continue
+            key = normal(req.name)
+            version = carried.get(key) or IMAGE_VERSIONS.get(key)
+            if version is not None:
+                if not req.specifier.contains(version, prereleases=True):
+                    where = "carried" if key in carried else "the image's"
+                    problems.append(f"{name} needs {req}, {where} is {version}")
+            elif key in IMAGE_HAS:
+                if req.specifier:
+                    unverified.append(f"{name} needs {req}")
+            else:
+                problems.append(f"{name} needs {req.name}, which neither the image nor the wheelhouse has")
+    return problems, unverified
 
 
 def run(cmd: list[str], **kw) -> None:
@@ -113,40 +151,7 @@ def run(cmd: list[str], **kw) -> None:
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def pack(name: str, wheels: list[Path], out: Path, piece_bytes: int) -> dict:
-    """wheels -> <name>.tar split into pieces/<name>.tar.NNN; returns the set's manifest entry."""
-    pieces_dir = out / "pieces"
-    pieces_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out) as tmp:
-        tar_path = Path(tmp) / f"{name}.tar"
-        with tarfile.open(tar_path, "w") as tar:
-            for wheel in sorted(wheels):
-                tar.add(wheel, arcname=wheel.name)
-        pieces = []
-        with open(tar_path, "rb") as f:
-            for index, block in enumerate(iter(lambda: f.read(piece_bytes), b"")):
-                piece = pieces_dir / f"{name}.tar.{index:03d}"
-                piece.write_bytes(block)
-                pieces.append(
-                    {
-                        "file": f"pieces/{piece.name}",
-                        "bytes": len(block),
-                        "sha256": hashlib.sha256(block).hexdigest(),
-                    }
-                )
-        return {
-            "tar_sha256": sha256(tar_path),
-            "tar_bytes": tar_path.stat().st_size,
-            "pieces": pieces,
-            "wheels": sorted(w.name for w in wheels),
-        }
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def main(argv=None) -> int:
@@ -154,47 +159,12 @@ def main(argv=None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", default=str(ROOT / "build" / "wheelhouse"))
-    parser.add_argument("--piece-mib", type=float, default=55.0, help="largest piece (MiB); default 55")
-    parser.add_argument("--no-ort-gpu", action="store_true", help="leave out onnxruntime-gpu (256 MB)")
-    parser.add_argument("--python312", default=None, help="Python 3.12 that builds the project's wheel")
-    parser.add_argument(
-        "--exclude",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="leave out a dependency the GPU machine is known to have (e.g. numpy, pillow: the "
-        "lent image's torch brings them), to save a piece; pip there then uses its own",
-    )
     args = parser.parse_args(argv)
     out = Path(args.out)
-    shutil.rmtree(out, ignore_errors=True)
-    core_dir, ort_dir = out / "core", out / "ort-gpu"
-    core_dir.mkdir(parents=True)
-    core_pins = pinned(CORE)
-    run([sys.executable, "-m", "pip", "download", "-q", *TARGET, "-d", str(core_dir), *core_pins])
-    for name in args.exclude:
-        normal = name.lower().replace("-", "_")
-        dropped = [w for w in core_dir.glob("*.whl") if w.name.split("-")[0].lower() == normal]
-        if not dropped:
-            raise SystemExit(f"--exclude {name}: no such wheel in the core set")
-        for wheel in dropped:
-            wheel.unlink()
-    python312 = find_python312(args.python312)
-    with tempfile.TemporaryDirectory() as build_tmp:  # a wheel build outside the tree's build/<tag> folder
-        run(
-            [python312, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(core_dir), str(ROOT)],
-            env={**os.environ, "PIP_CACHE_DIR": str(Path(build_tmp) / "pip-cache")},
-        )
-    project = sorted(core_dir.glob("genrobust_fast-*.whl"))
-    if len(project) != 1 or "cp312" not in project[0].name:
-        raise SystemExit(f"expected one cp312 project wheel, got {[p.name for p in project]}")
-    sets = {"core": pack("core", sorted(core_dir.glob("*.whl")), out, int(args.piece_mib * 2**20))}
-    ort_pins: list[str] = []
-    if not args.no_ort_gpu:
-        ort_dir.mkdir()
-        version = importlib.metadata.version(
-            "onnxruntime"
-        )  # the CPU build tested here; same or older GPU one
+    pins = pinned(CARRY)
+    with tempfile.TemporaryDirectory() as tmp:
+        wheels_dir = Path(tmp) / "wheels"
+        binary = [f"{n}=={v}" for n, v in pins.items() if n != "deepspeed"]
         run(
             [
                 sys.executable,
@@ -205,34 +175,60 @@ def main(argv=None) -> int:
                 "--no-deps",
                 *TARGET,
                 "-d",
-                str(ort_dir),
-                f"{ORT_GPU}<={version}",
+                str(wheels_dir),
+                *binary,
             ]
         )
-        ort_pins = [f"{ORT_GPU}=={next(ort_dir.glob('*.whl')).name.split('-')[1]}"]
-        sets["ort-gpu"] = pack("ort-gpu", sorted(ort_dir.glob("*.whl")), out, int(args.piece_mib * 2**20))
+        # DeepSpeed's setup.py imports torch: build against this environment's, with no ops compiled.
+        run(
+            [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
+            + ["-w", str(wheels_dir), f"deepspeed=={pins['deepspeed']}"],
+            env={**os.environ, "DS_BUILD_OPS": "0"},
+        )
+        wheels = sorted(wheels_dir.glob("*.whl"))
+        names = {normal(wheel_metadata(w)[0]) for w in wheels}
+        if names != {normal(n) for n in CARRY}:
+            raise SystemExit(f"expected one wheel of each of {CARRY}, got {[w.name for w in wheels]}")
+        problems, unverified = unmet(wheels)
+        if problems:
+            raise SystemExit("the wheelhouse would not work on the image:\n  " + "\n  ".join(problems))
+        check = gpu_check()
+        total = sum(w.stat().st_size for w in wheels)
+        if total > check.WHEEL_BUDGET:
+            raise SystemExit(
+                f"the wheels take {total / 2**20:.1f} MiB, over gpu_check.WHEEL_BUDGET "
+                f"({check.WHEEL_BUDGET / 2**20:.0f} MiB)"
+            )
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        entries = []
+        for wheel in wheels:
+            name, version, _ = wheel_metadata(wheel)
+            shutil.copy(wheel, out / wheel.name)
+            entries.append(
+                {
+                    "file": wheel.name,
+                    "name": name,
+                    "version": version,
+                    "bytes": wheel.stat().st_size,
+                    "sha256": sha256(wheel),
+                }
+            )
     manifest = {
-        "format": "genrobust-wheelhouse/1",
+        "format": "genrobust-wheelhouse/2",
         "python": "cp312",
-        "platforms": list(PLATFORMS),
-        "requirements": core_pins,
-        "project_wheel": project[0].name,
-        "ort_gpu": ort_pins,
-        "excluded": args.exclude,
-        "project_source_sha256": source_hash(),
-        "piece_bytes_max": int(args.piece_mib * 2**20),
-        "sets": sets,
+        "wheels": entries,
+        "image_versions_assumed": IMAGE_VERSIONS,
+        "requirements_unverified": unverified,
     }
     (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    shutil.rmtree(core_dir)
-    shutil.rmtree(ort_dir, ignore_errors=True)
-    for name, entry in sets.items():
-        sizes = ", ".join(f"{p['bytes'] / 2**20:.1f}" for p in entry["pieces"])
-        print(
-            f"{name}: {len(entry['wheels'])} wheels, {entry['tar_bytes'] / 2**20:.1f} MiB in "
-            f"{len(entry['pieces'])} piece(s) of {sizes} MiB"
-        )
-    print(f"wrote {out}/MANIFEST.json and {out}/pieces/")
+    lines, plan_problems = check.plan(out)
+    print(f"{len(entries)} wheels, {total / 2**20:.1f} MiB in {out}")
+    print("\n".join(lines))
+    for line in unverified:
+        print(f"unverified (the image's version is not known here): {line}")
+    if plan_problems:
+        raise SystemExit("\n".join(plan_problems))
     return 0
 
 

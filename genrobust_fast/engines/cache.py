@@ -28,14 +28,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackendUnavailableError, EngineMismatchError
+from ..errors import BackendUnavailableError, EngineMismatchError, InputError
 from ..fileio import atomic_write_json
 from .models import BUILTIN_MODELS, DiffusionComponents
 
 log = logging.getLogger(__name__)
 
-ENGINE_FORMAT = 2  # bump when the layout or the meaning of a key field changes (2: as-loaded weights
-# hash, text_batch profile, TensorRT typing flags, file identities)
+ENGINE_FORMAT = 3  # bump when the layout or the meaning of a key field changes (2: as-loaded weights
+# hash, text_batch profile, TensorRT typing flags, file identities; 3: fp16 ONNX keeps the timestep
+# sinusoids and what feeds them in fp32, so fp16 files and engines built before are rebuilt)
+# Names of entry_dir's variant folders (onnx_build.onnx_variant, trt_build.variant_name).
+VARIANT_PREFIXES = ("onnx-", "tensorrt-")
+# Files an entry holds: sidecars, ONNX graphs and their external data, TensorRT plans, staged plans.
+ENGINE_FILE_SUFFIXES = (".json", ".onnx", ".onnx.data", ".plan", ".plan.staged")
 ALWAYS_HASH_BELOW = 64 << 20  # artifacts smaller than this are re-hashed at every load (~0.1 s)
 DEFAULT_OPSET = 17
 # The module each component's weights come from (both VAE halves hash the whole VAE).
@@ -358,18 +363,51 @@ class EngineCache:
         return found, problems
 
     def clean(self, model: str | None = None, dry_run: bool = False) -> list[Path]:
-        """Remove engines (all, or one model's folder) plus unfinished builds; the README stays."""
-        targets: list[Path] = []
+        """Remove engines (all, or one model's) plus unfinished builds and timing caches; nothing else.
+
+        Only cache entries are deleted: `<model>/<variant>/` folders (variants are named onnx-* or
+        tensorrt-*) and `timing-caches/*.cache`. A model folder goes whole when it holds nothing but
+        variants. A folder that holds something but no entry is not an engine cache (a typo of `.`, a
+        data folder) and is refused, so a wrong --engine-dir never empties it.
+        """
         if not self.root.is_dir():
-            return targets
-        if model is None:
-            targets = [p for p in self.root.iterdir() if p.name != "README.md"]
-        else:
-            targets = [p for p in self.root.iterdir() if p.is_dir() and p.name in (model, model_slug(model))]
+            return []
+        models = [p for p in self.root.iterdir() if p.is_dir() and _variants(p)]
+        if model is not None:
+            models = [p for p in models if p.name in (model, model_slug(model))]
+        targets: list[Path] = []
+        for folder in models:
+            variants = _variants(folder)
+            targets += [folder] if variants == sorted(folder.iterdir()) else variants
+        timing = self.root / "timing-caches"
+        if model is None and timing.is_dir():
+            targets += sorted(f for f in timing.iterdir() if f.is_file() and f.suffix == ".cache")
+        others = [p.name for p in self.root.iterdir() if p.name != "README.md"]
+        if model is None and not targets and others:
+            raise InputError(
+                f"--engine-dir {str(self.root)!r} is not an engine cache: it holds {sorted(others)[:5]} but "
+                "no <model>/<onnx-*|tensorrt-*>/ engine folders, so nothing in it is removed; pass the "
+                "folder `genrobust engine build --engine-dir` wrote"
+            )
         if not dry_run:
             for path in targets:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
-        return targets
+        return sorted(targets)
+
+
+def _variants(model_dir: Path) -> list[Path]:
+    """The engine variant folders of a model folder (what `EngineCache.entry_dir` makes): named like one
+    and empty or holding an engine's files, finished (sidecar, artifact) or not (a killed build's)."""
+    return sorted(
+        p
+        for p in model_dir.iterdir()
+        if p.is_dir() and p.name.startswith(VARIANT_PREFIXES) and _holds_an_entry(p)
+    )
+
+
+def _holds_an_entry(variant: Path) -> bool:
+    names = [p.name for p in variant.iterdir()]
+    return not names or any(n.endswith(ENGINE_FILE_SUFFIXES) or n.startswith(".staging-") for n in names)
 
 
 def sidecar_of(artifact: str | os.PathLike) -> Path:

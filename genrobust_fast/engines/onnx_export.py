@@ -179,9 +179,89 @@ def convert_file_to_fp16(path: Path):
     typed = path.with_name(f"{path.stem}.typed.onnx")  # beside `path`, so its external data paths resolve
     onnx.shape_inference.infer_shapes_path(str(path), str(typed))
     model = onnx.load(str(typed), load_external_data=True)
-    model = convert_float_to_float16(model, keep_io_types=True, disable_shape_infer=True)
+    model = convert_float_to_float16(
+        model,
+        keep_io_types=True,
+        disable_shape_infer=True,
+        node_block_list=sorted(sinusoids_and_feeders(model.graph)),
+    )
+    _drop_fp16_round_trips(model.graph)
     _sort_topologically(model.graph)  # the converter appends its input casts at the end of the node list
     return model
+
+
+def sinusoids_and_feeders(graph) -> set[str]:
+    """Names of the Sin/Cos nodes and of every node whose float output feeds one, found by walking back
+    through float tensors (integer shape arithmetic is left to the converter).
+
+    diffusers computes the timestep embedding in fp32 on purpose: `timestep * freq` reaches ~999 rad,
+    where fp16 steps by 0.5 rad, so sin/cos of it would be off by up to ~0.25. ONNX Runtime's float16
+    converter rewrites that Cast(to=FLOAT) to FLOAT16, so this chain goes on its node block list. Needs
+    the graph's value types (shape inference first); an untyped tensor is followed, erring towards fp32.
+    """
+    import onnx
+
+    types = {v.name: v.type.tensor_type.elem_type for v in (*graph.value_info, *graph.input, *graph.output)}
+    types.update((t.name, t.data_type) for t in graph.initializer)
+    producer = {out: node for node in graph.node for out in node.output}
+    sinusoids = [node for node in graph.node if node.op_type in ("Sin", "Cos")]
+    keep = {node.name for node in sinusoids}
+    todo = [name for node in sinusoids for name in node.input]
+    while todo:
+        name = todo.pop()
+        node = producer.get(name)
+        if (
+            node is None
+            or node.name in keep
+            or types.get(name, onnx.TensorProto.FLOAT) != onnx.TensorProto.FLOAT
+        ):
+            continue
+        keep.add(node.name)
+        todo.extend(node.input)
+    if "" in keep:  # the block list goes by name; the torch exporter names every node
+        raise InputError("an unnamed ONNX node feeds a Sin/Cos; cannot keep it in fp32")
+    return keep
+
+
+def _drop_fp16_round_trips(graph) -> None:
+    """Wire Cast(fp32 -> fp16 -> fp32) pairs out, so nodes kept in fp32 pass fp32 values to each other.
+
+    The converter types every float edge fp16, so between two blocked nodes (and from an fp32 graph input
+    to a blocked node) it casts down and back up: `timestep * freq` would still be rounded to 0.5 rad.
+    """
+    import onnx
+
+    fp32 = {
+        v.name
+        for v in (*graph.value_info, *graph.input)
+        if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    }
+
+    def cast_to(node):
+        return next((a.i for a in node.attribute if a.name == "to"), None) if node.op_type == "Cast" else None
+
+    down = {n.output[0]: n.input[0] for n in graph.node if cast_to(n) == onnx.TensorProto.FLOAT16}
+    up = {  # the fp32 copy of an fp16 copy of an fp32 tensor -> that tensor
+        n.output[0]: down[n.input[0]]
+        for n in graph.node
+        if cast_to(n) == onnx.TensorProto.FLOAT and down.get(n.input[0]) in fp32
+    }
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            node.input[i] = up.get(name, name)
+    # Casts nobody reads any more (the fp16 copy, when only the fp32 island read it) go too.
+    removed: set[str] = set()
+    while True:
+        read = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
+        dead = [n for n in graph.node if n.op_type == "Cast" and n.output[0] not in read]
+        if not dead:
+            break
+        for node in dead:
+            removed.add(node.output[0])
+            graph.node.remove(node)
+    kept = [v for v in graph.value_info if v.name not in removed]
+    del graph.value_info[:]
+    graph.value_info.extend(kept)
 
 
 def save_onnx(model, staging: Path, final_name: str) -> dict[str, Path]:

@@ -119,6 +119,10 @@ class OrtRunners(GraphRunners):
         super().__init__(components, device, precision.torch_dtype)
         self.engine_precision = precision
         providers = ort_providers(device)
+        if device.type == "cuda" and hasattr(ort, "preload_dlls"):
+            # onnxruntime-gpu finds its CUDA/cuDNN libraries by itself (the nvidia-* wheels), not only
+            # because torch happened to load them first; a CPU build returns at once.
+            ort.preload_dlls()
         self.specs = component_specs(components)
         self.sessions: dict[str, Any] = {}
         self.records = {}
@@ -159,16 +163,35 @@ class OrtRunners(GraphRunners):
         binding = session.io_binding()
         device_type, device_id = self.device.type, self.device.index or 0
         for name, x in inputs.items():
-            binding.bind_input(name, device_type, device_id, _np_name(x.dtype), tuple(x.shape), x.data_ptr())
+            binding.bind_input(
+                name, device_type, device_id, element_type(x.dtype), tuple(x.shape), x.data_ptr()
+            )
         for name, y in outputs.items():
-            binding.bind_output(name, device_type, device_id, _np_name(y.dtype), tuple(y.shape), y.data_ptr())
+            binding.bind_output(
+                name, device_type, device_id, element_type(y.dtype), tuple(y.shape), y.data_ptr()
+            )
         wait_for_torch(self.device)
         session.run_with_iobinding(binding)
         result = outputs[spec.output_names[0]]
         return result if result.dtype == self.dtype else result.to(self.dtype)
 
 
-def _np_name(dtype: torch.dtype):
+def element_type(dtype: torch.dtype):
+    """What IOBinding takes for a torch dtype: a NumPy type, or the ONNX type number where NumPy has none
+    (bf16)."""
     import numpy as np
+    from onnx import TensorProto
 
-    return {torch.float32: np.float32, torch.int64: np.int64, torch.float16: np.float16}[dtype]
+    types = {
+        torch.float32: np.float32,
+        torch.float16: np.float16,
+        torch.bfloat16: TensorProto.BFLOAT16,
+        torch.int64: np.int64,
+        torch.int32: np.int32,
+    }
+    if dtype not in types:
+        raise InputError(
+            f"ONNX Runtime IO binding takes {', '.join(str(t).removeprefix('torch.') for t in types)} "
+            f"tensors, got {str(dtype).removeprefix('torch.')}; cast it first"
+        )
+    return types[dtype]

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendUnavailableError, EngineMismatchError, InputError
 from ..fileio import atomic_path, atomic_write_bytes
+from ..outlock import lock_output
 from .cache import (
     DEFAULT_OPSET,
     EngineCache,
@@ -291,11 +292,7 @@ def build_engine(plan: BuildPlan, out_path: Path) -> int:
         for name, (lo, opt, hi) in plan.profiles.items():
             profile.set_shape(name, lo, opt, hi)
         config.add_optimization_profile(profile)
-        cache_bytes = (
-            plan.timing_cache.read_bytes() if plan.timing_cache and plan.timing_cache.is_file() else b""
-        )
-        timing_cache = config.create_timing_cache(cache_bytes)
-        config.set_timing_cache(timing_cache, ignore_mismatch=False)
+        _use_timing_cache(config, plan.timing_cache)
         start = time.perf_counter()
         serialized = builder.build_serialized_network(network, config)
         if serialized is None:
@@ -309,6 +306,20 @@ def build_engine(plan: BuildPlan, out_path: Path) -> int:
     with atomic_path(out_path) as tmp:
         tmp.write_bytes(bytes(serialized))
     return out_path.stat().st_size
+
+
+def _use_timing_cache(config, path: Path | None) -> None:
+    """Start the build from the timing cache at `path` when TensorRT takes it; one written by another GPU
+    or TensorRT version is refused (False), so the build starts from an empty cache, which then replaces
+    the file. Unchecked, the refusal surfaced later as get_timing_cache() returning None."""
+    stored = path.read_bytes() if path is not None and path.is_file() else b""
+    if config.set_timing_cache(config.create_timing_cache(stored), ignore_mismatch=False):
+        return
+    if stored:
+        log.warning("TensorRT refused the timing cache %s (another GPU or version); starting a new one", path)
+        if config.set_timing_cache(config.create_timing_cache(b""), ignore_mismatch=False):
+            return
+    raise BackendUnavailableError("TensorRT refused an empty timing cache; see the TensorRT log above")
 
 
 def refit_engine(engine_path: Path, onnx_path: Path, out_path: Path) -> None:
@@ -468,11 +479,12 @@ def ensure_tensorrt(
         except (EngineNotBuiltError, EngineMismatchError):
             if not build:
                 raise
-    request.onnx_file(plan)
-    staged = request.staged_path(component)
-    start = time.perf_counter()
-    build_engine(plan, staged)
-    return request.commit(plan, key, staged, build_seconds=round(time.perf_counter() - start, 2))
+    with lock_output(directory, component):  # one build per entry: the staged file has a fixed name
+        request.onnx_file(plan)
+        staged = request.staged_path(component)
+        start = time.perf_counter()
+        build_engine(plan, staged)
+        return request.commit(plan, key, staged, build_seconds=round(time.perf_counter() - start, 2))
 
 
 def refit_engines(
@@ -510,7 +522,8 @@ def refit_engines(
                 f"build a refittable one with: {request.build_command(force=False)} --refittable"
             )
         cache.load(base_dir, base.key, cache.rebuild_hint(base))  # the base plan is whole and unchanged
-        staged = request.staged_path(name)
-        refit_engine(base.path, onnx_record.path, staged)
-        records.append(request.commit(plan, key, staged))
+        with lock_output(request.directory(), name):
+            staged = request.staged_path(name)
+            refit_engine(base.path, onnx_record.path, staged)
+            records.append(request.commit(plan, key, staged))
     return records

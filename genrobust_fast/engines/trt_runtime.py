@@ -40,9 +40,13 @@ def check_shapes(
 
 
 class TrtEngine:
-    """One deserialized engine: set shapes, bind torch tensors by address, run on torch's stream.
+    """One deserialized engine: set shapes, bind torch tensors by address, run on its own CUDA stream.
 
-    Static-shape engines are captured as a CUDA graph after the first call and replayed.
+    TensorRT warns that enqueueing on the legacy default stream (torch's current stream unless a caller
+    set another) adds device-wide synchronisations, so each engine has its own stream, joined to the
+    caller's both ways: it starts once the caller's queued work (the inputs) is done, and the caller's
+    later work waits for it (the outputs). Static-shape engines are captured as a CUDA graph on that
+    stream after the first call and replayed there.
     """
 
     def __init__(self, path: Path, profiles: dict[str, Any], device: torch.device, rebuild: str):
@@ -63,6 +67,7 @@ class TrtEngine:
             self.dtypes = {n: self._dtype(n) for n in names}
         self.static = all(lo == hi for lo, _, hi in profiles.values())
         self._graph = None
+        self._stream = None  # made at the first run, so building runners touches no CUDA stream
 
     def _dtype(self, name: str) -> torch.dtype:
         trt = self.trt
@@ -101,30 +106,42 @@ class TrtEngine:
         )
         # Inputs are cast to the types the engine declares (a strongly typed fp16 engine may declare fp16).
         inputs = {k: v.to(device=self.device, dtype=self.dtypes[k]).contiguous() for k, v in inputs.items()}
-        stream = torch.cuda.current_stream(self.device)
+        caller = torch.cuda.current_stream(self.device)
+        if self._stream is None:
+            self._stream = torch.cuda.Stream(self.device)
+        stream = self._stream
+        stream.wait_stream(caller)
         if not self.static:
+            # Inputs and outputs are the caller's allocations: freed or reused only by work queued on the
+            # caller's stream, which the join below puts after this run.
             outputs = self._bind(inputs)
             self._execute(stream, "run")
+            caller.wait_stream(stream)
             return outputs
-        if self._graph is None:  # first call: run once (TensorRT initialises lazily), then capture
-            static_in = {k: v.clone() for k, v in inputs.items()}
-            static_out = self._bind(static_in)
-            self._execute(stream, "warm-up before CUDA-graph capture")
-            graph = torch.cuda.CUDAGraph()
-            capture = torch.cuda.Stream(self.device)
-            with torch.cuda.graph(graph, stream=capture):
-                ok = self.context.execute_async_v3(capture.cuda_stream)
-            if not ok:  # raised after the capture block, so the capture is closed first
-                raise BackendUnavailableError(
-                    f"TensorRT execution of {self.path.name} failed while being captured as a CUDA graph; "
-                    "see the TensorRT log above. Rebuild with a batch range (MIN < MAX) to run it "
-                    f"uncaptured: {self.rebuild}"
-                )
-            self._graph, self._static_in, self._static_out = graph, static_in, static_out
-        for k, v in inputs.items():
-            self._static_in[k].copy_(v)
-        self._graph.replay()
+        with torch.cuda.stream(stream):
+            if self._graph is None:  # first call: run once (TensorRT initialises lazily), then capture
+                self._capture(inputs, stream)
+            for k, v in inputs.items():
+                self._static_in[k].copy_(v)
+            self._graph.replay()
+        caller.wait_stream(stream)
+        # Copied on the caller's stream: the next replay, queued behind it, may overwrite the buffers.
         return {k: v.clone() for k, v in self._static_out.items()}
+
+    def _capture(self, inputs: dict[str, torch.Tensor], stream) -> None:
+        static_in = {k: v.clone() for k, v in inputs.items()}
+        static_out = self._bind(static_in)
+        self._execute(stream, "warm-up before CUDA-graph capture")
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, stream=stream):
+            ok = self.context.execute_async_v3(stream.cuda_stream)
+        if not ok:  # raised after the capture block, so the capture is closed first
+            raise BackendUnavailableError(
+                f"TensorRT execution of {self.path.name} failed while being captured as a CUDA graph; "
+                "see the TensorRT log above. Rebuild with a batch range (MIN < MAX) to run it "
+                f"uncaptured: {self.rebuild}"
+            )
+        self._graph, self._static_in, self._static_out = graph, static_in, static_out
 
 
 # Flags that say how an engine may be used, not what it computes: a covering engine may differ in them.

@@ -6,8 +6,10 @@ asked of it.
 A "serialized engine" is JSON listing the ONNX graph's inputs and outputs (read from the file the
 parser was given) and the flags, so a deserialized fake engine reports the graph's own I/O types.
 On CPU tensors, `execute_async_v3` copies each input's bytes to the output of the same index
-(so a run is observable), or returns False when `fail` is set. A refit records the ONNX file the new
-weights came from (`weights_from` in the serialized engine), refusing one of another architecture.
+(so a run is observable), or returns False when `fail` is set; it refuses stream 0, the legacy default
+stream. A timing cache not written by this fake is refused, as TensorRT refuses another GPU's. A refit
+records the ONNX file the new weights came from (`weights_from` in the serialized engine), refusing one
+of another architecture.
 
     trt = fake_tensorrt.make(11); monkeypatch.setitem(sys.modules, "tensorrt", trt)
 """
@@ -76,6 +78,11 @@ def make(major: int, strongly_typed_flag: bool = True, drop: tuple[str, ...] = (
             return ""
 
     class TimingCache:
+        """Holds the serialized bytes it was made from; this fake's own caches serialize to b"timing"."""
+
+        def __init__(self, data=b""):
+            self.data = bytes(data)
+
         def serialize(self):
             return b"timing"
 
@@ -96,13 +103,18 @@ def make(major: int, strongly_typed_flag: bool = True, drop: tuple[str, ...] = (
             self.profiles.append(profile.shapes)
 
         def create_timing_cache(self, data):
-            return TimingCache()
+            return TimingCache(data)
 
         def set_timing_cache(self, cache, ignore_mismatch):
-            pass
+            """Like TensorRT: False for a cache another GPU or version wrote (here: not this fake's bytes)."""
+            trt.calls.append(("set_timing_cache", cache.data))
+            if cache.data not in (b"", b"timing") and not ignore_mismatch:
+                return False
+            self.timing_cache = cache
+            return True
 
         def get_timing_cache(self):
-            return TimingCache()
+            return getattr(self, "timing_cache", None)
 
     class Profile:
         def __init__(self):
@@ -156,6 +168,8 @@ def make(major: int, strongly_typed_flag: bool = True, drop: tuple[str, ...] = (
 
         def execute_async_v3(self, stream):
             trt.calls.append(("execute", stream))
+            if stream == 0:  # legal in TensorRT, but the legacy default stream adds device-wide syncs
+                raise RuntimeError("fake tensorrt refuses stream 0 (the legacy default stream)")
             if trt.fail:
                 return False
             for (src, _), (dst, dtype) in zip(self.engine.doc["inputs"], self.engine.doc["outputs"]):

@@ -8,7 +8,7 @@ import torch
 
 from genrobust_fast.engines import ort_backend
 from genrobust_fast.engines.ort_backend import OrtRunners, wait_for_torch
-from genrobust_fast.errors import BackendUnavailableError
+from genrobust_fast.errors import BackendUnavailableError, InputError
 
 
 class FakeSession:
@@ -32,13 +32,18 @@ def test_cpu_fallback_of_the_cuda_provider_is_an_error_naming_the_fix(tiny, onnx
     )
     monkeypatch.setattr(onnxruntime, "InferenceSession", FakeSession)
     FakeSession.made.clear()
+    # onnxruntime-gpu loads its CUDA libraries before the first session, not relying on torch's import
+    monkeypatch.setattr(onnxruntime, "preload_dlls", lambda: FakeSession.made.append("preload_dlls"))
     with pytest.raises(
         BackendUnavailableError,
         match=r"with \['CPUExecutionProvider'\], not CUDAExecutionProvider.*"
         r"onnxruntime-gpu build for this machine's CUDA",
     ):
         OrtRunners(tiny, device="cuda:1", engine_dir=onnx_cache)
-    assert FakeSession.made == [[("CUDAExecutionProvider", {"device_id": 1}), "CPUExecutionProvider"]]
+    assert FakeSession.made == [
+        "preload_dlls",
+        [("CUDAExecutionProvider", {"device_id": 1}), "CPUExecutionProvider"],
+    ]
 
 
 def test_cpu_sessions_are_not_held_to_the_cuda_provider(ort_runners):
@@ -71,3 +76,29 @@ def test_ort_runs_only_after_torch_stream_finished(ort_runners, monkeypatch):
     )
     out = ort_runners.decode_vae(torch.randn(1, 4, 16, 16))
     assert order == ["wait cpu", "ort run"] and torch.isfinite(out).all()
+
+
+def test_io_binding_takes_bf16_tensors_and_names_the_dtypes_it_takes():
+    """NumPy has no bfloat16: IOBinding takes ONNX's type number for it (a KeyError before)."""
+    import onnxruntime
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.BFLOAT16, [3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = torch.tensor([1.5, -2.0, 3.25], dtype=torch.bfloat16)
+    y = torch.empty(3)
+    binding = session.io_binding()
+    binding.bind_input("x", "cpu", 0, ort_backend.element_type(x.dtype), (3,), x.data_ptr())
+    binding.bind_output("y", "cpu", 0, ort_backend.element_type(y.dtype), (3,), y.data_ptr())
+    session.run_with_iobinding(binding)
+    assert y.tolist() == [1.5, -2.0, 3.25]
+    with pytest.raises(
+        InputError, match="takes float32, float16, bfloat16, int64, int32 tensors, got float64"
+    ):
+        ort_backend.element_type(torch.float64)

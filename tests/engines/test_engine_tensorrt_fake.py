@@ -4,6 +4,7 @@ executions caught (CUDA-graph warm-up and capture included), and a job finding a
 profile covers its shapes (the README's `engine build --batch 1:8:16` then `generate --batch-size 16`).
 """
 
+import dataclasses
 import json
 import logging
 import re
@@ -108,27 +109,52 @@ def test_selection_on_a_gpu_machine_refuses_what_tensorrt_cannot_build(fake_gpu)
 
 
 @contextmanager
-def _fake_cuda_streams(monkeypatch):
-    """torch.cuda's stream and graph calls on a CPU machine: a graph replays what was enqueued in capture."""
-    captured = []
+def _fake_cuda_streams(monkeypatch, log=None):
+    """torch.cuda's stream and graph calls on a CPU machine. The current stream starts as the legacy
+    default stream (handle 0, which the fake TensorRT refuses); new streams get handles 101, 102...;
+    joins, stream switches and captures are appended to `log`; a graph replays what was enqueued in
+    capture (yielded)."""
+    captured, log = [], [] if log is None else log
+    made = []
 
     class Stream:
-        cuda_stream = 7
+        def __init__(self, device=None, handle=None):
+            if handle is None:
+                made.append(self)
+                handle = 100 + len(made)
+            self.cuda_stream = handle
 
-        def __init__(self, device=None):
-            pass
+        def wait_stream(self, other):
+            log.append(("wait", self.cuda_stream, other.cuda_stream))
+
+    current = [Stream(handle=0)]
+
+    @contextmanager
+    def stream(s):
+        current.append(s)
+        try:
+            yield
+        finally:
+            current.pop()
 
     class Graph:
         def replay(self):
+            log.append(("replay", current[-1].cuda_stream))
             for call in captured:
                 call()
 
     @contextmanager
     def graph(g, stream=None):
-        yield
+        log.append(("capture", stream.cuda_stream))
+        current.append(stream)
+        try:
+            yield
+        finally:
+            current.pop()
 
-    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: Stream())
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: current[-1])
     monkeypatch.setattr(torch.cuda, "Stream", Stream)
+    monkeypatch.setattr(torch.cuda, "stream", stream)
     monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
     monkeypatch.setattr(torch.cuda, "graph", graph)
     yield captured
@@ -189,6 +215,61 @@ def test_captured_engine_replays_with_new_inputs(tiny, engines, fake_gpu, monkey
         out1 = static.run({"latent": first})["images"].flatten()[:2048]
         out2 = static.run({"latent": second})["images"].flatten()[:2048]
         assert out1.equal(first.flatten()) and out2.equal(second.flatten())
+
+
+def test_engines_run_on_their_own_stream_joined_to_the_callers_both_ways(
+    tiny, engines, fake_gpu, monkeypatch
+):
+    """Issue 25: never the legacy default stream (the fake refuses 0); each engine its own stream, which
+    waits for the caller's before it runs and which the caller waits for after; warm-up, capture and
+    replays of a static engine all on that stream."""
+    trt = fake_gpu(10)
+    with _fake_cuda_streams(monkeypatch, log=trt.calls) as captured:
+        dynamic = _vae_engine(tiny, engines, (1, 2, 4), trt)
+        static = _vae_engine(tiny, engines, (2, 2, 2), trt)
+        real_execute = static.context.execute_async_v3
+
+        def execute(stream):  # what a CUDA graph records: the enqueue made while capturing
+            if trt.calls[-1][0] == "capture":
+                captured.append(lambda: real_execute(stream))
+            return real_execute(stream)
+
+        monkeypatch.setattr(static.context, "execute_async_v3", execute)
+        x = torch.randn(2, 4, 16, 16)
+        del trt.calls[:]
+        assert dynamic.run({"latent": x})["images"].flatten()[:2048].equal(x.flatten())
+        assert trt.calls == [("wait", 101, 0), ("execute", 101), ("wait", 0, 101)]
+        del trt.calls[:]
+        for _ in range(2):
+            static.run({"latent": x})
+        warm_up, capture = [("execute", 102)], [("capture", 102), ("execute", 102)]
+        replay = [("replay", 102), ("execute", 102)]
+        assert trt.calls == [
+            *[("wait", 102, 0), *warm_up, *capture, *replay, ("wait", 0, 102)],
+            *[("wait", 102, 0), *replay, ("wait", 0, 102)],
+        ]
+        # The fake is strict: an engine enqueued on the caller's default stream fails there.
+        with pytest.raises(RuntimeError, match="refuses stream 0"):
+            static.context.execute_async_v3(torch.cuda.current_stream().cuda_stream)
+
+
+def test_a_timing_cache_from_another_gpu_is_replaced_not_fatal(tiny, engines, fake_gpu, tmp_path, caplog):
+    trt = fake_gpu(10)
+    cache = tmp_path / "timing.cache"
+    cache.write_bytes(b"written on another GPU")
+    plan = _plan(tiny, engines / "tiny/onnx-fp32/unet.onnx")
+    plan = dataclasses.replace(plan, timing_cache=cache)
+    with caplog.at_level(logging.WARNING, logger="genrobust_fast.engines.trt_build"):
+        build_engine(plan, tmp_path / "unet.plan")
+    assert [c for c in trt.calls if c[0] == "set_timing_cache"] == [
+        ("set_timing_cache", b"written on another GPU"),
+        ("set_timing_cache", b""),
+    ]
+    assert f"refused the timing cache {cache}" in caplog.text
+    assert cache.read_bytes() == b"timing"  # this build's cache replaced the stale one
+    del trt.calls[:]
+    build_engine(plan, tmp_path / "again.plan")  # now taken as it is
+    assert [c for c in trt.calls if c[0] == "set_timing_cache"] == [("set_timing_cache", b"timing")]
 
 
 def _request(tiny, batch, precision="fp16", trt_version="10.3.0", cc="9.0", engine_dir="unused"):
