@@ -9,25 +9,15 @@ from genrobust_fast.data import (
     SequentialOrder,
     choose_loader,
     create_loader,
-    generated_table,
     real_table,
 )
 from genrobust_fast.data.augment import center_crop_boxes, random_resized_crop_boxes
 from genrobust_fast.errors import DatasetError, InputError
 from genrobust_fast.labels import LabelSpace
 
-from .trees import CLASSES, COLORS, generated_set, real_tree
+from .trees import CLASSES, COLORS, real_tree
 
 SIZE = (32, 32)
-
-
-@pytest.fixture(scope="module")
-def tables(tmp_path_factory):
-    root = tmp_path_factory.mktemp("loaders")
-    space = LabelSpace.from_ids(CLASSES)
-    real = real_table(real_tree(root / "real", per_class=4, size=(48, 64)), space)
-    gen, _ = generated_table(generated_set(root / "gen", per_class=4, fmt="webdataset", size=(40, 40)), space)
-    return space, real, gen
 
 
 def _unnormalize(images):
