@@ -13,6 +13,10 @@ EVAL_RESIZE_RATIO = 256 / 224
 # refused up front rather than deep inside a worker.
 MAX_SEED = 2**32 - 1
 
+# The most pixels an image may have, for every decoder (PIL and DALI): PIL's own decompression-bomb
+# refusal (twice its Image.MAX_IMAGE_PIXELS default), about 13400 x 13400.
+MAX_IMAGE_PIXELS = 2 * 89_478_485
+
 # The `format` field of a generated set's manifest.json.
 GENERATED_FORMAT = "genrobust-generated/1"
 

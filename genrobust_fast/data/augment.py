@@ -11,12 +11,12 @@ as one crop of the source followed by one resize.
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
 
 from ..errors import InputError
+from .decode import decode_rgb  # noqa: F401 - the loaders' decoder, re-exported
 
 AUGMENTATIONS = ("none", "augmix", "randaugment", "trivialaugment")
 
@@ -63,24 +63,6 @@ def center_crop_boxes(sizes: np.ndarray, resize: int, crop: int) -> np.ndarray:
         side = max(1, round(crop * min(height, width) / resize))
         boxes[i] = ((height - side) // 2, (width - side) // 2, side, side)
     return boxes
-
-
-def decode_rgb(data: bytes, where: str) -> np.ndarray:
-    """HWC uint8 RGB array of an encoded image; a broken file is an error naming the fix."""
-    from PIL import Image
-
-    from ..errors import DatasetError
-
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            # convert() copies even when the mode is already RGB; asarray of the decoded image does not.
-            return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise DatasetError(
-            f"cannot decode {where} ({exc}); run `genrobust data check` on its folder so training skips "
-            "broken files"
-        ) from exc
 
 
 def make_augmentation(name: str):

@@ -22,6 +22,7 @@ from typing import Any
 from ..errors import DatasetError
 from ..fileio import atomic_write_json
 from ..labels import LabelSpace
+from .decode import open_rgb
 from .generated_check import check_recorded_images
 from .scan import index_dir, scan_image_folder
 from .sources import class_id_of_member, deduplicated_files, is_generated_set, read_manifest, shard_index
@@ -34,8 +35,6 @@ CHECK_FORMAT = "genrobust-check/1"
 def _check_one(where: tuple[str, int, int]) -> tuple[str, str | None]:
     """(sha256 of the bytes, error or None) of a file, or of `size` bytes at `offset` inside it (a tar
     member) when offset >= 0. Pillow decodes with the GIL released, so threads scale."""
-    from PIL import Image
-
     path, offset, size = where
     try:
         with open(path, "rb") as f:
@@ -48,14 +47,13 @@ def _check_one(where: tuple[str, int, int]) -> tuple[str, str | None]:
     if not data:
         return digest, "empty file"
     try:
-        import io
-
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            if img.width < 1 or img.height < 1:
-                return digest, "image has no pixels"
-    except Exception as exc:  # noqa: BLE001 - Pillow raises many types (OSError, SyntaxError, ValueError...) for bad files
+        img = open_rgb(data, path if offset < 0 else f"{path}@{offset}")
+    except DatasetError as exc:  # the decoders' own contract: what fails here fails in training and eval
+        return digest, str(exc)
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many types for hostile files; report, never crash
         return digest, f"{type(exc).__name__}: {exc}"
+    if img.width < 1 or img.height < 1:
+        return digest, "image has no pixels"
     return digest, None
 
 

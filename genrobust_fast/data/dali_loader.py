@@ -12,6 +12,7 @@ bit-identical resumes matter).
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator, Sequence
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from .. import constants
 from ..errors import BackendUnavailableError, DatasetError
+from .decode import open_rgb, read_header
 from .torch_loader import TableReader
 
 logger = logging.getLogger(__name__)
@@ -82,10 +84,25 @@ class _EncodedSource:
         self.step += 1
         encoded, labels = [], []
         for index in indices:
-            data, label, _ = self.reader.read(int(index))
-            encoded.append(np.frombuffer(data, dtype=np.uint8))
+            data, label, where = self.reader.read(int(index))
+            encoded.append(np.frombuffer(dali_ready(data, where), dtype=np.uint8))
             labels.append(np.array(label, dtype=np.int64))
         return encoded, labels
+
+
+# What fn.decoders.image reads; anything else PIL reads (GIF) is handed over as a lossless PNG of the
+# decoding contract's pixels.
+DALI_FORMATS = frozenset({"JPEG", "PNG", "BMP", "TIFF", "WEBP", "JPEG2000", "PPM"})
+
+
+def dali_ready(data: bytes, where: str) -> bytes:
+    """Bytes DALI may decode: the pixel limit checked on the header first (DALI would allocate a 20000 x
+    20000 image before failing or not), formats DALI cannot read transcoded by the shared contract."""
+    if read_header(data, where) in DALI_FORMATS:
+        return data
+    buf = io.BytesIO()
+    open_rgb(data, where).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def _pipeline_error(exc: RuntimeError) -> DatasetError:

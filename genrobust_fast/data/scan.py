@@ -3,8 +3,14 @@
 A full listing of a 1.28M-image tree costs tens of seconds on network file systems; training and
 evaluation start often. The listing is cached in `$GENROBUST_CACHE_DIR/<hash of root>/scan.json` (default
 `$XDG_CACHE_HOME/genrobust/index/`; never inside the tree). The cache is valid while
-the mtimes of the root and of every class folder are unchanged: adding, removing or renaming a file
-changes its folder's mtime, so no per-file `stat` is needed.
+the root and every class folder keep their mtime, ctime and inode: adding, removing or renaming a file
+changes its folder's mtime, so no per-file `stat` is needed; the ctime catches a folder whose mtime was
+set back (an extraction that restores mtimes) -- it cannot be set by hand, any change moves it to now --
+and the inode a folder replaced by another.
+
+Entries the cache cannot hold or the scan cannot follow are skipped with a warning naming them: file
+names with a line break (the cache stores one newline-joined string per class), symlink loops and other
+entries whose `stat` fails.
 
     files = scan_image_folder("/data/imagenet/train")          # FileList of (relpath, class_id)
     len(files); files[0] -> ("n01440764/n01440764_10026.JPEG", "n01440764")
@@ -31,7 +37,7 @@ from ..labels import LabelSpace
 logger = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".ppm", ".tif", ".tiff"})
-SCAN_FORMAT = "genrobust-scan/1"
+SCAN_FORMAT = "genrobust-scan/2"
 # File systems stamp mtimes at a coarse tick; a folder changed within this window of the scan may have
 # gained a file the scan missed with an unchanged mtime, so such a cache entry is not trusted.
 MTIME_SAFETY_S = 2.0
@@ -101,27 +107,47 @@ def index_dir(root: str | Path) -> Path:
     return base_path / hashlib.sha256(str(root).encode()).hexdigest()[:20]
 
 
+def usable(entry: os.DirEntry, kind: str) -> bool:
+    """Whether `entry` is a "dir" or "file" the scan can list and cache; a symlink loop, an entry that
+    cannot be stat'ed or a name with a line break is skipped with a warning naming it."""
+    if "\n" in entry.name or "\r" in entry.name:
+        logger.warning(
+            "skipping %r: its name holds a line break, which the scan cache cannot store; rename it",
+            entry.path,
+        )
+        return False
+    try:
+        return entry.is_dir() if kind == "dir" else entry.is_file()
+    except OSError as exc:  # ELOOP (a symlink loop), EACCES, ...: is_dir/is_file follow links
+        logger.warning("skipping %r: %s; fix or remove the link", entry.path, exc.strerror or exc)
+        return False
+
+
 def _class_dirs(root: Path) -> list[os.DirEntry]:
     with os.scandir(root) as it:
         return sorted(
-            (e for e in it if e.is_dir() and not e.name.startswith((".", "_"))), key=lambda e: e.name
+            (e for e in it if not e.name.startswith((".", "_")) and usable(e, "dir")), key=lambda e: e.name
         )
 
 
-def _tree_state(root: Path, dirs: list[os.DirEntry]) -> dict[str, int]:
-    state = {".": root.stat().st_mtime_ns}
+def _stamp(st: os.stat_result) -> list[int]:
+    return [st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def _tree_state(root: Path, dirs: list[os.DirEntry]) -> dict[str, list[int]]:
+    state = {".": _stamp(root.stat())}
     for entry in dirs:
-        state[entry.name] = entry.stat().st_mtime_ns
+        state[entry.name] = _stamp(entry.stat())
     return state
 
 
 def _list_class(path: str) -> list[str]:
     with os.scandir(path) as it:
         # DirEntry.is_file() uses the directory's d_type: no stat per file on local file systems.
-        return sorted(e.name for e in it if is_image_name(e.name) and e.is_file())
+        return sorted(e.name for e in it if is_image_name(e.name) and usable(e, "file"))
 
 
-def _read_cache(path: Path, state: dict[str, int]) -> dict[str, list[str]] | None:
+def _read_cache(path: Path, state: dict[str, list[int]]) -> dict[str, list[str]] | None:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -129,7 +155,7 @@ def _read_cache(path: Path, state: dict[str, int]) -> dict[str, list[str]] | Non
     if data.get("format") != SCAN_FORMAT or data.get("state") != state:
         return None
     limit_ns = int((data.get("scanned_at", 0) - MTIME_SAFETY_S) * 1e9)
-    if any(mtime >= limit_ns for mtime in state.values()):
+    if any(mtime >= limit_ns for mtime, _, _ in state.values()):
         return None
     classes = data.get("classes")
     # The cache is read back from disk: a name holding "/" (or NUL) would lead out of its class folder, so
@@ -143,7 +169,7 @@ def _read_cache(path: Path, state: dict[str, int]) -> dict[str, list[str]] | Non
 
 
 def _write_cache(
-    path: Path, root: Path, state: dict[str, int], classes: dict[str, list[str]], scanned_at: float
+    path: Path, root: Path, state: dict[str, list[int]], classes: dict[str, list[str]], scanned_at: float
 ) -> None:
     payload = {
         "format": SCAN_FORMAT,

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..constants import GENERATED_FORMAT
+from ..data.scan import usable
 from ..data.sources import deduplicated_files
 from ..errors import DatasetError
 from ..labels import LabelSpace, imagenet_label_space, named_label_space
@@ -79,7 +80,7 @@ class BenchmarkData:
 
 def _visible_dirs(folder: Path) -> list[os.DirEntry]:
     return sorted(
-        (e for e in os.scandir(folder) if e.is_dir() and not e.name.startswith(("_", "."))),
+        (e for e in os.scandir(folder) if not e.name.startswith(("_", ".")) and usable(e, "dir")),
         key=lambda e: e.name,
     )
 
@@ -92,7 +93,10 @@ def _images_under(folder: Path) -> list[tuple[str, int]]:
         for name in sorted(filenames):
             if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith("."):
                 path = os.path.join(dirpath, name)
-                found.append((path, os.stat(path).st_size))
+                try:
+                    found.append((path, os.stat(path).st_size))
+                except OSError as exc:  # a symlink loop or a dangling link: skipped, and said so
+                    logger.warning("skipping %r: %s; fix or remove the link", path, exc.strerror or exc)
     return found
 
 

@@ -9,6 +9,7 @@ Every file is written atomically; plots use matplotlib's Agg backend (no display
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import logging
 import math
@@ -148,6 +149,15 @@ def _plot_shift(shift: str, records: list[dict[str, Any]], fit: BaselineFit | No
     plt.close(fig)
 
 
+def plot_name(shift: str) -> str:
+    """A file-name-safe, unique name: a name that had to be changed gets a hash of the original, so
+    `sketch/v2` and `sketch_v2` never write one plot over the other."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in shift)
+    if safe == shift:
+        return safe
+    return f"{safe}-{hashlib.sha256(shift.encode()).hexdigest()[:8]}"
+
+
 def write_report(
     rows: list[dict[str, Any]], out: str | Path, fits: list[BaselineFit] | None = None
 ) -> dict[str, Any]:
@@ -163,8 +173,7 @@ def write_report(
         fit = select_fit(fits, shift, records[0]["id_benchmark"])
         if fit is not None and fit.id_benchmark != records[0]["id_benchmark"]:
             fit = None  # a line for another ID axis would mislead
-        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in shift)
-        path = out / f"plot_{safe}.png"
+        path = out / f"plot_{plot_name(shift)}.png"
         _plot_shift(shift, records, fit, path)
         written["plots"].append(path)
     missing = sorted({r["benchmark"] for r in table if r["id_benchmark"] and r["id_top1"] is None})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -50,14 +51,38 @@ def read_results(path: str | Path, allow_empty: bool = False) -> list[dict[str, 
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}:{lineno}: not a JSON line ({exc})") from exc
-        if row.get("format") != ROW_FORMAT:
-            raise InputError(f"{path}:{lineno}: format {row.get('format')!r} is not {ROW_FORMAT!r}")
+        if not isinstance(row, dict) or row.get("format") != ROW_FORMAT:
+            found = row.get("format") if isinstance(row, dict) else type(row).__name__
+            raise InputError(f"{path}:{lineno}: format {found!r} is not {ROW_FORMAT!r}")
+        _check_accuracies(row, f"{path}:{lineno}")
         rows.append(row)
     if not rows and not allow_empty:
         raise InputError(
             f"results file {str(path)!r} holds no results; fill it with `genrobust eval ... --out DIR`"
         )
     return rows
+
+
+# Accuracies are percentages, as metrics.accuracy_block writes them.
+PERCENT_METRICS = ("top1", "top5", "mean_per_class_top1")
+
+
+def _check_accuracies(row: dict[str, Any], where: str) -> None:
+    """A row read back must hold accuracies in [0, 100]: a hand-edited `top1: 150` would move every fit,
+    plot and effective robustness computed from it."""
+    metrics = row.get("metrics", {})
+    if not isinstance(metrics, dict):
+        raise InputError(f"{where}: metrics is not an object; rerun `genrobust eval --redo` for it")
+    values = [(k, metrics[k]) for k in PERCENT_METRICS if k in metrics]
+    values += [("top1_ci", v) for v in metrics.get("top1_ci") or []]
+    for key, value in values:
+        if row.get("n") == 0 and (value is None or (isinstance(value, float) and math.isnan(value))):
+            continue  # no images scored: accuracy_block writes NaN
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 100.0:
+            raise InputError(
+                f"{where}: {key} = {value!r} is not a percentage in [0, 100]; "
+                "rerun `genrobust eval --redo` for that benchmark or remove the line"
+            )
 
 
 def append_results(path: str | Path, new_rows: Iterable[dict[str, Any]]) -> None:
@@ -71,9 +96,16 @@ def append_results(path: str | Path, new_rows: Iterable[dict[str, Any]]) -> None
         atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
 
 
-def existing_keys(path: str | Path) -> set[tuple]:
+def evaluated_roots(path: str | Path) -> dict[tuple, str | None]:
+    """row_key -> the resolved folder that row was evaluated on (None when the row does not say): a
+    benchmark name is only done for the folder it was run on."""
     path = Path(path)
-    return {row_key(r) for r in read_results(path, allow_empty=True)} if path.is_file() else set()
+    rows = read_results(path, allow_empty=True) if path.is_file() else []
+    return {row_key(r): _resolved((r.get("dataset") or {}).get("root")) for r in rows}
+
+
+def _resolved(root: Any) -> str | None:
+    return str(Path(root).resolve()) if isinstance(root, str) and root else None
 
 
 @functools.lru_cache(maxsize=1)

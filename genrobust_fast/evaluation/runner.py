@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import check_range
+from ..data.decode import open_rgb
 from ..devices import resolve_device
 from ..errors import InputError
 from .decoded_cache import tar_member
@@ -27,7 +28,7 @@ from .metrics import accuracy_block, group_accuracy, mean_corruption_error
 from .models import EvalModel
 from .objectnet import objectnet_labels, read_objectnet_mapping
 from .registry import IMAGENET_VAL, BenchmarkSpec, get_benchmark, view_name
-from .results import ROW_FORMAT, append_results, code_version, existing_keys, results_path
+from .results import ROW_FORMAT, append_results, code_version, evaluated_roots, results_path
 from .scoring import ScoringTask, make_task, subset_task
 from .verify import check_complete, summarize
 
@@ -74,22 +75,17 @@ class ImageListDataset:
         return len(self.paths)
 
     def _open(self, path: str):
-        from PIL import Image
-
         entry = tar_member(path)
         if entry is not None:
             tar_path, member = entry
             if tar_path not in self._tars:
                 # Kept open for the life of the worker: reopening a shard per image is slow.
                 self._tars[tar_path] = tarfile.open(tar_path)  # noqa: SIM115
-            import io
-
-            return Image.open(io.BytesIO(self._tars[tar_path].extractfile(member).read()))
-        return Image.open(path)
+            return open_rgb(self._tars[tar_path].extractfile(member).read(), path)
+        return open_rgb(path, path)
 
     def __getitem__(self, position: int):
-        with self._open(self.paths[position]) as img:
-            img = img.convert("RGB")
+        img = self._open(self.paths[position])
         b = self.border_crop
         if b:
             img = img.crop((b, b, img.width - b, img.height - b))
@@ -262,6 +258,18 @@ def _wanted_names(req: BenchmarkRequest, objectnet_root: Path | None) -> list[st
     return names
 
 
+def _refuse_repeated_names(requests: Sequence[BenchmarkRequest]) -> None:
+    """Rows are keyed by benchmark name: a second folder under one name would replace the first's row."""
+    roots: dict[str, Path] = {}
+    for req in requests:
+        if req.spec.name in roots:
+            raise InputError(
+                f"--benchmark {req.spec.name} is given twice ({str(roots[req.spec.name])!r} and "
+                f"{str(req.root)!r}); give each name once, or evaluate the other folder into another --out"
+            )
+        roots[req.spec.name] = req.root
+
+
 def evaluate(
     model: EvalModel,
     benchmarks: Sequence[BenchmarkRequest | tuple],
@@ -277,10 +285,11 @@ def evaluate(
         else BenchmarkRequest(get_benchmark(b[0]) if isinstance(b[0], str) else b[0], Path(b[1]))
         for b in benchmarks
     ]
+    _refuse_repeated_names(requests)
     objectnet_root = next((r.root for r in requests if r.spec.layout == "objectnet"), None)
     device = resolve_device(options.device)  # before reading any folder: a wrong --device fails at once
     path = results_path(out)
-    done = existing_keys(path)
+    done = evaluated_roots(path)
     # Read and check every folder before the first forward pass: a partial download fails fast.
     plans = []
     for req in requests:
@@ -288,7 +297,8 @@ def evaluate(
             (model.weights_sha256, name, options.class_policy, options.tta)
             for name in _wanted_names(req, objectnet_root)
         }
-        if keys <= done and not options.redo:
+        root = str(Path(req.root).resolve())
+        if not options.redo and all(done.get(key, "") == root for key in keys):
             logger.info("skipping %s: already in %s (pass redo to re-evaluate)", req.spec.name, path)
             continue
         data = read_benchmark(req.spec, req.root, req.class_map)

@@ -66,18 +66,13 @@ class CaptionedImages:
     def load(self, indices, resolution: int):
         """(B, 3, R, R) float32 tensor in [-1, 1]: shorter side resized to R, then center-cropped."""
         import torch
-        from PIL import Image
+
+        from ..data.decode import open_rgb
 
         batch = np.empty((len(indices), resolution, resolution, 3), dtype=np.uint8)
         for row, i in enumerate(indices):
             path = self.files[int(i)]
-            try:
-                with Image.open(path) as img:
-                    batch[row] = _resize_center_crop(img.convert("RGB"), resolution)
-            except OSError as exc:
-                raise DatasetError(
-                    f"cannot decode {str(path)!r} ({exc}); remove or replace the file"
-                ) from exc
+            batch[row] = _resize_center_crop(open_rgb(path, repr(str(path))), resolution)
         return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 

@@ -12,7 +12,6 @@ Images are read and hashed in chunks, so memory stays bounded by the hashes (8 b
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import logging
 import os
@@ -36,11 +35,10 @@ CHUNK = 1024
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".ppm", ".tif", ".tiff")
 
 
-def _decode(data: bytes) -> np.ndarray:
-    from PIL import Image
+def _decode(data: bytes, where: str) -> np.ndarray:
+    from ..data.decode import decode_rgb
 
-    with Image.open(io.BytesIO(data)) as im:
-        return np.asarray(im.convert("RGB"))
+    return decode_rgb(data, where)
 
 
 def _load_manifest(out: Path) -> dict[str, Any]:
@@ -110,7 +108,7 @@ def _hash_paths(paths: list[str], read) -> np.ndarray:
 
     codes = []
     for start in range(0, len(paths), CHUNK):
-        codes.append(kernels.phash64([_decode(read(p)) for p in paths[start : start + CHUNK]]))
+        codes.append(kernels.phash64([_decode(read(p), p) for p in paths[start : start + CHUNK]]))
     return np.concatenate(codes) if codes else np.zeros(0, np.uint64)
 
 

@@ -276,15 +276,15 @@ def load_source_image(path, size: tuple[int, int], mode: str):
 
     Variations keep the original: the CLIP feature extractor resizes and crops it itself.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
+
+    from ..data.decode import open_rgb
+    from ..errors import DatasetError
 
     try:
-        with Image.open(path) as im:
-            image = im.convert("RGB")
-    except (OSError, UnidentifiedImageError) as exc:
-        raise InputError(
-            f"real image {str(path)!r} cannot be read ({exc}); remove it or run `genrobust data check`"
-        ) from exc
+        image = open_rgb(path, f"real image {str(path)!r}")
+    except DatasetError as exc:
+        raise InputError(str(exc)) from exc
     if mode == "img2img" and image.size != (size[1], size[0]):
         image = image.resize((size[1], size[0]), resample=Image.LANCZOS)
     return image

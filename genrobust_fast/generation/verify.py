@@ -110,7 +110,7 @@ def verify_against_diffusers(cfg: GenerateConfig, n: int) -> dict[str, Any]:
         for key, pipe in contenders.items():
             ours = kernels.to_uint8(pipe.generate([request]))[0].astype(int)
             worst[key] = max(worst[key], int(np.abs(ours - theirs).max()))
-        stored = _decode(_read_bytes(Path(cfg.out), record["file"], tars)).astype(int)
+        stored = _decode(_read_bytes(Path(cfg.out), record["file"], tars), record["file"]).astype(int)
         file_worst = max(file_worst, int(np.abs(stored - theirs).max()))
     for tar in tars.values():
         tar.close()

@@ -77,7 +77,12 @@ def _fixture_row(model, bench, top1, id_benchmark=None):
         "num_scored_classes": 10,
         "tta": "none",
         "n": 1000,
-        "metrics": {"top1": top1, "top5": 99.0, "top1_ci": [top1 - 2, top1 + 2], "ece": 3.0},
+        "metrics": {
+            "top1": top1,
+            "top5": 99.0,
+            "top1_ci": [max(top1 - 2, 0.0), min(top1 + 2, 100.0)],
+            "ece": 3.0,
+        },
     }
 
 
