@@ -104,7 +104,8 @@ def test_a_broken_image_met_in_a_loader_worker_is_one_line_naming_it(tmp_path):
     assert result.exit_code == 1, result.output
     last = result.output.strip().splitlines()[-1]
     assert last.startswith(f"Error: DatasetError: cannot decode {real / CLASSES[0] / 'truncated.JPEG'} (")
-    assert last.endswith("run `genrobust data check` on its folder so training skips broken files")
+    fix = "run `genrobust data check` on its folder so training and eval skip it, or replace the file"
+    assert last.endswith(fix)
     assert "Caught" not in result.output and "Traceback" not in result.output
 
 
