@@ -21,7 +21,8 @@ from ..errors import GenrobustError
 from ..fileio import atomic_write_json, atomic_write_text
 from .fashion_mnist import convert_split, write_class_file
 from .plan import DemoConfig, Layout, Step, plan
-from .shifts import TEST_SHIFTS, generator_templates, write_test_shifts
+from .shift_benchmark import TEST_SHIFTS, write_test_shifts
+from .shifts import generator_templates
 from .summary import summarize
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,26 @@ def prepare_data(cfg: DemoConfig) -> None:
     for n in cfg.real_per_class:
         convert_split(cfg.fashion_mnist, "train", lay.real(n), per_class=n, seed=cfg.data_seed)
     write_test_shifts(cfg.fashion_mnist, lay.tests, per_class=cfg.test_per_class, seed=cfg.data_seed)
+    if cfg.oracle:
+        write_oracle_set(cfg, lay.oracle(cfg.mixed_real_per_class))
+
+
+def write_oracle_set(cfg: DemoConfig, out: Path) -> Path:
+    """The mixed real subset, each photo drawn in one of the generator's renditions by its own
+    transforms (a seeded equal split), as a plain ImageFolder `genrobust train --generated` takes."""
+    import numpy as np
+
+    from .fashion_mnist import read_idx_split, select_per_class, to_rgb32, write_image_folder
+    from .shifts import GENERATOR_RENDITIONS, RENDITIONS
+
+    images, labels = read_idx_split(cfg.fashion_mnist, "train")
+    keep = select_per_class(labels, cfg.mixed_real_per_class, cfg.data_seed)
+    photos, labels = to_rgb32(images[keep]), labels[keep]
+    which = np.random.default_rng([cfg.data_seed, 17]).permutation(len(labels)) % len(GENERATOR_RENDITIONS)
+    for r, name in enumerate(GENERATOR_RENDITIONS):
+        photos[which == r] = RENDITIONS[name].transform(photos[which == r], seed=cfg.data_seed + r)
+    source = {"dataset": "fashion-mnist", "split": "train", "renditions": list(GENERATOR_RENDITIONS)}
+    return write_image_folder(photos, labels, out, {**source, "per_class": cfg.mixed_real_per_class})
 
 
 # Runs `genrobust <argv>` and returns its exit status.

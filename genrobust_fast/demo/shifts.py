@@ -1,29 +1,28 @@
-"""Renditions of Fashion-MNIST images: the demo generator's wider world, and the classifiers' test shifts.
+"""Renditions of Fashion-MNIST images: the demo generator's wider world.
 
 The paper's generator (Stable Diffusion) knows sketches, paintings and renditions that the classifier's
 real photos never show, and CLIP's templates ("a sketch of a {}", "a blurry photo of a {}") call them
 up. The demo rebuilds that gap in miniature: the generator is trained on the full training split in the
 renditions of GENERATOR_RENDITIONS, each captioned with words that name it; the classifiers' real data
-stays plain photos; the test shifts are the same renditions of the (unseen) test images, plus one that
-the generator never saw (HELD_OUT), which asks whether a gain goes beyond what the generator knows.
+stays plain photos. The classifiers' test shifts are *not* these transforms: shift_benchmark.py draws
+the same kinds with other code and other parameters, and kinds the generator never drew, as
+ImageNet-Sketch was drawn by people, not by Stable Diffusion's training pipeline.
 
     photo      the image as it is
     sketch     outline: Sobel gradient magnitude, bright strokes on the black background
     negative   the garment's grey levels inverted, the background left black
     blurry     Gaussian blur (sigma 1.5) and mild Gaussian noise (sigma 10 grey levels)
-    pixelated  4×4 blocks averaged (held out: not in the generator's world)
 
-Every shift keeps the black background of the photos: the first design (dark strokes on white, fully
+Every rendition keeps the black background of the photos: the first design (dark strokes on white, fully
 inverted contrast) put every real-only model at chance (10 %), which leaves no line to measure
 effective robustness against. Every transform takes and returns (N, H, W, 3) uint8 and is deterministic
-given its seed. These are derived shifts, not real benchmarks such as ImageNet-Sketch or ImageNet-R.
+given its seed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -81,15 +80,6 @@ def blurry(images: np.ndarray, seed: int = 0, sigma: float = 1.5, noise: float =
     return _rgb(blurred + rng.normal(0.0, noise, size=blurred.shape))
 
 
-def pixelated(images: np.ndarray, seed: int = 0, block: int = 4) -> np.ndarray:
-    gray = _gray(images)
-    n, h, w = gray.shape
-    if h % block or w % block:
-        raise InputError(f"pixelated needs sides divisible by {block}, got {h}x{w}")
-    means = gray.reshape(n, h // block, block, w // block, block).mean(axis=(2, 4))
-    return _rgb(np.repeat(np.repeat(means, block, axis=1), block, axis=2))
-
-
 @dataclass(frozen=True)
 class Rendition:
     name: str
@@ -110,46 +100,11 @@ RENDITIONS: dict[str, Rendition] = {
         Rendition("sketch", sketch, ("a sketch of a {}.", "a drawing of a {}.", "a doodle of the {}.")),
         Rendition("negative", negative, ("a negative photo of a {}.", "an inverted photo of the {}.")),
         Rendition("blurry", blurry, ("a blurry photo of a {}.", "an out of focus photo of the {}.")),
-        Rendition("pixelated", pixelated, ("a pixelated photo of a {}.", "a pixelated photo of the {}.")),
     )
 }
 GENERATOR_RENDITIONS = ("photo", "sketch", "negative", "blurry")
-HELD_OUT = ("pixelated",)
-# The classifiers' test shifts: every rendition but the photo itself (the clean test split).
-TEST_SHIFTS = tuple(name for name in RENDITIONS if name != "photo")
 
 
 def generator_templates() -> tuple[str, ...]:
     """The templates strategy's prompts: every template of every rendition the generator knows."""
     return tuple(t for name in GENERATOR_RENDITIONS for t in RENDITIONS[name].templates)
-
-
-def write_test_shifts(
-    fashion_root: str | Path,
-    out_root: str | Path,
-    per_class: int | None = 100,
-    seed: int = 0,
-    names: tuple[str, ...] = TEST_SHIFTS,
-) -> dict[str, Path]:
-    """Clean test subset + each shift as ImageFolders `<out_root>/<name>/<class id>/*.png`."""
-    from .fashion_mnist import read_idx_split, select_per_class, to_rgb32, write_image_folder
-
-    unknown = sorted(set(names) - set(TEST_SHIFTS))
-    if unknown:
-        raise InputError(f"unknown test shift(s) {unknown}; choose from {', '.join(TEST_SHIFTS)}")
-    images, labels = read_idx_split(fashion_root, "test")
-    keep = select_per_class(labels, per_class, seed)
-    clean, labels = to_rgb32(images[keep]), labels[keep]
-    out_root = Path(out_root)
-    source = {"dataset": "fashion-mnist", "split": "test", "per_class": per_class, "seed": seed}
-    written = {"clean": write_image_folder(clean, labels, out_root / "clean", {**source, "shift": "none"})}
-    for offset, name in enumerate(names, 1):
-        shifted = RENDITIONS[name].transform(clean, seed=seed + offset)
-        meta = {
-            **source,
-            "shift": name,
-            "kind": "derived shift (a rendition of the clean test images)",
-            "in_generator_world": name in GENERATOR_RENDITIONS,
-        }
-        written[name] = write_image_folder(shifted, labels, out_root / name, meta)
-    return written

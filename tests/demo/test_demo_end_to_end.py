@@ -52,12 +52,14 @@ def test_quick_demo_runs_every_step_and_reruns_as_a_no_op(tmp_path, write_idx):
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
-    models = {"real-only-5", "real-only-10", "real-10+base-labels", "real-10+base-templates"}
-    models.add("real-10+finetuned-templates")
+    models = {"real-only-5", "real-only-10", "real-10-2x-steps", "real-10+randaugment"}
+    models |= {"real-10+base-labels", "real-10+base-templates", "real-10+finetuned-templates"}
+    models.add("real-10+base-templates-5pc")
     assert set(summary["models"]) == models and summary["seeds"] == 2
-    shifts = {"sketch", "negative", "blurry", "pixelated"}
+    shifts = {"sketch", "negative", "blurry", "silhouette", "occluded"}
     for name, model in summary["models"].items():
-        benches = {"clean", *shifts} | ({"generated"} if name.startswith("real-only") else set())
+        on_generated = "base-" in name or "finetuned-" in name
+        benches = {"clean", *shifts} | (set() if on_generated else {"generated"})
         assert set(model["accuracy"]) == benches, name
         for stat in model["accuracy"].values():
             assert set(stat["per_seed"]) == {"0", "1"}
@@ -65,9 +67,13 @@ def test_quick_demo_runs_every_step_and_reruns_as_a_no_op(tmp_path, write_idx):
             lo, hi = stat["ci95"]
             assert lo <= stat["mean"] <= hi
     names = [f["name"][:2] for f in summary["findings"]]
-    assert names == ["a:", "a:", "b:", "c:", "he"]
+    assert names == ["a:", "a:", "b:", "c:", "d:", "d:", "e:", "f:", "he"]
     for finding in summary["findings"]:
         assert finding["verdict"] in {"reproduced", "not reproduced", "inconclusive"}
+    # The runs' own records: the compared models took the same optimizer steps (64 here).
+    for finding in summary["findings"]:
+        if not finding["within_model"]:
+            assert set(finding["steps"].values()) == {64}, finding
     assert summary["machine"]["cpu_model"]
     # Each generator's engine was built and generation used it; each generated set has 10 images per class.
     assert len(list((out / "engines").glob("*/onnx-fp32/unet.onnx"))) == 2
@@ -80,8 +86,8 @@ def test_quick_demo_runs_every_step_and_reruns_as_a_no_op(tmp_path, write_idx):
     card = json.loads((out / "runs" / "real-10+base-labels-s1" / "model.json").read_text())
     assert (card["recipe"]["real_images"], card["recipe"]["generated_images"]) == (100, 100)
     report = (out / "report" / "results.md").read_text()
-    assert "real-10+base-templates-s0" in report and "fmnist-pixelated" in report
-    assert len(list((out / "report").glob("plot_*.png"))) >= 4
+    assert "real-10+base-templates-s0" in report and "fmnist-occluded" in report
+    assert len(list((out / "report").glob("plot_*.png"))) >= 5
     assert (out / "report" / "demo_findings.png").stat().st_size > 0
     text = (out / "summary.txt").read_text()
     assert "genrobust demo: Fashion-MNIST" in text and "Findings" in text
