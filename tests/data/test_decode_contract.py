@@ -188,3 +188,24 @@ def test_loaders_refuse_the_oversized_image_before_decoding(tmp_path, kind):
     loader = create_loader(kind, [real], SequentialOrder(len(real), 1), (8, 8), train=True, workers=0)
     with pytest.raises(DatasetError, match="huge.png.*over the limit"):
         list(loader.epoch(0))
+
+
+def test_the_dali_source_parses_each_header_in_the_first_epoch_only(tables, monkeypatch):
+    from genrobust_fast.data import MixedSampler, MixPlan, dali_loader
+    from genrobust_fast.data.torch_loader import TableReader
+
+    _, real, gen = tables
+    parsed = []
+    monkeypatch.setattr(dali_loader, "read_header", lambda data, where: parsed.append(where) or "JPEG")
+    order = MixedSampler(MixPlan.create(len(real), len(gen), ratio=1.0, seed=0), batch_size=4)
+    source = dali_loader._EncodedSource(TableReader([real, gen]), order, epoch=0, step=0)
+    batches = []
+    for _ in range(2):  # two epochs, each ending in StopIteration
+        with pytest.raises(StopIteration):
+            while True:
+                batches.append(source(None))
+    drawn = [
+        int(i) for e in (0, 1) for step in range(order.steps_per_epoch) for i in order.batch_indices(e, step)
+    ]
+    assert len(parsed) == len(set(drawn)) < len(drawn)  # once per image, not once per draw
+    assert len(batches) == 2 * order.steps_per_epoch and all(len(b[0]) == 4 for b in batches)
