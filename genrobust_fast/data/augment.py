@@ -16,7 +16,6 @@ import math
 import numpy as np
 
 from ..errors import InputError
-from .decode import decode_rgb  # noqa: F401 - the loaders' decoder, re-exported
 
 AUGMENTATIONS = ("none", "augmix", "randaugment", "trivialaugment")
 

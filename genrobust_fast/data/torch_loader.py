@@ -14,7 +14,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from .. import constants
-from .augment import center_crop_boxes, decode_rgb, make_augmentation, random_resized_crop_boxes
+from .augment import center_crop_boxes, make_augmentation, random_resized_crop_boxes
+from .decode import decode_rgb
 from .sources import ImageTable
 
 logger = logging.getLogger(__name__)

@@ -52,19 +52,21 @@ def _stats(per_seed: dict[int, float]) -> dict[str, Any]:
     }
 
 
-def recorded_steps(lay: Layout, cfg: DemoConfig) -> dict[str, int]:
-    """Optimizer steps per model from its runs' records (run.json `total_steps`); a model whose seeds
-    took different counts keeps the largest; planned_steps where no record exists."""
+def recorded_steps(lay: Layout, cfg: DemoConfig) -> dict[str, int | str]:
+    """Optimizer steps per model from its runs' records (run.json `total_steps`); planned_steps where no
+    record exists. A model whose seeds took different counts gets their range ("72-144"), so no finding
+    that compares it reads as step-matched."""
     import json
 
-    steps = {m.name: planned_steps(cfg, m) for m in models(cfg)}
-    seen: dict[str, int] = {}
+    seen: dict[str, set[int]] = {}
     for run, model, _ in model_runs(cfg):
         record = lay.run(run) / "run.json"
         if record.is_file():
-            took = int(json.loads(record.read_text())["total_steps"])
-            seen[model.name] = max(seen.get(model.name, 0), took)
-    return steps | seen
+            seen.setdefault(model.name, set()).add(int(json.loads(record.read_text())["total_steps"]))
+    steps: dict[str, int | str] = {m.name: planned_steps(cfg, m) for m in models(cfg)}
+    for name, counts in seen.items():
+        steps[name] = counts.pop() if len(counts) == 1 else f"{min(counts)}-{max(counts)}"
+    return steps
 
 
 def model_stats(

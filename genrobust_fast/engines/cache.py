@@ -30,6 +30,7 @@ from typing import Any
 
 from ..errors import BackendUnavailableError, EngineMismatchError, InputError
 from ..fileio import atomic_write_json
+from ..outlock import is_lock_file
 from .models import BUILTIN_MODELS, DiffusionComponents
 
 log = logging.getLogger(__name__)
@@ -406,8 +407,12 @@ def _variants(model_dir: Path) -> list[Path]:
 
 
 def _holds_an_entry(variant: Path) -> bool:
+    """Empty, or holding engine files, a staging folder or a build's lock file (all a failed build
+    leaves behind: its staging folder is removed, its lock file stays)."""
     names = [p.name for p in variant.iterdir()]
-    return not names or any(n.endswith(ENGINE_FILE_SUFFIXES) or n.startswith(".staging-") for n in names)
+    return not names or any(
+        n.endswith(ENGINE_FILE_SUFFIXES) or n.startswith(".staging-") or is_lock_file(n) for n in names
+    )
 
 
 def sidecar_of(artifact: str | os.PathLike) -> Path:

@@ -35,12 +35,6 @@ CHUNK = 1024
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".ppm", ".tif", ".tiff")
 
 
-def _decode(data: bytes, where: str) -> np.ndarray:
-    from ..data.decode import decode_rgb
-
-    return decode_rgb(data, where)
-
-
 def _load_manifest(out: Path) -> dict[str, Any]:
     path = out / "manifest.json"
     if not path.is_file():
@@ -105,10 +99,11 @@ def _read_bytes(out: Path, rel: str, tars: dict[str, tarfile.TarFile]) -> bytes:
 
 def _hash_paths(paths: list[str], read) -> np.ndarray:
     from .. import kernels
+    from ..data.decode import decode_rgb
 
     codes = []
     for start in range(0, len(paths), CHUNK):
-        codes.append(kernels.phash64([_decode(read(p), p) for p in paths[start : start + CHUNK]]))
+        codes.append(kernels.phash64([decode_rgb(read(p), p) for p in paths[start : start + CHUNK]]))
     return np.concatenate(codes) if codes else np.zeros(0, np.uint64)
 
 

@@ -84,8 +84,9 @@ def verify_against_diffusers(cfg: GenerateConfig, n: int) -> dict[str, Any]:
     from dataclasses import replace
 
     from .. import kernels
+    from ..data.decode import decode_rgb
     from ..engines import load_components
-    from .dedup import _decode, _read_bytes
+    from .dedup import _read_bytes
     from .pipeline import Request, load_source_image
 
     records = _sample_records(cfg, n)
@@ -110,7 +111,7 @@ def verify_against_diffusers(cfg: GenerateConfig, n: int) -> dict[str, Any]:
         for key, pipe in contenders.items():
             ours = kernels.to_uint8(pipe.generate([request]))[0].astype(int)
             worst[key] = max(worst[key], int(np.abs(ours - theirs).max()))
-        stored = _decode(_read_bytes(Path(cfg.out), record["file"], tars), record["file"]).astype(int)
+        stored = decode_rgb(_read_bytes(Path(cfg.out), record["file"], tars), record["file"]).astype(int)
         file_worst = max(file_worst, int(np.abs(stored - theirs).max()))
     for tar in tars.values():
         tar.close()

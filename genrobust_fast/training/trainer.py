@@ -312,6 +312,8 @@ class _Timings:
         """DivergedError on every rank when a loss of this window was NaN or inf on any (it stays in the
         sum). Checked where a log line or a checkpoint would record the broken model, not every step:
         reading the loss waits for the GPU. Agreed across ranks, so none is left waiting in a collective."""
+        if self.steps == 0:  # the window a log line just closed was checked there (on every rank alike)
+            return
         import torch
         import torch.distributed as dist
 

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from genrobust_fast.data import check_image_folder
-from genrobust_fast.data.augment import decode_rgb
 from genrobust_fast.data.dali_loader import dali_ready
+from genrobust_fast.data.decode import decode_rgb
 from genrobust_fast.errors import DatasetError, InputError
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
@@ -158,8 +158,15 @@ REFUSERS = {
 }
 
 
+@pytest.mark.parametrize("pil_guard", [True, False], ids=["pil-guard-on", "pil-guard-off"])
 @pytest.mark.parametrize("decoder", REFUSERS)
-def test_one_pixel_limit_for_every_decoder(tmp_path, decoder):
+def test_one_pixel_limit_for_every_decoder(tmp_path, decoder, pil_guard, monkeypatch):
+    # PIL's own bomb guard refuses at the same limit; with it switched off (a library may set
+    # Image.MAX_IMAGE_PIXELS = None), our header check is what refuses.
+    if not pil_guard:
+        from PIL import Image
+
+        monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
     path = tmp_path / "huge.png"
     path.write_bytes(_huge_png())
     with pytest.raises(DatasetError, match=r"huge\.png.*over the limit of 178956970 pixels.*downscale"):

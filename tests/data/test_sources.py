@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from genrobust_fast.data import generated_table, real_table, resolve_train_label_space
-from genrobust_fast.data.augment import decode_rgb
+from genrobust_fast.data.decode import decode_rgb
 from genrobust_fast.errors import DatasetError
 from genrobust_fast.labels import LabelSpace
 

@@ -184,6 +184,9 @@ def test_the_oracle_set_is_the_mixed_photos_in_the_generators_renditions(fmnist,
         if np.array_equal(mine, RENDITIONS[name].transform(photo[None])[0])
     }
     assert {"photo", "sketch", "negative"} <= drawn
+
+
+def test_fewer_than_two_seeds_are_refused():
     refused = CliRunner().invoke(cli, ["demo", "--dry-run", "--seeds", "1"])
     assert refused.exit_code != 0 and "--seeds" in refused.output
 

@@ -88,7 +88,8 @@ def findings_by_letter(acc=None):
 
 def test_mean_ci_is_students_t_over_the_values():
     mean, (lo, hi) = mean_ci([1.0, 2.0, 3.0])
-    assert mean == 2.0 and hi - mean == pytest.approx(4.302653 / np.sqrt(3), rel=1e-5) and lo == 4.0 - hi
+    assert mean == 2.0 and hi - mean == pytest.approx(4.302653 / np.sqrt(3), rel=1e-5)
+    assert lo == pytest.approx(4.0 - hi)
     assert mean_ci([4.0]) == (4.0, None) and mean_ci([]) == (None, None)
 
 
@@ -97,6 +98,8 @@ def test_holm_adjusts_step_down_and_keeps_the_order():
     assert holm([0.5, None, 0.9]) == [1.0, None, 1.0]
     assert t_test_p([1.0, 2.0, 3.0]) == pytest.approx(0.0742, abs=1e-3)  # t = 3.46, 2 df
     assert t_test_p([1.0]) is None
+    # Identical seeds have no t statistic: no verdict either way, however far from 0.
+    assert t_test_p([3.0, 3.0]) is None and t_test_p([0.0, 0.0, 0.0]) is None
 
 
 def test_verdicts_follow_the_adjusted_p_and_the_sign():
@@ -237,3 +240,18 @@ def test_findings_without_values_stay_in_the_list_as_inconclusive():
     # The others keep their values (accuracies need no line).
     assert f["c"].verdict == "reproduced" and f["held"].per_seed and f["d-acc"].per_seed
     assert len(found) == 9
+
+
+def test_recorded_steps_show_a_range_when_seeds_disagree_so_nothing_reads_as_step_matched(tmp_path):
+    from genrobust_fast.demo.summary import recorded_steps
+
+    lay = Layout(tmp_path)
+    first, second = models(CFG)[:2]
+    for seed, took in zip(CFG.seeds, (72, 144, 72), strict=False):
+        (lay.run(run_name(first.name, seed))).mkdir(parents=True)
+        (lay.run(run_name(first.name, seed)) / "run.json").write_text(json.dumps({"total_steps": took}))
+    (lay.run(run_name(second.name, CFG.seeds[0]))).mkdir(parents=True)
+    (lay.run(run_name(second.name, CFG.seeds[0])) / "run.json").write_text(json.dumps({"total_steps": 9}))
+    steps = recorded_steps(lay, CFG)
+    assert steps[first.name] == "72-144" and steps[second.name] == 9
+    assert all(steps[m.name] == planned_steps(CFG, m) for m in models(CFG)[2:])

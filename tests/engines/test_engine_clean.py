@@ -20,6 +20,9 @@ def _cache_with_user_files(root):
     ):
         (cache.entry_dir(slug, variant) / "unet.onnx").parent.mkdir(parents=True, exist_ok=True)
         (cache.entry_dir(slug, variant) / "unet.onnx").write_bytes(b"x")
+    # A failed build: its staging folder is gone, its lock file stays.
+    cache.entry_dir("failed", "onnx-fp16").mkdir(parents=True)
+    (cache.entry_dir("failed", "onnx-fp16") / ".genrobust-unet.lock").write_text("123\n")
     (root / "timing-caches").mkdir()
     (root / "timing-caches" / "trt-10.9-sm90.cache").write_bytes(b"t")
     (root / "timing-caches" / "notes.txt").write_text("mine")
@@ -37,6 +40,7 @@ def test_clean_removes_entries_and_keeps_everything_else(tmp_path):
     removed = cache.clean()
     assert removed == sorted(
         [
+            tmp_path / "failed",
             tmp_path / "tiny",
             tmp_path / "sd15-ab" / "onnx-fp16",
             tmp_path / "timing-caches" / "trt-10.9-sm90.cache",
