@@ -19,8 +19,7 @@ def info(as_json: bool) -> None:
     Example:
       genrobust info --json
     """
-    from ..bench.machine import machine_info
-    from ..environment import environment_report
+    from ..environment import environment_report, machine_info
     from ..lockfile import compare_with_lock
 
     report = environment_report()
