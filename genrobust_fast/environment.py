@@ -209,7 +209,8 @@ def device_status() -> dict[str, Any]:
 
 
 def environment_report() -> dict[str, Any]:
-    """What `genrobust info` shows: each library imported (version or the fix), devices, kernels."""
+    """What `genrobust info` shows: each library imported (version or the fix), devices, kernels, and the
+    machine record every benchmark carries."""
     from . import __version__, kernels
 
     return {
@@ -218,4 +219,5 @@ def environment_report() -> dict[str, Any]:
         "libraries": {library.label: library_status(library) for library in LIBRARIES},
         "devices": device_status(),
         "kernels": kernels.implementation_report(strict=False),
+        "machine": machine_info(),
     }

@@ -13,10 +13,10 @@ from genrobust_fast.environment import (
 
 
 def test_info_and_the_machine_record_name_the_same_libraries():
-    reported = environment_report()["libraries"]
-    recorded = library_versions()
+    report = environment_report()
+    reported, recorded = report["libraries"], report["machine"]["libraries"]
     assert list(reported) == list(recorded) == [library.label for library in LIBRARIES]
-    for label, status in reported.items():  # installed per the metadata <=> importable here
+    for label, status in reported.items():  # not installed per the metadata: missing, with the fix
         if recorded[label] is None:
             assert not status["available"] and status["fix"].startswith("pip install")
 
