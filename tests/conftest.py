@@ -10,6 +10,15 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+# Scan caches go to a temporary folder, never to the user's cache. Session scope: module-scoped tree
+# fixtures (and the ranks they start) must see the same cache.
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GENROBUST_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "genrobust-cache"))
+        yield
+
+
 # Runs `python -c KILLER <args>`: the real CLI in a real process that SIGKILLs itself at an exact point --
 # around the N-th call of module.attr -- so a resume test kills where it says, not where a race lands.
 _KILLER = r"""

@@ -22,7 +22,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .machine import machine_info, record_result
+from ..environment import machine_info
+from .machine import record_result
 
 log = logging.getLogger(__name__)
 

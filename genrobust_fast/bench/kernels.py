@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from ..environment import machine_info
 from ..errors import ParityError
 from ..kernels import _native, _reference
-from .machine import machine_info
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..engines.specs import Precision, text_length
 from ..errors import ParityError
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def run_unet_benchmark(
     size: tuple[int, int] | None = None,
     guidance: bool = True,
     device: str | None = "auto",
-    precision: str | None = None,
+    precision: Precision | None = None,
     engine_dir: str | Path = "engines",
     seconds: float = 3.0,
     warmup: int = 3,
@@ -92,12 +93,11 @@ def run_unet_benchmark(
     from ..engines.backends import default_precision
     from ..engines.models import load_components
     from ..engines.select import create_runners
-    from ..engines.specs import Precision, text_length
 
     if quick:
         seconds = 0.5
     dev = resolve_device(device)
-    prec = Precision.parse(precision) if precision else default_precision(dev)
+    prec = precision or default_precision(dev)
     comps = load_components(model)
     size = size or comps.default_size
     scale = comps.vae_scale_factor

@@ -186,7 +186,7 @@ def generate(out_path, **kwargs) -> None:
     help="Double the UNet batch for classifier-free guidance.",
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@precision_option(default=None, help="Default: fp32 on CPU, fp16 on GPU.")
+@precision_option(as_enum=True, default=None, help="Default: fp32 on CPU, fp16 on GPU.")
 @click.option("--seconds", default=3.0, show_default=True, help="Timing duration per backend.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="ONNX Runtime intra-op threads.")
 @click.option("--compile", "compile_unet", is_flag=True, help="Also torch.compile the torch UNet (GPU).")

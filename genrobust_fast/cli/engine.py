@@ -94,7 +94,7 @@ def engine() -> None:
 @engine.command()
 @click.option("--model", required=True, help="Built-in model (tiny, sd15-arch) or a local diffusers folder.")
 @backend_option(ENGINE_BACKENDS, default="onnxruntime", show_default=True)
-@precision_option(default=None, help="Default: fp32 for onnxruntime, fp16 for tensorrt.")
+@precision_option(as_enum=True, default=None, help="Default: fp32 for onnxruntime, fp16 for tensorrt.")
 @profile_options
 @click.option(
     "--component",
@@ -232,7 +232,7 @@ def clean(model, dry_run, engine_dir):
 @engine.command()
 @click.option("--model", required=True, help="Folder with the new (e.g. finetuned) weights.")
 @click.option("--base-model", required=True, help="Model whose refittable TensorRT engines are reused.")
-@precision_option(default="fp16", show_default=True)
+@precision_option(as_enum=True, default="fp16", show_default=True)
 @profile_options
 @click.option(
     "--component",

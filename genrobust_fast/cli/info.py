@@ -19,7 +19,6 @@ def info(as_json: bool) -> None:
     Example:
       genrobust info --json
     """
-    from ..bench.machine import machine_info
     from ..environment import environment_report
     from ..lockfile import compare_with_lock
 
@@ -32,7 +31,7 @@ def info(as_json: bool) -> None:
         "different": [{"name": n, "installed": have, "locked": want} for n, have, want in lock.different],
         "missing": lock.missing,
     }
-    report["machine"] = machine = machine_info()
+    machine = report["machine"]
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return

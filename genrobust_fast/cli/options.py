@@ -8,7 +8,7 @@ from collections.abc import Callable
 import click
 
 from ..engines.backends import BACKEND_CHOICES
-from ..engines.specs import PRECISIONS
+from ..engines.specs import PRECISIONS, Precision
 
 config_option = click.option(
     "--config",
@@ -30,9 +30,23 @@ def backend_option(choices: tuple[str, ...] = BACKEND_CHOICES, **settings) -> Ca
     return click.option("--backend", type=click.Choice(choices), **settings)
 
 
-def precision_option(**settings) -> Callable:
-    """--precision of an inference engine, choosing among the one `Precision` enum's values."""
-    return click.option("--precision", type=click.Choice(PRECISIONS), **settings)
+class PrecisionChoice(click.Choice):
+    """The `Precision` enum's values, converted to the enum here, at the boundary, so the library takes
+    the parsed value (an unknown one is click's usage error, listing the choices)."""
+
+    def __init__(self):
+        super().__init__(PRECISIONS)
+
+    def convert(self, value, param, ctx) -> Precision:
+        return Precision(super().convert(value, param, ctx))
+
+
+def precision_option(as_enum: bool = False, **settings) -> Callable:
+    """--precision of an inference engine, choosing among the one `Precision` enum's values. `as_enum`:
+    the command hands it to the engines as a `Precision`; without it the text goes into a config that
+    records it as written (generate)."""
+    choice = PrecisionChoice() if as_enum else click.Choice(PRECISIONS)
+    return click.option("--precision", type=choice, **settings)
 
 
 def parse_size(value: str) -> tuple[int, int]:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import numpy as np
 
-from .. import constants
 from ..errors import BackendUnavailableError, DatasetError
 from .decode import open_rgb, read_header
+from .loader_spec import LoaderSpec
 from .torch_loader import TableReader
 
 logger = logging.getLogger(__name__)
@@ -128,27 +128,20 @@ class DaliLoader:
         self,
         reader: TableReader,
         order,
-        image_size: tuple[int, int],
-        train: bool,
-        mean: Sequence[float],
-        std: Sequence[float],
+        spec: LoaderSpec,
         device: str = "cpu",
         threads: int = 2,
-        seed: int = 0,
-        eval_resize: int | None = None,
         prefetch: int = 2,
-        crop_scale: float = 0.08,
     ):
         reason = dali_unavailable_reason()
         if reason:
             raise BackendUnavailableError(f"--loader dali cannot run: {reason}; or use --loader torch")
         import torch
 
-        self.reader, self.order, self.image_size, self.train = reader, order, tuple(image_size), train
-        self.mean, self.std = [255 * m for m in mean], [255 * s for s in std]
-        self.device, self.threads, self.seed, self.prefetch = torch.device(device), threads, seed, prefetch
-        self.eval_resize = eval_resize or constants.eval_resize(self.image_size[0])
-        self.crop_scale = crop_scale
+        self.reader, self.order, self.image_size, self.train = reader, order, spec.image_size, spec.train
+        self.mean, self.std = [255 * m for m in spec.mean], [255 * s for s in spec.std]
+        self.device, self.threads, self.prefetch = torch.device(device), threads, prefetch
+        self.seed, self.eval_resize, self.crop_scale = spec.seed, spec.eval_resize, spec.crop_scale
         self.steps_per_epoch = order.steps_per_epoch
         self._iterator = None
         self._source: _EncodedSource | None = None

@@ -15,8 +15,8 @@ import logging
 import os
 from collections.abc import Sequence
 
-from ..constants import IMAGENET_MEAN, IMAGENET_STD
 from ..errors import BackendUnavailableError, InputError
+from .loader_spec import LoaderSpec
 from .sources import ImageTable
 
 logger = logging.getLogger(__name__)
@@ -52,20 +52,16 @@ def create_loader(
     tables: Sequence[ImageTable],
     order,
     image_size: tuple[int, int],
-    train: bool = True,
+    *,
     device: str = "cpu",
     workers: int | None = None,
-    augment: str = "none",
-    mean: Sequence[float] = IMAGENET_MEAN,
-    std: Sequence[float] = IMAGENET_STD,
-    seed: int = 0,
-    eval_resize: int | None = None,
-    crop_scale: float = 0.08,
+    **spec_fields,
 ):
     """A loader over `tables` (real first, then generated) in the order given by `order`.
 
-    `workers`: decode processes for `torch` (0 = in this process), decode threads for `dali`; default:
-    the CPUs this process may use.
+    `image_size` and `spec_fields` (LoaderSpec's other fields: train, augment, mean, std, seed,
+    eval_resize, crop_scale) make the one LoaderSpec both loaders read. `workers`: decode processes for
+    `torch` (0 = in this process), decode threads for `dali`; default: the CPUs this process may use.
 
     Example:
         create_loader("torch", [real_table], SequentialOrder(len(real_table), 64), (224, 224), train=False)
@@ -73,36 +69,14 @@ def create_loader(
     from .dali_loader import DaliLoader
     from .torch_loader import BatchBuilder, TableReader, TorchLoader
 
-    chosen, reason = choose_loader(kind, augment)
+    spec = LoaderSpec(image_size, **spec_fields)
+    chosen, reason = choose_loader(kind, spec.augment)
     logger.info("loader: %s (%s)", chosen, reason)
     budget = workers if workers is not None else max(1, len(os.sched_getaffinity(0)))
     reader = TableReader(tables)
     if chosen == "dali":
-        return DaliLoader(
-            reader,
-            order,
-            image_size,
-            train,
-            mean,
-            std,
-            device=device,
-            threads=max(1, budget),
-            seed=seed,
-            eval_resize=eval_resize,
-            crop_scale=crop_scale,
-        )
+        return DaliLoader(reader, order, spec, device=device, threads=max(1, budget))
     # Worker processes build one batch each with a single-threaded kernel call; in-process, the kernel
     # may use every core.
-    builder = BatchBuilder(
-        reader,
-        order,
-        image_size,
-        train,
-        mean,
-        std,
-        augment=augment,
-        eval_resize=eval_resize,
-        kernel_threads=1 if budget > 0 else 0,
-        crop_scale=crop_scale,
-    )
+    builder = BatchBuilder(reader, order, spec, kernel_threads=1 if budget > 0 else 0)
     return TorchLoader(builder, device=device, workers=budget)

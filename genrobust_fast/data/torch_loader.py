@@ -13,9 +13,9 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from .. import constants
 from .augment import center_crop_boxes, make_augmentation, random_resized_crop_boxes
 from .decode import decode_rgb
+from .loader_spec import LoaderSpec
 from .sources import ImageTable
 
 logger = logging.getLogger(__name__)
@@ -40,25 +40,8 @@ class TableReader:
 class BatchBuilder:
     """Turns a batch of global indices into (NCHW float32 array, int64 labels). Picklable for workers."""
 
-    def __init__(
-        self,
-        reader: TableReader,
-        order,
-        image_size: tuple[int, int],
-        train: bool,
-        mean: Sequence[float],
-        std: Sequence[float],
-        augment: str = "none",
-        eval_resize: int | None = None,
-        kernel_threads: int = 1,
-        crop_scale: float = 0.08,
-    ):
-        self.reader, self.order, self.image_size, self.train = reader, order, tuple(image_size), train
-        self.mean, self.std = tuple(mean), tuple(std)
-        self.augment_name = augment
-        self.eval_resize = eval_resize or constants.eval_resize(self.image_size[0])
-        self.kernel_threads = kernel_threads
-        self.crop_scale = crop_scale
+    def __init__(self, reader: TableReader, order, spec: LoaderSpec, kernel_threads: int = 1):
+        self.reader, self.order, self.spec, self.kernel_threads = reader, order, spec, kernel_threads
         self._augment = None
 
     def __call__(self, key: tuple[int, int]):
@@ -71,24 +54,25 @@ class BatchBuilder:
             data, labels[j], where = self.reader.read(int(index))
             images.append(decode_rgb(data, where))
         sizes = np.array([img.shape[:2] for img in images], dtype=np.int64)
-        if self.train:
+        spec = self.spec
+        if spec.train:
             rng = np.random.default_rng(self.order.augment_seed(epoch, step))
-            boxes = random_resized_crop_boxes(sizes, rng, scale=(self.crop_scale, 1.0))
+            boxes = random_resized_crop_boxes(sizes, rng, scale=(spec.crop_scale, 1.0))
             flips = rng.random(len(images)) < 0.5
-            if self.augment_name != "none":
+            if spec.augment != "none":
                 images = self._augmented(images, rng)
         else:
-            boxes = center_crop_boxes(sizes, self.eval_resize, self.image_size[0])
+            boxes = center_crop_boxes(sizes, spec.eval_resize, spec.image_size[0])
             flips = np.zeros(len(images), dtype=bool)
         batch = kernels.crop_resize_normalize(
             images,
             boxes,
             flips,
-            self.image_size,
-            self.mean,
-            self.std,
+            spec.image_size,
+            spec.mean,
+            spec.std,
             dtype="float32",
-            out=_shared_output((len(images), 3, *self.image_size)),
+            out=_shared_output((len(images), 3, *spec.image_size)),
             threads=self.kernel_threads,
         )
         return batch, labels
@@ -98,7 +82,7 @@ class BatchBuilder:
         import torch
 
         if self._augment is None:
-            self._augment = make_augmentation(self.augment_name)
+            self._augment = make_augmentation(self.spec.augment)
         out = []
         # torchvision's policies draw from torch's global RNG: seed it from our position-derived stream
         # inside fork_rng so the trainer's own RNG state is left untouched.

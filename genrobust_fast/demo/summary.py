@@ -98,7 +98,7 @@ def model_stats(
 
 
 def summarize(lay: Layout, cfg: DemoConfig, timings: dict[str, float]) -> dict[str, Any]:
-    from ..bench.machine import machine_info
+    from ..environment import machine_info
     from ..evaluation.results import read_results
 
     acc = accuracies(read_results(lay.results / "results.jsonl"))

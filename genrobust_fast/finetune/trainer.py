@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..claim import jsonable, read_identity, refuse_changed
 from ..config import config_to_dict
 from ..errors import ConfigError, DivergedError, JobConflictError
 from ..fileio import atomic_write_json
@@ -287,28 +288,20 @@ def _already_finished(out: Path, cfg: FinetuneConfig) -> bool:
     if not result.is_file():
         return False
     info = json.loads(result.read_text())
-    return info.get("job") == _jsonable(cfg.job_fields()) and info.get("steps") == cfg.steps
-
-
-def _jsonable(obj):
-    return json.loads(json.dumps(obj, default=str))
+    return info.get("job") == jsonable(cfg.job_fields()) and info.get("steps") == cfg.steps
 
 
 def _check_output(out: Path, work: Path, cfg: FinetuneConfig) -> None:
     """Refuse an output folder that holds something else or a different finetuning job (writes nothing)."""
-    job_file = work / "job.json"
-    if job_file.is_file():
-        saved = json.loads(job_file.read_text())
-        if saved != _jsonable(cfg.job_fields()):
-            changed = sorted(
-                k
-                for k in set(saved) | set(cfg.job_fields())
-                if saved.get(k) != _jsonable(cfg.job_fields()).get(k)
-            )
-            raise JobConflictError(
-                f"{str(out)!r} holds a finetuning job with other settings ({', '.join(changed)}); "
-                "use another --out, or delete the folder to start over"
-            )
+    advice = "use another --out, or delete the folder to start over"
+    saved = read_identity(work / "job.json", advice)
+    if saved is not None:
+        refuse_changed(
+            saved,
+            cfg.job_fields(),
+            held=f"{str(out)!r} holds a finetuning job with other settings",
+            advice=advice,
+        )
         return
     if out.is_dir() and any(p.name != WORK_DIR for p in out.iterdir()):
         raise JobConflictError(
@@ -364,7 +357,7 @@ def _export(
             "label_space": data.label_space.to_json(),
             "steps": cfg.steps,
             "final_loss": loss,
-            "job": _jsonable(cfg.job_fields()),
+            "job": jsonable(cfg.job_fields()),
             "config": config_to_dict(cfg),
         },
     )

@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..environment import imported_version, torch_cpu
+
 # The bound for fp32 backends on CPUs, in uint8 levels of the pixels before encoding. Measured with
 # scripts/measure_pixel_bound.py (batch sizes 1/2/3/4/8, 1 and 2 threads, AVX2 forced vs AVX-512, torch vs
 # ONNX Runtime fp32; the tiny model and the demo generator; AMD EPYC, 2 cores): largest difference 1, mean
@@ -29,22 +31,19 @@ PIXEL_BOUND = {"max": 4, "mean": 0.05}
 
 def compute_settings(runners, batch_size: int) -> dict[str, Any]:
     """The settings that, besides the job's identity, decide an image's last bits."""
-    import torch
-
+    cpu = torch_cpu()
     settings: dict[str, Any] = {
         "batch_size": batch_size,
         "backend": runners.backend,
         "precision": runners.precision,
         "device": str(runners.device),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
+        "threads": cpu["torch_threads"],
+        "torch": imported_version("torch"),
     }
     if runners.device.type == "cpu":
-        settings["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+        settings["cpu_capability"] = cpu["torch_cpu_capability"]
     if runners.backend == "onnxruntime":
-        import onnxruntime
-
-        settings["onnxruntime"] = onnxruntime.__version__
+        settings["onnxruntime"] = imported_version("onnxruntime")
         settings["ort_threads"] = int(os.environ.get("GENROBUST_ORT_THREADS", "0")) or "default"
     return settings
 

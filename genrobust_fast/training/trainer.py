@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..claim import refuse_changed
 from ..config import config_from_dict, config_to_dict, write_resolved_config
 from ..data.loaders import choose_loader
 from ..errors import DatasetError, DivergedError, JobConflictError
@@ -143,13 +144,14 @@ def _check_resume_matches(
     theirs, ours = saved.get("recipe"), cfg.recipe()
     if theirs is None:  # a checkpoint from before recipes were recorded: nothing to compare
         return
-    changed = [k for k in ours if theirs.get(k) != ours[k]]
-    if changed:
-        shown = ", ".join(f"{k}: {theirs.get(k)!r} there vs {ours[k]!r} now" for k in changed)
-        raise JobConflictError(
-            f"cannot resume {str(cfg.out)!r}: its checkpoint was trained with other settings ({shown}); "
-            "rerun with the original settings (see its config.yaml) to resume it, or train into a new --out"
-        )
+    refuse_changed(
+        theirs,
+        ours,
+        fields=ours,  # this version's recipe: a field an older one recorded and this one dropped is no change
+        held=f"cannot resume {str(cfg.out)!r}: its checkpoint was trained with other settings",
+        advice="rerun with the original settings (see its config.yaml) to resume it, or train into a new "
+        "--out",
+    )
 
 
 @dataclass(frozen=True)

@@ -65,3 +65,18 @@ def test_each_script_is_the_command(area):
     )
     command = CliRunner().invoke(cli, ["bench", area, "--help"], prog_name="genrobust")
     assert script.stdout.split() == command.output.split()  # the same words; wrapped to another width
+
+
+def test_precision_is_parsed_once_at_the_command_line(monkeypatch):
+    from genrobust_fast.bench import unet
+    from genrobust_fast.engines.specs import Precision
+
+    seen = []
+    monkeypatch.setattr(unet, "run_unet_benchmark", lambda **kwargs: seen.append(kwargs["precision"]) or {})
+    for args in (["--precision", "bf16"], []):
+        result = CliRunner().invoke(cli, ["bench", "unet", *args])
+        assert result.exit_code == 0, result.output
+    assert seen == [Precision.BF16, None] and type(seen[0]) is Precision  # the enum, not its text
+    refused = CliRunner().invoke(cli, ["bench", "unet", "--precision", "fp64"])
+    assert refused.exit_code == 2 and "'fp32', 'fp16', 'bf16', 'fp8'" in refused.output
+    assert "[default: fp16]" in CliRunner().invoke(cli, ["engine", "refit", "--help"]).output

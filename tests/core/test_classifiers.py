@@ -1,3 +1,5 @@
+import pickle
+
 import pytest
 import torch
 
@@ -10,6 +12,7 @@ from genrobust_fast.classifiers import (
 )
 from genrobust_fast.errors import InputError
 from genrobust_fast.labels import LabelSpace
+from genrobust_fast.small_nets import BasicBlock, CifarResNet
 
 
 def test_save_load_round_trip(tmp_path):
@@ -37,3 +40,15 @@ def test_errors(tmp_path):
     (tmp_path / "w.safetensors").write_bytes(b"x")
     with pytest.raises(InputError, match="card"):
         load_classifier(tmp_path / "w.safetensors")
+
+
+def test_a_small_net_pickles_and_is_an_instance_of_its_class():
+    torch.manual_seed(0)
+    model = create_classifier("cifar_resnet8", num_classes=4).eval()
+    assert isinstance(model, CifarResNet) and isinstance(model[3], BasicBlock)
+    copy = pickle.loads(pickle.dumps(model))  # as DataLoader workers and torch.save(model) need
+    assert type(copy) is CifarResNet
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(x), copy(x))
+    assert [name for name, _ in model.named_parameters()][:2] == ["0.weight", "1.weight"]  # checkpoint keys

@@ -1,4 +1,4 @@
-"""Scan caches of the tests go to a temporary folder, never to the user's cache; the loaders' trees."""
+"""The loaders' trees (scan caches are made private for every test in tests/conftest.py)."""
 
 import pytest
 
@@ -6,14 +6,6 @@ from genrobust_fast.data import generated_table, real_table
 from genrobust_fast.labels import LabelSpace
 
 from .trees import CLASSES, generated_set, real_tree
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _private_cache(tmp_path_factory):
-    # Session scope: module-scoped tree fixtures (and the ranks they start) must see the same cache.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GENROBUST_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "genrobust-cache"))
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ from click.testing import CliRunner
 
 from genrobust_fast import kernels
 from genrobust_fast.bench.kernels import run_kernel_benchmarks
-from genrobust_fast.bench.machine import cpu_model, isa_flags, machine_info, read_cpuinfo
 from genrobust_fast.cli.main import cli
+from genrobust_fast.environment import cpu_model, isa_flags, machine_info, read_cpuinfo
 from genrobust_fast.errors import ConfigError
 from genrobust_fast.kernels import _native, _reference
 

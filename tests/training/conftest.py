@@ -10,14 +10,6 @@ os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(REPO / "build" / "cache" / "to
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _private_cache(tmp_path_factory):
-    # Session scope: module-scoped tree fixtures (and the ranks they start) must see the same cache.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GENROBUST_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "genrobust-cache"))
-        yield
-
-
-@pytest.fixture(autouse=True, scope="session")
 def _one_thread():
     # Session scope: module-scoped runs and the runs compared with them must use the same thread count
     # (float sums in another order would differ in the last bits).
