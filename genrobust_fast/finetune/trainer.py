@@ -86,13 +86,14 @@ class _Run:
         from diffusers import DDPMScheduler
 
         from ..devices import resolve_device
+        from ..engines.hub import model_files
         from ..engines.models import load_components
 
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
         self.cfg, self.device = cfg, resolve_device(cfg.device)
         self.autocast_dtype = _autocast_dtype(cfg.precision, self.device)
-        self.comps = comps = load_components(cfg.model)
+        self.comps = comps = load_components(cfg.model, **model_files(cfg))
         self.base_hash = comps.weights_hash()
         if comps.text_encoder is None:
             raise ConfigError(
@@ -357,6 +358,7 @@ def _export(
         {
             "format": "genrobust-finetune/1",
             "base_model": cfg.model,
+            "base_model_source": comps.source.provenance() if comps.source is not None else None,
             "base_weights_hash": base_hash,
             "weights_hash": comps.weights_hash(),
             "real": str(Path(cfg.real).resolve()),
