@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .models import BUILTIN_MODELS
 
 log = logging.getLogger(__name__)
 
@@ -99,14 +98,16 @@ def resolve_model(
     variant: str | None = None,
     cache_dir: str | Path | None = None,
     local_only: bool | None = None,
+    builtins: tuple[str, ...] = (),
 ) -> ModelSource:
     """The files `model` names; a Hub id is fetched into (or found in) the HF cache.
 
-    `local_only`: never download (default: HF_HUB_OFFLINE). Raises InputError for a string that is no
-    built-in, folder or Hub id, and for a Hub model or revision that cannot be had.
+    `local_only`: never download (default: HF_HUB_OFFLINE). `builtins`: the names of models made in code
+    (`models.BUILTIN_MODELS`, passed in: models imports this module). Raises InputError for a string
+    that is no built-in, folder or Hub id, and for a Hub model or revision that cannot be had.
     """
     text = str(model)
-    if text in BUILTIN_MODELS:
+    if text in builtins:
         if revision or variant:
             raise InputError(
                 f"built-in model {text!r} is made in code and has no files: --revision and --variant select "
@@ -122,7 +123,7 @@ def resolve_model(
         return ModelSource(text, Path(text).expanduser(), variant=variant)
     if not is_hub_id(text):
         raise InputError(
-            f"model {text!r} is neither a built-in model ({', '.join(BUILTIN_MODELS)}) nor a folder nor a "
+            f"model {text!r} is neither a built-in model ({', '.join(builtins)}) nor a folder nor a "
             f"Hugging Face Hub id (owner/name); pass a local diffusers Stable Diffusion folder or a Hub id "
             f"such as {HUB_EXAMPLE}"
         )
@@ -172,7 +173,7 @@ def _resolve_hub(
             local_files_only=offline,
             allow_patterns=allow_patterns(variant),
         )
-    except LocalEntryNotFoundError as exc:  # first: newer huggingface_hub versions subclass it oddly
+    except LocalEntryNotFoundError as exc:  # before HfHubHTTPError, its base class in older huggingface_hub
         raise _not_cached(repo_id, revision, cache, offline, exc) from exc
     except RevisionNotFoundError as exc:
         raise InputError(
@@ -205,7 +206,10 @@ def _not_cached(repo_id: str, revision: str | None, cache: Path, offline: bool, 
         what += f"(it holds: {', '.join(known)})"
     else:
         what = f"Hub model {repo_id!r} (revision {asked!r}) is not in the Hugging Face cache {str(cache)!r}"
-    why = "downloads are off (HF_HUB_OFFLINE=1)" if offline else f"the Hub could not be reached ({exc})"
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    why = (
+        "downloads are off (HF_HUB_OFFLINE=1)" if offline else f"the Hub could not be reached ({first_line})"
+    )
     fetch = f"hf download {repo_id}" + (f" --revision {revision}" if revision else "")
     return InputError(
         f"{what}, no local folder {repo_id!r} exists, and {why}. Fix: run this command once with network "

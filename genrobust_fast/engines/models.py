@@ -54,7 +54,7 @@ class DiffusionComponents:
     image_encoder: Any = None  # CLIPVisionModelWithProjection, for image variations
     feature_extractor: Any = None  # CLIPImageProcessor that prepares images for image_encoder
     extra: dict[str, Any] = field(default_factory=dict)
-    source: Any = None  # hub.ModelSource: the files loaded (Hub id, commit, variant); None if made in code
+    source: Any = None  # hub.ModelSource (Hub id, commit, variant) set by load_components; else None
 
     @property
     def revision(self) -> str | None:
@@ -156,7 +156,7 @@ def load_components(
     resolved by `hub.resolve_model` at `revision`, with `variant` weight files, in the HF cache)."""
     from .hub import resolve_model
 
-    source = resolve_model(model, revision, variant, cache_dir)
+    source = resolve_model(model, revision, variant, cache_dir, builtins=BUILTIN_MODELS)
     if str(model) == "tiny":
         comps = build_tiny()
     elif str(model) == "sd15-arch":

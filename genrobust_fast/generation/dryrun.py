@@ -83,10 +83,12 @@ def _bytes_per_image(job, shards: list[int]) -> tuple[float, bool]:
 def _cached_folder(cfg) -> str:
     """The folder a Hub id resolves to in the cache (a plan downloads nothing); else --model as given."""
     from ..engines.hub import resolve_model
+    from ..engines.models import BUILTIN_MODELS
     from ..errors import GenrobustError
 
     try:
-        folder = resolve_model(cfg.model, cfg.revision, cfg.variant, cfg.cache_dir, local_only=True).folder
+        source = resolve_model(cfg.model, cfg.revision, cfg.variant, cfg.cache_dir, True, BUILTIN_MODELS)
+        folder = source.folder
     except GenrobustError:
         return cfg.model  # not cached: the size heuristic below applies
     return str(folder) if folder is not None else cfg.model

@@ -282,3 +282,33 @@ def test_finetuning_from_a_hub_id_records_the_base_commit(hf_env, from_hub, tmp_
     assert info["base_model_source"] == {"hub_id": REPO, "revision": "v2", "commit": C2, "variant": None}
     assert info["base_weights_hash"] == from_hub("v2").weights_hash()
     assert info["job"]["revision"] == "v2" and "variant" not in info["job"]
+
+
+def test_refit_from_a_hub_base_engine_to_a_finetuned_folder(hf_env, from_hub, fake_gpu, tmp_path):
+    """New weights are the point of a refit: the base's Hub commit is no reason to refuse it (fake TRT)."""
+    from genrobust_fast.engines.build import build_engines
+    from genrobust_fast.engines.specs import ShapeProfile
+    from genrobust_fast.engines.trt_build import refit_engines
+
+    fake_gpu(10)
+    _, folders = hf_env
+    profile = ShapeProfile(batch=(1, 2, 4))
+    [base] = build_engines(from_hub(), "tensorrt", "fp16", tmp_path, profile, only=["unet"], refittable=True)
+    assert base.sidecar.parent.parent.name == "hub--owner--tiny-sd" and base.key.model_revision == C1
+    finetuned = load_components(folders[C2])  # a local folder with another UNet
+    [refitted] = refit_engines(finetuned, REPO, "fp16", tmp_path, profile)
+    assert refitted.key.model_revision is None
+    assert {d.split(":")[0] for d in refitted.key.differences(base.key)} == {
+        "weights_sha256",
+        "model_revision",
+    }
+
+
+def test_the_unet_benchmark_times_the_asked_revision(hf_env):
+    from genrobust_fast.bench.unet import run_unet_benchmark
+
+    doc = run_unet_benchmark(
+        model=REPO, revision="v2", backends=("torch",), batch=1, device="cpu", quick=True, rounds=1, warmup=1
+    )
+    assert doc["model"] == REPO
+    assert doc["model_source"] == {"hub_id": REPO, "revision": "v2", "commit": C2, "variant": None}
