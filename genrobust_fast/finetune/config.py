@@ -11,11 +11,14 @@ from ..errors import ConfigError
 DEFAULT_TEMPLATE = "a photo of a {}"
 
 # Fields that may change between a killed run and its resumption without changing the job: the
-# number of steps (to extend a run), checkpoint cadence, logging, device and threads.
-RESUMABLE_FIELDS = frozenset({"steps", "checkpoint_every", "log_every", "device", "num_threads", "cache_dir"})
-# The base model's file choice: part of the job when given, left out when not, so a job.json written
-# before these options existed still describes the same job.
-MODEL_FILE_FIELDS = ("revision", "variant")
+# number of steps (to extend a run), checkpoint cadence, logging, device and threads; where the HF cache
+# is, and how the Hub revision is named (a branch or its commit): the commit it resolves to is what the
+# job pins (trainer._pin_base_commit).
+RESUMABLE_FIELDS = frozenset(
+    {"steps", "checkpoint_every", "log_every", "device", "num_threads", "cache_dir", "revision"}
+)
+# Part of the job when given, left out when not, so a job.json written before the option still matches.
+OPTIONAL_JOB_FIELDS = ("variant",)
 
 
 @dataclass(frozen=True)
@@ -91,5 +94,5 @@ class FinetuneConfig:
         return {
             k: v
             for k, v in config_to_dict(self).items()
-            if k not in RESUMABLE_FIELDS and not (k in MODEL_FILE_FIELDS and v is None)
+            if k not in RESUMABLE_FIELDS and not (k in OPTIONAL_JOB_FIELDS and v is None)
         }

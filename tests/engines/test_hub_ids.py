@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from genrobust_fast.cli.main import cli
 from genrobust_fast.engines.models import load_components, save_components
-from genrobust_fast.errors import EngineMismatchError, InputError
+from genrobust_fast.errors import EngineMismatchError, InputError, JobConflictError
 from tests.engines.hf_cache import add_snapshot, fake_commit
 
 REPO = "owner/tiny-sd"
@@ -260,28 +260,51 @@ def test_a_dry_run_reads_a_cached_hub_models_size_without_loading(hf_env, tmp_pa
     assert _model_size(_cached_folder(cfg)) == (32, 32)  # the tiny model's size, not the 512 fallback
 
 
-def test_finetuning_from_a_hub_id_records_the_base_commit(hf_env, from_hub, tmp_path):
+def _real_images(root):
     from PIL import Image
 
+    for name, shade in (("cat", 60), ("dog", 200)):
+        (root / name).mkdir(parents=True)
+        Image.new("RGB", (32, 32), (shade, 255 - shade, shade // 2)).save(root / name / "0.png")
+    return root
+
+
+def test_finetuning_from_a_hub_id_records_the_base_commit(hf_env, from_hub, tmp_path):
     from genrobust_fast.finetune import FinetuneConfig, finetune_generator
 
-    for name, shade in (("cat", 60), ("dog", 200)):
-        (tmp_path / "real" / name).mkdir(parents=True)
-        Image.new("RGB", (32, 32), (shade, 255 - shade, shade // 2)).save(tmp_path / "real" / name / "0.png")
+    real = _real_images(tmp_path / "real")
     cfg = FinetuneConfig(
-        model=REPO,
-        revision="v2",
-        real=str(tmp_path / "real"),
-        out=str(tmp_path / "ft"),
-        steps=1,
-        batch_size=2,
+        model=REPO, revision="v2", real=str(real), out=str(tmp_path / "ft"), steps=1, batch_size=2
     )
-
     info = json.loads((finetune_generator(cfg) / "finetune.json").read_text())
     assert info["base_model"] == REPO
     assert info["base_model_source"] == {"hub_id": REPO, "revision": "v2", "commit": C2, "variant": None}
     assert info["base_weights_hash"] == from_hub("v2").weights_hash()
-    assert info["job"]["revision"] == "v2" and "variant" not in info["job"]
+    assert "revision" not in info["job"] and "variant" not in info["job"]  # the commit is pinned instead
+
+
+def test_a_finetuning_job_resumes_only_from_the_commit_it_started_from(hf_env, tmp_path, monkeypatch):
+    """main moves between a run and its resumption (a copy of the cache, so the shared one stays put)."""
+    from huggingface_hub import constants
+
+    from genrobust_fast.finetune import FinetuneConfig, finetune_generator
+
+    cache = tmp_path / "cache"
+    shutil.copytree(hf_env[0], cache, symlinks=True)  # the snapshot links are relative: they stay valid
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    real = _real_images(tmp_path / "real")
+    cfg = FinetuneConfig(model=REPO, real=str(real), out=str(tmp_path / "ft"), steps=1, batch_size=2)
+    finetune_generator(cfg)  # from main = C1
+    (cache / "models--owner--tiny-sd" / "refs" / "main").write_text(C3)
+    moved = f"started from commit {C1} .* loaded {C3}; rerun with --revision {C1} to resume it"
+    with pytest.raises(JobConflictError, match=moved):
+        finetune_generator(cfg)  # finished, but not from what main is now
+    longer = FinetuneConfig(**{**cfg.__dict__, "steps": 2})  # more steps resume the same job
+    with pytest.raises(JobConflictError, match=moved):
+        finetune_generator(longer)
+    pinned = FinetuneConfig(**{**longer.__dict__, "revision": C1})  # the advice, followed
+    info = json.loads((finetune_generator(pinned) / "finetune.json").read_text())
+    assert info["steps"] == 2 and info["base_model_source"]["commit"] == C1
 
 
 def test_refit_from_a_hub_base_engine_to_a_finetuned_folder(hf_env, from_hub, fake_gpu, tmp_path):
