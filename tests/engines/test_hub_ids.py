@@ -11,7 +11,7 @@ import shutil
 import pytest
 import torch
 from click.testing import CliRunner
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from genrobust_fast.cli.main import cli
 from genrobust_fast.engines.models import load_components, save_components
@@ -44,8 +44,6 @@ def hub_cache(tmp_path_factory):
         shutil.copy(weights, first / weights.relative_to(work / "fp16"))
     second = save_components(load_components(first), work / "c2")
     unet_file = second / "unet" / "diffusion_pytorch_model.safetensors"
-    from safetensors.torch import save_file
-
     state = load_file(unet_file)
     save_file({k: v + 0.01 if v.is_floating_point() else v for k, v in state.items()}, unet_file)
     third = work / "c3"
@@ -168,6 +166,8 @@ def test_engine_build_from_a_hub_id_and_a_job_that_runs_its_engines(hf_env, from
     # ... and the job made from C1 is not resumed from it (on torch, which needs no engine).
     resumed = CliRunner().invoke(cli, [*args[:3], "--revision", "v2", *args[3:], "--backend", "torch"])
     assert resumed.exit_code != 0 and f"--revision {C1} to resume" in resumed.output, resumed.output
+    advised = CliRunner().invoke(cli, [*args[:3], "--revision", C1, *args[3:]])  # the advice resumes it
+    assert advised.exit_code == 0 and "generated 0 image(s)" in advised.output, advised.output
 
 
 def test_an_engine_of_one_commit_is_refused_for_another_naming_the_rebuild(hf_env, from_hub, tmp_path):
