@@ -141,6 +141,9 @@ def run_generate_benchmark(
     quick: bool = False,
     engine_dir: str = "engines",
     rounds: int = 5,
+    revision: str | None = None,
+    variant: str | None = None,
+    cache_dir: str | None = None,
 ) -> dict[str, Any]:
     from ..generation.config import GenerateConfig
     from ..generation.job import create_pipeline, run_job
@@ -152,6 +155,9 @@ def run_generate_benchmark(
     try:
         cfg = GenerateConfig(
             model=model,
+            revision=revision,
+            variant=variant,
+            cache_dir=cache_dir,
             classes="imagenet",
             per_class=1,
             steps=steps,
@@ -202,6 +208,7 @@ def run_generate_benchmark(
         return {
             "benchmark": "generate",
             "model": model,
+            "model_source": comps.source.provenance(),
             "images": images,
             "steps": steps,
             "batch": batch,

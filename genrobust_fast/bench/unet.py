@@ -84,6 +84,9 @@ def run_unet_benchmark(
     compile_unet: bool = False,
     rounds: int = 3,
     quick: bool = False,
+    revision: str | None = None,
+    variant: str | None = None,
+    cache_dir: str | None = None,
 ) -> dict[str, Any]:
     """Time `runners.unet` for each backend on identical inputs; torch eager is always measured.
     `quick`: 0.5 s of timing per backend (a smoke run, not a measurement)."""
@@ -98,7 +101,7 @@ def run_unet_benchmark(
         seconds = 0.5
     dev = resolve_device(device)
     prec = precision or default_precision(dev)
-    comps = load_components(model)
+    comps = load_components(model, revision=revision, variant=variant, cache_dir=cache_dir)
     size = size or comps.default_size
     scale = comps.vae_scale_factor
     unet_batch = batch * (2 if guidance else 1)
@@ -166,6 +169,7 @@ def run_unet_benchmark(
     doc: dict[str, Any] = {
         "benchmark": "unet",
         "model": model,
+        "model_source": comps.source.provenance(),
         "device": str(dev),
         "precision": prec.value,
         "batch_images": batch,

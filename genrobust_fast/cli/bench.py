@@ -17,7 +17,7 @@ import click
 
 from ..bench.all import AREAS
 from ..engines.backends import BACKENDS
-from .options import backend_option, parse_size, precision_option
+from .options import backend_option, hub_options, parse_size, precision_option
 
 
 @click.group()
@@ -69,9 +69,16 @@ out_option = click.option(
 threads_option = click.option(
     "--threads", type=click.IntRange(min=1), default=None, help="Thread budget (default: all CPUs)."
 )
-model_option = click.option(
-    "--model", default="tiny", show_default=True, help="tiny, sd15-arch or a diffusers folder."
-)
+
+
+def model_option(func):
+    """--model and the options choosing its files (--revision, --variant, --cache-dir)."""
+    model = click.option(
+        "--model", default="tiny", show_default=True, help="tiny, sd15-arch, a diffusers folder or a Hub id."
+    )
+    return model(hub_options(func))
+
+
 size_option = click.option("--size", callback=_size, default=None, help="HxW; default the model's size.")
 
 

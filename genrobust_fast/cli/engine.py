@@ -8,7 +8,7 @@ import click
 
 from ..engines.backends import ENGINE_BACKENDS
 from ..engines.specs import COMPONENTS
-from .options import backend_option, json_option, parse_size, precision_option
+from .options import backend_option, hub_options, json_option, parse_size, precision_option
 
 # TensorRT builds and refits for the current CUDA device; ONNX export runs on the CPU whatever this says.
 build_device_option = click.option(
@@ -92,7 +92,8 @@ def engine() -> None:
 
 
 @engine.command()
-@click.option("--model", required=True, help="Built-in model (tiny, sd15-arch) or a local diffusers folder.")
+@click.option("--model", required=True, help="Built-in model (tiny, sd15-arch), diffusers folder or Hub id.")
+@hub_options
 @backend_option(ENGINE_BACKENDS, default="onnxruntime", show_default=True)
 @precision_option(as_enum=True, default=None, help="Default: fp32 for onnxruntime, fp16 for tensorrt.")
 @profile_options
@@ -123,12 +124,14 @@ def build(
     force,
     device,
     engine_dir,
+    **model_files,  # --revision, --variant, --cache-dir
 ):
     """Export ONNX files (and build TensorRT plans) into the engine cache.
 
     \b
     Examples:
       genrobust engine build --model tiny --backend onnxruntime
+      genrobust engine build --model stable-diffusion-v1-5/stable-diffusion-v1-5 --revision main
       genrobust engine build --model /models/sd15 --backend tensorrt --precision fp16 \\
           --batch 1:4:8 --size 512x512
     """
@@ -138,7 +141,7 @@ def build(
 
     resolve_device(device)  # makes it the current CUDA device, the one TensorRT builds for
     profile = _profile(batch, size, no_guidance)
-    comps = load_components(model)
+    comps = load_components(model, **model_files)
     records = build_engines(
         comps, backend, precision, engine_dir, profile, list(components) or None, force, refittable, opset
     )
@@ -210,7 +213,9 @@ def inspect(path, verify):
 
 
 @engine.command()
-@click.option("--model", default=None, help="Remove only this model's engines (built-in name or folder).")
+@click.option(
+    "--model", default=None, help="Remove only this model's engines (built-in name, folder or Hub id)."
+)
 @click.option("--dry-run", is_flag=True, help="List what would be removed.")
 @engine_dir_option
 def clean(model, dry_run, engine_dir):
@@ -230,7 +235,8 @@ def clean(model, dry_run, engine_dir):
 
 
 @engine.command()
-@click.option("--model", required=True, help="Folder with the new (e.g. finetuned) weights.")
+@click.option("--model", required=True, help="Folder or Hub id with the new (e.g. finetuned) weights.")
+@hub_options
 @click.option("--base-model", required=True, help="Model whose refittable TensorRT engines are reused.")
 @precision_option(as_enum=True, default="fp16", show_default=True)
 @profile_options
@@ -244,7 +250,9 @@ def clean(model, dry_run, engine_dir):
 )
 @build_device_option
 @engine_dir_option
-def refit(model, base_model, precision, batch, size, no_guidance, components, device, engine_dir):
+def refit(
+    model, base_model, precision, batch, size, no_guidance, components, device, engine_dir, **model_files
+):
     """Load new weights into copies of refittable TensorRT engines (no rebuild).
 
     \b
@@ -257,7 +265,7 @@ def refit(model, base_model, precision, batch, size, no_guidance, components, de
     from ..engines.trt_build import refit_engines
 
     resolve_device(device)  # makes it the current CUDA device, the one the engines are refitted on
-    comps = load_components(model)
+    comps = load_components(model, **model_files)
     records = refit_engines(
         comps, base_model, precision, engine_dir, _profile(batch, size, no_guidance), list(components)
     )

@@ -7,7 +7,7 @@ import json
 import click
 
 from ..generation.config import IMAGE_FORMATS, OUTPUT_FORMATS, STRATEGIES
-from .options import backend_option, config_option, json_option, parse_size, precision_option
+from .options import backend_option, config_option, hub_options, json_option, parse_size, precision_option
 
 
 def _size(ctx, param, value):
@@ -16,8 +16,11 @@ def _size(ctx, param, value):
 
 @click.command()
 @click.option(
-    "--model", default=None, help="Diffusers model folder, or a built-in: tiny, sd15-arch.  [default: tiny]"
+    "--model",
+    default=None,
+    help="Diffusers model folder, Hub id (owner/name), or a built-in: tiny, sd15-arch.  [default: tiny]",
 )
+@hub_options
 @click.option(
     "--classes",
     default=None,
@@ -171,12 +174,15 @@ def generate(
     as_json,
     no_progress,
     config_path,
+    **model_files,  # --revision, --variant, --cache-dir
 ) -> None:
     """Generate an ImageNet-G-style dataset: sharded, resumable, reproducible per image.
 
     \b
     Examples:
       genrobust generate --model tiny --classes imagenet100 --per-class 2 --steps 20 --out gen/
+      genrobust generate --model stable-diffusion-v1-5/stable-diffusion-v1-5 --revision main \\
+          --classes imagenet100 --per-class 2 --steps 20 --out gen-sd15/
       genrobust generate --model sd15/ --classes imagenet --per-class 1300 --strategy templates \\
           --scheduler dpm++ --steps 25 --format webdataset --out /data/imagenet-g --dry-run
       torchrun --nproc-per-node 8 -m genrobust_fast generate --config gen.yaml   # RANK/WORLD_SIZE shards
@@ -213,6 +219,7 @@ def generate(
         "shard": shard,
         "writer_threads": writer_threads,
         "dedup": dedup,
+        **model_files,
     }
     cfg = resolve_config(GenerateConfig, config_path, overrides)
     if show_shard is not None and not dry_run:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import config_option, seed_option
+from .options import config_option, hub_options, seed_option
 
 
 @click.group()
@@ -13,7 +13,8 @@ def generator() -> None:
 
 
 @generator.command()
-@click.option("--model", required=True, help="Base model: a diffusers folder, or tiny.")
+@click.option("--model", required=True, help="Base model: a diffusers folder, a Hub id, or tiny.")
+@hub_options
 @click.option(
     "--real",
     required=True,

@@ -24,6 +24,24 @@ seed_option = click.option("--seed", type=int, default=0, show_default=True, hel
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
 
+def hub_options(func: Callable) -> Callable:
+    """--revision, --variant and --cache-dir: which files of --model to load (engines/hub.py). Defaults
+    are None so a --config file's values stand unless given here."""
+    for option in (
+        click.option(
+            "--cache-dir", default=None, help="Hugging Face cache for Hub ids.  [default: HF_HUB_CACHE]"
+        ),
+        click.option(
+            "--variant", default=None, help="Weight-file variant of --model, e.g. fp16 (*.fp16.safetensors)."
+        ),
+        click.option(
+            "--revision", default=None, help="Branch, tag or commit of a Hub id --model.  [default: main]"
+        ),
+    ):
+        func = option(func)
+    return func
+
+
 def backend_option(choices: tuple[str, ...] = BACKEND_CHOICES, **settings) -> Callable:
     """--backend, choosing among the engines' backends (`engines.backends`, the one list); `settings` are
     the command's own default and help."""

@@ -158,7 +158,7 @@ def generator_recipe(root: str | Path, manifest: dict[str, Any]) -> dict[str, An
             first = json.loads(line) if line.strip() else {}
         except ValueError:
             first = {}
-        for key in ("model_id", "weights_hash", "strategy", "backend"):
+        for key in ("model_id", "model_revision", "weights_hash", "strategy", "backend"):
             if key in first:
                 recipe.setdefault(key, first[key])
     return recipe

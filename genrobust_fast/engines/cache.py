@@ -4,8 +4,8 @@
     engines/<model>/tensorrt-fp16-b1-4-8_512x512/unet.plan + unet.json
     engines/timing-caches/trt-10.9-sm90.cache
 
-The sidecar JSON holds the `EngineKey` (weights hash, ONNX opset, precision, shape profiles, TensorRT
-version, GPU compute capability, builder flags) and the artifact's size, sha256 and file identity
+The sidecar JSON holds the `EngineKey` (weights hash, Hub commit, ONNX opset, precision, shape profiles,
+TensorRT version, GPU compute capability, builder flags) and the artifact's size, sha256 and file identity
 (size, mtime, ctime, inode). It is written last, after the artifacts were renamed into place, so an
 artifact without a sidecar is an unfinished build and is never loaded. Loading compares the stored key
 with the one the caller needs field by field, then checks the files are the ones built: the sha256 is
@@ -31,6 +31,7 @@ from typing import Any
 from ..errors import BackendUnavailableError, EngineMismatchError, InputError
 from ..fileio import atomic_write_json
 from ..outlock import is_lock_file
+from .hub import is_hub_id
 from .models import BUILTIN_MODELS, DiffusionComponents
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,9 @@ class EngineKey:
     tensorrt_version: str | None = None
     compute_capability: str | None = None
     builder_flags: tuple[str, ...] = ()
+    # The Hub commit the weights came from (None: a folder or a built-in model, and sidecars written
+    # before Hub ids): another commit is another model even where a component's weights are equal.
+    model_revision: str | None = None
     format: int = ENGINE_FORMAT
 
     def to_json(self) -> dict[str, Any]:
@@ -144,17 +148,32 @@ class EngineRecord:
 
 
 def model_argument(components: DiffusionComponents) -> str:
-    """What to pass to --model to get these components again (a built-in name or the folder)."""
+    """What to pass to --model to get these components again (a built-in name, the folder or the Hub id)."""
     name = components.model_id.removeprefix("builtin:")
     return name
 
 
+def model_options(components: DiffusionComponents) -> str:
+    """The options after --model that load the same files again: a Hub model's --revision <commit> and
+    --variant (empty for folders and built-in models)."""
+    source = components.source
+    return shlex.join(source.cli_options()) if source is not None else ""
+
+
+def source_revision(components: DiffusionComponents) -> str | None:
+    """The Hub commit for `EngineKey.model_revision`."""
+    return components.revision
+
+
 def model_slug(model: str) -> str:
     """Folder name for a model's engines, from its --model argument (`model_argument(components)`): the
-    built-in name, or the folder's name + a hash of its resolved path, so `sd15/`, `./sd15` and the
-    absolute path share one engine folder."""
+    built-in name; a Hub id's `hub--owner--name` (every revision and variant of it shares the folder:
+    their keys differ, as a folder's do when its files change); else the folder's name + a hash of its
+    resolved path, so `sd15/`, `./sd15` and the absolute path share one engine folder."""
     if model in BUILTIN_MODELS:
         return model
+    if not Path(model).is_dir() and is_hub_id(model):  # an existing folder wins, as in `resolve_model`
+        return "hub--" + model.replace("/", "--")
     resolved = str(Path(model).resolve())
     return f"{Path(resolved).name}-{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
 
@@ -175,9 +194,12 @@ def build_command(
     profile_args: str = "",
     force: bool = True,
     engine_dir: str | os.PathLike = "engines",
+    model_opts: str = "",
 ) -> str:
-    """The `genrobust engine build` line that (re)builds an engine; --force only when one exists."""
-    cmd = f"genrobust engine build --model {shlex.quote(model)} --backend {backend} --precision {precision}"
+    """The `genrobust engine build` line that (re)builds an engine; --force only when one exists.
+    `model_opts`: `model_options(components)`, the Hub revision and variant."""
+    cmd = f"genrobust engine build --model {shlex.quote(model)}{' ' + model_opts if model_opts else ''}"
+    cmd += f" --backend {backend} --precision {precision}"
     if profile_args:
         cmd += f" {profile_args}"
     if str(engine_dir) != "engines":

@@ -1,9 +1,11 @@
-"""Diffusion model components: a local Stable Diffusion folder, or a built-in model made in code.
+"""Diffusion model components: a local Stable Diffusion folder, a Hub id, or a built-in model made in code.
 
     comps = load_components("tiny")            # a few MB, seeded random weights, no files
     comps = load_components("sd15-arch")       # exact SD 1.5 architecture, random weights (benchmarks)
     # a diffusers folder: unet/ vae/ text_encoder/ tokenizer/ scheduler/
     comps = load_components("/models/sd15")
+    # a Hub id: resolved into the HF cache (engines/hub.py), then loaded like a folder
+    comps = load_components("stable-diffusion-v1-5/stable-diffusion-v1-5", revision="main", variant="fp16")
     save_components(comps, "/tmp/tiny-sd")     # a diffusers folder that from_pretrained loads
 
 Built-in models need no download, so tests, demos and GPU throughput benchmarks run offline.
@@ -52,6 +54,12 @@ class DiffusionComponents:
     image_encoder: Any = None  # CLIPVisionModelWithProjection, for image variations
     feature_extractor: Any = None  # CLIPImageProcessor that prepares images for image_encoder
     extra: dict[str, Any] = field(default_factory=dict)
+    source: Any = None  # hub.ModelSource (Hub id, commit, variant) set by load_components; else None
+
+    @property
+    def revision(self) -> str | None:
+        """The Hub commit the weights were loaded from (None: a folder or a built-in model)."""
+        return getattr(self.source, "commit", None)
 
     @property
     def vae_scale_factor(self) -> int:
@@ -136,14 +144,28 @@ def hash_modules(modules: dict[str, Any]) -> tuple[str, dict[str, str]]:
     return total.hexdigest(), per_module
 
 
-def load_components(model: str | Path, torch_dtype=None) -> DiffusionComponents:
-    """A built-in model name or a local diffusers Stable Diffusion folder."""
+def load_components(
+    model: str | Path,
+    torch_dtype=None,
+    *,
+    revision: str | None = None,
+    variant: str | None = None,
+    cache_dir: str | Path | None = None,
+) -> DiffusionComponents:
+    """A built-in model name, a local diffusers Stable Diffusion folder, or a Hub id (`owner/name`,
+    resolved by `hub.resolve_model` at `revision`, with `variant` weight files, in the HF cache)."""
+    from .hub import resolve_model
+
+    source = resolve_model(model, revision, variant, cache_dir, builtins=BUILTIN_MODELS)
     if str(model) == "tiny":
         comps = build_tiny()
     elif str(model) == "sd15-arch":
         comps = build_sd15_arch()
     else:
-        comps = load_folder(Path(model))
+        comps = load_folder(Path(source.folder or model), variant)
+        if source.is_hub:
+            comps.model_id = source.repo_id  # the id, not the cache path: the same on every machine
+    comps.source = source
     if torch_dtype is not None:
         comps.to(dtype=torch_dtype)
     return comps
@@ -308,8 +330,9 @@ def _quiet_hub_loading():
             transformers_logging.enable_progress_bar()
 
 
-def load_folder(root: Path) -> DiffusionComponents:
-    """A diffusers Stable Diffusion folder (SD 1.x/2.x, or an image-variation model), offline."""
+def load_folder(root: Path, variant: str | None = None) -> DiffusionComponents:
+    """A diffusers Stable Diffusion folder (SD 1.x/2.x, or an image-variation model), offline; `variant`
+    picks weight files such as unet/diffusion_pytorch_model.fp16.safetensors."""
     if not root.is_dir():
         raise InputError(
             f"model {str(root)!r} is neither a built-in model ({', '.join(BUILTIN_MODELS)}) nor a folder; "
@@ -329,6 +352,8 @@ def load_folder(root: Path) -> DiffusionComponents:
     from transformers import CLIPImageProcessor, CLIPTextModel, CLIPTokenizer, CLIPVisionModelWithProjection
 
     def load(cls, sub, **kw):
+        if variant and sub in ("unet", "vae", "text_encoder", "image_encoder"):  # only weights have variants
+            kw["variant"] = variant
         try:
             with _quiet_hub_loading():
                 return cls.from_pretrained(root, subfolder=sub, local_files_only=True, **kw)

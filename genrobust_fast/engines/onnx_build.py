@@ -28,7 +28,9 @@ from .cache import (
     build_command,
     component_weights_hash,
     model_argument,
+    model_options,
     model_slug,
+    source_revision,
 )
 from .specs import Precision, component_specs
 
@@ -54,6 +56,7 @@ def onnx_key(components, component: str, precision: Precision, opset: int = DEFA
         weights_sha256=component_weights_hash(components, component),
         onnx_opset=opset,
         builder_flags=("torch.onnx.export:dynamo=False",) + flags,
+        model_revision=source_revision(components),
     )
 
 
@@ -74,7 +77,9 @@ def ensure_onnx(
     directory = onnx_location(components, component, precision, engine_dir).parent
     key = onnx_key(components, component, precision, opset)
     model = model_argument(components)
-    rebuild = build_command(model, backend_name, precision.value, engine_dir=engine_dir)
+    rebuild = build_command(
+        model, backend_name, precision.value, engine_dir=engine_dir, model_opts=model_options(components)
+    )
     if not force:
         try:
             return cache.load(directory, key, rebuild)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +42,9 @@ from .cache import (
     build_command,
     component_weights_hash,
     model_argument,
+    model_options,
     model_slug,
+    source_revision,
 )
 from .onnx_build import ensure_onnx, onnx_location
 from .specs import FP8_REFUSAL, ComponentSpec, Precision, ShapeProfile, component_specs, text_length
@@ -403,6 +405,7 @@ class TrtRequest:
             profile_args(self.profile, self.components.default_size),
             force,
             self.engine_dir,
+            "" if model else model_options(self.components),  # another model (refit's base): its own files
         )
 
     def plan(self, component: str, refittable: bool = False, timing_cache: bool = False) -> BuildPlan:
@@ -424,7 +427,8 @@ class TrtRequest:
 
     def key(self, plan: BuildPlan) -> EngineKey:
         weights = component_weights_hash(self.components, plan.component)
-        return plan.key(weights, self.tensorrt_version, self.compute_capability, self.opset)
+        key = plan.key(weights, self.tensorrt_version, self.compute_capability, self.opset)
+        return replace(key, model_revision=source_revision(self.components))
 
     def onnx_file(self, plan: BuildPlan) -> EngineRecord:
         """The ONNX file `plan` is parsed from, exported when missing (only a build or refit reads it, so a
@@ -515,7 +519,10 @@ def refit_engines(
         plan = request.plan(name, refittable=True)
         onnx_record = request.onnx_file(plan)
         key = request.key(plan)
-        diffs = [d for d in base.key.differences(key) if not d.startswith("weights_sha256")]
+        # New weights are the point of a refit, wherever they come from (a finetuned folder, another commit).
+        diffs = [
+            d for d in base.key.differences(key) if not d.startswith(("weights_sha256", "model_revision"))
+        ]
         if diffs:
             raise EngineMismatchError(
                 f"base engine {str(base.path)!r} cannot be refitted for this request ({'; '.join(diffs)}); "

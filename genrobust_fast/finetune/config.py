@@ -11,13 +11,22 @@ from ..errors import ConfigError
 DEFAULT_TEMPLATE = "a photo of a {}"
 
 # Fields that may change between a killed run and its resumption without changing the job: the
-# number of steps (to extend a run), checkpoint cadence, logging, device and threads.
-RESUMABLE_FIELDS = frozenset({"steps", "checkpoint_every", "log_every", "device", "num_threads"})
+# number of steps (to extend a run), checkpoint cadence, logging, device and threads; where the HF cache
+# is, and how the Hub revision is named (a branch or its commit): the commit it resolves to is what the
+# job pins (trainer._pin_base_commit).
+RESUMABLE_FIELDS = frozenset(
+    {"steps", "checkpoint_every", "log_every", "device", "num_threads", "cache_dir", "revision"}
+)
+# Part of the job when given, left out when not, so a job.json written before the option still matches.
+OPTIONAL_JOB_FIELDS = ("variant",)
 
 
 @dataclass(frozen=True)
 class FinetuneConfig:
     model: str = "tiny"
+    revision: str | None = None  # Hub branch, tag or commit of `model` (engines/hub.py)
+    variant: str | None = None  # weight-file variant of `model`, e.g. fp16
+    cache_dir: str | None = None  # Hugging Face cache; None: HF_HUB_CACHE / HF_HOME
     real: str = ""
     out: str = ""
     steps: int = 1000
@@ -82,4 +91,8 @@ class FinetuneConfig:
         """The settings that define the training trajectory (a resumed run must match them)."""
         from ..config import config_to_dict
 
-        return {k: v for k, v in config_to_dict(self).items() if k not in RESUMABLE_FIELDS}
+        return {
+            k: v
+            for k, v in config_to_dict(self).items()
+            if k not in RESUMABLE_FIELDS and not (k in OPTIONAL_JOB_FIELDS and v is None)
+        }

@@ -87,14 +87,16 @@ class _Run:
         from diffusers import DDPMScheduler
 
         from ..devices import resolve_device
+        from ..engines.hub import model_files
         from ..engines.models import load_components
 
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
         self.cfg, self.device = cfg, resolve_device(cfg.device)
         self.autocast_dtype = _autocast_dtype(cfg.precision, self.device)
-        self.comps = comps = load_components(cfg.model)
+        self.comps = comps = load_components(cfg.model, **model_files(cfg))
         self.base_hash = comps.weights_hash()
+        _pin_base_commit(work, cfg, comps.revision)
         if comps.text_encoder is None:
             raise ConfigError(
                 f"model {cfg.model!r} has no text encoder; finetuning needs a text-to-image model"
@@ -288,7 +290,33 @@ def _already_finished(out: Path, cfg: FinetuneConfig) -> bool:
     if not result.is_file():
         return False
     info = json.loads(result.read_text())
-    return info.get("job") == jsonable(cfg.job_fields()) and info.get("steps") == cfg.steps
+    if info.get("job") != jsonable(cfg.job_fields()) or info.get("steps") != cfg.steps:
+        return False
+    pinned = (info.get("base_model_source") or {}).get("commit")
+    return pinned is None or _base_commit(cfg) == pinned  # a Hub base: the revision asked is that commit
+
+
+def _base_commit(cfg: FinetuneConfig) -> str | None:
+    """The commit cfg's Hub model and revision resolve to (no weights loaded)."""
+    from ..engines.hub import model_files, resolve_model
+    from ..engines.models import BUILTIN_MODELS
+
+    return resolve_model(cfg.model, **model_files(cfg), builtins=BUILTIN_MODELS).commit
+
+
+def _pin_base_commit(work: Path, cfg: FinetuneConfig, commit: str | None) -> None:
+    """A Hub base model's branch may move between a run and its resumption: training on from a checkpoint
+    with another commit's VAE and text encoder is no longer this job, so the first run's commit is kept."""
+    pin = work / "base_commit.json"
+    if pin.is_file():
+        theirs = json.loads(pin.read_text()).get("commit")
+        if theirs != commit:
+            raise JobConflictError(
+                f"this finetuning job started from commit {theirs} of {cfg.model!r}, this run loaded "
+                f"{commit}; rerun with --revision {theirs} to resume it, or use another --out"
+            )
+    elif commit is not None:
+        atomic_write_json(pin, {"model": cfg.model, "commit": commit})
 
 
 def _check_output(out: Path, work: Path, cfg: FinetuneConfig) -> None:
@@ -350,6 +378,7 @@ def _export(
         {
             "format": "genrobust-finetune/1",
             "base_model": cfg.model,
+            "base_model_source": comps.source.provenance() if comps.source is not None else None,
             "base_weights_hash": base_hash,
             "weights_hash": comps.weights_hash(),
             "real": str(Path(cfg.real).resolve()),

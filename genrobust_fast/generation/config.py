@@ -51,6 +51,11 @@ WORK_FIELDS = (
 @dataclass(frozen=True)
 class GenerateConfig:
     model: str = "tiny"
+    # Which files of the model (engines/hub.py). Not part of the job's identity: the manifest records the
+    # commit and weights hash they resolve to, and a resumed job must load the same ones.
+    revision: str | None = None  # Hub branch, tag or commit
+    variant: str | None = None  # weight-file variant, e.g. fp16
+    cache_dir: str | None = None  # Hugging Face cache; None: HF_HUB_CACHE / HF_HOME
     classes: str | None = None  # imagenet | imagenet100 | FILE | DIR; None: --real's folders, else imagenet
     per_class: int = 1
     per_real: int = 1

@@ -76,8 +76,22 @@ def _bytes_per_image(job, shards: list[int]) -> tuple[float, bool]:
         sizes = [r["bytes"] for r in records[:1000] if "bytes" in r]
         if sizes:
             return sum(sizes) / len(sizes), True
-    h, w = job.cfg.size or _model_size(job.cfg.model)
+    h, w = job.cfg.size or _model_size(_cached_folder(job.cfg))
     return BYTES_PER_PIXEL[job.cfg.image_format] * h * w, False
+
+
+def _cached_folder(cfg) -> str:
+    """The folder a Hub id resolves to in the cache (a plan downloads nothing); else --model as given."""
+    from ..engines.hub import resolve_model
+    from ..engines.models import BUILTIN_MODELS
+    from ..errors import GenrobustError
+
+    try:
+        source = resolve_model(cfg.model, cfg.revision, cfg.variant, cfg.cache_dir, True, BUILTIN_MODELS)
+        folder = source.folder
+    except GenrobustError:
+        return cfg.model  # not cached: the size heuristic below applies
+    return str(folder) if folder is not None else cfg.model
 
 
 def _model_size(model: str) -> tuple[int, int]:

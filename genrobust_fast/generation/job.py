@@ -71,7 +71,9 @@ class Job:
         jsonl = meta_paths(self.out, shard, self.num_shards)[0]
         return jsonl.read_bytes().count(b"\n") if jsonl.exists() else 0
 
-    def manifest(self, weights_hash: str | None, precision: str) -> dict[str, Any]:
+    def manifest(
+        self, weights_hash: str | None, precision: str, source: dict | None = None
+    ) -> dict[str, Any]:
         return {
             "format": GENERATED_FORMAT,
             "job_id": self.job_id,
@@ -82,6 +84,7 @@ class Job:
             "total_images": self.plan.total,
             "output_format": self.cfg.format,
             "weights_hash": weights_hash,
+            "model_source": source,  # Hub id, revision asked, its commit, variant (hub.ModelSource)
             "precision": precision,
         }
 
@@ -167,9 +170,10 @@ def create_pipeline(cfg: GenerateConfig, build_if_missing: bool = False):
     `build_if_missing` exports/builds engines that are not cached (benchmarks); a job instead asks the
     user to run `genrobust engine build`, so a multi-GPU job never builds the same engine on every rank."""
     from ..engines import create_runners, load_components
+    from ..engines.hub import model_files
     from .pipeline import GenerationPipeline
 
-    comps = load_components(cfg.model)
+    comps = load_components(cfg.model, **model_files(cfg))
     size = tuple(cfg.size) if cfg.size else comps.default_size
     runners = create_runners(
         comps,
@@ -223,6 +227,7 @@ def _run_locked(
     cfg = job.cfg
     comps, runners, pipe = prepared or create_pipeline(cfg)
     weights_hash = comps.weights_hash()
+    _check_revision(job, comps)
     if job.existing and job.existing.get("weights_hash") not in (None, weights_hash):
         raise JobConflictError(
             f"{job.out} was generated with weights {job.existing['weights_hash'][:12]}..., but {cfg.model!r} "
@@ -232,10 +237,22 @@ def _run_locked(
     if (
         job.existing is None
     ):  # the first worker writes it; same job id = same work, whatever the speed settings
-        atomic_write_json(job.out / "manifest.json", job.manifest(weights_hash, runners.precision))
+        source = comps.source.provenance() if comps.source is not None else None
+        atomic_write_json(job.out / "manifest.json", job.manifest(weights_hash, runners.precision, source))
     repaired = repair_outputs(job, deep=verify)
     summary = _ShardRunner(job, comps, runners, pipe, weights_hash).run(progress, max_images)
     return {**summary, "repaired": repaired}
+
+
+def _check_revision(job: Job, comps) -> None:
+    """A Hub model's branch may move between a job's runs: resuming from another commit would mix two
+    models' images in one data set, so the commit the job started from is required."""
+    theirs = ((job.existing or {}).get("model_source") or {}).get("commit")
+    if theirs is not None and theirs != comps.revision:
+        raise JobConflictError(
+            f"{job.out} was generated from commit {theirs} of {job.cfg.model!r}, this run loaded "
+            f"{comps.revision}; rerun with --revision {theirs} to resume it, or choose another --out"
+        )
 
 
 def _check_precision(job: Job, precision: str) -> None:
@@ -289,6 +306,7 @@ class _ShardRunner:
         self.job, self.cfg, self.pipe, self.runners = job, job.cfg, pipe, runners
         self.common = {
             "model_id": comps.model_id,
+            "model_revision": comps.revision,  # the Hub commit (None: a folder or built-in model)
             "weights_hash": weights_hash,
             "backend": runners.backend,
             "precision": runners.precision,

@@ -86,6 +86,7 @@ def verify_against_diffusers(cfg: GenerateConfig, n: int) -> dict[str, Any]:
     from .. import kernels
     from ..data.decode import decode_rgb
     from ..engines import load_components
+    from ..engines.hub import model_files
     from .dedup import _read_bytes
     from .pipeline import Request, load_source_image
 
@@ -94,7 +95,9 @@ def verify_against_diffusers(cfg: GenerateConfig, n: int) -> dict[str, Any]:
     contenders = {("torch", "fp32"): create_pipeline(reference_cfg)[2]}
     job_pipe = create_pipeline(cfg)[2]
     contenders.setdefault((job_pipe.runners.backend, job_pipe.runners.precision), job_pipe)
-    diffusers_pipe = _diffusers_pipeline(load_components(cfg.model), records[0]["pipeline_class"])
+    diffusers_pipe = _diffusers_pipeline(
+        load_components(cfg.model, **model_files(cfg)), records[0]["pipeline_class"]
+    )
     worst = {key: 0 for key in contenders}
     file_worst = 0
     tars: dict = {}

@@ -287,7 +287,7 @@ def test_engine_build_and_refit_make_the_local_rank_current_before_building(gpus
 
     monkeypatch.setattr(build, "build_engines", stop)
     monkeypatch.setattr(trt_build, "refit_engines", stop)
-    monkeypatch.setattr(models, "load_components", lambda model: None)
+    monkeypatch.setattr(models, "load_components", lambda model, **files: None)
     result = _invoke(
         ["engine", "build", "--model", "tiny", "--backend", "tensorrt", "--engine-dir", tmp_path]
     )
