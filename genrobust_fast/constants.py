@@ -17,10 +17,6 @@ MAX_SEED = 2**32 - 1
 # refusal (twice its Image.MAX_IMAGE_PIXELS default), about 13400 x 13400.
 MAX_IMAGE_PIXELS = 2 * 89_478_485
 
-# The `format` field of a generated set's manifest.json.
-GENERATED_FORMAT = "genrobust-generated/1"
-
-
 def eval_resize(crop: int) -> int:
     """The short side to resize to before a centre crop of `crop` pixels."""
     return round(crop * EVAL_RESIZE_RATIO)

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from ..errors import DatasetError, InputError
 from ..fileio import atomic_write_text
+from ..genset import read_bad_list
 from ..labels import LabelSpace
 
 logger = logging.getLogger(__name__)
@@ -186,11 +187,7 @@ def _write_cache(
 
 def read_bad_files(root: str | Path) -> set[str]:
     """Relative paths `genrobust data check` marked unreadable or truncated (empty if never checked)."""
-    path = index_dir(root) / "check.json"
-    try:
-        return set(json.loads(path.read_text()).get("bad", []))
-    except (OSError, ValueError):
-        return set()
+    return read_bad_list(index_dir(root))
 
 
 def scan_image_folder(
