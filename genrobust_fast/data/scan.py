@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..constants import is_image_name
 from ..errors import DatasetError, InputError
 from ..fileio import atomic_write_text
 from ..genset import read_bad_list
@@ -37,7 +38,6 @@ from ..labels import LabelSpace
 
 logger = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".ppm", ".tif", ".tiff"})
 SCAN_FORMAT = "genrobust-scan/2"
 # File systems stamp mtimes at a coarse tick; a folder changed within this window of the scan may have
 # gained a file the scan missed with an unchanged mtime, so such a cache entry is not trusted.
@@ -86,10 +86,6 @@ class FileList(Sequence):
 
     def counts(self) -> dict[str, int]:
         return {cid: len(group) for cid, group in zip(self.class_ids, self.names)}
-
-
-def is_image_name(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS and not name.startswith(".")
 
 
 def index_dir(root: str | Path) -> Path:

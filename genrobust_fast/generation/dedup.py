@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..constants import is_image_name
 from ..errors import InputError
 from ..genset import Entry, GeneratedSet, is_generated_set, shard_name, write_dedup_list
 from ..outlock import lock_output
@@ -28,7 +29,6 @@ from ..outlock import lock_output
 log = logging.getLogger(__name__)
 
 CHUNK = 1024
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".ppm", ".tif", ".tiff")
 
 
 def open_generated(out: str | Path) -> GeneratedSet:
@@ -105,7 +105,7 @@ def _image_tree(root: Path) -> Iterable[str]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
         for name in sorted(filenames):
-            if name.lower().endswith(IMAGE_SUFFIXES) and not name.startswith("."):
+            if is_image_name(name):
                 yield os.path.relpath(os.path.join(dirpath, name), root)
 
 

@@ -5,8 +5,8 @@
     Entry.parse("shards/shard-00000-of-00001.tar#n01440764_0000000.jpg")   # file, or tar + member
     RecordLog(jsonl).append(record); write_done(done, stats)                # a shard's metadata
 
-It sits low in the house (errors, fileio, paths, labels): generation writes through it, and data,
-evaluation and bench read through it, so none of them needs another's copy of the format.
+It sits low in the house (on constants, errors, fileio, paths and labels only): generation writes through
+it, and data, evaluation and bench read through it, so none of them needs another's copy of the format.
 """
 
 from .entries import (
@@ -14,7 +14,6 @@ from .entries import (
     byte_range_label,
     class_id_of_name,
     image_stem,
-    is_image_name,
     member_name,
     valid_class_id,
 )
@@ -69,7 +68,6 @@ __all__ = [
     "image_stem",
     "image_with_sidecar",
     "is_generated_set",
-    "is_image_name",
     "keep_records",
     "manifest_path",
     "member_bytes",

@@ -21,8 +21,6 @@ from ..errors import DatasetError
 from .names import TAR_SUFFIX
 
 MEMBER_SEP = "#"
-# Suffixes of the images a reader takes from a tar shard (the writer makes jpg, png or webp).
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".ppm", ".tif", ".tiff"})
 
 
 def image_stem(class_id: str, index: int) -> str:
@@ -47,10 +45,6 @@ def class_id_of_name(name: str) -> str:
     if not sep or not index.isdigit():
         raise DatasetError(f"shard member {name!r} is not named <class_id>_<index>.<ext>")
     return cid
-
-
-def is_image_name(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES and not os.path.basename(name).startswith(".")
 
 
 def byte_range_label(path: str, offset: int) -> str:

@@ -11,6 +11,8 @@ inside files (sizes, sha256s) is `genrobust generate`'s check on rerun (generati
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..errors import DatasetError
 from .entries import Entry
 from .names import REGENERATE_HINT, SHARDS_DIR, Layout, shard_tar_name
@@ -52,7 +54,7 @@ def missing_from_tars(layout: Layout, tar_members: dict[str, set[str]]) -> list[
     return missing
 
 
-def refuse_missing(root, missing: list[str]) -> None:
+def refuse_missing(root: Path, missing: list[str]) -> None:
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise DatasetError(

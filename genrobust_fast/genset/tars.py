@@ -12,8 +12,9 @@ import tarfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ..constants import is_image_name
 from ..errors import DatasetError
-from .entries import is_image_name, member_name
+from .entries import member_name
 from .names import REGENERATE_HINT
 
 BLOCK = tarfile.BLOCKSIZE
