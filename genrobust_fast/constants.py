@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 # ImageNet channel statistics (torchvision's pretrained models were trained with them).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -17,8 +19,14 @@ MAX_SEED = 2**32 - 1
 # refusal (twice its Image.MAX_IMAGE_PIXELS default), about 13400 x 13400.
 MAX_IMAGE_PIXELS = 2 * 89_478_485
 
-# The `format` field of a generated set's manifest.json.
-GENERATED_FORMAT = "genrobust-generated/1"
+
+# File suffixes readers take as images (lower case), in image trees and tar shards alike.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".ppm", ".tif", ".tiff"})
+
+
+def is_image_name(name: str) -> bool:
+    """An image file or tar member by its suffix; hidden names (".x.jpg", temp files) are not."""
+    return os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES and not os.path.basename(name).startswith(".")
 
 
 def eval_resize(crop: int) -> int:

@@ -20,8 +20,18 @@ from typing import Any
 
 import numpy as np
 
-from ..constants import GENERATED_FORMAT
 from ..errors import ParityError
+from ..genset import (
+    Layout,
+    Manifest,
+    image_stem,
+    is_generated_set,
+    member_name,
+    read_manifest,
+    write_done,
+    write_manifest,
+)
+from ..labels import LabelSpace
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +40,9 @@ def make_generated_jpegs(
     root: Path, n_images: int, size: int, classes: int = 10, seed: int = 0, noise: float = 12.0
 ) -> Path:
     """A generated set (imagefolder layout + manifest) of smooth random JPEGs; reused if already there."""
-    import json
-
     from PIL import Image
 
-    manifest = root / "manifest.json"
-    if manifest.is_file() and json.loads(manifest.read_text()).get("total_images") == n_images:
+    if is_generated_set(root) and read_manifest(root).total_images == n_images:
         return root
     rng = np.random.default_rng(seed)
     ids = [f"class{c:03d}" for c in range(classes)]
@@ -47,22 +54,18 @@ def make_generated_jpegs(
         img = np.stack([np.sin(f[c] * (xx + yy * rng.uniform(-1, 1)) * 3.14) for c in range(3)], -1)
         img = (img * 100 + 128 + rng.normal(0, noise, (size, size, 3))).clip(0, 255).astype(np.uint8)
         # Baseline (non-progressive) JPEG, as the generation writer produces.
-        Image.fromarray(img).save(root / cid / f"{cid}_{i:07d}.jpg", quality=90)
-    (root / "_meta").mkdir(exist_ok=True)
-    (root / "_meta" / "shard-00000-of-00001.done.json").write_text("{}")
-    manifest.write_text(
-        json.dumps(
-            {
-                "format": GENERATED_FORMAT,
-                "job_id": "bench",
-                "config": {"model": "synthetic"},
-                "label_space": {"ids": ids, "names": ids},
-                "num_shards": 1,
-                "total_images": n_images,
-                "output_format": "imagefolder",
-            }
-        )
+        Image.fromarray(img).save(root / cid / member_name(image_stem(cid, i), "jpg"), quality=90)
+    write_done(Layout(root, 1).done(0), {})
+    space = LabelSpace(tuple(ids), tuple(ids))
+    manifest = Manifest.create(
+        job_id="bench",
+        config={"model": "synthetic"},
+        label_space=space,
+        num_shards=1,
+        total_images=n_images,
+        output_format="imagefolder",
     )
+    write_manifest(root, manifest)  # last: its total marks the set as complete for reuse
     return root
 
 
@@ -126,10 +129,8 @@ def _time_epoch(batches) -> dict[str, float]:
 
 def _ours(kind: str, root: Path, out_size: int, batch_size: int, threads: int, train: bool):
     from ..data import MixedSampler, MixPlan, SequentialOrder, create_loader, generated_table
-    from ..data.sources import read_manifest
-    from ..labels import LabelSpace
 
-    space = LabelSpace.from_json(read_manifest(root)["label_space"])
+    space = read_manifest(root).label_space
     table, _ = generated_table(root, space)
     order = (
         MixedSampler(MixPlan.create(len(table)), batch_size)

@@ -63,13 +63,12 @@ def _child(task: dict[str, Any]) -> dict[str, Any]:
 def _fake_finished_shards(out: Path, shards: range, num_shards: int, per_shard: int) -> None:
     """Done markers and metadata for `shards`, as a finished run leaves them (no image files needed:
     resume reads markers, never lists images)."""
-    from ..generation.writers import meta_paths
+    from ..genset import Layout, encode_record, write_done
 
+    layout = Layout(out, num_shards)
     for k in shards:
-        jsonl, done = meta_paths(out, k, num_shards)
-        line = json.dumps({"file": "x", "class_id": "x"}) + "\n"
-        jsonl.write_text(line * per_shard)
-        done.write_text(json.dumps({"shard": k, "images": per_shard}))
+        layout.jsonl(k).write_bytes(encode_record({"file": "x", "class_id": "x"}) * per_shard)
+        write_done(layout.done(k), {"shard": k, "images": per_shard})
 
 
 def run_scale_benchmark(quick: bool = False, listing_files: int | None = None) -> dict[str, Any]:

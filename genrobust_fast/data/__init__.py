@@ -15,8 +15,6 @@ from .sources import (
     ImageTable,
     align_label_spaces,
     generated_table,
-    is_generated_set,
-    read_manifest,
     real_table,
     resolve_train_label_space,
 )
@@ -34,8 +32,6 @@ __all__ = [
     "create_loader",
     "generated_table",
     "index_dir",
-    "is_generated_set",
-    "read_manifest",
     "real_table",
     "resolve_train_label_space",
     "scan_image_folder",

@@ -20,12 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DatasetError
-from ..fileio import atomic_write_json
-from ..labels import LabelSpace
+from ..genset import GeneratedSet, byte_range_label, is_generated_set, read_dedup_list, write_bad_list
 from .decode import open_rgb
-from .generated_check import check_recorded_images
 from .scan import index_dir, scan_image_folder
-from .sources import class_id_of_member, deduplicated_files, is_generated_set, read_manifest, shard_index
+from .sources import shard_entries
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +45,7 @@ def _check_one(where: tuple[str, int, int]) -> tuple[str, str | None]:
     if not data:
         return digest, "empty file"
     try:
-        img = open_rgb(data, path if offset < 0 else f"{path}@{offset}")
+        img = open_rgb(data, path if offset < 0 else byte_range_label(path, offset))
     except DatasetError as exc:  # the decoders' own contract: what fails here fails in training and eval
         return digest, str(exc)
     except Exception as exc:  # noqa: BLE001 - Pillow raises many types for hostile files; report, never crash
@@ -62,7 +60,7 @@ def check_image_folder(root: str | Path, workers: int | None = None) -> dict[str
     root = Path(root)
     started = time.perf_counter()
     items, class_ids = _items(root)
-    dropped = deduplicated_files(root)
+    dropped = read_dedup_list(root)
     items = [item for item in items if item[0] not in dropped]
     if not items:
         raise DatasetError(
@@ -101,7 +99,7 @@ def check_image_folder(root: str | Path, workers: int | None = None) -> dict[str
         "dedup_dropped": len(dropped),
         "seconds": round(time.perf_counter() - started, 3),
     }
-    atomic_write_json(index_dir(root) / "check.json", report)
+    write_bad_list(index_dir(root), report)
     logger.info(
         "%s: %d images, %d bad, %d duplicate files", root, len(rels), len(bad), report["duplicate_files"]
     )
@@ -112,25 +110,13 @@ def _items(root: Path) -> tuple[list[tuple[str, str, tuple[str, int, int]]], tup
     """(name, class id, (path, offset, size)) of every image, and the class ids in report order. Names are
     those of `check.json` and `_meta/dedup.json`: `<class>/<file>`, or `shards/<shard>#<member>`."""
     if is_generated_set(root):
-        manifest = read_manifest(root)
-        if manifest.get("output_format") == "webdataset":
-            index = shard_index(root)
-            # A finished shard that is gone would otherwise just shrink the counts.
-            check_recorded_images(
-                root,
-                manifest,
-                tar_members={shard: {m[0] for m in ms} for shard, ms in index.items()},
-                dropped=deduplicated_files(root),
-            )
+        gset = GeneratedSet.open(root)
+        if gset.output_format == "webdataset":
+            # Checked against the records: a finished shard that is gone would otherwise shrink the counts.
             items = [
-                (
-                    f"shards/{shard}#{name}",
-                    class_id_of_member(name),
-                    (str(root / "shards" / shard), offset, size),
-                )
-                for shard, members in index.items()
-                for name, offset, size in members
+                (str(entry), entry.class_id, (str(root / entry.path), offset, size))
+                for entry, offset, size in shard_entries(gset)
             ]
-            return items, LabelSpace.from_json(manifest["label_space"]).ids
+            return items, gset.manifest.label_space.ids
     files = scan_image_folder(root, refresh=True, skip_bad=False)
     return [(rel, cid, (os.path.join(root, rel), -1, -1)) for rel, cid in files], files.class_ids

@@ -30,13 +30,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..constants import is_image_name
 from ..errors import DatasetError, InputError
 from ..fileio import atomic_write_text
+from ..genset import read_bad_list
 from ..labels import LabelSpace
 
 logger = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".ppm", ".tif", ".tiff"})
 SCAN_FORMAT = "genrobust-scan/2"
 # File systems stamp mtimes at a coarse tick; a folder changed within this window of the scan may have
 # gained a file the scan missed with an unchanged mtime, so such a cache entry is not trusted.
@@ -85,10 +86,6 @@ class FileList(Sequence):
 
     def counts(self) -> dict[str, int]:
         return {cid: len(group) for cid, group in zip(self.class_ids, self.names)}
-
-
-def is_image_name(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS and not name.startswith(".")
 
 
 def index_dir(root: str | Path) -> Path:
@@ -186,11 +183,7 @@ def _write_cache(
 
 def read_bad_files(root: str | Path) -> set[str]:
     """Relative paths `genrobust data check` marked unreadable or truncated (empty if never checked)."""
-    path = index_dir(root) / "check.json"
-    try:
-        return set(json.loads(path.read_text()).get("bad", []))
-    except (OSError, ValueError):
-        return set()
+    return read_bad_list(index_dir(root))
 
 
 def scan_image_folder(

@@ -17,24 +17,31 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..constants import GENERATED_FORMAT
 from ..errors import DatasetError, InputError
 from ..fileio import atomic_write_json
+from ..genset import (
+    SHARD_TAR,
+    Entry,
+    GeneratedSet,
+    Manifest,
+    byte_range_label,
+    first_record,
+    image_members,
+    is_generated_set,
+    read_manifest,
+    shard_tar_rel,
+    shards_dir,
+)
 from ..labels import LabelSpace
-from .generated_check import REGENERATE_HINT, check_recorded_images
-from .scan import index_dir, is_image_name, read_bad_files, scan_image_folder
+from .scan import index_dir, read_bad_files, scan_image_folder
 
 logger = logging.getLogger(__name__)
-
-SHARD_NAME = re.compile(r"^shard-(\d{5})-of-(\d{5})\.tar$")
 
 
 @dataclass
@@ -61,7 +68,7 @@ class ImageTable:
             return f.read(int(self.sizes[i]))
 
     def describe(self, i: int) -> str:
-        return self.files[i] if self.offsets[i] < 0 else f"{self.files[i]}#{self.offsets[i]}"
+        return self.files[i] if self.offsets[i] < 0 else byte_range_label(self.files[i], int(self.offsets[i]))
 
     def class_counts(self, num_classes: int) -> np.ndarray:
         return np.bincount(self.labels, minlength=num_classes)
@@ -97,70 +104,22 @@ def real_table(root: str | Path, label_space: LabelSpace, use_cache: bool = True
     return table
 
 
-def is_generated_set(root: str | Path) -> bool:
-    return (Path(root) / "manifest.json").is_file()
-
-
-def read_manifest(root: str | Path) -> dict[str, Any]:
-    path = Path(root) / "manifest.json"
-    if not path.is_file():
-        raise DatasetError(
-            f"{str(root)!r} has no manifest.json, so it is not a generated set written by `genrobust "
-            "generate`; pass the folder given to `genrobust generate --out`"
-        )
-    try:
-        manifest = json.loads(path.read_text())
-    except ValueError as exc:
-        raise DatasetError(f"{path} is not valid JSON ({exc}); regenerate or restore it") from exc
-    if manifest.get("format") != GENERATED_FORMAT:
-        raise DatasetError(f"{path} has format {manifest.get('format')!r}; expected {GENERATED_FORMAT!r}")
-    return manifest
-
-
-def deduplicated_files(root: str | Path) -> frozenset[str]:
-    """Images `genrobust generate --dedup` dropped from a generated set, as their metadata "file" names
-    (`<class>/<file>` or `shards/<shard>.tar#<member>`), read from `_meta/dedup.json`; every reader skips
-    them.
-
-    ImageFolder sets also lose the files themselves; webdataset sets keep their tars (rewriting them would
-    break resumption), so this list is the only thing between a reader and the duplicates.
-    """
-    path = Path(root) / "_meta" / "dedup.json"
-    if not path.is_file():
-        return frozenset()
-    try:
-        rows = json.loads(path.read_text()).get("dropped_files")
-        return frozenset(str(row["file"]) for row in rows)
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise DatasetError(
-            f"{path} is not a dedup list ({type(exc).__name__}: {exc}); rerun "
-            "`genrobust generate` with the job's options and --dedup to rewrite it"
-        ) from exc
-
-
-def generator_recipe(root: str | Path, manifest: dict[str, Any]) -> dict[str, Any]:
+def generator_recipe(root: str | Path, manifest: Manifest) -> dict[str, Any]:
     """Generator model, strategy and job id of a generated set, for the trained model's card."""
-    config = manifest.get("config") or {}
+    config = manifest.config
     recipe = {
-        "job_id": manifest.get("job_id"),
+        "job_id": manifest.job_id,
         "output_format": manifest.get("output_format"),
-        "total_images": manifest.get("total_images"),
+        "total_images": manifest.total_images,
     }
     for key in ("model", "model_id", "strategy", "strategies", "steps", "guidance", "scheduler", "precision"):
         if key in config:
             recipe[key] = config[key]
-    # Per-image metadata names the weights actually used; the first line of the first shard is enough.
-    meta = sorted((Path(root) / "_meta").glob("shard-*.jsonl")) if (Path(root) / "_meta").is_dir() else []
-    if meta:
-        with open(meta[0], encoding="utf-8") as f:
-            line = f.readline()
-        try:
-            first = json.loads(line) if line.strip() else {}
-        except ValueError:
-            first = {}
-        for key in ("model_id", "model_revision", "weights_hash", "strategy", "backend"):
-            if key in first:
-                recipe.setdefault(key, first[key])
+    # Per-image metadata names the weights actually used; the first record of the first shard is enough.
+    first = first_record(root)
+    for key in ("model_id", "model_revision", "weights_hash", "strategy", "backend"):
+        if key in first:
+            recipe.setdefault(key, first[key])
     return recipe
 
 
@@ -196,19 +155,10 @@ def align_label_spaces(
     return {"missing": missing, "extra": extra}
 
 
-def _index_tar(path: Path) -> list[tuple[str, int, int]]:
-    """(member name, data offset, size) of every image member of one shard."""
-    try:
-        with tarfile.open(path, "r:") as tar:
-            return [(m.name, m.offset_data, m.size) for m in tar if m.isfile() and is_image_name(m.name)]
-    except (tarfile.TarError, OSError) as exc:
-        raise DatasetError(f"shard {path} cannot be read ({exc}); {REGENERATE_HINT}") from exc
-
-
 def shard_index(root: Path) -> dict[str, list[tuple[str, int, int]]]:
     """Members of every shard, cached per shard by (size, mtime)."""
-    shards_dir = root / "shards"
-    if not shards_dir.is_dir():
+    folder = shards_dir(root)
+    if not folder.is_dir():
         raise DatasetError(f"webdataset set {str(root)!r} has no shards/ folder; was generation started?")
     cache_path = index_dir(root) / "tars.json"
     try:
@@ -216,14 +166,14 @@ def shard_index(root: Path) -> dict[str, list[tuple[str, int, int]]]:
     except (OSError, ValueError):
         cache = {}
     index, changed = {}, False
-    for path in sorted(shards_dir.iterdir()):
-        if not SHARD_NAME.match(path.name):
+    for path in sorted(folder.iterdir()):
+        if not SHARD_TAR.match(path.name):
             continue
         st = path.stat()
         key = f"{st.st_size}:{st.st_mtime_ns}"
         entry = cache.get(path.name)
         if entry is None or entry.get("key") != key:
-            entry, changed = {"key": key, "members": _index_tar(path)}, True
+            entry, changed = {"key": key, "members": image_members(path)}, True
         index[path.name] = [tuple(m) for m in entry["members"]]
         cache[path.name] = entry
     if changed:
@@ -234,13 +184,46 @@ def shard_index(root: Path) -> dict[str, list[tuple[str, int, int]]]:
     return index
 
 
-def class_id_of_member(name: str) -> str:
-    """`<class_id>_<index:07d>.<ext>` -> class_id (ids may themselves hold underscores)."""
-    stem = os.path.basename(name).rsplit(".", 1)[0]
-    cid, sep, index = stem.rpartition("_")
-    if not sep or not index.isdigit():
-        raise DatasetError(f"shard member {name!r} is not named <class_id>_<index>.<ext>")
-    return cid
+def shard_entries(gset: GeneratedSet) -> list[tuple[Entry, int, int]]:
+    """(entry, data offset, size) of every image member of a webdataset set's tars, once every finished
+    shard is checked to hold the members its metadata records (a deleted shard is refused by name)."""
+    index = shard_index(gset.root)
+    gset.check_present(
+        tar_members={tar: {m[0] for m in ms} for tar, ms in index.items()}, dropped=gset.dropped()
+    )
+    return [
+        (Entry(shard_tar_rel(tar), name), offset, size)
+        for tar, members in index.items()
+        for name, offset, size in members
+    ]
+
+
+def _generated_entries(gset: GeneratedSet, use_cache: bool) -> tuple[list[tuple[Entry, str, int, int]], int]:
+    """((entry, class id, offset, size) of every image present, count left out as `data check` marked
+    them unreadable); the present images are checked against the recorded ones."""
+    root, gen_space = gset.root, gset.manifest.label_space
+    bad = read_bad_files(root)
+    if gset.output_format == "imagefolder":
+        files = scan_image_folder(root, gen_space, use_cache=use_cache)
+        # Files `data check` marked unreadable are left out on purpose, not missing.
+        gset.check_present(present={rel for rel, _ in files} | bad, dropped=gset.dropped())
+        return [(Entry(rel), cid, -1, -1) for rel, cid in files], files.skipped_bad
+    entries, skipped = [], 0
+    for entry, offset, size in shard_entries(gset):
+        if bad and str(entry) in bad:  # marked unreadable by `genrobust data check`
+            skipped += 1
+            continue
+        entries.append((entry, entry.class_id, offset, size))
+    if skipped:
+        logger.warning(
+            "%s: skipping %d shard member(s) that `genrobust data check` marked unreadable", root, skipped
+        )
+    unknown = sorted({cid for _, cid, _, _ in entries} - set(gen_space.ids))
+    if unknown:
+        raise DatasetError(
+            f"{root}: shards hold classes missing from manifest.json's label space: {unknown[:5]}"
+        )
+    return entries, skipped
 
 
 def generated_table(
@@ -253,52 +236,12 @@ def generated_table(
     root = Path(root)
     if not is_generated_set(root):
         return plain_generated_table(root, train_space, allow_missing_classes, use_cache)
-    manifest = read_manifest(root)
-    gen_space = LabelSpace.from_json(manifest["label_space"])
-    fmt = manifest.get("output_format", "imagefolder")
-    entries: list[tuple[str, str, int, int]] = []  # (file, class_id, offset, size)
-    skipped = 0
-    dropped = deduplicated_files(root)
-    if fmt == "imagefolder":
-        files = scan_image_folder(root, gen_space, use_cache=use_cache)
-        skipped = files.skipped_bad
-        for rel, cid in files:
-            entries.append((rel, cid, -1, -1))
-        # Files `data check` marked unreadable are left out on purpose, not missing.
-        check_recorded_images(
-            root, manifest, present={e[0] for e in entries} | read_bad_files(root), dropped=dropped
-        )
-    elif fmt == "webdataset":
-        bad = read_bad_files(root)
-        index = shard_index(root)
-        check_recorded_images(
-            root,
-            manifest,
-            tar_members={shard: {m[0] for m in ms} for shard, ms in index.items()},
-            dropped=dropped,
-        )
-        for shard, members in index.items():
-            for name, offset, size in members:
-                if f"shards/{shard}#{name}" in bad:  # marked unreadable by `genrobust data check`
-                    skipped += 1
-                    continue
-                entries.append((f"shards/{shard}#{name}", class_id_of_member(name), offset, size))
-        if skipped:
-            logger.warning(
-                "%s: skipping %d shard member(s) that `genrobust data check` marked unreadable", root, skipped
-            )
-        unknown = sorted({cid for _, cid, _, _ in entries} - set(gen_space.ids))
-        if unknown:
-            raise DatasetError(
-                f"{root}: shards hold classes missing from manifest.json's label space: {unknown[:5]}"
-            )
-    else:
-        raise DatasetError(
-            f"{root}/manifest.json: unknown output_format {fmt!r}; expected imagefolder or webdataset"
-        )
+    gset = GeneratedSet.open(root)
+    entries, skipped = _generated_entries(gset, use_cache)
+    dropped = gset.dropped()
     if dropped:
         before = len(entries)
-        entries = [e for e in entries if e[0] not in dropped]
+        entries = [e for e in entries if str(e[0]) not in dropped]
         logger.info(
             "%s: skipping %d near-duplicate(s) listed in _meta/dedup.json", root, before - len(entries)
         )
@@ -309,26 +252,26 @@ def generated_table(
     kept = [e for e in entries if e[1] in train_space]
     if not kept:
         raise DatasetError(f"generated set {str(root)!r} holds no images of the training classes")
-    done = len(list((root / "_meta").glob("*.done.json"))) if (root / "_meta").is_dir() else 0
-    if manifest.get("num_shards") and done < manifest["num_shards"]:
+    done = len(gset.done_shards())
+    if gset.num_shards and done < gset.num_shards:
         logger.warning(
             "generated set %s is partial: %d of %d shards finished; training on the %d images present",
             root,
             done,
-            manifest["num_shards"],
+            gset.num_shards,
             len(kept),
         )
     table = _table(
         "generated",
         root,
-        [e[0].split("#", 1)[0] for e in kept],
+        [e[0].path for e in kept],
         [train_space.index(e[1]) for e in kept],
         [e[2] for e in kept],
         [e[3] for e in kept],
     )
     table.skipped_bad = skipped
-    recipe = {**generator_recipe(root, manifest), "deduplicated_dropped": len(dropped)}
-    info = {"alignment": alignment, "recipe": recipe, "format": fmt}
+    recipe = {**generator_recipe(root, gset.manifest), "deduplicated_dropped": len(dropped)}
+    info = {"alignment": alignment, "recipe": recipe, "format": gset.output_format}
     return table, info
 
 
@@ -376,5 +319,5 @@ def resolve_train_label_space(
     if generated is not None:
         if not is_generated_set(generated):
             return label_space_from_folders(generated)
-        return LabelSpace.from_json(read_manifest(generated)["label_space"])
+        return read_manifest(generated).label_space
     raise InputError("no dataset given; pass --real DIR and/or --generated DIR")

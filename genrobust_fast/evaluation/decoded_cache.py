@@ -19,15 +19,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+from ..genset import Entry
+
 BUDGET_BYTES = 512 * 2**20
-
-
-def tar_member(path: str) -> tuple[str, str] | None:
-    """(tar, member) for a "<tar>#<member>" entry of a WebDataset set; None for a plain file."""
-    if "#" in path and not os.path.exists(path):
-        tar_path, member = path.split("#", 1)
-        return tar_path, member
-    return None
 
 
 def cache_key(paths: Sequence[str], transform: Any, border_crop: int) -> str:
@@ -35,7 +29,7 @@ def cache_key(paths: Sequence[str], transform: Any, border_crop: int) -> str:
     digest = hashlib.sha256(repr((transform, border_crop)).encode())
     stats: dict[str, os.stat_result] = {}
     for path in paths:
-        on_disk = (tar_member(path) or (path,))[0]  # a tar's members share its stat
+        on_disk = Entry.parse(path).path  # a tar's members share its stat
         if on_disk not in stats:
             stats[on_disk] = os.stat(on_disk)
         st = stats[on_disk]

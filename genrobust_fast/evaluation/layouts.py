@@ -10,20 +10,25 @@ them into an error unless forced).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import re
-import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..constants import GENERATED_FORMAT
 from ..data.scan import usable
-from ..data.sources import deduplicated_files
 from ..errors import DatasetError
+from ..genset import (
+    SHARD_TAR,
+    Entry,
+    GeneratedSet,
+    done_markers,
+    image_members,
+    is_generated_set,
+    shard_tar_rel,
+)
 from ..labels import LabelSpace, imagenet_label_space, named_label_space
 from .objectnet import find_objectnet_root, objectnet_labels, read_objectnet_mapping
 from .registry import BenchmarkSpec
@@ -312,47 +317,35 @@ def read_imagenet_c(spec: BenchmarkSpec, root: Path) -> BenchmarkData:
 def read_generated(spec: BenchmarkSpec, root: Path) -> BenchmarkData:
     """A generated set (manifest.json, `genrobust-generated/1`), imagefolder or webdataset shards."""
     _require_dir(root, spec)
-    manifest_path = root / "manifest.json"
-    if not manifest_path.is_file():
+    if not is_generated_set(root):
         raise DatasetError(
             f"benchmark {spec.name!r}: {str(root)!r} has no manifest.json; it is not a "
             "genrobust generated set (use folder:NAME=DIR for a plain ImageFolder)"
         )
-    manifest = json.loads(manifest_path.read_text())
-    if manifest.get("format") != GENERATED_FORMAT:
-        raise DatasetError(
-            f"{manifest_path}: unknown format {manifest.get('format')!r}; expected {GENERATED_FORMAT!r}"
-        )
-    space = LabelSpace.from_json(manifest["label_space"])
-    output_format = manifest.get("output_format", "imagefolder")
-    if output_format == "imagefolder":
+    gset = GeneratedSet.open(root)
+    space = gset.manifest.label_space
+    if gset.output_format == "imagefolder":
         data = read_class_folders(spec, root, space)
-    elif output_format == "webdataset":
-        data = BenchmarkData(spec.name, root, space, _one_to_one(space))
-        for shard in sorted((root / "shards").glob("shard-*.tar")):
-            with tarfile.open(shard) as tar:
-                for member in tar.getmembers():
-                    if not member.isfile() or not member.name.lower().endswith(IMAGE_EXTENSIONS):
-                        continue
-                    class_id = Path(member.name).stem.rsplit("_", 1)[0]
-                    data.paths.append(f"{shard}#{member.name}")
-                    data.targets.append(space.index(class_id))
-                    data.files.append((f"{shard.relative_to(root)}#{member.name}", member.size))
     else:
-        raise DatasetError(
-            f"{manifest_path}: output_format {output_format!r} is not imagefolder or webdataset"
-        )
-    dropped = deduplicated_files(root)
+        data = BenchmarkData(spec.name, root, space, _one_to_one(space))
+        for shard in sorted(gset.layout.shards_dir().glob("*")):
+            if not SHARD_TAR.match(shard.name):
+                continue
+            for name, _, size in image_members(shard):
+                entry = Entry(shard_tar_rel(shard.name), name)
+                data.paths.append(str(entry.under(root)))
+                data.targets.append(space.index(entry.class_id))
+                data.files.append((str(entry), size))
+    dropped = gset.dropped()
     if dropped:
         _drop_files(data, dropped)
     # A deduplicated set is complete without its near-duplicates (`--dedup` listed them, or removed them).
-    total = manifest.get("total_images")
+    total = gset.manifest.total_images
     data.expected_images = None if total is None else total - len(dropped)
-    num_shards = int(manifest.get("num_shards", 0))
-    done = len(list((root / "_meta").glob("shard-*-of-*.done.json")))
-    if num_shards and done < num_shards:
+    done = len(done_markers(root))
+    if gset.num_shards and done < gset.num_shards:
         data.problems.append(
-            f"{done} of {num_shards} shards finished (_meta/*.done.json); the job is incomplete"
+            f"{done} of {gset.num_shards} shards finished (_meta/*.done.json); the job is incomplete"
         )
     return data
 

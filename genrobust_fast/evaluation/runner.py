@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
-import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from ..config import check_range
 from ..data.decode import open_rgb
 from ..devices import resolve_device
 from ..errors import InputError
-from .decoded_cache import tar_member
+from ..genset import Entry, TarReader
 from .layouts import BenchmarkData, read_benchmark
 from .metrics import accuracy_block, group_accuracy, mean_corruption_error
 from .models import EvalModel
@@ -69,19 +68,15 @@ class ImageListDataset:
         self.paths = list(paths)
         self.transform = transform
         self.border_crop = border_crop
-        self._tars: dict[str, tarfile.TarFile] = {}  # per worker process: opened on first use
+        self._tars = TarReader()  # per worker process: each shard opened on first use, kept open
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def _open(self, path: str):
-        entry = tar_member(path)
-        if entry is not None:
-            tar_path, member = entry
-            if tar_path not in self._tars:
-                # Kept open for the life of the worker: reopening a shard per image is slow.
-                self._tars[tar_path] = tarfile.open(tar_path)  # noqa: SIM115
-            return open_rgb(self._tars[tar_path].extractfile(member).read(), path)
+        entry = Entry.parse(path)
+        if entry.member is not None:
+            return open_rgb(self._tars.read(Path(entry.path), entry.member), path)
         return open_rgb(path, path)
 
     def __getitem__(self, position: int):

@@ -13,9 +13,9 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from ..genset import read_records
 from .config import GenerateConfig
 from .job import open_job, worker_slot
-from .writers import meta_paths, read_records
 
 # Rough bytes per pixel when no image of the job exists yet to measure (SD-like content).
 BYTES_PER_PIXEL = {"jpg": 0.35, "png": 2.0, "webp": 0.25}
@@ -72,7 +72,7 @@ def plan_report(cfg: GenerateConfig, show_shard: int | None = None, limit: int =
 
 def _bytes_per_image(job, shards: list[int]) -> tuple[float, bool]:
     for s in shards[:3]:  # a sample of finished records is enough for an estimate
-        records = read_records(meta_paths(job.out, s, job.num_shards)[0])
+        records = read_records(job.layout.jsonl(s))
         sizes = [r["bytes"] for r in records[:1000] if "bytes" in r]
         if sizes:
             return sum(sizes) / len(sizes), True

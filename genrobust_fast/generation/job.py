@@ -24,15 +24,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..constants import GENERATED_FORMAT
 from ..errors import DatasetError, InputError, JobConflictError
-from ..fileio import atomic_write_json, sha256_bytes, sha256_file
+from ..fileio import sha256_bytes, sha256_file
+from ..genset import (
+    Layout,
+    Manifest,
+    count_records,
+    is_generated_set,
+    meta_dir,
+    read_manifest,
+    shard_name,
+    write_manifest,
+)
 from ..outlock import lock_output
 from ..paths import refuse_output_inside_inputs
 from .config import GenerateConfig, job_id, manifest_config, parse_shard, work_fields
 from .reproducibility import compute_settings
 from .worklist import Plan, WorkItem, build_plan
-from .writers import encode_image, meta_paths, open_shard_writer, shard_name
+from .writers import encode_image, open_shard_writer
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +63,7 @@ class Job:
     out: Path
     job_id: str
     work: dict[str, Any]  # the work-defining fields the job id hashes (recorded in the manifest)
-    existing: dict[str, Any] | None  # manifest found in the output folder
+    existing: Manifest | None  # manifest found in the output folder
 
     @property
     def num_shards(self) -> int:
@@ -64,29 +73,29 @@ class Job:
         k, w = worker_slot(self.cfg)
         return [s for s in range(self.num_shards) if s % w == k]
 
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.out, self.num_shards)
+
     def is_done(self, shard: int) -> bool:
-        return meta_paths(self.out, shard, self.num_shards)[1].exists()
+        return self.layout.is_done(shard)
 
     def recorded(self, shard: int) -> int:
-        jsonl = meta_paths(self.out, shard, self.num_shards)[0]
-        return jsonl.read_bytes().count(b"\n") if jsonl.exists() else 0
+        return count_records(self.layout.jsonl(shard))
 
-    def manifest(
-        self, weights_hash: str | None, precision: str, source: dict | None = None
-    ) -> dict[str, Any]:
-        return {
-            "format": GENERATED_FORMAT,
-            "job_id": self.job_id,
-            "config": {**manifest_config(self.cfg), "shards": self.num_shards},
-            "work": self.work,
-            "label_space": self.plan.label_space.to_json(),
-            "num_shards": self.num_shards,
-            "total_images": self.plan.total,
-            "output_format": self.cfg.format,
-            "weights_hash": weights_hash,
-            "model_source": source,  # Hub id, revision asked, its commit, variant (hub.ModelSource)
-            "precision": precision,
-        }
+    def manifest(self, weights_hash: str | None, precision: str, source: dict | None = None) -> Manifest:
+        return Manifest.create(
+            job_id=self.job_id,
+            config={**manifest_config(self.cfg), "shards": self.num_shards},
+            work=self.work,
+            label_space=self.plan.label_space,
+            num_shards=self.num_shards,
+            total_images=self.plan.total,
+            output_format=self.cfg.format,
+            weights_hash=weights_hash,
+            model_source=source,  # Hub id, revision asked, its commit, variant (hub.ModelSource)
+            precision=precision,
+        )
 
 
 def _identity_extra(cfg: GenerateConfig, plan: Plan) -> dict[str, Any]:
@@ -117,25 +126,16 @@ def open_job(cfg: GenerateConfig) -> Job:
     """Plan the job and check the output folder against it; reads no image and loads no model."""
     out = Path(cfg.out)
     refuse_output_inside_inputs(out, {"--real": cfg.real, "--model": cfg.model, "--classes": cfg.classes})
-    manifest_path = out / "manifest.json"
-    existing = None
-    if manifest_path.exists():
-        try:
-            existing = json.loads(manifest_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise JobConflictError(
-                f"{manifest_path} is unreadable ({exc}); choose another --out or delete it"
-            ) from exc
-        if existing.get("format") != GENERATED_FORMAT:
-            raise JobConflictError(
-                f"{manifest_path} is not a genrobust generation manifest; choose another --out"
-            )
-    if existing and cfg.shards and cfg.shards != existing["num_shards"]:
+    try:
+        existing = read_manifest(out) if is_generated_set(out) else None
+    except DatasetError as exc:
+        raise JobConflictError(f"{exc}; choose another --out or delete it") from exc
+    if existing and cfg.shards and cfg.shards != existing.num_shards:
         raise JobConflictError(
-            f"{out} holds a job of {existing['num_shards']} shards, not {cfg.shards}; drop --shards or use "
+            f"{out} holds a job of {existing.num_shards} shards, not {cfg.shards}; drop --shards or use "
             "another --out"
         )
-    num_shards = existing["num_shards"] if existing else cfg.shards
+    num_shards = existing.num_shards if existing else cfg.shards
     if num_shards is None and (cfg.shard or int(os.environ.get("WORLD_SIZE", "1") or 1) > 1):
         num_shards = worker_slot(cfg)[1]  # one job shard per worker unless told otherwise
     plan = build_plan(cfg, num_shards)
@@ -153,7 +153,7 @@ def open_job(cfg: GenerateConfig) -> Job:
 
 
 def _check_writable(out: Path) -> None:
-    probe = out / "_meta" / f".write-test-{os.getpid()}"
+    probe = meta_dir(out) / f".write-test-{os.getpid()}"
     try:
         probe.parent.mkdir(parents=True, exist_ok=True)
         probe.write_bytes(b"ok")
@@ -238,7 +238,7 @@ def _run_locked(
         job.existing is None
     ):  # the first worker writes it; same job id = same work, whatever the speed settings
         source = comps.source.provenance() if comps.source is not None else None
-        atomic_write_json(job.out / "manifest.json", job.manifest(weights_hash, runners.precision, source))
+        write_manifest(job.out, job.manifest(weights_hash, runners.precision, source))
     repaired = repair_outputs(job, deep=verify)
     summary = _ShardRunner(job, comps, runners, pipe, weights_hash).run(progress, max_images)
     return {**summary, "repaired": repaired}

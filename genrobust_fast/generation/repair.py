@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DatasetError
-from ..fileio import atomic_write_bytes
+from ..genset import Entry, Layout, header_at, keep_records, meta_dir, read_dedup_list, read_records
 from ..paths import contained
-from .writers import meta_paths, read_records, shard_name
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +34,11 @@ class Damage:
     problem: str
 
 
-def _tar_paths(out: Path, shard: int, num_shards: int) -> tuple[Path, Path]:
-    name = shard_name(shard, num_shards)
-    return out / "shards" / f"{name}.tar", out / "shards" / f".{name}.tar.partial"
-
-
 def _image_folder_damage(out: Path, records: list[dict[str, Any]], deep: bool) -> list[Damage]:
     found = []
     for i, r in enumerate(records):
         try:
-            path = contained(out, r["file"], source=out / "_meta", fix="")
+            path = contained(out, r["file"], source=meta_dir(out), fix="")
         except DatasetError:  # never followed: the image is remade under its own name
             found.append(Damage(i, str(r["file"]), "a path outside the output folder"))
             continue
@@ -68,7 +62,7 @@ def _tar_damage(tar: Path, records: list[dict[str, Any]], deep: bool) -> list[Da
     with open(tar, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         for i, r in enumerate(records):
-            member = r["file"].split("#")[-1]
+            member = Entry.parse(r["file"]).name
             if size < r["tar_end"]:
                 return [
                     Damage(
@@ -77,9 +71,8 @@ def _tar_damage(tar: Path, records: list[dict[str, Any]], deep: bool) -> list[Da
                         f"{tar.name} ends at byte {size}, before this image's end {r['tar_end']}",
                     )
                 ]
-            f.seek(start)
             try:
-                info = tarfile.TarInfo.frombuf(f.read(tarfile.BLOCKSIZE), "utf-8", "strict")
+                info = header_at(f, start)
             except tarfile.TarError:
                 return [Damage(i, r["file"], f"no readable tar header at byte {start}")]
             if info.name != member or info.size != r["bytes"]:
@@ -96,15 +89,14 @@ def check_shard(
     out: Path, output_format: str, shard: int, num_shards: int, deep: bool = False
 ) -> list[Damage]:
     """The recorded images of one shard that are missing or damaged ([] when the shard is intact)."""
-    records = read_records(meta_paths(out, shard, num_shards)[0])
+    layout = Layout(out, num_shards)
+    records = read_records(layout.jsonl(shard))
     if output_format == "imagefolder":
-        from ..data.sources import deduplicated_files
-
-        dropped = deduplicated_files(out)  # `--dedup` deleted these on purpose: not damage
+        dropped = read_dedup_list(out)  # `--dedup` deleted these on purpose: not damage
         damage = _image_folder_damage(out, records, deep)
         return [d for d in damage if d.file not in dropped]
-    final, partial = _tar_paths(out, shard, num_shards)
-    done = meta_paths(out, shard, num_shards)[1].exists()
+    final, partial = layout.tar(shard), layout.partial_tar(shard)
+    done = layout.is_done(shard)
     tar = final if done or (final.exists() and not partial.exists()) else partial
     return _tar_damage(tar, records, deep)
 
@@ -112,18 +104,18 @@ def check_shard(
 def repair_shard(out: Path, output_format: str, shard: int, num_shards: int, damage: list[Damage]) -> int:
     """Forget the damaged records (for a tar: from the first damaged member on) so the job remakes them;
     returns how many images will be regenerated."""
-    jsonl, done = meta_paths(out, shard, num_shards)
-    records = read_records(jsonl, repair=True)
+    layout = Layout(out, num_shards)
+    records = read_records(layout.jsonl(shard), repair=True)
     if output_format == "imagefolder":
         bad = {d.record for d in damage}
     else:
         bad = set(range(min(d.record for d in damage), len(records)))
-        final, partial = _tar_paths(out, shard, num_shards)
-        if final.exists():
-            os.replace(final, partial)  # the writer cuts the partial tar back to the last good member
-    done.unlink(missing_ok=True)  # first: an interrupted repair must not leave a "complete" shard behind
-    kept = [line for i, line in enumerate(jsonl.read_bytes().splitlines(keepends=True)) if i not in bad]
-    atomic_write_bytes(jsonl, b"".join(kept))
+        if layout.tar(shard).exists():
+            # the writer cuts the partial tar back to the last good member
+            os.replace(layout.tar(shard), layout.partial_tar(shard))
+    # First: an interrupted repair must not leave a "complete" shard behind.
+    layout.done(shard).unlink(missing_ok=True)
+    keep_records(layout.jsonl(shard), lambda i: i not in bad)
     for d in damage[:3]:
         log.warning("shard %d: %s is %s; it is regenerated", shard, d.file, d.problem)
     return len(bad)

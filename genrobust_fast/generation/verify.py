@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import DatasetError
+from ..genset import Entry, GeneratedSet, read_records
 from .config import GenerateConfig
 from .job import create_pipeline, open_job
-from .writers import meta_paths, read_records
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def _sample_records(cfg: GenerateConfig, n: int) -> list[dict[str, Any]]:
     job = open_job(cfg)
     records = []
     for k in range(job.num_shards):
-        records.extend(read_records(meta_paths(job.out, k, job.num_shards)[0]))
+        records.extend(read_records(job.layout.jsonl(k)))
     if not records:
         raise DatasetError(f"{cfg.out} holds no finished images to verify; run the job first")
     return random.Random(cfg.seed).sample(records, min(n, len(records)))
@@ -87,7 +87,6 @@ def verify_against_diffusers(cfg: GenerateConfig, n: int) -> dict[str, Any]:
     from ..data.decode import decode_rgb
     from ..engines import load_components
     from ..engines.hub import model_files
-    from .dedup import _read_bytes
     from .pipeline import Request, load_source_image
 
     records = _sample_records(cfg, n)
@@ -100,7 +99,7 @@ def verify_against_diffusers(cfg: GenerateConfig, n: int) -> dict[str, Any]:
     )
     worst = {key: 0 for key in contenders}
     file_worst = 0
-    tars: dict = {}
+    stored_set = GeneratedSet.open(cfg.out)
     for record in records:
         source = None
         if record["source_image"]:
@@ -114,10 +113,9 @@ def verify_against_diffusers(cfg: GenerateConfig, n: int) -> dict[str, Any]:
         for key, pipe in contenders.items():
             ours = kernels.to_uint8(pipe.generate([request]))[0].astype(int)
             worst[key] = max(worst[key], int(np.abs(ours - theirs).max()))
-        stored = decode_rgb(_read_bytes(Path(cfg.out), record["file"], tars), record["file"]).astype(int)
+        stored = decode_rgb(stored_set.read_bytes(Entry.parse(record["file"])), record["file"]).astype(int)
         file_worst = max(file_worst, int(np.abs(stored - theirs).max()))
-    for tar in tars.values():
-        tar.close()
+    stored_set.close()
     results = [{"backend": b, "precision": p, "max_abs_diff": d} for (b, p), d in worst.items()]
     return {
         "images": len(records),

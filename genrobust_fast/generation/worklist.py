@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
+from ..genset import image_stem, valid_class_id
 from ..labels import LabelSpace, imagenet_templates, resolve_label_space
 from .config import DEFAULT_SHARD_IMAGES, GenerateConfig
 
@@ -35,10 +36,6 @@ def derive_seed(job_seed: int, class_id: str, index: int) -> int:
     """A 63-bit seed from (job seed, class id, index): stable across runs, machines and Python versions."""
     digest = hashlib.sha256(f"genrobust-seed/1:{job_seed}:{class_id}:{index}".encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1
-
-
-def image_stem(class_id: str, index: int) -> str:
-    return f"{class_id}_{index:07d}"
 
 
 @dataclass(frozen=True)
@@ -115,7 +112,7 @@ def read_prompt_file(path: str | Path) -> dict[str, list[str]]:
 
 def _check_ids(space: LabelSpace) -> None:
     for cid in space.ids:
-        if not cid or "/" in cid or "\\" in cid or cid.startswith((".", "_")) or "#" in cid:
+        if not valid_class_id(cid):
             raise InputError(
                 f"class id {cid!r} cannot name a folder (it is empty, has a slash or '#', or starts with "
                 "'.'/'_'); rename it in the class file"

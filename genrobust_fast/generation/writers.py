@@ -16,29 +16,23 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
-import logging
 import os
 import shutil
-import tarfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import DatasetError
-from ..fileio import atomic_write_bytes, atomic_write_json
-
-log = logging.getLogger(__name__)
-
-
-def shard_name(k: int, n: int) -> str:
-    return f"shard-{k:05d}-of-{n:05d}"
-
-
-def meta_paths(out: Path, k: int, n: int) -> tuple[Path, Path]:
-    """(_meta/shard-...jsonl, _meta/shard-...done.json)."""
-    meta = out / "_meta"
-    return meta / f"{shard_name(k, n)}.jsonl", meta / f"{shard_name(k, n)}.done.json"
+from ..genset import (
+    END_OF_ARCHIVE,
+    Entry,
+    Layout,
+    RecordLog,
+    image_with_sidecar,
+    member_name,
+    sort_records,
+    write_done,
+)
 
 
 def encode_image(pixels, image_format: str, quality: int) -> bytes:
@@ -58,45 +52,24 @@ def encode_image(pixels, image_format: str, quality: int) -> bytes:
     return buffer.getvalue()
 
 
-def read_records(jsonl: Path, repair: bool = False) -> list[dict[str, Any]]:
-    """The complete JSON lines of a shard's metadata; with `repair`, cut a torn last line off the file."""
-    if not jsonl.exists():
-        return []
-    data = jsonl.read_bytes()
-    records, good_end, start = [], 0, 0
-    while True:
-        nl = data.find(b"\n", start)
-        if nl < 0:
-            break
-        try:
-            records.append(json.loads(data[start:nl]))
-        except json.JSONDecodeError:
-            break
-        good_end = start = nl + 1
-    if repair and good_end != len(data):
-        log.info("%s: cutting %d bytes of an interrupted write", jsonl.name, len(data) - good_end)
-        with open(jsonl, "r+b") as f:
-            f.truncate(good_end)
-    return records
-
-
 class ShardWriter:
     """Base: the metadata JSONL of one shard; subclasses store the image bytes."""
 
     def __init__(self, out: Path, shard: int, num_shards: int, ext: str):
         self.out, self.shard, self.num_shards, self.ext = out, shard, num_shards, ext
-        self.jsonl, self.done_path = meta_paths(out, shard, num_shards)
-        self.tmp_dir = out / "_meta" / "tmp" / shard_name(shard, num_shards)
+        self.layout = Layout(out, num_shards)
+        self.jsonl, self.done_path = self.layout.jsonl(shard), self.layout.done(shard)
+        self.tmp_dir = self.layout.tmp(shard)
         shutil.rmtree(self.tmp_dir, ignore_errors=True)  # temp files of a killed run
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        self.records = read_records(self.jsonl, repair=True)
-        self._jsonl_file = open(self.jsonl, "ab")  # noqa: SIM115 (appended to for the whole shard)
+        self._log = RecordLog(self.jsonl)
+        self.records = self._log.records
 
     def finished_stems(self) -> set[str]:
-        return {Path(r["file"].split("#")[-1]).stem for r in self.records}
+        return {Entry.parse(r["file"]).stem for r in self.records}
 
     def member_name(self, stem: str) -> str:
-        return f"{stem}.{self.ext}"
+        return member_name(stem, self.ext)
 
     def store(self, stem: str, class_id: str, data: bytes) -> str:
         """Write the image bytes; returns the record's "file". May run on a worker thread."""
@@ -104,61 +77,35 @@ class ShardWriter:
 
     def commit(self, record: dict[str, Any]) -> None:
         """Append the image's JSON line (in work-list order, after its bytes are stored)."""
-        self._jsonl_file.write((json.dumps(record, sort_keys=True) + "\n").encode())
-        self._jsonl_file.flush()  # SIGKILL-safe once in the kernel; fsync happens once, in finish()
+        self._log.append(record)
 
     def finish(self, stats: dict[str, Any], order: Callable[[dict[str, Any]], int] | None = None) -> None:
         """Seal the shard; `order` (a record's plan position) puts the JSON lines back in work-list order
         when a repair appended remade images after later ones, so a repaired shard reads as an intact one."""
-        self._jsonl_file.flush()
-        os.fsync(self._jsonl_file.fileno())
-        self._jsonl_file.close()
+        self._log.seal()
         if order is not None:
-            lines = self.jsonl.read_bytes().splitlines(keepends=True)
-            ordered = sorted(lines, key=lambda line: order(json.loads(line)))
-            if ordered != lines:
-                atomic_write_bytes(self.jsonl, b"".join(ordered))
+            sort_records(self.jsonl, order)
         shutil.rmtree(self.tmp_dir, ignore_errors=True)
         with contextlib.suppress(OSError):
             self.tmp_dir.parent.rmdir()  # _meta/tmp, once no shard uses it
-        atomic_write_json(self.done_path, stats)  # last: its presence means the shard is complete
+        write_done(self.done_path, stats)  # last: its presence means the shard is complete
 
     def close(self) -> None:
-        if not self._jsonl_file.closed:
-            self._jsonl_file.close()
+        self._log.close()
 
 
 class ImageFolderWriter(ShardWriter):
     """<out>/<class_id>/<class_id>_<index:07d>.<ext>."""
 
     def store(self, stem: str, class_id: str, data: bytes) -> str:
-        rel = f"{class_id}/{self.member_name(stem)}"
-        final = self.out / rel
-        tmp = self.tmp_dir / self.member_name(stem)
+        entry = Entry(f"{class_id}/{self.member_name(stem)}")
+        final = self.out / entry.path
+        tmp = self.tmp_dir / entry.name
         with open(tmp, "wb") as f:
             f.write(data)
         final.parent.mkdir(exist_ok=True)
         os.replace(tmp, final)
-        return rel
-
-
-def _tar_header(name: str, size: int) -> bytes:
-    info = tarfile.TarInfo(name)
-    info.size, info.mtime, info.mode, info.uid, info.gid, info.uname, info.gname = (
-        size,
-        0,
-        0o644,
-        0,
-        0,
-        "",
-        "",
-    )
-    return info.tobuf(format=tarfile.USTAR_FORMAT, encoding="utf-8", errors="strict")
-
-
-def _tar_member(name: str, data: bytes) -> bytes:
-    pad = (-len(data)) % tarfile.BLOCKSIZE
-    return _tar_header(name, len(data)) + data + b"\0" * pad
+        return str(entry)
 
 
 class WebDatasetWriter(ShardWriter):
@@ -167,10 +114,10 @@ class WebDatasetWriter(ShardWriter):
 
     def __init__(self, out: Path, shard: int, num_shards: int, ext: str):
         super().__init__(out, shard, num_shards, ext)
-        (out / "shards").mkdir(exist_ok=True)
-        self.tar_rel = f"shards/{shard_name(shard, num_shards)}.tar"
-        self.partial = out / "shards" / f".{shard_name(shard, num_shards)}.tar.partial"
-        final = out / self.tar_rel
+        self.layout.shards_dir().mkdir(exist_ok=True)
+        self.tar_rel = self.layout.tar_rel(shard)
+        self.partial = self.layout.partial_tar(shard)
+        final = self.layout.tar(shard)
         if final.exists() and not self.partial.exists():  # killed between the rename and done.json
             os.replace(final, self.partial)
         end = self.records[-1]["tar_end"] if self.records else 0
@@ -186,24 +133,23 @@ class WebDatasetWriter(ShardWriter):
 
     def store(self, stem: str, class_id: str, data: bytes) -> str:
         self._pending[stem] = data  # appended to the tar in order by commit()
-        return f"{self.tar_rel}#{self.member_name(stem)}"
+        return str(Entry(self.tar_rel, self.member_name(stem)))
 
     def commit(self, record: dict[str, Any]) -> None:
-        stem = Path(record["file"].split("#")[-1]).stem
+        stem = Entry.parse(record["file"]).stem
         data = self._pending.pop(stem)
-        meta = json.dumps(record, sort_keys=True).encode()
-        self._tar.write(_tar_member(self.member_name(stem), data) + _tar_member(f"{stem}.json", meta))
+        self._tar.write(image_with_sidecar(stem, self.ext, data, record))
         self._tar.flush()
         record = dict(record, tar_end=self._tar.tell())
         super().commit(record)
 
     def finish(self, stats: dict[str, Any], order: Callable[[dict[str, Any]], int] | None = None) -> None:
         # A tar is repaired from its first damaged member on: its records stay in work-list order.
-        self._tar.write(b"\0" * (2 * tarfile.BLOCKSIZE))  # end-of-archive marker
+        self._tar.write(END_OF_ARCHIVE)
         self._tar.flush()
         os.fsync(self._tar.fileno())
         self._tar.close()
-        os.replace(self.partial, self.out / self.tar_rel)
+        os.replace(self.partial, self.layout.tar(self.shard))
         super().finish(stats)
 
     def close(self) -> None:

@@ -1,8 +1,10 @@
 """The package's import graph, read from the source (function-level imports included, since a lazy import
-is still a dependency): no module imports itself back through others, and no library module imports the
-CLI (the CLI calls the library, never the reverse)."""
+is still a dependency): no module imports itself back through others, no subpackage imports itself back
+through others (generation -> data -> generation is a circle even when no single module closes it), and no
+library module imports the CLI (the CLI calls the library, never the reverse)."""
 
 import ast
+import functools
 from pathlib import Path
 
 import genrobust_fast
@@ -24,8 +26,10 @@ def _lazy_exports(tree: ast.Module) -> dict[str, str]:
     return {}
 
 
+@functools.cache
 def import_graph() -> dict[str, set[str]]:
-    """module -> the package modules it imports, anywhere in its source."""
+    """module -> the package modules it imports, anywhere in its source (parsed once per session; callers
+    do not change it)."""
     trees = {_module_name(p): (p, ast.parse(p.read_text(encoding="utf-8"))) for p in PACKAGE.rglob("*.py")}
     exports = {name: _lazy_exports(tree) for name, (_, tree) in trees.items()}
     graph: dict[str, set[str]] = {name: set() for name in trees}
@@ -89,6 +93,23 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def package_of(module: str) -> str:
+    """The subpackage a module belongs to (`genrobust_fast.data.sources` -> `genrobust_fast.data`); a module
+    directly under the package (`genrobust_fast.errors`) is its own node."""
+    parts = module.split(".")
+    if len(parts) >= 2 and (PACKAGE / parts[1] / "__init__.py").is_file():
+        return ".".join(parts[:2])
+    return module
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """subpackage -> the subpackages its modules import."""
+    packages: dict[str, set[str]] = {package_of(name): set() for name in graph}
+    for name, targets in graph.items():
+        packages[package_of(name)].update(package_of(t) for t in targets if package_of(t) != package_of(name))
+    return packages
+
+
 def test_the_checker_sees_function_level_and_facade_imports():
     graph = import_graph()
     # select.py imports the TensorRT runtime only inside create_runners; generation/job.py reaches
@@ -110,3 +131,30 @@ def test_no_library_module_imports_the_cli():
         if not (name == cli or name.startswith(cli + ".")) and name != f"{NAME}.__main__"
     }
     assert {name: targets for name, targets in wrong.items() if targets} == {}
+
+
+def test_the_package_checker_sees_a_circle_no_module_closes():
+    # The circle of 7dd3eb8: data.generated_check imported generation.writers (inside functions) while
+    # generation.dedup imported data.sources; no module imports itself back, the packages do.
+    modules = {
+        f"{NAME}.data.generated_check": {f"{NAME}.generation.writers"},
+        f"{NAME}.data.sources": {f"{NAME}.data.generated_check"},
+        f"{NAME}.generation.writers": set(),
+        f"{NAME}.generation.dedup": {f"{NAME}.data.sources", f"{NAME}.generation.writers"},
+    }
+    assert cycles(modules) == []
+    assert cycles(package_graph(modules)) == [[f"{NAME}.data", f"{NAME}.generation"]]
+
+
+def test_no_package_imports_itself_back():
+    packages = package_graph(import_graph())
+    assert f"{NAME}.generation" not in packages[f"{NAME}.data"]  # the circle of 7dd3eb8 is gone
+    assert cycles(packages) == []
+
+
+def test_the_generated_set_owner_sits_below_its_readers_and_writers():
+    packages = package_graph(import_graph())
+    below = {f"{NAME}.{m}" for m in ("constants", "errors", "fileio", "labels", "paths")}
+    assert packages[f"{NAME}.genset"] <= below
+    for user in ("generation", "data", "evaluation", "bench"):
+        assert f"{NAME}.genset" in packages[f"{NAME}.{user}"], user

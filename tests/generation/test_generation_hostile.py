@@ -10,7 +10,7 @@ from genrobust_fast.cli.main import cli
 from genrobust_fast.errors import ConfigError, DatasetError, JobConflictError
 from genrobust_fast.generation.config import GenerateConfig
 from genrobust_fast.generation.job import run_job
-from genrobust_fast.generation.writers import meta_paths, shard_name
+from genrobust_fast.genset import Layout, shard_name
 from genrobust_fast.outlock import lock_output
 
 
@@ -34,7 +34,7 @@ def _cfg(tmp_path, classes_file, **kw):
 
 
 def _tamper_first_record(out, file):
-    jsonl = meta_paths(out, 0, 1)[0]
+    jsonl = Layout(out, 1).jsonl(0)
     lines = jsonl.read_text().splitlines()
     record = json.loads(lines[0])
     original = record["file"]
@@ -60,7 +60,7 @@ def test_dedup_never_deletes_a_file_a_record_places_outside_the_output(tmp_path,
     summary = run_job(cfg, progress=False)
     assert summary["repaired"]["images"] == 1 and summary["images"] == 1
     assert "a path outside the output folder" in summary["repaired"]["problems"][0]
-    files = [json.loads(line)["file"] for line in meta_paths(out, 0, 1)[0].read_text().splitlines()]
+    files = [json.loads(line)["file"] for line in Layout(out, 1).jsonl(0).read_text().splitlines()]
     assert original in files and len(files) == 4 and not any(".." in f or "victim" in f for f in files)
     assert victim.is_file()
 

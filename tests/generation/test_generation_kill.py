@@ -36,7 +36,7 @@ KILL_POINTS = {
         3,
         (
             "import json; w, r = args; line = (json.dumps(r, sort_keys=True) + chr(10)).encode(); "
-            "w._jsonl_file.write(line[: len(line) // 2]); w._jsonl_file.flush()"
+            "f = open(w.jsonl, 'ab'); f.write(line[: len(line) // 2]); f.flush()"
         ),
     ),
 }
