@@ -6,8 +6,18 @@ import json
 
 import click
 
-from ..generation.config import IMAGE_FORMATS, OUTPUT_FORMATS, STRATEGIES
-from .options import backend_option, config_option, hub_options, json_option, parse_size, precision_option
+from ..generation.config import IMAGE_FORMATS, OUTPUT_FORMATS, STRATEGIES, GenerateConfig
+from .options import (
+    backend_option,
+    config_option,
+    defaults_of,
+    hub_options,
+    json_option,
+    parse_size,
+    precision_option,
+)
+
+helped = defaults_of(GenerateConfig)
 
 
 def _size(ctx, param, value):
@@ -18,7 +28,7 @@ def _size(ctx, param, value):
 @click.option(
     "--model",
     default=None,
-    help="Diffusers model folder, Hub id (owner/name), or a built-in: tiny, sd15-arch.  [default: tiny]",
+    help=helped("Diffusers model folder, Hub id (owner/name), or a built-in: tiny, sd15-arch.", "model"),
 )
 @hub_options
 @click.option(
@@ -27,13 +37,16 @@ def _size(ctx, param, value):
     help="imagenet, imagenet100, imagenet_r, imagenet_a, a 'wnid<TAB>name' FILE, "
     "or a class-folder tree.  [default: --real's classes, else imagenet]",
 )
-@click.option("--per-class", type=int, default=None, help="Images per class (text strategies).  [default: 1]")
+@click.option(
+    "--per-class", type=int, default=None, help=helped("Images per class (text strategies).", "per_class")
+)
 @click.option(
     "--strategy",
     type=click.Choice(STRATEGIES),
     default=None,
-    help=(
-        "Conditioning: 'a photo of a {name}', the 80 CLIP templates, --prompts, img2img or image variations."
+    help=helped(
+        "Conditioning: 'a photo of a {name}', the 80 CLIP templates, --prompts, img2img or image variations.",
+        "strategy",
     ),
 )
 @click.option(
@@ -43,7 +56,10 @@ def _size(ctx, param, value):
     help="Real ImageFolder tree for img2img/variation.",
 )
 @click.option(
-    "--per-real", type=int, default=None, help="Images per real image (img2img/variation).  [default: 1]"
+    "--per-real",
+    type=int,
+    default=None,
+    help=helped("Images per real image (img2img/variation).", "per_real"),
 )
 @click.option(
     "--prompts", default=None, type=click.Path(dir_okay=False), help="'class_id<TAB>prompt' lines or JSONL."
@@ -56,45 +72,55 @@ def _size(ctx, param, value):
     "[default: the 80 CLIP ImageNet templates]",
 )
 @click.option("--negative-prompt", default=None, help="Negative prompt (the unconditional half of guidance).")
-@click.option("--strength", type=float, default=None, help="img2img strength in (0, 1].  [default: 0.75]")
-@click.option("--steps", type=int, default=None, help="Denoising steps.  [default: 50]")
+@click.option("--strength", type=float, default=None, help=helped("img2img strength in (0, 1].", "strength"))
+@click.option("--steps", type=int, default=None, help=helped("Denoising steps.", "steps"))
 @click.option(
-    "--guidance", type=float, default=None, help="Classifier-free guidance scale (<= 1: off).  [default: 7.5]"
+    "--guidance",
+    type=float,
+    default=None,
+    help=helped("Classifier-free guidance scale (<= 1: off).", "guidance"),
 )
 @click.option(
     "--scheduler",
     default=None,
-    help="pndm, ddim, euler, euler_a, dpm++, unipc, lms, heun or a diffusers "
-    "scheduler class.  [default: pndm]",
+    help=helped(
+        "pndm, ddim, euler, euler_a, dpm++, unipc, lms, heun or a diffusers scheduler class.", "scheduler"
+    ),
 )
 @click.option("--size", default=None, callback=_size, help="HxW, e.g. 512x512.  [default: the model's size]")
 @click.option(
-    "--batch-size", type=int, default=None, help="Images per UNet call (x2 with guidance).  [default: 4]"
+    "--batch-size",
+    type=int,
+    default=None,
+    help=helped("Images per UNet call (x2 with guidance).", "batch_size"),
 )
-@backend_option(default=None, help="Inference backend.  [default: auto]")
+@backend_option(default=None, help=helped("Inference backend.", "backend"))
 @precision_option(default=None, help="Default fp32 on CPU, fp16 on GPU.")
-@click.option("--device", default=None, help="auto, cpu, cuda or cuda:N.  [default: auto]")
+@click.option("--device", default=None, help=helped("auto, cpu, cuda or cuda:N.", "device"))
 @click.option(
     "--engine-dir",
     default=None,
     type=click.Path(file_okay=False),
-    help="Engine cache folder.  [default: engines]",
+    help=helped("Engine cache folder.", "engine_dir"),
 )
 @click.option(
-    "--seed", type=int, default=None, help="Job seed; each image's seed derives from (seed, class, index)."
+    "--seed",
+    type=int,
+    default=None,
+    help=helped("Job seed; each image's seed derives from (seed, class, index).", "seed"),
 )
-@click.option(
-    "--out", default=None, type=click.Path(file_okay=False), help="Output folder.  [default: generated]"
-)
+@click.option("--out", default=None, type=click.Path(file_okay=False), help=helped("Output folder.", "out"))
 @click.option(
     "--format",
-    "output_format",
+    "format",
     type=click.Choice(OUTPUT_FORMATS),
     default=None,
-    help="<out>/<class>/<class>_<index>.<ext>, or tar shards.  [default: imagefolder]",
+    help=helped("<out>/<class>/<class>_<index>.<ext>, or tar shards.", "format"),
 )
-@click.option("--image-format", type=click.Choice(IMAGE_FORMATS), default=None, help="[default: jpg]")
-@click.option("--quality", type=int, default=None, help="JPEG/WebP quality.  [default: 95]")
+@click.option(
+    "--image-format", type=click.Choice(IMAGE_FORMATS), default=None, help=helped("", "image_format")
+)
+@click.option("--quality", type=int, default=None, help=helped("JPEG/WebP quality.", "quality"))
 @click.option(
     "--shards",
     type=int,
@@ -110,7 +136,7 @@ def _size(ctx, param, value):
     "--writer-threads",
     type=int,
     default=None,
-    help="Encode/write threads.  [default: 4]",
+    help=helped("Encode/write threads.", "writer_threads"),
 )
 @click.option(
     "--dedup",
@@ -139,42 +165,7 @@ def _size(ctx, param, value):
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @config_option
 def generate(
-    model,
-    classes,
-    per_class,
-    strategy,
-    real,
-    per_real,
-    prompts,
-    templates,
-    negative_prompt,
-    strength,
-    steps,
-    guidance,
-    scheduler,
-    size,
-    batch_size,
-    backend,
-    precision,
-    device,
-    engine_dir,
-    seed,
-    out,
-    output_format,
-    image_format,
-    quality,
-    shards,
-    shard,
-    writer_threads,
-    dedup,
-    dry_run,
-    show_shard,
-    verify_outputs,
-    verify_n,
-    as_json,
-    no_progress,
-    config_path,
-    **model_files,  # --revision, --variant, --cache-dir
+    dry_run, show_shard, verify_outputs, verify_n, as_json, no_progress, config_path, **options
 ) -> None:
     """Generate an ImageNet-G-style dataset: sharded, resumable, reproducible per image.
 
@@ -188,40 +179,8 @@ def generate(
       torchrun --nproc-per-node 8 -m genrobust_fast generate --config gen.yaml   # RANK/WORLD_SIZE shards
     """
     from ..config import resolve_config
-    from ..generation.config import GenerateConfig
 
-    overrides = {
-        "model": model,
-        "classes": classes,
-        "per_class": per_class,
-        "strategy": strategy,
-        "real": real,
-        "per_real": per_real,
-        "prompts": prompts,
-        "templates": templates,
-        "negative_prompt": negative_prompt,
-        "strength": strength,
-        "steps": steps,
-        "guidance": guidance,
-        "scheduler": scheduler,
-        "size": size,
-        "batch_size": batch_size,
-        "backend": backend,
-        "precision": precision,
-        "device": device,
-        "engine_dir": engine_dir,
-        "seed": seed,
-        "out": out,
-        "format": output_format,
-        "image_format": image_format,
-        "quality": quality,
-        "shards": shards,
-        "shard": shard,
-        "writer_threads": writer_threads,
-        "dedup": dedup,
-        **model_files,
-    }
-    cfg = resolve_config(GenerateConfig, config_path, overrides)
+    cfg = resolve_config(GenerateConfig, config_path, options)
     if show_shard is not None and not dry_run:
         raise click.BadParameter("only with --dry-run", param_hint="--show-shard")
     if dry_run:

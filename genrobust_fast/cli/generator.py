@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import click
 
-from .options import config_option, hub_options, seed_option
+from ..finetune.config import FinetuneConfig
+from .options import config_option, defaults_of, hub_options, seed_option
+
+helped = defaults_of(FinetuneConfig)
 
 
 @click.group()
@@ -28,40 +31,57 @@ def generator() -> None:
     type=click.Path(file_okay=False),
     help="Output diffusers folder (resumes if it holds this job).",
 )
-@click.option("--steps", type=int, default=None, help="Optimizer steps [1000].")
-@click.option("--batch-size", type=int, default=None, help="Images per step [16].")
+@click.option("--steps", type=int, default=None, help=helped("Optimizer steps.", "steps"))
+@click.option("--batch-size", type=int, default=None, help=helped("Images per step.", "batch_size"))
 @click.option(
-    "--lr", type=float, default=None, help="AdamW learning rate [1e-5; the paper used 1e-6 for SD 1.5]."
+    "--lr",
+    type=float,
+    default=None,
+    help=helped("AdamW learning rate (the paper used 1e-6 for SD 1.5).", "lr"),
 )
-@click.option("--warmup-steps", type=int, default=None, help="Linear warmup steps [0].")
+@click.option("--warmup-steps", type=int, default=None, help=helped("Linear warmup steps.", "warmup_steps"))
 @click.option(
-    "--ema-decay", type=float, default=None, help="EMA decay of the UNet weights; 0 turns EMA off [0]."
+    "--ema-decay",
+    type=float,
+    default=None,
+    help=helped("EMA decay of the UNet weights; 0 turns EMA off.", "ema_decay"),
 )
 @click.option(
     "--precision",
     type=click.Choice(["auto", "fp32", "bf16"]),
     default=None,
-    help="auto: bf16 autocast on GPUs that support it, fp32 on CPUs [auto].",
+    help=helped("auto: bf16 autocast on GPUs that support it, fp32 on CPUs.", "precision"),
 )
 @click.option(
     "--template",
     "templates",
     multiple=True,
-    help="Caption template with {} for the class name; repeat to draw one per image ['a photo of a {}'].",
+    help="Caption template with {} for the class name; repeat to draw one per image.  "
+    f"[default: {FinetuneConfig.templates[0]}]",
 )
 @click.option(
-    "--caption-dropout", type=float, default=None, help="Share of empty captions, for guidance [0]."
+    "--caption-dropout",
+    type=float,
+    default=None,
+    help=helped("Share of empty captions, for guidance.", "caption_dropout"),
 )
 @click.option(
     "--cache-latents/--no-cache-latents",
     default=None,
-    help="Encode every image once with the frozen VAE (small sets).",
+    help=helped("Encode every image once with the frozen VAE (small sets).", "cache_latents"),
 )
-@click.option("--resolution", type=int, default=None, help="Training size in pixels [the model's default].")
-@click.option("--checkpoint-every", type=int, default=None, help="Steps between resumable checkpoints [200].")
-@click.option("--device", default=None, help="auto, cpu, cuda or cuda:N [auto].")
 @click.option(
-    "--threads", "num_threads", type=int, default=None, help="CPU threads for torch [torch's default]."
+    "--resolution", type=int, default=None, help="Training size in pixels.  [default: the model's size]"
+)
+@click.option(
+    "--checkpoint-every",
+    type=int,
+    default=None,
+    help=helped("Steps between resumable checkpoints.", "checkpoint_every"),
+)
+@click.option("--device", default=None, help=helped("auto, cpu, cuda or cuda:N.", "device"))
+@click.option(
+    "--threads", "num_threads", type=int, default=None, help="CPU threads for torch.  [default: torch's own]"
 )
 @seed_option
 @config_option

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -24,18 +26,41 @@ seed_option = click.option("--seed", type=int, default=0, show_default=True, hel
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
 
+def shown_default(value: Any) -> str:
+    """A config default as help text shows it: flags as on/off, everything else as written."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def defaults_of(config_cls: type) -> Callable[[str, str], str]:
+    """`helped("Denoising steps.", "steps")` -> "Denoising steps.  [default: 50]", the value read from
+    `config_cls`'s field. Options default to None (so a --config file's values stand unless given), so
+    click cannot show the default itself; reading it here keeps the help true when the code changes."""
+    defaults = {f.name: f.default for f in dataclasses.fields(config_cls)}
+
+    def helped(text: str, field: str) -> str:
+        return f"{text}  [default: {shown_default(defaults[field])}]".lstrip()
+
+    return helped
+
+
 def hub_options(func: Callable) -> Callable:
     """--revision, --variant and --cache-dir: which files of --model to load (engines/hub.py). Defaults
     are None so a --config file's values stand unless given here."""
     for option in (
         click.option(
-            "--cache-dir", default=None, help="Hugging Face cache for Hub ids.  [default: HF_HUB_CACHE]"
+            "--cache-dir",
+            default=None,
+            help="Hugging Face cache for Hub ids.  [default: $HF_HUB_CACHE, else the HF home's hub]",
         ),
         click.option(
             "--variant", default=None, help="Weight-file variant of --model, e.g. fp16 (*.fp16.safetensors)."
         ),
         click.option(
-            "--revision", default=None, help="Branch, tag or commit of a Hub id --model.  [default: main]"
+            "--revision",
+            default=None,
+            help="Branch, tag or commit of a Hub id --model.  [default: its main branch]",
         ),
     ):
         func = option(func)

@@ -11,8 +11,10 @@ import click
 
 from ..data.augment import AUGMENTATIONS
 from ..data.loaders import LOADERS
-from ..training.config import SCHEDULES, TRAINING_PRECISIONS
-from .options import config_option, json_option
+from ..training.config import SCHEDULES, TRAINING_PRECISIONS, TrainConfig
+from .options import config_option, defaults_of, json_option
+
+helped = defaults_of(TrainConfig)
 
 
 @click.command()
@@ -57,42 +59,59 @@ from .options import config_option, json_option
     help="Go on when classes of the label space have no image at all (e.g. an empty class folder).",
 )
 @click.option(
-    "--arch", default=None, help="torchvision architecture, e.g. resnet18, resnet50.  [default: resnet18]"
+    "--arch", default=None, help=helped("torchvision architecture, e.g. resnet18, resnet50.", "arch")
 )
-@click.option("--epochs", type=int, default=None, help="Epochs.  [default: 1]")
+@click.option("--epochs", type=int, default=None, help=helped("Epochs.", "epochs"))
 @click.option(
     "--max-steps",
     type=int,
     default=None,
     help="Stop after this many steps (the LR schedule still spans --epochs; --resume continues).",
 )
-@click.option("--batch-size", type=int, default=None, help="Images per rank per step.  [default: 32]")
-@click.option("--image-size", type=int, default=None, help="Training crop size in pixels.  [default: 224]")
-@click.option("--lr", type=float, default=None, help="Peak learning rate.  [default: 0.1]")
-@click.option("--schedule", type=click.Choice(SCHEDULES), default=None, help="LR decay after warmup.")
-@click.option("--warmup-epochs", type=float, default=None, help="Linear warmup length in epochs.")
+@click.option("--batch-size", type=int, default=None, help=helped("Images per rank per step.", "batch_size"))
+@click.option(
+    "--image-size", type=int, default=None, help=helped("Training crop size in pixels.", "image_size")
+)
+@click.option("--lr", type=float, default=None, help=helped("Peak learning rate.", "lr"))
+@click.option(
+    "--schedule",
+    type=click.Choice(SCHEDULES),
+    default=None,
+    help=helped("LR decay after warmup.", "schedule"),
+)
+@click.option(
+    "--warmup-epochs",
+    type=float,
+    default=None,
+    help=helped("Linear warmup length in epochs.", "warmup_epochs"),
+)
 @click.option(
     "--loader",
     type=click.Choice(LOADERS),
     default=None,
-    help="Input pipeline; auto picks dali when it runs, else torch.",
+    help=helped("Input pipeline; auto picks dali when it runs, else torch.", "loader"),
 )
 @click.option(
     "--workers", type=int, default=None, help="Decode processes (torch) or threads (dali); default: all CPUs."
 )
 @click.option(
-    "--augment", type=click.Choice(AUGMENTATIONS), default=None, help="Augmentation baseline (torch loader)."
+    "--augment",
+    type=click.Choice(AUGMENTATIONS),
+    default=None,
+    help=helped("Augmentation baseline (torch loader).", "augment"),
 )
 @click.option(
     "--crop-scale",
     type=float,
     default=None,
-    help="Smallest random-resized-crop area, as a fraction of the image [0.08, the ImageNet recipe].",
+    help=helped(
+        "Smallest random-resized-crop area, as a fraction of the image (the ImageNet recipe).", "crop_scale"
+    ),
 )
 @click.option(
     "--channels-last/--no-channels-last",
     default=None,
-    help="Feed batches in NHWC memory layout (faster convolutions).  [default: on]",
+    help=helped("Feed batches in NHWC memory layout (faster convolutions).", "channels_last"),
 )
 @click.option(
     "--deepspeed-config",
@@ -104,21 +123,26 @@ from .options import config_option, json_option
     "--precision",
     type=click.Choice(TRAINING_PRECISIONS),
     default=None,
-    help="auto: the JSON's, else bf16/fp16 on GPUs, fp32 on CPUs.",
+    help=helped("auto: the JSON's, else bf16/fp16 on GPUs, fp32 on CPUs.", "precision"),
 )
 @click.option(
     "--device",
     default=None,
-    help="auto (cuda:<LOCAL_RANK> under a launcher, else cpu), cpu, cuda or cuda:N.  [default: auto]",
+    help=helped("auto (cuda:<LOCAL_RANK> under a launcher, else cpu), cpu, cuda or cuda:N.", "device"),
 )
-@click.option("--seed", type=int, default=None, help="Seed of the model init, the mix and the augmentations.")
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help=helped("Seed of the model init, the mix and the augmentations.", "seed"),
+)
 @click.option(
     "--checkpoint-every",
     type=int,
     default=None,
     help="Write a checkpoint every N steps (and always at the end).",
 )
-@click.option("--log-every", type=int, default=None, help="Metrics row every N steps.")
+@click.option("--log-every", type=int, default=None, help=helped("Metrics row every N steps.", "log_every"))
 @click.option(
     "--resume", is_flag=True, default=None, help="Continue the run in --out from its latest checkpoint."
 )
