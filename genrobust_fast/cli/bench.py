@@ -155,11 +155,13 @@ def train(out_path, **kwargs) -> None:
 @quick_option("At most 16 images and 4 steps")
 @out_option
 def generate(out_path, **kwargs) -> None:
-    """Our generation job vs diffusers' StableDiffusionPipeline (same JPEG files), and vs the UNet-only bound.
+    """Our generation job vs diffusers' pipeline of the model's family (same JPEG files), and vs the
+    UNet-only bound; reports images/s per model family (sd1, sd2, sdxl) and step count.
 
     \b
-    Example:
+    Examples:
       genrobust bench generate --model tiny --images 96 --steps 20 --batch 8
+      genrobust bench generate --model tiny-sdxl --scheduler turbo --steps 1 --guidance 0
     """
     from ..bench.generate import run_generate_benchmark
 

@@ -31,7 +31,8 @@ from typing import Any
 from ..errors import BackendUnavailableError, EngineMismatchError, InputError
 from ..fileio import atomic_write_json
 from ..outlock import is_lock_file
-from .models import BUILTIN_MODELS, DiffusionComponents
+from .builtin import BUILTIN_MODELS
+from .models import DiffusionComponents
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ COMPONENT_MODULE = {
     "vae_decoder": "vae",
     "vae_encoder": "vae",
     "text_encoder": "text_encoder",
+    "text_encoder_2": "text_encoder_2",
     "image_encoder": "image_encoder",
 }
 

@@ -1,10 +1,13 @@
-"""Diffusion model components: a local Stable Diffusion folder, or a built-in model made in code.
+"""Diffusion model components: a local Stable Diffusion folder (SD 1.x, 2.x, SDXL, few-step), or a
+built-in model made in code (`builtin.py`).
 
     comps = load_components("tiny")            # a few MB, seeded random weights, no files
-    comps = load_components("sd15-arch")       # exact SD 1.5 architecture, random weights (benchmarks)
-    # a diffusers folder: unet/ vae/ text_encoder/ tokenizer/ scheduler/
+    comps = load_components("sdxl-arch")       # exact SDXL architecture, random weights (benchmarks)
+    # a diffusers folder: unet/ vae/ text_encoder/ tokenizer/ scheduler/ (+ text_encoder_2/ tokenizer_2/)
     comps = load_components("/models/sd15")
+    comps.family                               # "sd1", "sd2" or "sdxl"
     save_components(comps, "/tmp/tiny-sd")     # a diffusers folder that from_pretrained loads
+    diffusers_pipeline(comps, "StableDiffusionXLPipeline")  # diffusers' own pipeline on these modules
 
 Built-in models need no download, so tests, demos and GPU throughput benchmarks run offline.
 """
@@ -22,20 +25,22 @@ from ..errors import InputError
 
 log = logging.getLogger(__name__)
 
-BUILTIN_MODELS = ("tiny", "sd15-arch")
+FAMILIES = {
+    "sd1": "Stable Diffusion 1.x (one CLIP text encoder, epsilon prediction)",
+    "sd2": "Stable Diffusion 2.x (OpenCLIP text encoder, v-prediction at 768 px)",
+    "sdxl": "SDXL (two text encoders, pooled embeddings and time ids; fp32 VAE decode)",
+}
+# The few-step schedules any family takes (generation/schedulers.py); guidance <= 1 drops the
+# unconditional batch, so their engines are built with --no-guidance.
+FEW_STEP = "few-step: --scheduler lcm (LCM, w-embedding UNets too) or turbo (trailing Euler a, 1-4 steps)"
 
-# Stable Diffusion v1.5's scheduler configuration (PNDM, scaled-linear betas); every diffusers
-# scheduler accepts it through from_config, which is how schedulers are swapped by name.
-SD_SCHEDULER_CONFIG: dict[str, Any] = {
-    "beta_start": 0.00085,
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "num_train_timesteps": 1000,
-    "set_alpha_to_one": False,
-    "skip_prk_steps": True,
-    "steps_offset": 1,
-    "clip_sample": False,
-    "prediction_type": "epsilon",
+# (family is SDXL, mode) -> the diffusers pipeline class that generates the same images.
+PIPELINE_CLASSES = {
+    (False, "text"): "StableDiffusionPipeline",
+    (False, "img2img"): "StableDiffusionImg2ImgPipeline",
+    (False, "variation"): "StableDiffusionImageVariationPipeline",
+    (True, "text"): "StableDiffusionXLPipeline",
+    (True, "img2img"): "StableDiffusionXLImg2ImgPipeline",
 }
 
 
@@ -51,7 +56,33 @@ class DiffusionComponents:
     scheduler: Any
     image_encoder: Any = None  # CLIPVisionModelWithProjection, for image variations
     feature_extractor: Any = None  # CLIPImageProcessor that prepares images for image_encoder
+    tokenizer_2: Any = None  # SDXL: the OpenCLIP tokenizer ("!" padding)
+    text_encoder_2: Any = None  # SDXL: CLIPTextModelWithProjection (penultimate states + pooled)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def family(self) -> str:
+        """ "sdxl" (a second text encoder), "sd2" (linear attention projections) or "sd1"."""
+        if self.text_encoder_2 is not None:
+            return "sdxl"
+        return "sd2" if getattr(self.unet.config, "use_linear_projection", False) else "sd1"
+
+    @property
+    def force_zeros_for_empty_prompt(self) -> bool:
+        """SDXL's pipeline option (model_index.json, default True): an empty negative prompt is zeros."""
+        return bool(self.extra.get("force_zeros_for_empty_prompt", True))
+
+    @property
+    def vae_needs_fp32(self) -> bool:
+        """The VAE asks to run in fp32 (SDXL's overflows in fp16): diffusers' `force_upcast`. The fp16-fix
+        VAE (madebyollin/sdxl-vae-fp16-fix) sets it False, and then the VAE runs at the job's precision."""
+        return bool(getattr(self.vae.config, "force_upcast", False)) and self.family == "sdxl"
+
+    def pipeline_class(self, mode: str) -> str:
+        key = (self.family == "sdxl", mode)
+        if key not in PIPELINE_CLASSES:
+            raise InputError(f"{self.family} models have no {mode!r} mode; use text or img2img")
+        return PIPELINE_CLASSES[key]
 
     @property
     def vae_scale_factor(self) -> int:
@@ -71,20 +102,25 @@ class DiffusionComponents:
             "unet": self.unet,
             "vae": self.vae,
             "text_encoder": self.text_encoder,
+            "text_encoder_2": self.text_encoder_2,
             "image_encoder": self.image_encoder,
         }
         return {k: v for k, v in found.items() if v is not None}
 
-    def to(self, device=None, dtype=None) -> DiffusionComponents:
+    def to(self, device=None, dtype=None, keep_fp32: tuple[str, ...] = ()) -> DiffusionComponents:
+        """Move (and cast) every module; the modules named in `keep_fp32` stay fp32 (SDXL's VAE)."""
+        import torch
+
         if dtype is not None:
             self.weights_hash()  # identity is the weights as loaded: hash them before the first cast
-        for module in self.modules().values():
+        for name, module in self.modules().items():
+            want = torch.float32 if name in keep_fp32 and dtype is not None else dtype
             # Cast only modules of another dtype: diffusers warns on every dtype cast, even a no-op one.
             current = next(module.parameters(), None)
-            if dtype is None or (current is not None and current.dtype == dtype):
+            if want is None or (current is not None and current.dtype == want):
                 module.to(device=device)
             else:
-                module.to(device=device, dtype=dtype)
+                module.to(device=device, dtype=want)
         return self
 
     def weights_hash(self) -> str:
@@ -137,147 +173,13 @@ def hash_modules(modules: dict[str, Any]) -> tuple[str, dict[str, str]]:
 
 
 def load_components(model: str | Path, torch_dtype=None) -> DiffusionComponents:
-    """A built-in model name or a local diffusers Stable Diffusion folder."""
-    if str(model) == "tiny":
-        comps = build_tiny()
-    elif str(model) == "sd15-arch":
-        comps = build_sd15_arch()
-    else:
-        comps = load_folder(Path(model))
+    """A built-in model name (`builtin.BUILTINS`) or a local diffusers Stable Diffusion folder."""
+    from .builtin import BUILTINS
+
+    comps = BUILTINS[str(model)][0]() if str(model) in BUILTINS else load_folder(Path(model))
     if torch_dtype is not None:
         comps.to(dtype=torch_dtype)
     return comps
-
-
-# --- built-in models ------------------------------------------------------------------------------
-
-
-def _byte_alphabet() -> list[str]:
-    """The 256 printable characters byte-level BPE uses for the 256 byte values (GPT-2/CLIP scheme):
-    printable Latin-1 bytes stand for themselves, the rest are shifted to code points from 256 up."""
-    printable = [
-        *range(ord("!"), ord("~") + 1),
-        *range(ord("¡"), ord("¬") + 1),
-        *range(ord("®"), ord("ÿ") + 1),
-    ]
-    extra = (b for b in range(256) if b not in printable)
-    return [chr(b) for b in printable] + [chr(256 + i) for i, _ in enumerate(extra)]
-
-
-def byte_level_tokenizer(max_length: int):
-    """A CLIP BPE tokenizer with a character-level vocabulary and no merges, built without files."""
-    from transformers import CLIPTokenizer
-
-    chars = sorted(set(_byte_alphabet()))
-    vocab: dict[str, int] = {}
-    for token in chars + [c + "</w>" for c in chars] + ["<|startoftext|>", "<|endoftext|>"]:
-        vocab.setdefault(token, len(vocab))
-    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=max_length)
-
-
-def build_text_encoder(
-    tokenizer, hidden: int, layers: int, heads: int, max_positions: int, intermediate: int
-):
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    config = CLIPTextConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden,
-        intermediate_size=intermediate,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        max_position_embeddings=max_positions,
-        projection_dim=hidden,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    return CLIPTextModel(config).eval()
-
-
-def build_tiny(seed: int = 0, cross_attention_dim: int = 32) -> DiffusionComponents:
-    """A few-MB model in the SD layout: 16×16 latents → 32×32 images, every part a real diffusers class."""
-    import torch
-    from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
-
-    torch.manual_seed(seed)
-    tokenizer = byte_level_tokenizer(max_length=32)
-    text_encoder = build_text_encoder(
-        tokenizer, cross_attention_dim, layers=2, heads=4, max_positions=32, intermediate=64
-    )
-    unet = UNet2DConditionModel(
-        sample_size=16,
-        in_channels=4,
-        out_channels=4,
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=cross_attention_dim,
-        attention_head_dim=8,
-        norm_num_groups=16,
-    ).eval()
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        block_out_channels=(16, 32),
-        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
-        latent_channels=4,
-        layers_per_block=1,
-        norm_num_groups=16,
-        sample_size=32,
-    ).eval()
-    image_encoder = CLIPVisionModelWithProjection(
-        CLIPVisionConfig(
-            hidden_size=cross_attention_dim,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            image_size=32,
-            patch_size=8,
-            projection_dim=cross_attention_dim,
-        )
-    ).eval()
-    feature_extractor = CLIPImageProcessor(crop_size={"height": 32, "width": 32}, size={"shortest_edge": 32})
-    scheduler = PNDMScheduler.from_config(SD_SCHEDULER_CONFIG)
-    return DiffusionComponents(
-        "builtin:tiny", tokenizer, text_encoder, unet, vae, scheduler, image_encoder, feature_extractor
-    )
-
-
-def build_sd15_arch(seed: int = 0) -> DiffusionComponents:
-    """Stable Diffusion v1.5's exact UNet/VAE/CLIP-L text encoder architecture with random weights.
-
-    Throughput does not depend on the weights, so benchmarks use this without downloading anything.
-    The tokenizer is character-level (same 77-token length); its output is only used as ids.
-    """
-    import torch
-    from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
-
-    torch.manual_seed(seed)
-    tokenizer = byte_level_tokenizer(max_length=77)
-    text_encoder = build_text_encoder(
-        tokenizer, 768, layers=12, heads=12, max_positions=77, intermediate=3072
-    )
-    unet = UNet2DConditionModel(
-        sample_size=64,
-        cross_attention_dim=768,
-        attention_head_dim=8,
-        block_out_channels=(320, 640, 1280, 1280),
-        layers_per_block=2,
-    ).eval()
-    vae = AutoencoderKL(
-        block_out_channels=(128, 256, 512, 512),
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        latent_channels=4,
-        layers_per_block=2,
-        sample_size=512,
-    ).eval()
-    scheduler = PNDMScheduler.from_config(SD_SCHEDULER_CONFIG)
-    return DiffusionComponents("builtin:sd15-arch", tokenizer, text_encoder, unet, vae, scheduler)
 
 
 # --- folders --------------------------------------------------------------------------------------
@@ -309,7 +211,10 @@ def _quiet_hub_loading():
 
 
 def load_folder(root: Path) -> DiffusionComponents:
-    """A diffusers Stable Diffusion folder (SD 1.x/2.x, or an image-variation model), offline."""
+    """A diffusers folder (SD 1.x/2.x, SDXL, an image-variation model), offline; the scheduler is the
+    class its scheduler_config.json names (an LCM model ships LCMScheduler)."""
+    from .builtin import BUILTIN_MODELS
+
     if not root.is_dir():
         raise InputError(
             f"model {str(root)!r} is neither a built-in model ({', '.join(BUILTIN_MODELS)}) nor a folder; "
@@ -317,6 +222,7 @@ def load_folder(root: Path) -> DiffusionComponents:
         )
     missing = [s for s in REQUIRED_SUBFOLDERS if not (root / s).is_dir()]
     has_text = all((root / s).is_dir() for s in TEXT_SUBFOLDERS)
+    has_text_2 = all((root / f"{s}_2").is_dir() for s in TEXT_SUBFOLDERS)
     has_image = (root / "image_encoder").is_dir()
     if not has_text and not has_image:
         missing.append("text_encoder/ + tokenizer/ (or image_encoder/ for a variation model)")
@@ -325,8 +231,14 @@ def load_folder(root: Path) -> DiffusionComponents:
             f"model folder {str(root)!r} lacks {', '.join(missing)}; expected the diffusers layout "
             "unet/ vae/ text_encoder/ tokenizer/ scheduler/ (as written by save_pretrained)"
         )
-    from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
-    from transformers import CLIPImageProcessor, CLIPTextModel, CLIPTokenizer, CLIPVisionModelWithProjection
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPTextModel,
+        CLIPTextModelWithProjection,
+        CLIPTokenizer,
+        CLIPVisionModelWithProjection,
+    )
 
     def load(cls, sub, **kw):
         try:
@@ -341,31 +253,83 @@ def load_folder(root: Path) -> DiffusionComponents:
         text_encoder=load(CLIPTextModel, "text_encoder").eval() if has_text else None,
         unet=load(UNet2DConditionModel, "unet").eval(),
         vae=load(AutoencoderKL, "vae").eval(),
-        scheduler=load(PNDMScheduler, "scheduler"),
+        scheduler=load(_scheduler_class(root), "scheduler"),
         image_encoder=load(CLIPVisionModelWithProjection, "image_encoder").eval() if has_image else None,
         feature_extractor=load(CLIPImageProcessor, "feature_extractor")
         if (root / "feature_extractor").is_dir()
         else None,
+        tokenizer_2=load(CLIPTokenizer, "tokenizer_2") if has_text_2 else None,
+        text_encoder_2=load(CLIPTextModelWithProjection, "text_encoder_2").eval() if has_text_2 else None,
     )
+    index = _read_json(root / "model_index.json")
+    if "force_zeros_for_empty_prompt" in index:
+        comps.extra["force_zeros_for_empty_prompt"] = bool(index["force_zeros_for_empty_prompt"])
+    if comps.text_encoder_2 is not None and comps.text_encoder is None:
+        raise InputError(
+            f"model folder {str(root)!r} has text_encoder_2/ but no text_encoder/ (an SDXL refiner?); "
+            "genrobust-fast generates with SDXL base-layout models, which have both"
+        )
     return comps
 
 
-def save_components(comps: DiffusionComponents, root: str | Path) -> Path:
-    """Write a diffusers folder (StableDiffusionPipeline layout, plus image_encoder/ when present)."""
-    from diffusers import StableDiffusionPipeline
+def _read_json(path: Path) -> dict[str, Any]:
+    import json
 
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"cannot read {str(path)!r} ({exc}); re-save the model with save_pretrained"
+        ) from exc
+
+
+def _scheduler_class(root: Path):
+    """The diffusers scheduler class scheduler/scheduler_config.json names (PNDM when it names none)."""
+    import diffusers
+
+    name = _read_json(root / "scheduler" / "scheduler_config.json").get("_class_name", "PNDMScheduler")
+    cls = getattr(diffusers, str(name), None)
+    if not (isinstance(cls, type) and str(name).endswith("Scheduler")):
+        raise InputError(
+            f"scheduler/ of {str(root)!r} names {name!r}, which is not a diffusers scheduler class; "
+            "fix its scheduler_config.json `_class_name`"
+        )
+    return cls
+
+
+def diffusers_pipeline(comps: DiffusionComponents, pipeline_class: str, scheduler=None):
+    """diffusers' own `pipeline_class` on these very modules (no safety checker, no watermark): the
+    reference our parity checks and `save_components` use, the one place such a pipeline is built."""
+    import diffusers
+
+    cls = getattr(diffusers, pipeline_class)
+    parts: dict[str, Any] = {"vae": comps.vae, "unet": comps.unet, "scheduler": scheduler or comps.scheduler}
+    if pipeline_class.startswith("StableDiffusionXL"):
+        parts.update(
+            text_encoder=comps.text_encoder,
+            text_encoder_2=comps.text_encoder_2,
+            tokenizer=comps.tokenizer,
+            tokenizer_2=comps.tokenizer_2,
+            force_zeros_for_empty_prompt=comps.force_zeros_for_empty_prompt,
+            add_watermarker=False,  # the invisible watermark changes pixels; we record, not mark
+        )
+    else:
+        parts.update(
+            safety_checker=None, feature_extractor=comps.feature_extractor, requires_safety_checker=False
+        )
+        if pipeline_class == "StableDiffusionImageVariationPipeline":
+            parts["image_encoder"] = comps.image_encoder
+        else:
+            parts.update(text_encoder=comps.text_encoder, tokenizer=comps.tokenizer)
+    pipe = cls(**parts)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def save_components(comps: DiffusionComponents, root: str | Path) -> Path:
+    """Write a diffusers folder (StableDiffusion[XL]Pipeline layout, plus image_encoder/ when present)."""
     root = Path(root)
-    pipe = StableDiffusionPipeline(
-        vae=comps.vae,
-        text_encoder=comps.text_encoder,
-        tokenizer=comps.tokenizer,
-        unet=comps.unet,
-        scheduler=comps.scheduler,
-        safety_checker=None,
-        feature_extractor=comps.feature_extractor,
-        image_encoder=None,
-        requires_safety_checker=False,
-    )
+    pipe = diffusers_pipeline(comps, comps.pipeline_class("text"))
     pipe.save_pretrained(root, safe_serialization=True)
     if comps.image_encoder is not None:
         comps.image_encoder.save_pretrained(root / "image_encoder", safe_serialization=True)

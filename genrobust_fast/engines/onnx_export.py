@@ -33,14 +33,26 @@ TWO_GB = 2**31 - 1
 def _wrappers():
     import torch
 
-    class UNet(torch.nn.Module):
-        def __init__(self, unet):
-            super().__init__()
-            self.unet = unet
+    from .runners import text_encoder_outputs
 
-        def forward(self, sample, timestep, encoder_hidden_states):
+    class UNet(torch.nn.Module):
+        """The UNet with its added inputs (SDXL text_embeds/time_ids, LCM timestep_cond) positional, in
+        the spec's order, so the graph's inputs are named and ordered by the spec."""
+
+        def __init__(self, unet, added: tuple[str, ...]):
+            super().__init__()
+            self.unet, self.added = unet, added
+
+        def forward(self, sample, timestep, encoder_hidden_states, *extra):
+            given = dict(zip(self.added, extra))
+            conds = {k: given[k] for k in ("text_embeds", "time_ids") if k in given}
             return self.unet(
-                sample, timestep, encoder_hidden_states=encoder_hidden_states, return_dict=False
+                sample,
+                timestep,
+                encoder_hidden_states=encoder_hidden_states,
+                added_cond_kwargs=conds or None,
+                timestep_cond=given.get("timestep_cond"),
+                return_dict=False,
             )[0]
 
     class VaeDecoder(torch.nn.Module):
@@ -60,12 +72,12 @@ def _wrappers():
             return self.vae.encode(images).latent_dist.parameters
 
     class TextEncoder(torch.nn.Module):
-        def __init__(self, text_encoder):
+        def __init__(self, text_encoder, penultimate: bool):
             super().__init__()
-            self.text_encoder = text_encoder
+            self.text_encoder, self.penultimate = text_encoder, penultimate
 
         def forward(self, input_ids):
-            return self.text_encoder(input_ids, return_dict=False)[0]
+            return text_encoder_outputs(self.text_encoder, input_ids, self.penultimate)
 
     class ImageEncoder(torch.nn.Module):
         def __init__(self, image_encoder):
@@ -80,8 +92,18 @@ def _wrappers():
         "vae_decoder": (VaeDecoder, "vae"),
         "vae_encoder": (VaeEncoder, "vae"),
         "text_encoder": (TextEncoder, "text_encoder"),
+        "text_encoder_2": (TextEncoder, "text_encoder_2"),
         "image_encoder": (ImageEncoder, "image_encoder"),
     }
+
+
+def _wrap(components, spec: ComponentSpec, module):
+    wrapper_cls = _wrappers()[spec.name][0]
+    if spec.name == "unet":
+        return wrapper_cls(module, tuple(spec.input_names[3:]))
+    if spec.name.startswith("text_encoder"):
+        return wrapper_cls(module, components.text_encoder_2 is not None)
+    return wrapper_cls(module)
 
 
 def export_symbols(components) -> dict[str, int]:
@@ -136,13 +158,13 @@ def export_component(
     if component not in specs:
         raise InputError(f"model {components.model_id!r} has no {component}; it has {sorted(specs)}")
     spec: ComponentSpec = specs[component]
-    wrapper_cls, module_name = _wrappers()[component]
+    module_name = _wrappers()[component][1]
     staging.mkdir(parents=True, exist_ok=True)
     final_name = f"{component}.onnx"
     with tempfile.TemporaryDirectory(dir=staging) as raw_dir:
         raw_path = Path(raw_dir) / final_name
         with _fp32_on_cpu(getattr(components, module_name)) as module:
-            wrapper = wrapper_cls(module).eval()
+            wrapper = _wrap(components, spec, module).eval()
             inputs = spec.sample_inputs(export_symbols(components))
             log.info("exporting %s of %s to ONNX (opset %d)", component, components.model_id, opset)
             with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
@@ -158,7 +180,7 @@ def export_component(
                     do_constant_folding=True,
                     dynamo=False,
                 )
-        if precision is Precision.FP16:
+        if precision is Precision.FP16 and not spec.meta.get("fp32"):  # fp32: SDXL's VAE (force_upcast)
             model = convert_file_to_fp16(raw_path)
         else:
             model = onnx.load(str(raw_path), load_external_data=True)

@@ -5,6 +5,11 @@
 
 Any diffusers scheduler class name (e.g. "UniPCMultistepScheduler") is accepted as well. The config
 dict recorded with each image (`scheduler_config`) rebuilds the same scheduler in diffusers alone.
+
+Few-step models: `lcm` (LCMScheduler, for LCM-distilled UNets or LoRAs, 2-8 steps) and `turbo`
+(Euler ancestral with "trailing" timestep spacing, SD-Turbo/SDXL-Turbo's sampler, 1-4 steps with
+guidance 0); `euler_trailing` is the deterministic twin. Trailing spacing starts at t=999, where the
+distilled models were trained to start; "leading" would start a 1-step run at t=1.
 """
 
 from __future__ import annotations
@@ -26,8 +31,17 @@ SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
     "unipc": ("UniPCMultistepScheduler", {}),
     "lms": ("LMSDiscreteScheduler", {}),
     "heun": ("HeunDiscreteScheduler", {}),
+    "lcm": ("LCMScheduler", {}),
+    "euler_a_trailing": ("EulerAncestralDiscreteScheduler", {"timestep_spacing": "trailing"}),
+    "euler_trailing": ("EulerDiscreteScheduler", {"timestep_spacing": "trailing"}),
 }
-ALIASES = {"dpmsolver++": "dpm++", "dpm": "dpm++", "euler-a": "euler_a", "euler_ancestral": "euler_a"}
+ALIASES = {
+    "dpmsolver++": "dpm++",
+    "dpm": "dpm++",
+    "euler-a": "euler_a",
+    "euler_ancestral": "euler_a",
+    "turbo": "euler_a_trailing",
+}
 
 
 def scheduler_spec(name: str) -> tuple[str, dict[str, Any]]:

@@ -36,27 +36,6 @@ def _sample_records(cfg: GenerateConfig, n: int) -> list[dict[str, Any]]:
     return random.Random(cfg.seed).sample(records, min(n, len(records)))
 
 
-def _diffusers_pipeline(comps, pipeline_class: str):
-    import diffusers
-
-    cls = getattr(diffusers, pipeline_class)
-    if pipeline_class == "StableDiffusionImageVariationPipeline":
-        kwargs = {"image_encoder": comps.image_encoder}
-    else:
-        kwargs = {"text_encoder": comps.text_encoder, "tokenizer": comps.tokenizer}
-    pipe = cls(
-        vae=comps.vae,
-        unet=comps.unet,
-        scheduler=comps.scheduler,
-        safety_checker=None,
-        feature_extractor=comps.feature_extractor,
-        requires_safety_checker=False,
-        **kwargs,
-    )
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
-
-
 def _diffusers_image(pipe, record: dict[str, Any], source) -> np.ndarray:
     import diffusers
     import torch
@@ -72,7 +51,7 @@ def _diffusers_image(pipe, record: dict[str, Any], source) -> np.ndarray:
         kwargs.update(image=source, height=record["height"], width=record["width"])
     else:
         kwargs.update(prompt=record["prompt"], negative_prompt=record["negative_prompt"] or None)
-        if record["pipeline_class"] == "StableDiffusionImg2ImgPipeline":
+        if record["pipeline_class"].endswith("Img2ImgPipeline"):  # SD and SDXL alike
             kwargs.update(image=source, strength=record["strength"])
         else:
             kwargs.update(height=record["height"], width=record["width"])
@@ -86,6 +65,7 @@ def verify_against_diffusers(cfg: GenerateConfig, n: int) -> dict[str, Any]:
     from .. import kernels
     from ..data.decode import decode_rgb
     from ..engines import load_components
+    from ..engines.models import diffusers_pipeline
     from .dedup import _read_bytes
     from .pipeline import Request, load_source_image
 
@@ -94,7 +74,7 @@ def verify_against_diffusers(cfg: GenerateConfig, n: int) -> dict[str, Any]:
     contenders = {("torch", "fp32"): create_pipeline(reference_cfg)[2]}
     job_pipe = create_pipeline(cfg)[2]
     contenders.setdefault((job_pipe.runners.backend, job_pipe.runners.precision), job_pipe)
-    diffusers_pipe = _diffusers_pipeline(load_components(cfg.model), records[0]["pipeline_class"])
+    diffusers_pipe = diffusers_pipeline(load_components(cfg.model), records[0]["pipeline_class"])
     worst = {key: 0 for key in contenders}
     file_worst = 0
     tars: dict = {}

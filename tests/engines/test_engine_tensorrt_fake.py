@@ -384,8 +384,8 @@ def test_readme_build_then_generate_meet_on_tensorrt(tiny, engines, fake_gpu, ca
 
 def test_refit_puts_new_weights_into_a_copy_of_a_refittable_base_engine(tiny, engines, fake_gpu, tmp_path):
     """`engine refit --base-model tiny --model <finetuned>`: same architecture, new UNet weights, no build."""
+    from genrobust_fast.engines.builtin import build_tiny
     from genrobust_fast.engines.cache import model_slug
-    from genrobust_fast.engines.models import build_tiny
     from genrobust_fast.engines.trt_build import refit_engines
     from genrobust_fast.engines.trt_runtime import find_tensorrt
 

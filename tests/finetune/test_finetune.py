@@ -11,7 +11,8 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from genrobust_fast.cli.main import cli
-from genrobust_fast.engines.models import build_tiny, load_components
+from genrobust_fast.engines.builtin import build_tiny
+from genrobust_fast.engines.models import load_components
 from genrobust_fast.errors import ConfigError, DatasetError, JobConflictError
 from genrobust_fast.finetune import FinetuneConfig, finetune_generator
 from genrobust_fast.finetune.trainer import _BatchOrder
