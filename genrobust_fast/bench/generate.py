@@ -73,21 +73,12 @@ def _check_parity(pipe, comps, items, cfg) -> int:
     """Largest |ours - diffusers| (0-255) on the first batch."""
     from .. import kernels
     from ..generation.pipeline import Request
+    from ..generation.verify import max_pixel_diff
 
     batch = items[: cfg.batch_size]
     ours = kernels.to_uint8(pipe.generate([Request(it.prompt, it.seed, cfg.negative_prompt) for it in batch]))
     theirs = _diffusers_images(_diffusers_pipeline(pipe, comps, cfg), batch, cfg, output_type="np")
-    theirs = (theirs * 255).round().astype(np.uint8)
-    return int(np.abs(ours.astype(int) - theirs.astype(int)).max())
-
-
-def _parity_tolerance(backend: str, precision: str) -> int | None:
-    """Largest pixel difference (0-255) from diffusers that lets a run be timed: the parity guarantee for
-    torch fp32, one more level for other fp32 backends (a different kernel order), none below fp32, where
-    differences are expected and only reported."""
-    if precision != "fp32":
-        return None
-    return 1 if backend == "torch" else 2
+    return max_pixel_diff(ours, (theirs * 255).round().astype(np.uint8))
 
 
 def unet_calls_per_batch(pipe, cfg) -> int:
@@ -139,6 +130,7 @@ def run_generate_benchmark(
 ) -> dict[str, Any]:
     from ..generation.config import GenerateConfig
     from ..generation.job import create_pipeline, run_job
+    from ..generation.verify import pixel_tolerance
     from ..generation.worklist import build_plan
 
     if quick:
@@ -166,7 +158,7 @@ def run_generate_benchmark(
         comps, runners, pipe = create_pipeline(cfg, build_if_missing=True)  # builds are not timed
         cfg = GenerateConfig(**{**cfg.__dict__, "size": (pipe.height, pipe.width)})
         max_diff = _check_parity(pipe, comps, items, cfg)
-        tolerance = _parity_tolerance(runners.backend, runners.precision)
+        tolerance = pixel_tolerance(runners.backend, runners.precision)
         if tolerance is not None and max_diff > tolerance:
             raise ParityError(
                 f"our pipeline ({runners.backend} {runners.precision}) differs from diffusers by "

@@ -33,7 +33,7 @@ TWO_GB = 2**31 - 1
 def _wrappers():
     import torch
 
-    from .runners import text_encoder_outputs
+    from .runners import call_unet, text_encoder_outputs
 
     class UNet(torch.nn.Module):
         """The UNet with its added inputs (SDXL text_embeds/time_ids, LCM timestep_cond) positional, in
@@ -44,16 +44,9 @@ def _wrappers():
             self.unet, self.added = unet, added
 
         def forward(self, sample, timestep, encoder_hidden_states, *extra):
-            given = dict(zip(self.added, extra))
-            conds = {k: given[k] for k in ("text_embeds", "time_ids") if k in given}
-            return self.unet(
-                sample,
-                timestep,
-                encoder_hidden_states=encoder_hidden_states,
-                added_cond_kwargs=conds or None,
-                timestep_cond=given.get("timestep_cond"),
-                return_dict=False,
-            )[0]
+            return call_unet(
+                self.unet, sample, timestep, encoder_hidden_states, **dict(zip(self.added, extra))
+            )
 
     class VaeDecoder(torch.nn.Module):
         def __init__(self, vae):

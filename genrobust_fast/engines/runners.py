@@ -38,6 +38,20 @@ def text_encoder_outputs(encoder, input_ids, penultimate: bool):
     return (out.hidden_states[-2],) if pooled is None else (out.hidden_states[-2], pooled)
 
 
+def call_unet(unet, sample, timestep, context, **added):
+    """A diffusers UNet on our inputs: SDXL's text_embeds/time_ids as added_cond_kwargs, LCM's
+    timestep_cond as such (torch runners, the ONNX export and the UNet benchmark call this)."""
+    conds = {k: added[k] for k in ("text_embeds", "time_ids") if k in added}
+    return unet(
+        sample,
+        timestep,
+        encoder_hidden_states=context,
+        added_cond_kwargs=conds or None,
+        timestep_cond=added.get("timestep_cond"),
+        return_dict=False,
+    )[0]
+
+
 class ComponentRunners:
     """Base class; `TorchRunners` is the reference every other backend is compared with."""
 
@@ -152,15 +166,7 @@ class TorchRunners(ComponentRunners):
 
     @torch.inference_mode()
     def unet(self, sample, timestep, context, **added):
-        conds = {k: added[k] for k in ("text_embeds", "time_ids") if k in added}
-        return self._unet(
-            sample,
-            timestep,
-            encoder_hidden_states=context,
-            added_cond_kwargs=conds or None,
-            timestep_cond=added.get("timestep_cond"),
-            return_dict=False,
-        )[0]
+        return call_unet(self._unet, sample, timestep, context, **added)
 
     @torch.inference_mode()
     def decode_vae(self, latents):

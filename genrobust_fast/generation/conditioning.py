@@ -101,6 +101,13 @@ def uses_guidance_embedding(components) -> bool:
     return bool(getattr(components.unet.config, "time_cond_proj_dim", None))
 
 
+def doubles_batch(components, guidance: float) -> bool:
+    """Whether the UNet sees an unconditional half (the engines' profiles then double the batch): as
+    diffusers, guidance > 1 on a UNet without a guidance embedding. Few-step jobs (guidance 0, or LCM's
+    embedding) run the UNet on the image batch alone."""
+    return guidance > 1.0 and not uses_guidance_embedding(components)
+
+
 def added_conditioning(
     components,
     pooled: torch.Tensor | None,

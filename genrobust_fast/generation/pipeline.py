@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from ..errors import InputError
-from .conditioning import PromptEncoder, added_conditioning, uses_guidance_embedding
+from .conditioning import PromptEncoder, added_conditioning, doubles_batch
 from .schedulers import create_scheduler, scheduler_record
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class GenerationPipeline:
     def do_guidance(self) -> bool:
         """As diffusers: guidance <= 1 means no unconditional pass, and so does a UNet that takes the
         guidance as an embedding (LCM's time_cond_proj_dim)."""
-        return self.guidance > 1.0 and not uses_guidance_embedding(self.components)
+        return doubles_batch(self.components, self.guidance)
 
     @property
     def pipeline_class(self) -> str:
