@@ -428,3 +428,43 @@ def test_refit_puts_new_weights_into_a_copy_of_a_refittable_base_engine(tiny, en
         == refitted.sidecar
     )
     assert find_tensorrt(TrtRequest.here(tiny, "fp16", engines, profile), "unet").sidecar == base.sidecar
+
+
+def test_sdxl_unet_engine_takes_its_added_inputs_and_captures_them_static(fake_gpu, monkeypatch, tmp_path):
+    """SDXL's UNet: profiles and CUDA-graph buffers for text_embeds and time_ids come from the spec; a
+    few-step job (guidance 0) builds batch, not 2 x batch."""
+    from genrobust_fast.engines.models import load_components
+    from genrobust_fast.engines.trt_runtime import TrtRunners
+    from genrobust_fast.errors import InputError
+
+    trt = fake_gpu(10)
+    sdxl = load_components("tiny-sdxl")
+    profile = ShapeProfile(batch=(2, 2, 2), guidance=False)
+    with _fake_cuda_streams(monkeypatch) as captured:
+        runners = TrtRunners(sdxl, "cpu", "fp16", tmp_path, profile, build_if_missing=True, only=["unet"])
+        engine = runners.engines["unet"]
+        assert engine.static and runners.records["unet"].key.profiles["text_embeds"] == [[2, 16]] * 3
+        assert runners.records["unet"].key.profiles["time_ids"] == [[2, 6]] * 3
+        real_execute = engine.context.execute_async_v3
+
+        def execute(stream):  # what a CUDA graph records: the enqueue, replayed later
+            captured.append(lambda: real_execute(stream))
+            return real_execute(stream)
+
+        monkeypatch.setattr(engine.context, "execute_async_v3", execute)
+        g = torch.Generator().manual_seed(0)
+        for _ in range(2):  # warm-up and capture, then a replay with new inputs
+            sample = torch.randn(2, 4, 16, 16, generator=g)
+            added = {"text_embeds": torch.randn(2, 16, generator=g), "time_ids": torch.full((2, 6), 32.0)}
+            out = runners.unet(sample, torch.tensor(999), torch.randn(2, 32, 32, generator=g), **added)
+            assert out.float().equal(sample.half().float())  # the fake's kernel copies sample into noise_pred
+        assert {k: tuple(v.shape) for k, v in engine._static_in.items()} == {
+            "sample": (2, 4, 16, 16),
+            "timestep": (2,),
+            "encoder_hidden_states": (2, 32, 32),
+            "text_embeds": (2, 16),
+            "time_ids": (2, 6),
+        }
+        with pytest.raises(InputError, match=r"added inputs \['text_embeds', 'time_ids'\], got \[\]"):
+            runners.unet(sample, torch.tensor(999), torch.randn(2, 32, 32))
+    assert ("build", {"set": [trt.BuilderFlag.FP16], "cleared": []}) in trt.calls
