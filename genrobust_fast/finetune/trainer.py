@@ -1,4 +1,4 @@
-"""The finetuning loop: noise-prediction MSE on the UNet, everything else frozen.
+"""The finetuning loop: MSE on the UNet's prediction (noise, or v for v-prediction models), the rest frozen.
 
 Every random draw of step k (batch order, captions, caption dropout, noise, timesteps, VAE posterior
 sample) comes from generators seeded with (seed, k), so a run resumed from a checkpoint at step k
@@ -98,6 +98,13 @@ class _Run:
             raise ConfigError(
                 f"model {cfg.model!r} has no text encoder; finetuning needs a text-to-image model"
             )
+        if comps.family == "sdxl":
+            raise ConfigError(
+                f"model {cfg.model!r} is an SDXL model; `generator finetune` trains SD 1.x/2.x UNets (SDXL's "
+                "added conditioning is not wired into the loop yet). Use diffusers' "
+                "examples/text_to_image/train_text_to_image_sdxl.py, then generate from its output folder"
+            )
+        check_prediction_type(DDPMScheduler.from_config(comps.scheduler.config))  # before any work
         self.data = CaptionedImages.scan(cfg.real)
         resolution = cfg.resolution or comps.default_size[0]
         if resolution % comps.vae_scale_factor:
@@ -147,8 +154,7 @@ class _Run:
         timesteps = torch.randint(0, schedule.config.num_train_timesteps, (len(indices),), generator=gen)
         timesteps = timesteps.to(device)
         noisy = schedule.add_noise(latents, noise, timesteps)
-        epsilon = schedule.config.prediction_type == "epsilon"
-        target = noise if epsilon else schedule.get_velocity(latents, noise, timesteps)
+        target = loss_target(schedule, latents, noise, timesteps)
         for group in self.optimizer.param_groups:
             group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else cfg.lr
         dtype = self.autocast_dtype
@@ -167,6 +173,27 @@ class _Run:
                     self.ema[key].lerp_(param.detach(), 1.0 - cfg.ema_decay)
         self.step += 1
         return loss.item()
+
+
+def check_prediction_type(schedule) -> str:
+    """The scheduler's prediction_type, when finetuning knows it; else a ConfigError naming the fix."""
+    kind = schedule.config.prediction_type
+    if kind not in ("epsilon", "v_prediction", "sample"):
+        raise ConfigError(
+            f"the model's scheduler has prediction_type {kind!r}; finetuning knows epsilon, v_prediction and "
+            "sample. Fix scheduler/scheduler_config.json"
+        )
+    return kind
+
+
+def loss_target(schedule, latents, noise, timesteps):
+    """What the UNet learns to predict, by the model's `prediction_type`, as diffusers' training scripts:
+    epsilon -> the noise; v_prediction (SD 2.x at 768 px) -> v = sqrt(abar_t) * noise - sqrt(1 - abar_t) *
+    latents (`get_velocity`); sample -> the clean latents."""
+    kind = check_prediction_type(schedule)
+    if kind == "epsilon":
+        return noise
+    return schedule.get_velocity(latents, noise, timesteps) if kind == "v_prediction" else latents
 
 
 class _BatchOrder:

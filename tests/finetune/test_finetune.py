@@ -190,3 +190,36 @@ def test_a_bad_caption_file_is_one_clear_error_naming_the_line(tmp_path, real, l
     with pytest.raises(DatasetError, match=message) as err:
         CaptionedImages.scan(real)
     assert "metadata.jsonl:2" in str(err.value)
+
+
+def test_the_loss_target_follows_the_prediction_type():
+    """v = sqrt(abar_t) * noise - sqrt(1 - abar_t) * x0, computed here from the betas, not by diffusers."""
+    from diffusers import DDPMScheduler
+
+    from genrobust_fast.engines.builtin import SD2_SCHEDULER_CONFIG, SD_SCHEDULER_CONFIG
+    from genrobust_fast.finetune.trainer import loss_target
+
+    g = torch.Generator().manual_seed(0)
+    x0, noise = torch.randn(3, 4, 8, 8, generator=g), torch.randn(3, 4, 8, 8, generator=g)
+    t = torch.tensor([0, 500, 999])
+    v_schedule = DDPMScheduler.from_config(SD2_SCHEDULER_CONFIG)
+    betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=torch.float64) ** 2  # scaled_linear
+    abar = torch.cumprod(1 - betas, 0)[t].float().view(-1, 1, 1, 1)
+    expected = abar.sqrt() * noise - (1 - abar).sqrt() * x0
+    assert torch.allclose(loss_target(v_schedule, x0, noise, t), expected, atol=1e-5)
+    assert loss_target(DDPMScheduler.from_config(SD_SCHEDULER_CONFIG), x0, noise, t) is noise
+    sample = DDPMScheduler.from_config({**SD_SCHEDULER_CONFIG, "prediction_type": "sample"})
+    assert loss_target(sample, x0, noise, t) is x0
+    other = DDPMScheduler.from_config(SD_SCHEDULER_CONFIG)
+    other.register_to_config(prediction_type="flow")
+    with pytest.raises(ConfigError, match="prediction_type 'flow'"):
+        loss_target(other, x0, noise, t)
+
+
+def test_finetuning_a_v_prediction_model_keeps_its_scheduler_and_sdxl_is_refused(tmp_path, real):
+    out = finetune_generator(tiny_cfg(tmp_path, model="tiny-sd2", steps=2))
+    loaded = load_components(out)
+    assert loaded.family == "sd2" and loaded.scheduler.config.prediction_type == "v_prediction"
+    assert json.loads((out / "finetune.json").read_text())["weights_hash"] == loaded.weights_hash()
+    with pytest.raises(ConfigError, match="SDXL model"):
+        finetune_generator(tiny_cfg(tmp_path, model="tiny-sdxl", out=str(tmp_path / "xl")))
