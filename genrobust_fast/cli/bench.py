@@ -17,6 +17,7 @@ import click
 
 from ..bench.all import AREAS
 from ..engines.backends import BACKENDS
+from ..engines.builtin import BUILTIN_MODELS
 from .options import backend_option, parse_size, precision_option
 
 
@@ -70,7 +71,7 @@ threads_option = click.option(
     "--threads", type=click.IntRange(min=1), default=None, help="Thread budget (default: all CPUs)."
 )
 model_option = click.option(
-    "--model", default="tiny", show_default=True, help="tiny, sd15-arch or a diffusers folder."
+    "--model", default="tiny", show_default=True, help=f"{', '.join(BUILTIN_MODELS)} or a diffusers folder."
 )
 size_option = click.option("--size", callback=_size, default=None, help="HxW; default the model's size.")
 

@@ -7,6 +7,7 @@ import json
 import click
 
 from ..engines.backends import ENGINE_BACKENDS
+from ..engines.builtin import BUILTIN_MODELS, families_help
 from ..engines.specs import COMPONENTS
 from .options import backend_option, json_option, parse_size, precision_option
 
@@ -91,8 +92,12 @@ def engine() -> None:
     """
 
 
-@engine.command()
-@click.option("--model", required=True, help="Built-in model (tiny, sd15-arch) or a local diffusers folder.")
+@engine.command(epilog=families_help())
+@click.option(
+    "--model",
+    required=True,
+    help=f"Built-in model ({', '.join(BUILTIN_MODELS)}) or a local diffusers folder.",
+)
 @backend_option(ENGINE_BACKENDS, default="onnxruntime", show_default=True)
 @precision_option(default=None, help="Default: fp32 for onnxruntime, fp16 for tensorrt.")
 @profile_options
@@ -131,6 +136,8 @@ def build(
       genrobust engine build --model tiny --backend onnxruntime
       genrobust engine build --model /models/sd15 --backend tensorrt --precision fp16 \\
           --batch 1:4:8 --size 512x512
+      genrobust engine build --model /models/sdxl-turbo --backend tensorrt --precision fp16 \\
+          --batch 1:8:16 --size 512x512 --no-guidance
     """
     from ..devices import resolve_device
     from ..engines.build import build_engines

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from ..engines.builtin import BUILTIN_MODELS
 from ..generation.config import IMAGE_FORMATS, OUTPUT_FORMATS, STRATEGIES
 from .options import backend_option, config_option, json_option, parse_size, precision_option
 
@@ -16,7 +17,10 @@ def _size(ctx, param, value):
 
 @click.command()
 @click.option(
-    "--model", default=None, help="Diffusers model folder, or a built-in: tiny, sd15-arch.  [default: tiny]"
+    "--model",
+    default=None,
+    help="Diffusers model folder (SD 1.x, 2.x, SDXL, few-step), or a built-in: "
+    f"{', '.join(BUILTIN_MODELS)}.  [default: tiny]",
 )
 @click.option(
     "--classes",
@@ -61,8 +65,8 @@ def _size(ctx, param, value):
 @click.option(
     "--scheduler",
     default=None,
-    help="pndm, ddim, euler, euler_a, dpm++, unipc, lms, heun or a diffusers "
-    "scheduler class.  [default: pndm]",
+    help="pndm, ddim, euler, euler_a, dpm++, unipc, lms, heun; few-step: lcm, turbo (trailing Euler a, "
+    "1-4 steps, --guidance 0); or a diffusers scheduler class.  [default: pndm]",
 )
 @click.option("--size", default=None, callback=_size, help="HxW, e.g. 512x512.  [default: the model's size]")
 @click.option(

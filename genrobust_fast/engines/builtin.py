@@ -348,17 +348,30 @@ def build_sdxl_arch(seed: int = 0):
     )
 
 
-# name -> (builder, family); the family is what `engine build --help` lists and `bench generate` reports.
-BUILTINS: dict[str, tuple[Callable[..., Any], str]] = {
-    "tiny": (build_tiny, "sd1"),
-    "tiny-sd2": (build_tiny_sd2, "sd2"),
-    "tiny-sdxl": (build_tiny_sdxl, "sdxl"),
-    "tiny-lcm": (build_tiny_lcm, "sd1"),
-    "sd15-arch": (build_sd15_arch, "sd1"),
-    "sdxl-arch": (build_sdxl_arch, "sdxl"),
+# name -> (builder, family, native image size); the family is what `engine build --help` lists and
+# `bench generate` reports; the size lets a dry run plan without building the model.
+BUILTINS: dict[str, tuple[Callable[..., Any], str, tuple[int, int]]] = {
+    "tiny": (build_tiny, "sd1", (32, 32)),
+    "tiny-sd2": (build_tiny_sd2, "sd2", (32, 32)),
+    "tiny-sdxl": (build_tiny_sdxl, "sdxl", (32, 32)),
+    "tiny-lcm": (build_tiny_lcm, "sd1", (32, 32)),
+    "sd15-arch": (build_sd15_arch, "sd1", (512, 512)),
+    "sdxl-arch": (build_sdxl_arch, "sdxl", (1024, 1024)),
 }
 BUILTIN_MODELS = tuple(BUILTINS)
 
 
 def build_builtin(name: str):
     return BUILTINS[name][0]()
+
+
+def families_help() -> str:
+    """The model families and their built-in twins, for `--help` texts (click keeps \b blocks as is)."""
+    from .models import FAMILIES, FEW_STEP
+
+    lines = ["\b", "Model families (a diffusers folder of any; built-in twins in brackets):"]
+    for family, text in FAMILIES.items():
+        twins = ", ".join(name for name, (_, fam, _) in BUILTINS.items() if fam == family)
+        lines.append(f"  {family:5} {text} [{twins}]")
+    lines.append(f"  {FEW_STEP} [tiny-lcm]")
+    return "\n".join(lines)

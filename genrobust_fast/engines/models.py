@@ -30,9 +30,12 @@ FAMILIES = {
     "sd2": "Stable Diffusion 2.x (OpenCLIP text encoder, v-prediction at 768 px)",
     "sdxl": "SDXL (two text encoders, pooled embeddings and time ids; fp32 VAE decode)",
 }
-# The few-step schedules any family takes (generation/schedulers.py); guidance <= 1 drops the
-# unconditional batch, so their engines are built with --no-guidance.
-FEW_STEP = "few-step: --scheduler lcm (LCM, w-embedding UNets too) or turbo (trailing Euler a, 1-4 steps)"
+# The few-step schedules any family takes (generation/schedulers.py): guidance 0, or an LCM UNet's
+# guidance embedding, drops the unconditional batch, so their engines are built with --no-guidance.
+FEW_STEP = (
+    "few-step: generate --scheduler lcm or turbo, 1-4 steps; guidance 0 (Turbo) or an LCM UNet's "
+    "w-embedding: build with --no-guidance"
+)
 
 # (family is SDXL, mode) -> the diffusers pipeline class that generates the same images.
 PIPELINE_CLASSES = {

@@ -82,9 +82,10 @@ def _bytes_per_image(job, shards: list[int]) -> tuple[float, bool]:
 
 def _model_size(model: str) -> tuple[int, int]:
     """The model's native size without loading weights (reads unet/vae configs of a folder)."""
-    builtin = {"tiny": (32, 32), "sd15-arch": (512, 512)}
-    if model in builtin:
-        return builtin[model]
+    from ..engines.builtin import BUILTINS
+
+    if model in BUILTINS:
+        return BUILTINS[model][2]
     from pathlib import Path
 
     try:
