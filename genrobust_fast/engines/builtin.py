@@ -304,9 +304,15 @@ def build_sd15_arch(seed: int = 0):
     return DiffusionComponents("builtin:sd15-arch", tokenizer, text_encoder, unet, vae, scheduler)
 
 
-def build_sdxl_arch(seed: int = 0):
+def build_sdxl_arch(seed: int = 0, meta: bool = False):
     """SDXL 1.0 base's exact architecture with random weights: CLIP ViT-L + OpenCLIP ViT-bigG text
-    encoders, the 2.6 B-parameter UNet (128x128 latents, 1024 px), the SDXL VAE (force_upcast)."""
+    encoders, the 2.6 B-parameter UNet (128x128 latents, 1024 px), the SDXL VAE (force_upcast).
+
+    `meta=True` makes the modules on the meta device (shapes, no memory): specs, profiles and parameter
+    counts of the full model in a second, where the real one needs ~13 GB in fp32.
+    """
+    import contextlib
+
     import diffusers
     import torch
     from diffusers import UNet2DConditionModel
@@ -316,25 +322,26 @@ def build_sdxl_arch(seed: int = 0):
     torch.manual_seed(seed)
     tokenizer = byte_level_tokenizer(max_length=77)
     tokenizer_2 = byte_level_tokenizer(max_length=77, pad_token="!")
-    text_encoder = build_text_encoder(tokenizer, 768, 12, 12, 77, 3072)
-    text_encoder_2 = build_text_encoder(
-        tokenizer_2, 1280, 32, 20, 77, 5120, hidden_act="gelu", projection_dim=1280
-    )
-    unet = UNet2DConditionModel(
-        sample_size=128,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-        block_out_channels=(320, 640, 1280),
-        layers_per_block=2,
-        attention_head_dim=(5, 10, 20),
-        use_linear_projection=True,
-        transformer_layers_per_block=(1, 2, 10),
-        cross_attention_dim=2048,
-        addition_embed_type="text_time",
-        addition_time_embed_dim=256,
-        projection_class_embeddings_input_dim=2816,
-    ).eval()
-    vae = _vae((128, 256, 512, 512), 1024, layers=2, groups=32, force_upcast=True, scaling_factor=0.13025)
+    with torch.device("meta") if meta else contextlib.nullcontext():
+        text_encoder = build_text_encoder(tokenizer, 768, 12, 12, 77, 3072)
+        text_encoder_2 = build_text_encoder(
+            tokenizer_2, 1280, 32, 20, 77, 5120, hidden_act="gelu", projection_dim=1280
+        )
+        unet = UNet2DConditionModel(
+            sample_size=128,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+            block_out_channels=(320, 640, 1280),
+            layers_per_block=2,
+            attention_head_dim=(5, 10, 20),
+            use_linear_projection=True,
+            transformer_layers_per_block=(1, 2, 10),
+            cross_attention_dim=2048,
+            addition_embed_type="text_time",
+            addition_time_embed_dim=256,
+            projection_class_embeddings_input_dim=2816,
+        ).eval()
+        vae = _vae((128, 256, 512, 512), 1024, layers=2, groups=32, force_upcast=True, scaling_factor=0.13025)
     scheduler = diffusers.EulerDiscreteScheduler.from_config(SDXL_SCHEDULER_CONFIG)
     return DiffusionComponents(
         "builtin:sdxl-arch",
