@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from ..engines.builtin import build_sd_layout
-from ..engines.models import DiffusionComponents, save_components
+from ..engines.components import DiffusionComponents
+from ..engines.models import save_components
 from ..errors import GenrobustError
 from ..finetune.data import CAPTIONS_FILE
 from .fashion_mnist import DEFAULT_ROOT, convert_split, read_idx_split, to_rgb32

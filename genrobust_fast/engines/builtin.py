@@ -117,7 +117,7 @@ def build_sd_layout(
     import torch
     from diffusers import UNet2DConditionModel
 
-    from .models import DiffusionComponents
+    from .components import DiffusionComponents
 
     torch.manual_seed(seed)
     tokenizer = byte_level_tokenizer(max_length=text_len, pad_token=pad_token)
@@ -242,7 +242,7 @@ def build_tiny_sdxl(seed: int = 0):
     import torch
     from diffusers import UNet2DConditionModel
 
-    from .models import DiffusionComponents
+    from .components import DiffusionComponents
 
     torch.manual_seed(seed)
     tokenizer = byte_level_tokenizer(max_length=32)
@@ -285,7 +285,7 @@ def build_sd15_arch(seed: int = 0):
     import torch
     from diffusers import PNDMScheduler, UNet2DConditionModel
 
-    from .models import DiffusionComponents
+    from .components import DiffusionComponents
 
     torch.manual_seed(seed)
     tokenizer = byte_level_tokenizer(max_length=77)
@@ -317,7 +317,7 @@ def build_sdxl_arch(seed: int = 0, meta: bool = False):
     import torch
     from diffusers import UNet2DConditionModel
 
-    from .models import DiffusionComponents
+    from .components import DiffusionComponents
 
     torch.manual_seed(seed)
     tokenizer = byte_level_tokenizer(max_length=77)
@@ -374,7 +374,7 @@ def build_builtin(name: str):
 
 def families_help() -> str:
     """The model families and their built-in twins, for `--help` texts (click keeps \b blocks as is)."""
-    from .models import FAMILIES, FEW_STEP
+    from .components import FAMILIES, FEW_STEP
 
     lines = ["\b", "Model families (a diffusers folder of any; built-in twins in brackets):"]
     for family, text in FAMILIES.items():

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from ..errors import InputError
-from .models import DiffusionComponents
+from .components import DiffusionComponents
 
 
 def text_encoder_outputs(encoder, input_ids, penultimate: bool):

@@ -313,12 +313,12 @@ def test_weights_loaded_in_half_precision_are_other_weights(tiny):
 
 
 def test_weights_are_hashed_once_until_the_caller_says_they_changed(tiny, monkeypatch):
-    from genrobust_fast.engines import models
+    from genrobust_fast.engines import components
     from genrobust_fast.engines.builtin import build_tiny
 
     hashed = []
-    real_hash = models.hash_modules
-    monkeypatch.setattr(models, "hash_modules", lambda modules: hashed.append(1) or real_hash(modules))
+    real_hash = components.hash_modules
+    monkeypatch.setattr(components, "hash_modules", lambda modules: hashed.append(1) or real_hash(modules))
     trained = build_tiny()
     before = trained.weights_hash()
     trained.module_hash("unet")
