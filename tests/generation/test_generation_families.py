@@ -15,6 +15,7 @@ import torch
 from genrobust_fast import kernels
 from genrobust_fast.engines import TorchRunners, create_runners, load_components, save_components
 from genrobust_fast.engines.models import diffusers_pipeline
+from genrobust_fast.engines.specs import component_specs
 from genrobust_fast.generation.pipeline import GenerationPipeline, Request, load_source_image
 from genrobust_fast.generation.schedulers import create_scheduler
 from genrobust_fast.generation.verify import max_pixel_diff, pixel_tolerance
@@ -150,13 +151,41 @@ def test_lcm_guidance_embedding_is_what_matches():
     "model,scheduler,guidance",
     [("tiny-sdxl", "euler", 5.0), ("tiny-sd2", "ddim", 7.5), ("tiny-lcm", "lcm", 4.0)],
 )
-def test_onnxruntime_families_match_diffusers(tmp_path, model, scheduler, guidance):
+def test_onnxruntime_families_match_diffusers(tmp_path, real_dir, model, scheduler, guidance):
+    """Every component exported to ONNX (SDXL's second encoder with its two outputs, the UNets' added
+    inputs) and run by ONNX Runtime; SDXL img2img too (its VAE encoder)."""
     comps = load_components(model)
     runners = create_runners(
         comps, backend="onnxruntime", device="cpu", engine_dir=tmp_path, build_if_missing=True
     )
+    assert runners.backend == "onnxruntime" and set(runners.sessions) == set(component_specs(comps))
     pipe = GenerationPipeline(runners, scheduler=scheduler, steps=2, guidance=guidance)
     reference = diffusers_pipeline(
         comps, pipe.pipeline_class, create_scheduler(scheduler, comps.scheduler.config)
     )
     assert _worst(pipe, reference, 2, guidance) <= pixel_tolerance("onnxruntime", "fp32")
+    if model == "tiny-sdxl":
+        pipe = GenerationPipeline(
+            runners, scheduler, steps=3, guidance=guidance, mode="img2img", strength=0.7
+        )
+        reference = diffusers_pipeline(
+            comps, pipe.pipeline_class, create_scheduler(scheduler, comps.scheduler.config)
+        )
+        sources = [load_source_image(p, (32, 32), "img2img") for p in sorted(real_dir.glob("*/*.png"))[2:4]]
+        requests = [
+            Request("a photo of a tench", 7, "", sources[0]),
+            Request("a goldfish", 8, "", sources[1]),
+        ]
+        assert _worst(pipe, reference, 3, guidance, requests, strength=0.7) <= pixel_tolerance(
+            "onnxruntime", "fp32"
+        )
+
+
+def test_sdxl_has_no_variation_mode():
+    from genrobust_fast.errors import InputError
+
+    sdxl = load_components("tiny-sdxl")
+    with pytest.raises(InputError, match="sdxl models have no 'variation' mode; use text or img2img"):
+        sdxl.pipeline_class("variation")
+    with pytest.raises(InputError, match="no image_encoder/feature_extractor, which strategy 'variation'"):
+        GenerationPipeline(TorchRunners(sdxl), mode="variation")

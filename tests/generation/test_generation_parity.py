@@ -6,6 +6,7 @@ import torch
 
 from genrobust_fast import kernels
 from genrobust_fast.engines import TorchRunners, load_components
+from genrobust_fast.engines.models import diffusers_pipeline
 from genrobust_fast.generation.pipeline import GenerationPipeline, Request, load_source_image
 from genrobust_fast.generation.schedulers import create_scheduler
 
@@ -118,16 +119,10 @@ def test_variation_matches_diffusers(folder_components, real_dir, scheduler):
     from diffusers import StableDiffusionImageVariationPipeline
 
     c = folder_components
-    ref = StableDiffusionImageVariationPipeline(
-        vae=c.vae,
-        image_encoder=c.image_encoder,
-        unet=c.unet,
-        scheduler=create_scheduler(scheduler, c.scheduler.config),
-        safety_checker=None,
-        feature_extractor=c.feature_extractor,
-        requires_safety_checker=False,
+    ref = diffusers_pipeline(
+        c, "StableDiffusionImageVariationPipeline", create_scheduler(scheduler, c.scheduler.config)
     )
-    ref.set_progress_bar_config(disable=True)
+    assert isinstance(ref, StableDiffusionImageVariationPipeline)
     pipe = GenerationPipeline(
         TorchRunners(c), scheduler=scheduler, steps=STEPS, guidance=3.0, mode="variation"
     )
