@@ -11,6 +11,10 @@ generator per image; a stochastic scheduler step receives the same list of gener
 the image and draws the VAE sample and the forward noise from that generator in diffusers' order. So
 an image does not depend on the batch it was generated in. A fresh scheduler is made for every batch
 because schedulers carry state (PNDM's ets, DPM-Solver's model outputs, step index).
+
+Every family goes through this one loop: what differs (SDXL's two text encoders, pooled embeddings and
+time ids; an LCM UNet's guidance embedding) is the conditioning (`conditioning.py`), handed to the UNet as
+its spec's added inputs; v-prediction lives in the schedulers, which read `prediction_type` themselves.
 """
 
 from __future__ import annotations
@@ -143,10 +147,6 @@ class GenerationPipeline:
         }
 
     # -- conditioning ----------------------------------------------------------------------------
-    def encode_prompts(self, prompts: Sequence[str]) -> torch.Tensor:
-        """(B, L, D) text embeddings of `prompts` (each distinct prompt encoded once, alone, cached)."""
-        return self.prompts.encode(prompts)[0]  # type: ignore[union-attr]
-
     def condition(self, requests: Sequence[Request]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(context, added UNet inputs) for the UNet batch of `requests`: unconditional half first."""
         if self.mode == "variation":
