@@ -35,7 +35,7 @@ def _diffusers_pipeline(pipe, comps, cfg):
     from ..generation.schedulers import create_scheduler
 
     return diffusers_pipeline(
-        comps, pipe.pipeline_class, create_scheduler(cfg.scheduler, comps.scheduler.config)
+        comps, pipe.pipeline_class, create_scheduler(pipe.scheduler_name, comps.scheduler.config)
     )
 
 
@@ -85,7 +85,7 @@ def unet_calls_per_batch(pipe, cfg) -> int:
     """UNet calls one batch makes: the scheduler's timesteps, not `steps` (PNDM makes steps + 1)."""
     from ..generation.schedulers import create_scheduler
 
-    scheduler = create_scheduler(cfg.scheduler, pipe.components.scheduler.config)
+    scheduler = create_scheduler(pipe.scheduler_name, pipe.components.scheduler.config)
     scheduler.set_timesteps(cfg.steps)
     return len(scheduler.timesteps)
 

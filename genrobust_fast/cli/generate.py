@@ -66,7 +66,8 @@ def _size(ctx, param, value):
     "--scheduler",
     default=None,
     help="pndm, ddim, euler, euler_a, dpm++, unipc, lms, heun; few-step: lcm, turbo (trailing Euler a, "
-    "1-4 steps, --guidance 0); or a diffusers scheduler class.  [default: pndm]",
+    "1-4 steps, --guidance 0); model (the one the model folder ships); or a diffusers scheduler class.  "
+    "[default: pndm]",
 )
 @click.option("--size", default=None, callback=_size, help="HxW, e.g. 512x512.  [default: the model's size]")
 @click.option(

@@ -30,7 +30,7 @@ import torch
 
 from ..errors import InputError
 from .conditioning import PromptEncoder, added_conditioning, doubles_batch
-from .schedulers import create_scheduler, scheduler_record
+from .schedulers import create_scheduler, resolve_scheduler_name, scheduler_record
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class GenerationPipeline:
             raise InputError(f"mode {mode!r} is unknown; choose one of {', '.join(MODES)}")
         self.runners = runners
         self.components = runners.components
-        self.scheduler_name = scheduler
+        self.scheduler_name = resolve_scheduler_name(scheduler, runners.components.scheduler)
         self.steps = steps
         self.guidance = guidance
         self.mode = mode
@@ -110,7 +110,9 @@ class GenerationPipeline:
             raise InputError(
                 f"strength {strength} x steps {steps} leaves no denoising step; raise --strength or --steps"
             )
-        self.scheduler = create_scheduler(scheduler, comps.scheduler.config)  # validates the name now
+        self.scheduler = create_scheduler(
+            self.scheduler_name, comps.scheduler.config
+        )  # validates the name now
         self._step_params = set(inspect.signature(self.scheduler.step).parameters)
         self.times = StageTimes()
         self.prompts = (

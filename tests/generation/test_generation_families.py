@@ -137,6 +137,18 @@ def test_few_step_schedules_match_diffusers(model, scheduler, steps, guidance):
         assert create_scheduler("turbo", comps.scheduler.config).config.timestep_spacing == "trailing"
 
 
+def test_model_scheduler_is_the_one_the_folder_ships(sdxl_dir):
+    """`--scheduler model`: an LCM model's LCMScheduler, SDXL's Euler, as their folders name them."""
+    lcm = load_components("tiny-lcm")
+    pipe = GenerationPipeline(TorchRunners(lcm), scheduler="model", steps=2, guidance=4.0)
+    assert pipe.scheduler_name == "LCMScheduler" and pipe.describe()["scheduler_class"] == "LCMScheduler"
+    assert _worst(pipe, diffusers_pipeline(lcm, pipe.pipeline_class), 2, 4.0) <= pixel_tolerance(
+        "torch", "fp32"
+    )
+    sdxl = GenerationPipeline(TorchRunners(load_components(sdxl_dir)), scheduler="model", steps=1)
+    assert sdxl.scheduler_name == "EulerDiscreteScheduler"
+
+
 def test_lcm_guidance_embedding_is_what_matches():
     """The w-embedding carries the guidance: another scale gives other images, as in diffusers."""
     comps = load_components("tiny-lcm")
