@@ -55,7 +55,7 @@ class DiffusionComponents:
 
     @property
     def family(self) -> str:
-        """ "sdxl" (a second text encoder), "sd2" (linear attention projections) or "sd1"."""
+        """The family: sdxl (a second text encoder), sd2 (linear attention projections) or sd1."""
         if self.text_encoder_2 is not None:
             return "sdxl"
         return "sd2" if getattr(self.unet.config, "use_linear_projection", False) else "sd1"

@@ -27,9 +27,9 @@ log = logging.getLogger(__name__)
 
 def load_components(model: str | Path, torch_dtype=None) -> DiffusionComponents:
     """A built-in model name (`builtin.BUILTINS`) or a local diffusers Stable Diffusion folder."""
-    from .builtin import BUILTINS
+    from .builtin import BUILTINS, build_builtin
 
-    comps = BUILTINS[str(model)][0]() if str(model) in BUILTINS else load_folder(Path(model))
+    comps = build_builtin(str(model)) if str(model) in BUILTINS else load_folder(Path(model))
     if torch_dtype is not None:
         comps.to(dtype=torch_dtype)
     return comps
