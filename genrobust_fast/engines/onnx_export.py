@@ -178,7 +178,21 @@ def export_component(
         else:
             model = onnx.load(str(raw_path), load_external_data=True)
     model.producer_name = "genrobust-fast"
+    pin_fixed_dims(model.graph, spec)
     return save_onnx(model, staging, final_name)
+
+
+def pin_fixed_dims(graph, spec: ComponentSpec) -> None:
+    """Write the spec's fixed dims into the graph's inputs and outputs. The tracer leaves some symbolic
+    (a text encoder's token axis comes out as 'Add..._dim_1'), though the spec says 77 or 32: a runtime
+    then sizes that output from the graph as the spec does."""
+    fixed = {t.name: t.shape for t in (*spec.inputs, *spec.outputs)}
+    for value in (*graph.input, *graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if value.name in fixed and len(dims) == len(fixed[value.name]):
+            for dim, want in zip(dims, fixed[value.name]):
+                if isinstance(want, int):
+                    dim.dim_value = want  # clears dim_param (a oneof)
 
 
 def convert_file_to_fp16(path: Path):
