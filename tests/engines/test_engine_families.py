@@ -92,3 +92,10 @@ def test_sd1_vae_keeps_the_jobs_precision_despite_diffusers_default_force_upcast
     """AutoencoderKL's config defaults to force_upcast=True, but only the SDXL pipelines read it."""
     tiny = load_components("tiny")
     assert tiny.vae.config.force_upcast and not tiny.vae_needs_fp32
+
+
+def test_exported_graphs_carry_the_specs_fixed_dims(tiny, onnx_cache):
+    """The tracer leaves a text encoder's token axis symbolic; the export writes the spec's 32 back."""
+    graph = onnx.load(str(onnx_cache / "tiny/onnx-fp32/text_encoder.onnx"), load_external_data=False).graph
+    dims = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim] for v in graph.output}
+    assert dims == {"last_hidden_state": ["T", 32, 32]}
