@@ -1,4 +1,5 @@
-"""The finetuning loop: MSE on the UNet's prediction (noise, or v for v-prediction models), the rest frozen.
+"""The finetuning loop: MSE on the UNet's prediction (noise, or v for v-prediction models), the rest frozen;
+SD 1.x, 2.x and SDXL (whose UNet also gets the pooled caption embedding and the time ids).
 
 Every random draw of step k (batch order, captions, caption dropout, noise, timesteps, VAE posterior
 sample) comes from generators seeded with (seed, k), so a run resumed from a checkpoint at step k
@@ -98,12 +99,6 @@ class _Run:
             raise ConfigError(
                 f"model {cfg.model!r} has no text encoder; finetuning needs a text-to-image model"
             )
-        if comps.family == "sdxl":
-            raise ConfigError(
-                f"model {cfg.model!r} is an SDXL model; `generator finetune` trains SD 1.x/2.x UNets (SDXL's "
-                "added conditioning is not wired into the loop yet). Use diffusers' "
-                "examples/text_to_image/train_text_to_image_sdxl.py, then generate from its output folder"
-            )
         check_prediction_type(DDPMScheduler.from_config(comps.scheduler.config))  # before any work
         self.data = CaptionedImages.scan(cfg.real)
         resolution = cfg.resolution or comps.default_size[0]
@@ -112,8 +107,10 @@ class _Run:
                 f"resolution {resolution} is not a multiple of the VAE's factor {comps.vae_scale_factor}"
             )
         comps.to(device=self.device)
-        for module in (comps.vae, comps.text_encoder):
-            module.requires_grad_(False).eval()
+        self.resolution = resolution
+        for module in (comps.vae, comps.text_encoder, comps.text_encoder_2):
+            if module is not None:
+                module.requires_grad_(False).eval()
         self.unet = comps.unet.train()
         self.noise_scheduler = DDPMScheduler.from_config(comps.scheduler.config)
         self.texts = _TextEmbeddings(comps, self.device)
@@ -126,6 +123,18 @@ class _Run:
         if self.step:
             log.info("resuming at step %d of %d from %s", self.step, cfg.steps, work)
         self.order = _BatchOrder(len(self.data), cfg.batch_size, cfg.seed)
+
+    def _added(self, pooled):
+        """SDXL's added conditioning: the pooled caption embedding and the time ids generation sends for
+        images of this resolution (original = target size, crop (0, 0)), so the UNet learns the
+        conditioning it will be sampled with."""
+        import torch
+
+        if pooled is None:
+            return {}
+        r = self.resolution
+        time_ids = torch.tensor([[r, r, 0, 0, r, r]], dtype=pooled.dtype, device=pooled.device)
+        return {"text_embeds": pooled, "time_ids": time_ids.repeat(len(pooled), 1)}
 
     def captions(self, indices, pick) -> list[str]:
         """Each image's own caption or a drawn template; empty (unconditional) at the dropout rate."""
@@ -140,6 +149,8 @@ class _Run:
     def train_step(self) -> float:
         """One optimizer step on batch `self.step`; every draw comes from generators seeded by the step."""
         import torch
+
+        from ..engines.runners import call_unet
 
         cfg, step, device = self.cfg, self.step, self.device
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
@@ -159,9 +170,8 @@ class _Run:
             group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else cfg.lr
         dtype = self.autocast_dtype
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            pred = self.unet(noisy, timesteps, encoder_hidden_states=self.texts(captions), return_dict=False)[
-                0
-            ]
+            context, pooled = self.texts(captions)
+            pred = call_unet(self.unet, noisy, timesteps, context, **self._added(pooled))
         loss = torch.nn.functional.mse_loss(pred.float(), target.float())
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.unet.parameters(), cfg.max_grad_norm)
@@ -214,28 +224,47 @@ class _BatchOrder:
 
 
 class _TextEmbeddings:
-    """The frozen text encoder's output per distinct caption, computed once (captions repeat a lot)."""
+    """The frozen text encoders' conditioning per distinct caption, computed once (captions repeat a lot):
+    (hidden states, pooled embedding or None), taken as generation takes them (`text_encoder_outputs`):
+    the last hidden state, or SDXL's two penultimate states side by side and the second's pooled projection.
+    """
 
     def __init__(self, comps, device):
         self.comps, self.device, self.cache = comps, device, {}
+        self.sdxl = comps.text_encoder_2 is not None
+
+    def _ids(self, tok, captions: list[str]):
+        return tok(
+            captions,
+            padding="max_length",
+            max_length=tok.model_max_length,
+            truncation=True,
+            return_tensors="pt",
+        ).input_ids.to(self.device)
 
     def __call__(self, captions: list[str]):
         import torch
 
+        from ..engines.runners import text_encoder_outputs
+
         missing = sorted(set(captions) - set(self.cache))
         if missing:
-            tok = self.comps.tokenizer
-            ids = tok(
-                missing,
-                padding="max_length",
-                max_length=tok.model_max_length,
-                truncation=True,
-                return_tensors="pt",
-            ).input_ids.to(self.device)
+            comps = self.comps
             with torch.inference_mode():
-                hidden = self.comps.text_encoder(ids)[0]
-            self.cache.update({c: h.clone() for c, h in zip(missing, hidden)})
-        return torch.stack([self.cache[c] for c in captions])
+                hidden = text_encoder_outputs(
+                    comps.text_encoder, self._ids(comps.tokenizer, missing), self.sdxl
+                )[0]
+                pooled = [None] * len(missing)
+                if self.sdxl:
+                    second, pooled = text_encoder_outputs(
+                        comps.text_encoder_2, self._ids(comps.tokenizer_2, missing), True
+                    )
+                    hidden = torch.cat([hidden, second], dim=-1)
+            self.cache.update(
+                {c: (h.clone(), None if p is None else p.clone()) for c, h, p in zip(missing, hidden, pooled)}
+            )
+        hidden = torch.stack([self.cache[c][0] for c in captions])
+        return hidden, (torch.stack([self.cache[c][1] for c in captions]) if self.sdxl else None)
 
 
 class _LatentSource:

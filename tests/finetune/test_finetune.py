@@ -216,10 +216,32 @@ def test_the_loss_target_follows_the_prediction_type():
         loss_target(other, x0, noise, t)
 
 
-def test_finetuning_a_v_prediction_model_keeps_its_scheduler_and_sdxl_is_refused(tmp_path, real):
+def test_finetuning_a_v_prediction_model_keeps_its_scheduler(tmp_path, real):
     out = finetune_generator(tiny_cfg(tmp_path, model="tiny-sd2", steps=2))
     loaded = load_components(out)
     assert loaded.family == "sd2" and loaded.scheduler.config.prediction_type == "v_prediction"
     assert json.loads((out / "finetune.json").read_text())["weights_hash"] == loaded.weights_hash()
-    with pytest.raises(ConfigError, match="SDXL model"):
-        finetune_generator(tiny_cfg(tmp_path, model="tiny-sdxl", out=str(tmp_path / "xl")))
+
+
+def test_finetuning_sdxl_conditions_as_generation_does(tmp_path, real):
+    """Both text encoders, the pooled embedding and time ids: the captions' conditioning equals what the
+    generation pipeline sends the UNet, and the run writes an SDXL folder with a changed UNet."""
+    from genrobust_fast.engines.runners import TorchRunners
+    from genrobust_fast.finetune.trainer import _TextEmbeddings
+    from genrobust_fast.generation.conditioning import PromptEncoder
+
+    comps = load_components("tiny-sdxl")
+    captions = ["a photo of a cat", "", "a photo of a dog"]
+    hidden, pooled = _TextEmbeddings(comps, torch.device("cpu"))(captions)
+    expected_hidden, expected_pooled = PromptEncoder(TorchRunners(comps)).encode(captions)
+    assert torch.allclose(hidden, expected_hidden, atol=1e-6) and torch.allclose(
+        pooled, expected_pooled, atol=1e-6
+    )
+    out = finetune_generator(tiny_cfg(tmp_path, model="tiny-sdxl", steps=2, out=str(tmp_path / "xl")))
+    loaded = load_components(out)
+    assert loaded.family == "sdxl" and loaded.text_encoder_2 is not None
+    base = load_components("tiny-sdxl")
+    assert not torch.equal(loaded.unet.conv_in.weight, base.unet.conv_in.weight)
+    assert torch.equal(
+        loaded.text_encoder_2.text_projection.weight, base.text_encoder_2.text_projection.weight
+    )
