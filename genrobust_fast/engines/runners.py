@@ -1,6 +1,6 @@
 """The one call every backend exposes to the denoising pipeline.
 
-A `ComponentRunners` runs the five tensor functions of a diffusion model. The generation pipeline
+A `ComponentRunners` runs the tensor functions of a diffusion model. The generation pipeline
 only ever calls these, so torch, ONNX Runtime and TensorRT are interchangeable and can be proven
 equal by comparing the same calls (see tests/engines/test_parity.py):
 
