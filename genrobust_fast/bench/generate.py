@@ -1,5 +1,6 @@
-"""Our generation job vs diffusers' StableDiffusionPipeline writing the same JPEG files, and vs the UNet
-bound.
+"""Our generation job vs diffusers' own pipeline of the model's family (StableDiffusionPipeline,
+StableDiffusionXLPipeline) writing the same JPEG files, and vs the UNet bound; images/s per family and
+step count.
 
     result = run_generate_benchmark(model="tiny", images=96, steps=20, batch=8)
     result["speedup_vs_diffusers"], result["overhead_vs_unet_bound"]
@@ -28,24 +29,14 @@ from ..errors import ParityError
 log = logging.getLogger(__name__)
 
 
-def _diffusers_pipeline(comps, cfg):
-    """diffusers' own StableDiffusionPipeline on the same modules and scheduler (no safety checker)."""
-    from diffusers import StableDiffusionPipeline
-
+def _diffusers_pipeline(pipe, comps, cfg):
+    """diffusers' own pipeline of this family on the same modules and scheduler (no safety checker)."""
+    from ..engines.models import diffusers_pipeline
     from ..generation.schedulers import create_scheduler
 
-    pipe = StableDiffusionPipeline(
-        vae=comps.vae,
-        text_encoder=comps.text_encoder,
-        tokenizer=comps.tokenizer,
-        unet=comps.unet,
-        scheduler=create_scheduler(cfg.scheduler, comps.scheduler.config),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
+    return diffusers_pipeline(
+        comps, pipe.pipeline_class, create_scheduler(pipe.scheduler_name, comps.scheduler.config)
     )
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
 
 
 def _diffusers_images(pipe, batch, cfg, **kwargs):
@@ -54,7 +45,8 @@ def _diffusers_images(pipe, batch, cfg, **kwargs):
 
     return pipe(
         prompt=[it.prompt for it in batch],
-        negative_prompt=[cfg.negative_prompt] * len(batch),
+        # None, not "": SDXL's pipeline zeroes only an absent negative prompt, as our empty one is
+        negative_prompt=[cfg.negative_prompt] * len(batch) if cfg.negative_prompt else None,
         num_inference_steps=cfg.steps,
         guidance_scale=cfg.guidance,
         height=cfg.size[0],
@@ -64,8 +56,8 @@ def _diffusers_images(pipe, batch, cfg, **kwargs):
     ).images
 
 
-def _diffusers_run(comps, items, cfg, out: Path) -> float:
-    pipe = _diffusers_pipeline(comps, cfg)
+def _diffusers_run(ours, comps, items, cfg, out: Path) -> float:
+    pipe = _diffusers_pipeline(ours, comps, cfg)
     started = time.perf_counter()
     for start in range(0, len(items), cfg.batch_size):
         batch = items[start : start + cfg.batch_size]
@@ -81,28 +73,19 @@ def _check_parity(pipe, comps, items, cfg) -> int:
     """Largest |ours - diffusers| (0-255) on the first batch."""
     from .. import kernels
     from ..generation.pipeline import Request
+    from ..generation.verify import max_pixel_diff
 
     batch = items[: cfg.batch_size]
     ours = kernels.to_uint8(pipe.generate([Request(it.prompt, it.seed, cfg.negative_prompt) for it in batch]))
-    theirs = _diffusers_images(_diffusers_pipeline(comps, cfg), batch, cfg, output_type="np")
-    theirs = (theirs * 255).round().astype(np.uint8)
-    return int(np.abs(ours.astype(int) - theirs.astype(int)).max())
-
-
-def _parity_tolerance(backend: str, precision: str) -> int | None:
-    """Largest pixel difference (0-255) from diffusers that lets a run be timed: the parity guarantee for
-    torch fp32, one more level for other fp32 backends (a different kernel order), none below fp32, where
-    differences are expected and only reported."""
-    if precision != "fp32":
-        return None
-    return 1 if backend == "torch" else 2
+    theirs = _diffusers_images(_diffusers_pipeline(pipe, comps, cfg), batch, cfg, output_type="np")
+    return max_pixel_diff(ours, (theirs * 255).round().astype(np.uint8))
 
 
 def unet_calls_per_batch(pipe, cfg) -> int:
     """UNet calls one batch makes: the scheduler's timesteps, not `steps` (PNDM makes steps + 1)."""
     from ..generation.schedulers import create_scheduler
 
-    scheduler = create_scheduler(cfg.scheduler, pipe.components.scheduler.config)
+    scheduler = create_scheduler(pipe.scheduler_name, pipe.components.scheduler.config)
     scheduler.set_timesteps(cfg.steps)
     return len(scheduler.timesteps)
 
@@ -112,16 +95,19 @@ def _unet_bound(pipe, cfg, n_images: int) -> float:
     import torch
 
     runners = pipe.runners
-    batch = cfg.batch_size * (2 if cfg.guidance > 1 else 1)
+    from ..generation.pipeline import Request
+
+    # The job's UNet batch and inputs (guidance doubling, SDXL's added conditioning, LCM's w-embedding).
+    context, added = pipe.condition([Request("a photo of a tench", 0, cfg.negative_prompt)] * cfg.batch_size)
+    batch = context.shape[0]
     sample = torch.randn((batch, *pipe.latent_shape), dtype=runners.dtype).to(runners.device)
-    context = pipe.encode_prompts(["a photo of a tench"] * batch)
     t = torch.full((batch,), 500, dtype=torch.int64, device=runners.device)
-    runners.unet(sample, t, context)  # warm-up
+    runners.unet(sample, t, context, **added)  # warm-up
     total_calls = -(-n_images // cfg.batch_size) * unet_calls_per_batch(pipe, cfg)
     pipe._sync()
     started = time.perf_counter()
     for _ in range(total_calls):
-        runners.unet(sample, t, context)
+        runners.unet(sample, t, context, **added)
     pipe._sync()
     return time.perf_counter() - started
 
@@ -147,6 +133,7 @@ def run_generate_benchmark(
 ) -> dict[str, Any]:
     from ..generation.config import GenerateConfig
     from ..generation.job import create_pipeline, run_job
+    from ..generation.verify import pixel_tolerance
     from ..generation.worklist import build_plan
 
     if quick:
@@ -177,7 +164,7 @@ def run_generate_benchmark(
         comps, runners, pipe = create_pipeline(cfg, build_if_missing=True)  # builds are not timed
         cfg = GenerateConfig(**{**cfg.__dict__, "size": (pipe.height, pipe.width)})
         max_diff = _check_parity(pipe, comps, items, cfg)
-        tolerance = _parity_tolerance(runners.backend, runners.precision)
+        tolerance = pixel_tolerance(runners.backend, runners.precision)
         if tolerance is not None and max_diff > tolerance:
             raise ParityError(
                 f"our pipeline ({runners.backend} {runners.precision}) differs from diffusers by "
@@ -186,7 +173,7 @@ def run_generate_benchmark(
         # Ours: the real job (planning, encoding threads, metadata, markers) on the first `images` items.
         # Warm both sides on the same items (lazy kernel set-up), then time them on fresh folders.
         run_job(cfg, progress=False, max_images=cfg.batch_size, prepared=(comps, runners, pipe))
-        _diffusers_run(comps, items[: cfg.batch_size], cfg, tmp / "warm")
+        _diffusers_run(pipe, comps, items[: cfg.batch_size], cfg, tmp / "warm")
         # Shared machines change speed within a run: alternate the three measurements for `rounds`
         # rounds and keep each one's best, so a slow spell does not land on one side only.
         best = {"ours": float("inf"), "diffusers": float("inf"), "bound": float("inf")}
@@ -199,7 +186,7 @@ def run_generate_benchmark(
             if summary["seconds"] < best["ours"]:
                 best["ours"], stages = summary["seconds"], summary["stage_seconds"]
             best["diffusers"] = min(
-                best["diffusers"], _diffusers_run(comps, items, cfg, tmp / f"diffusers-{round_index}")
+                best["diffusers"], _diffusers_run(pipe, comps, items, cfg, tmp / f"diffusers-{round_index}")
             )
             best["bound"] = min(best["bound"], _unet_bound(pipe, cfg, images))
             shutil.rmtree(tmp / f"ours-{round_index}", ignore_errors=True)
@@ -209,8 +196,11 @@ def run_generate_benchmark(
             "benchmark": "generate",
             "model": model,
             "model_source": comps.source.provenance(),
+            "family": comps.family,
             "images": images,
             "steps": steps,
+            # the row a comparison across families and step counts reads (few-step jobs: 1-4 steps)
+            "images_per_s_by_family_and_steps": {comps.family: {str(steps): round(images / ours_s, 3)}},
             "batch": batch,
             "scheduler": scheduler,
             "guidance": guidance,

@@ -55,17 +55,20 @@ def _time_calls(fn, device, seconds: float, warmup: int) -> tuple[float, int]:
                 return calls / elapsed, calls
 
 
-def count_unet_flops(components, inputs) -> int:
+def count_unet_flops(components, inputs, added_names: tuple[str, ...] | list[str] = ()) -> int:
+    """FLOPs of one UNet call on `inputs` (sample, timestep, context, then the spec's added inputs)."""
     import torch
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
+
+    from ..engines.runners import call_unet
 
     counter = FlopCounterMode(display=False)
     # The counter knows the CUDA attention kernels but not the CPU flash kernel, whose FLOPs it would drop;
     # on the CPU the math kernel (plain matmuls) is counted instead.
     kernels = sdpa_kernel(SDPBackend.MATH) if inputs[0].device.type == "cpu" else contextlib.nullcontext()
     with counter, torch.no_grad(), kernels:
-        components.unet(*inputs[:2], encoder_hidden_states=inputs[2], return_dict=False)
+        call_unet(components.unet, *inputs[:3], **dict(zip(added_names, inputs[3:])))
     return int(counter.get_total_flops())
 
 
@@ -95,7 +98,9 @@ def run_unet_benchmark(
     from ..devices import resolve_device
     from ..engines.backends import default_precision
     from ..engines.models import load_components
+    from ..engines.runners import call_unet
     from ..engines.select import create_runners
+    from ..engines.specs import component_specs
 
     if quick:
         seconds = 0.5
@@ -105,21 +110,30 @@ def run_unet_benchmark(
     size = size or comps.default_size
     scale = comps.vae_scale_factor
     unet_batch = batch * (2 if guidance else 1)
-    gen = torch.Generator().manual_seed(0)
-    inputs_cpu = (
-        torch.randn(unet_batch, comps.latent_channels, size[0] // scale, size[1] // scale, generator=gen),
-        torch.full((unet_batch,), 500.0),
-        torch.randn(unet_batch, text_length(comps), comps.unet.config.cross_attention_dim, generator=gen),
-    )
+    # The inputs the spec lists (SDXL's added conditioning, LCM's guidance embedding included).
+    spec = component_specs(comps)["unet"]
+    symbols = {
+        "guided_batch": unet_batch,
+        "latent_h": size[0] // scale,
+        "latent_w": size[1] // scale,
+        "context_len": text_length(comps),
+    }
+    named = {**spec.sample_inputs(symbols, seed=0), "timestep": torch.full((unet_batch,), 500.0)}
+    inputs_cpu = tuple(named[n] for n in spec.input_names)
+    added_names = spec.input_names[3:]
+
+    def unet_call(fn, x):
+        return fn(*x[:3], **dict(zip(added_names, x[3:])))
+
     # Reference and FLOP count in fp32 on the benchmark device (TF32 off so it is a true fp32 reference).
     comps.unet.to(dev)
     on_dev = tuple(x.to(dev) for x in inputs_cpu)
     tf32 = torch.backends.cudnn.allow_tf32
     torch.backends.cudnn.allow_tf32 = False
     try:
-        flops = count_unet_flops(comps, on_dev)
+        flops = count_unet_flops(comps, on_dev, added_names)
         with torch.no_grad():
-            reference = comps.unet(*on_dev[:2], encoder_hidden_states=on_dev[2], return_dict=False)[0].cpu()
+            reference = unet_call(lambda *a, **k: call_unet(comps.unet, *a, **k), on_dev).cpu()
     finally:
         torch.backends.cudnn.allow_tf32 = tf32
     comps.unet.to("cpu")
@@ -142,7 +156,7 @@ def run_unet_benchmark(
             compile_unet=compile_unet and name == "torch",
         )
         inputs = tuple(x.to(dev, runners.dtype) if i != 1 else x.to(dev) for i, x in enumerate(inputs_cpu))
-        out = runners.unet(*inputs)
+        out = unet_call(runners.unet, inputs)
         err = ((out.float().cpu() - reference).norm() / reference.norm()).item()
         tol = PARITY_TOL[prec.value]
         if not err <= tol:
@@ -153,7 +167,9 @@ def run_unet_benchmark(
     # and alternating backends exposes each to the same conditions.
     for _ in range(rounds):
         for name, (runners, inputs) in prepared.items():
-            rate, _calls = _time_calls(lambda r=runners, x=inputs: r.unet(*x), dev, seconds / rounds, warmup)
+            rate, _calls = _time_calls(
+                lambda r=runners, x=inputs: unet_call(r.unet, x), dev, seconds / rounds, warmup
+            )
             results[name]["rounds_calls_per_s"].append(round(rate, 3))
     for entry in results.values():
         best = max(entry["rounds_calls_per_s"])

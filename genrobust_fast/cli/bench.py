@@ -17,6 +17,7 @@ import click
 
 from ..bench.all import AREAS
 from ..engines.backends import BACKENDS
+from ..engines.builtin import BUILTIN_MODELS
 from .options import backend_option, hub_options, parse_size, precision_option
 
 
@@ -74,7 +75,10 @@ threads_option = click.option(
 def model_option(func):
     """--model and the options choosing its files (--revision, --variant, --cache-dir)."""
     model = click.option(
-        "--model", default="tiny", show_default=True, help="tiny, sd15-arch, a diffusers folder or a Hub id."
+        "--model",
+        default="tiny",
+        show_default=True,
+        help=f"{', '.join(BUILTIN_MODELS)}, a diffusers folder or a Hub id.",
     )
     return model(hub_options(func))
 
@@ -162,11 +166,13 @@ def train(out_path, **kwargs) -> None:
 @quick_option("At most 16 images and 4 steps")
 @out_option
 def generate(out_path, **kwargs) -> None:
-    """Our generation job vs diffusers' StableDiffusionPipeline (same JPEG files), and vs the UNet-only bound.
+    """Our generation job vs diffusers' pipeline of the model's family (same JPEG files), and vs the
+    UNet-only bound; reports images/s per model family (sd1, sd2, sdxl) and step count.
 
     \b
-    Example:
+    Examples:
       genrobust bench generate --model tiny --images 96 --steps 20 --batch 8
+      genrobust bench generate --model tiny-sdxl --scheduler turbo --steps 1 --guidance 0
     """
     from ..bench.generate import run_generate_benchmark
 

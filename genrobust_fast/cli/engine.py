@@ -7,6 +7,7 @@ import json
 import click
 
 from ..engines.backends import ENGINE_BACKENDS
+from ..engines.builtin import BUILTIN_MODELS, families_help
 from ..engines.specs import COMPONENTS
 from .options import backend_option, hub_options, json_option, parse_size, precision_option
 
@@ -91,8 +92,12 @@ def engine() -> None:
     """
 
 
-@engine.command()
-@click.option("--model", required=True, help="Built-in model (tiny, sd15-arch), diffusers folder or Hub id.")
+@engine.command(epilog=families_help())
+@click.option(
+    "--model",
+    required=True,
+    help=f"Built-in model ({', '.join(BUILTIN_MODELS)}), a local diffusers folder or a Hub id (owner/name).",
+)
 @hub_options
 @backend_option(ENGINE_BACKENDS, default="onnxruntime", show_default=True)
 @precision_option(as_enum=True, default=None, help="Default: fp32 for onnxruntime, fp16 for tensorrt.")
@@ -134,6 +139,8 @@ def build(
       genrobust engine build --model stable-diffusion-v1-5/stable-diffusion-v1-5 --revision main
       genrobust engine build --model /models/sd15 --backend tensorrt --precision fp16 \\
           --batch 1:4:8 --size 512x512
+      genrobust engine build --model /models/sdxl-turbo --backend tensorrt --precision fp16 \\
+          --batch 1:8:16 --size 512x512 --no-guidance
     """
     from ..devices import resolve_device
     from ..engines.build import build_engines

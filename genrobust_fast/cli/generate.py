@@ -6,6 +6,7 @@ import json
 
 import click
 
+from ..engines.builtin import BUILTIN_MODELS
 from ..generation.config import IMAGE_FORMATS, OUTPUT_FORMATS, STRATEGIES, GenerateConfig
 from .options import (
     backend_option,
@@ -28,7 +29,11 @@ def _size(ctx, param, value):
 @click.option(
     "--model",
     default=None,
-    help=helped("Diffusers model folder, Hub id (owner/name), or a built-in: tiny, sd15-arch.", "model"),
+    help=helped(
+        "Diffusers model folder (SD 1.x, 2.x, SDXL, few-step), Hub id (owner/name), or a built-in: "
+        f"{', '.join(BUILTIN_MODELS)}.",
+        "model",
+    ),
 )
 @hub_options
 @click.option(
@@ -84,7 +89,9 @@ def _size(ctx, param, value):
     "--scheduler",
     default=None,
     help=helped(
-        "pndm, ddim, euler, euler_a, dpm++, unipc, lms, heun or a diffusers scheduler class.", "scheduler"
+        "pndm, ddim, euler, euler_a, dpm++, unipc, lms, heun; few-step: lcm, turbo (trailing Euler a, "
+        "1-4 steps, --guidance 0); model (the one the model folder ships); or a diffusers scheduler class.",
+        "scheduler",
     ),
 )
 @click.option("--size", default=None, callback=_size, help="HxW, e.g. 512x512.  [default: the model's size]")

@@ -26,7 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engines.models import SD_SCHEDULER_CONFIG, DiffusionComponents, save_components
+from ..engines.builtin import build_sd_layout
+from ..engines.components import DiffusionComponents
+from ..engines.models import save_components
 from ..errors import GenrobustError
 from ..finetune.data import CAPTIONS_FILE
 from .fashion_mnist import DEFAULT_ROOT, convert_split, read_idx_split, to_rgb32
@@ -46,41 +48,13 @@ def build_demo_architecture(seed: int = 0) -> DiffusionComponents:
     Example:
         comps = build_demo_architecture(); comps.default_size -> (32, 32)
     """
-    import torch
-    from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
-
-    from ..engines.models import build_text_encoder, byte_level_tokenizer
-
-    torch.manual_seed(seed)
-    tokenizer = byte_level_tokenizer(max_length=77)
-    text_encoder = build_text_encoder(tokenizer, 64, layers=2, heads=4, max_positions=77, intermediate=128)
-    unet = UNet2DConditionModel(
-        sample_size=8,
-        in_channels=4,
-        out_channels=4,
-        block_out_channels=(48, 96),
-        layers_per_block=1,
-        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=64,
-        attention_head_dim=8,
-        norm_num_groups=16,
-    )
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        block_out_channels=(16, 32, 32),
-        down_block_types=("DownEncoderBlock2D",) * 3,
-        up_block_types=("UpDecoderBlock2D",) * 3,
-        latent_channels=4,
-        layers_per_block=1,
-        norm_num_groups=16,
-        sample_size=32,
-    )
-    scheduler = PNDMScheduler.from_config(SD_SCHEDULER_CONFIG)
-    return DiffusionComponents(
-        "builtin:demo-untrained", tokenizer, text_encoder.eval(), unet.eval(), vae.eval(), scheduler
-    )
+    unet = {
+        "block_out_channels": (48, 96),
+        "down_block_types": ("CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        "up_block_types": ("CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+        "attention_head_dim": 8,
+    }
+    return build_sd_layout("builtin:demo-untrained", seed, unet, (16, 32, 32), 32, 64, 77, 128)
 
 
 def pretrain_vae(

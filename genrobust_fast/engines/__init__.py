@@ -18,7 +18,7 @@ _EXPORTS = {
     "backend_problem": "backends",
     "load_components": "models",
     "save_components": "models",
-    "DiffusionComponents": "models",
+    "DiffusionComponents": "components",
     "ComponentRunners": "runners",
     "TorchRunners": "runners",
     "Precision": "specs",

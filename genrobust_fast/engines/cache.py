@@ -31,8 +31,9 @@ from typing import Any
 from ..errors import BackendUnavailableError, EngineMismatchError, InputError
 from ..fileio import atomic_write_json
 from ..outlock import is_lock_file
+from .builtin import BUILTIN_MODELS
+from .components import DiffusionComponents
 from .hub import is_hub_id
-from .models import BUILTIN_MODELS, DiffusionComponents
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ COMPONENT_MODULE = {
     "vae_decoder": "vae",
     "vae_encoder": "vae",
     "text_encoder": "text_encoder",
+    "text_encoder_2": "text_encoder_2",
     "image_encoder": "image_encoder",
 }
 
@@ -179,7 +181,7 @@ def model_slug(model: str) -> str:
 
 
 def component_weights_hash(components: DiffusionComponents, component: str) -> str:
-    """sha256 of the weights one component runs, as loaded (the one hasher: `models.hash_modules`).
+    """sha256 of the weights one component runs, as loaded (the one hasher: `components.hash_modules`).
 
     Per module rather than the whole model, so a finetuned UNet only invalidates UNet engines; taken
     before any runner's cast, so engines built by an fp32 process load in an fp16 one.

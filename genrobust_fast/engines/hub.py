@@ -103,7 +103,7 @@ def resolve_model(
     """The files `model` names; a Hub id is fetched into (or found in) the HF cache.
 
     `local_only`: never download (default: HF_HUB_OFFLINE). `builtins`: the names of models made in code
-    (`models.BUILTIN_MODELS`, passed in: models imports this module). Raises InputError for a string
+    (`builtin.BUILTIN_MODELS`, passed in: models imports this module). Raises InputError for a string
     that is no built-in, folder or Hub id, and for a Hub model or revision that cannot be had.
     """
     text = str(model)

@@ -49,6 +49,8 @@ def onnx_location(components, component: str, precision: Precision, engine_dir: 
 
 def onnx_key(components, component: str, precision: Precision, opset: int = DEFAULT_OPSET) -> EngineKey:
     flags = ("fp16-keep-io-fp32",) if precision is Precision.FP16 else ()
+    if flags and component_specs(components)[component].meta.get("fp32"):
+        flags = ("fp32-graph:force_upcast",)  # SDXL's VAE: the fp16 entry holds an fp32 graph
     return EngineKey(
         component=component,
         artifact="onnx",

@@ -33,15 +33,20 @@ TWO_GB = 2**31 - 1
 def _wrappers():
     import torch
 
-    class UNet(torch.nn.Module):
-        def __init__(self, unet):
-            super().__init__()
-            self.unet = unet
+    from .runners import call_unet, text_encoder_outputs
 
-        def forward(self, sample, timestep, encoder_hidden_states):
-            return self.unet(
-                sample, timestep, encoder_hidden_states=encoder_hidden_states, return_dict=False
-            )[0]
+    class UNet(torch.nn.Module):
+        """The UNet with its added inputs (SDXL text_embeds/time_ids, LCM timestep_cond) positional, in
+        the spec's order, so the graph's inputs are named and ordered by the spec."""
+
+        def __init__(self, unet, added: tuple[str, ...]):
+            super().__init__()
+            self.unet, self.added = unet, added
+
+        def forward(self, sample, timestep, encoder_hidden_states, *extra):
+            return call_unet(
+                self.unet, sample, timestep, encoder_hidden_states, **dict(zip(self.added, extra))
+            )
 
     class VaeDecoder(torch.nn.Module):
         def __init__(self, vae):
@@ -60,12 +65,12 @@ def _wrappers():
             return self.vae.encode(images).latent_dist.parameters
 
     class TextEncoder(torch.nn.Module):
-        def __init__(self, text_encoder):
+        def __init__(self, text_encoder, penultimate: bool):
             super().__init__()
-            self.text_encoder = text_encoder
+            self.text_encoder, self.penultimate = text_encoder, penultimate
 
         def forward(self, input_ids):
-            return self.text_encoder(input_ids, return_dict=False)[0]
+            return text_encoder_outputs(self.text_encoder, input_ids, self.penultimate)
 
     class ImageEncoder(torch.nn.Module):
         def __init__(self, image_encoder):
@@ -80,8 +85,18 @@ def _wrappers():
         "vae_decoder": (VaeDecoder, "vae"),
         "vae_encoder": (VaeEncoder, "vae"),
         "text_encoder": (TextEncoder, "text_encoder"),
+        "text_encoder_2": (TextEncoder, "text_encoder_2"),
         "image_encoder": (ImageEncoder, "image_encoder"),
     }
+
+
+def _wrap(components, spec: ComponentSpec, module):
+    wrapper_cls = _wrappers()[spec.name][0]
+    if spec.name == "unet":
+        return wrapper_cls(module, tuple(spec.input_names[3:]))
+    if spec.name.startswith("text_encoder"):
+        return wrapper_cls(module, components.text_encoder_2 is not None)
+    return wrapper_cls(module)
 
 
 def export_symbols(components) -> dict[str, int]:
@@ -136,13 +151,13 @@ def export_component(
     if component not in specs:
         raise InputError(f"model {components.model_id!r} has no {component}; it has {sorted(specs)}")
     spec: ComponentSpec = specs[component]
-    wrapper_cls, module_name = _wrappers()[component]
+    module_name = _wrappers()[component][1]
     staging.mkdir(parents=True, exist_ok=True)
     final_name = f"{component}.onnx"
     with tempfile.TemporaryDirectory(dir=staging) as raw_dir:
         raw_path = Path(raw_dir) / final_name
         with _fp32_on_cpu(getattr(components, module_name)) as module:
-            wrapper = wrapper_cls(module).eval()
+            wrapper = _wrap(components, spec, module).eval()
             inputs = spec.sample_inputs(export_symbols(components))
             log.info("exporting %s of %s to ONNX (opset %d)", component, components.model_id, opset)
             with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
@@ -158,12 +173,26 @@ def export_component(
                     do_constant_folding=True,
                     dynamo=False,
                 )
-        if precision is Precision.FP16:
+        if precision is Precision.FP16 and not spec.meta.get("fp32"):  # fp32: SDXL's VAE (force_upcast)
             model = convert_file_to_fp16(raw_path)
         else:
             model = onnx.load(str(raw_path), load_external_data=True)
     model.producer_name = "genrobust-fast"
+    pin_fixed_dims(model.graph, spec)
     return save_onnx(model, staging, final_name)
+
+
+def pin_fixed_dims(graph, spec: ComponentSpec) -> None:
+    """Write the spec's fixed dims into the graph's inputs and outputs. The tracer leaves some symbolic
+    (a text encoder's token axis comes out as 'Add..._dim_1'), though the spec says 77 or 32: a runtime
+    then sizes that output from the graph as the spec does."""
+    fixed = {t.name: t.shape for t in (*spec.inputs, *spec.outputs)}
+    for value in (*graph.input, *graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if value.name in fixed and len(dims) == len(fixed[value.name]):
+            for dim, want in zip(dims, fixed[value.name]):
+                if isinstance(want, int):
+                    dim.dim_value = want  # clears dim_param (a oneof)
 
 
 def convert_file_to_fp16(path: Path):

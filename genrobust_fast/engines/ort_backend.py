@@ -172,8 +172,8 @@ class OrtRunners(GraphRunners):
             )
         wait_for_torch(self.device)
         session.run_with_iobinding(binding)
-        result = outputs[spec.output_names[0]]
-        return result if result.dtype == self.dtype else result.to(self.dtype)
+        results = tuple(y if y.dtype == self.dtype else y.to(self.dtype) for y in outputs.values())
+        return results[0] if len(results) == 1 else results
 
 
 def element_type(dtype: torch.dtype):

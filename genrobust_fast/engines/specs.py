@@ -13,6 +13,12 @@ classifier-free guidance; `text_batch` is the number of prompts one text-encoder
 pipeline encodes distinct prompts, and the negative prompt on its own, so 1 up to the image batch,
 whatever the guidance); `latent_h`/`latent_w` are latent sizes and image sizes are `latent *
 vae_scale`; `context_len` is the cross-attention length (77 text tokens, 1 image embedding).
+
+Families: SDXL adds a second text encoder (`text_encoder_2`: penultimate hidden states and the pooled
+projection) and the UNet's added conditioning (`text_embeds`, `time_ids`); a UNet with a guidance
+embedding (LCM, `time_cond_proj_dim`) takes `timestep_cond`. Those are spec inputs like any other, so
+export, profiles and buffers follow them. A component whose spec says `meta["fp32"]` (SDXL's VAE, which
+overflows in fp16: diffusers' `force_upcast`) is exported, built and run in fp32 whatever the precision.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from ..errors import InputError
 # Runner call -> component name (the ComponentRunners method names are the pipeline's contract).
 RUNNER_CALLS = {
     "encode_text": "text_encoder",
+    "encode_text_2": "text_encoder_2",
     "unet": "unet",
     "decode_vae": "vae_decoder",
     "encode_vae": "vae_encoder",
@@ -260,6 +267,8 @@ class ComponentSpec:
                 tensor = torch.randint(0, int(self.meta.get("vocab_size", 1000)), shape, generator=gen)
             elif t.name == "timestep":
                 tensor = torch.randint(0, 1000, shape, generator=gen).float()
+            elif t.name == "time_ids":  # (original H, W, crop top, left, target H, W), as SDXL sends
+                tensor = torch.randint(0, 1024, shape, generator=gen).float()
             else:
                 tensor = torch.randn(shape, generator=gen)
             out[t.name] = tensor.to(device)
@@ -271,7 +280,8 @@ class ComponentSpec:
 
 
 def component_specs(components) -> dict[str, ComponentSpec]:
-    """The specs of every component `components` has (image_encoder only for variation models)."""
+    """The specs of every component `components` has (image_encoder only for variation models,
+    text_encoder_2 only for SDXL)."""
     scale = components.vae_scale_factor
     lat = components.latent_channels
     B, GB, TB = Dim("B", "batch"), Dim("B2", "guided_batch"), Dim("T", "text_batch")
@@ -285,30 +295,48 @@ def component_specs(components) -> dict[str, ComponentSpec]:
             TensorSpec("sample", "float32", (GB, lat, h, w)),
             TensorSpec("timestep", "float32", (GB,)),
             TensorSpec("encoder_hidden_states", "float32", (GB, Dim("L", "context_len"), cross_dim)),
+            *unet_added_inputs(components.unet.config, GB),
         ),
         (TensorSpec("noise_pred", "float32", (GB, components.unet.config.out_channels, h, w)),),
         scale,
     )
     vae_lat = components.vae.config.latent_channels
+    vae_meta = {"fp32": True} if components.vae_needs_fp32 else {}
     specs["vae_decoder"] = ComponentSpec(
         "vae_decoder",
         (TensorSpec("latent", "float32", (B, vae_lat, h, w)),),
         (TensorSpec("images", "float32", (B, components.vae.config.out_channels, H, W)),),
         scale,
+        meta=vae_meta,
     )
     specs["vae_encoder"] = ComponentSpec(
         "vae_encoder",
         (TensorSpec("images", "float32", (B, components.vae.config.in_channels, H, W)),),
         (TensorSpec("moments", "float32", (B, 2 * vae_lat, h, w)),),
         scale,
+        meta=vae_meta,
     )
+    length = text_length(components)
+    # SDXL conditions on the penultimate layer of both encoders (diffusers' clip_skip=None there).
+    layer = "penultimate_hidden_state" if components.text_encoder_2 is not None else "last_hidden_state"
     if components.text_encoder is not None:
         cfg = components.text_encoder.config
-        length = text_length(components)
         specs["text_encoder"] = ComponentSpec(
             "text_encoder",
             (TensorSpec("input_ids", "int64", (TB, length)),),
-            (TensorSpec("last_hidden_state", "float32", (TB, length, cfg.hidden_size)),),
+            (TensorSpec(layer, "float32", (TB, length, cfg.hidden_size)),),
+            scale,
+            meta={"vocab_size": cfg.vocab_size},
+        )
+    if components.text_encoder_2 is not None:
+        cfg = components.text_encoder_2.config
+        specs["text_encoder_2"] = ComponentSpec(
+            "text_encoder_2",
+            (TensorSpec("input_ids", "int64", (TB, length)),),
+            (
+                TensorSpec(layer, "float32", (TB, length, cfg.hidden_size)),
+                TensorSpec("text_embeds", "float32", (TB, cfg.projection_dim)),
+            ),
             scale,
             meta={"vocab_size": cfg.vocab_size},
         )
@@ -321,6 +349,30 @@ def component_specs(components) -> dict[str, ComponentSpec]:
             scale,
         )
     return specs
+
+
+# The UNet's inputs beyond (sample, timestep, encoder_hidden_states), in call order.
+UNET_ADDED_INPUTS = ("text_embeds", "time_ids", "timestep_cond")
+
+
+def unet_added_inputs(config, GB: Dim) -> tuple[TensorSpec, ...]:
+    """SDXL's added conditioning (pooled text embedding + six time ids) and LCM's guidance embedding."""
+    added: list[TensorSpec] = []
+    kind = getattr(config, "addition_embed_type", None)
+    if kind == "text_time":
+        pooled = config.projection_class_embeddings_input_dim - 6 * config.addition_time_embed_dim
+        added += [
+            TensorSpec("text_embeds", "float32", (GB, pooled)),
+            TensorSpec("time_ids", "float32", (GB, 6)),
+        ]
+    elif kind is not None:
+        raise InputError(
+            f"UNet addition_embed_type {kind!r} is not supported (SD 1.x/2.x have none, SDXL has "
+            "'text_time'); use an SD 1.x, 2.x or SDXL model"
+        )
+    if getattr(config, "time_cond_proj_dim", None):
+        added.append(TensorSpec("timestep_cond", "float32", (GB, config.time_cond_proj_dim)))
+    return tuple(added)
 
 
 def text_length(components) -> int:

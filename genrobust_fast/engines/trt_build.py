@@ -116,6 +116,7 @@ class BuildPlan:
     workspace_bytes: int = DEFAULT_WORKSPACE
     strongly_typed: bool = False  # TensorRT 11: the types come from the ONNX graph
     onnx_precision: Precision = Precision.FP32  # the ONNX file the engine is parsed from
+    fp32_compute: bool = False  # the spec keeps this component in fp32 (SDXL's VAE: force_upcast)
 
     @property
     def static(self) -> bool:
@@ -131,6 +132,11 @@ class BuildPlan:
             + tuple(f"!{f}" for f in self.cleared_flags)
             + typing
             + (("STATIC",) if self.static else ())
+            + (
+                ("FP32_COMPUTE:force_upcast",)
+                if self.fp32_compute and self.precision is not Precision.FP32
+                else ()
+            )
         )
 
     def key(
@@ -167,18 +173,22 @@ def make_build_plan(
     if problem:
         raise BackendUnavailableError(problem)
     strong = typing == "strong"
-    flags = () if strong else PRECISION_FLAGS[precision]
+    # A component the spec keeps fp32 gets no precision flag (weak typing) and is parsed from the fp32
+    # graph its ONNX entry holds at any precision (strong typing): diffusers' force_upcast, in an engine.
+    fp32_compute = bool(spec.meta.get("fp32"))
+    flags = () if strong or fp32_compute else PRECISION_FLAGS[precision]
     return BuildPlan(
         component=spec.name,
         onnx_path=Path(onnx_path),
         precision=precision,
         profiles=spec.profile_shapes(profile, default_size, context_len),
         builder_flags=flags + (("REFIT",) if refittable else ()),
-        cleared_flags=("TF32",) if precision is Precision.FP32 else (),
+        cleared_flags=("TF32",) if precision is Precision.FP32 or fp32_compute else (),
         timing_cache=timing_cache,
         workspace_bytes=workspace_bytes,
         strongly_typed=strong,
         onnx_precision=precision if strong else Precision.FP32,
+        fp32_compute=fp32_compute,
     )
 
 

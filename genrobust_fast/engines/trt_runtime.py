@@ -285,5 +285,9 @@ class TrtRunners(GraphRunners):
 
     def _run(self, component: str, *tensors: torch.Tensor) -> torch.Tensor:
         spec = self.specs[component]
-        out = self.engines[component].run(dict(zip(spec.input_names, tensors)))[spec.output_names[0]]
-        return out if out.dtype == self.dtype else out.to(self.dtype)
+        outputs = self.engines[component].run(dict(zip(spec.input_names, tensors)))
+        results = tuple(
+            outputs[n] if outputs[n].dtype == self.dtype else outputs[n].to(self.dtype)
+            for n in spec.output_names
+        )
+        return results[0] if len(results) == 1 else results

@@ -1,4 +1,5 @@
-"""The finetuning loop: noise-prediction MSE on the UNet, everything else frozen.
+"""The finetuning loop: MSE on the UNet's prediction (noise, or v for v-prediction models), the rest frozen;
+SD 1.x, 2.x and SDXL (whose UNet also gets the pooled caption embedding and the time ids).
 
 Every random draw of step k (batch order, captions, caption dropout, noise, timesteps, VAE posterior
 sample) comes from generators seeded with (seed, k), so a run resumed from a checkpoint at step k
@@ -101,6 +102,7 @@ class _Run:
             raise ConfigError(
                 f"model {cfg.model!r} has no text encoder; finetuning needs a text-to-image model"
             )
+        check_prediction_type(DDPMScheduler.from_config(comps.scheduler.config))  # before any work
         self.data = CaptionedImages.scan(cfg.real)
         resolution = cfg.resolution or comps.default_size[0]
         if resolution % comps.vae_scale_factor:
@@ -108,8 +110,10 @@ class _Run:
                 f"resolution {resolution} is not a multiple of the VAE's factor {comps.vae_scale_factor}"
             )
         comps.to(device=self.device)
-        for module in (comps.vae, comps.text_encoder):
-            module.requires_grad_(False).eval()
+        self.resolution = resolution
+        for module in (comps.vae, comps.text_encoder, comps.text_encoder_2):
+            if module is not None:
+                module.requires_grad_(False).eval()
         self.unet = comps.unet.train()
         self.noise_scheduler = DDPMScheduler.from_config(comps.scheduler.config)
         self.texts = _TextEmbeddings(comps, self.device)
@@ -122,6 +126,18 @@ class _Run:
         if self.step:
             log.info("resuming at step %d of %d from %s", self.step, cfg.steps, work)
         self.order = _BatchOrder(len(self.data), cfg.batch_size, cfg.seed)
+
+    def _added(self, pooled):
+        """SDXL's added conditioning: the pooled caption embedding and the time ids generation sends for
+        images of this resolution (original = target size, crop (0, 0)), so the UNet learns the
+        conditioning it will be sampled with."""
+        import torch
+
+        if pooled is None:
+            return {}
+        r = self.resolution
+        time_ids = torch.tensor([[r, r, 0, 0, r, r]], dtype=pooled.dtype, device=pooled.device)
+        return {"text_embeds": pooled, "time_ids": time_ids.repeat(len(pooled), 1)}
 
     def captions(self, indices, pick) -> list[str]:
         """Each image's own caption or a drawn template; empty (unconditional) at the dropout rate."""
@@ -137,6 +153,8 @@ class _Run:
         """One optimizer step on batch `self.step`; every draw comes from generators seeded by the step."""
         import torch
 
+        from ..engines.runners import call_unet
+
         cfg, step, device = self.cfg, self.step, self.device
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         pick = np.random.default_rng([cfg.seed, step, 1])
@@ -150,15 +168,13 @@ class _Run:
         timesteps = torch.randint(0, schedule.config.num_train_timesteps, (len(indices),), generator=gen)
         timesteps = timesteps.to(device)
         noisy = schedule.add_noise(latents, noise, timesteps)
-        epsilon = schedule.config.prediction_type == "epsilon"
-        target = noise if epsilon else schedule.get_velocity(latents, noise, timesteps)
+        target = loss_target(schedule, latents, noise, timesteps)
         for group in self.optimizer.param_groups:
             group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else cfg.lr
         dtype = self.autocast_dtype
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            pred = self.unet(noisy, timesteps, encoder_hidden_states=self.texts(captions), return_dict=False)[
-                0
-            ]
+            context, pooled = self.texts(captions)
+            pred = call_unet(self.unet, noisy, timesteps, context, **self._added(pooled))
         loss = torch.nn.functional.mse_loss(pred.float(), target.float())
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.unet.parameters(), cfg.max_grad_norm)
@@ -170,6 +186,27 @@ class _Run:
                     self.ema[key].lerp_(param.detach(), 1.0 - cfg.ema_decay)
         self.step += 1
         return loss.item()
+
+
+def check_prediction_type(schedule) -> str:
+    """The scheduler's prediction_type, when finetuning knows it; else a ConfigError naming the fix."""
+    kind = schedule.config.prediction_type
+    if kind not in ("epsilon", "v_prediction", "sample"):
+        raise ConfigError(
+            f"the model's scheduler has prediction_type {kind!r}; finetuning knows epsilon, v_prediction and "
+            "sample. Fix scheduler/scheduler_config.json"
+        )
+    return kind
+
+
+def loss_target(schedule, latents, noise, timesteps):
+    """What the UNet learns to predict, by the model's `prediction_type`, as diffusers' training scripts:
+    epsilon -> the noise; v_prediction (SD 2.x at 768 px) -> v = sqrt(abar_t) * noise - sqrt(1 - abar_t) *
+    latents (`get_velocity`); sample -> the clean latents."""
+    kind = check_prediction_type(schedule)
+    if kind == "epsilon":
+        return noise
+    return schedule.get_velocity(latents, noise, timesteps) if kind == "v_prediction" else latents
 
 
 class _BatchOrder:
@@ -190,28 +227,47 @@ class _BatchOrder:
 
 
 class _TextEmbeddings:
-    """The frozen text encoder's output per distinct caption, computed once (captions repeat a lot)."""
+    """The frozen text encoders' conditioning per distinct caption, computed once (captions repeat a lot):
+    (hidden states, pooled embedding or None), taken as generation takes them (`text_encoder_outputs`):
+    the last hidden state, or SDXL's two penultimate states side by side and the second's pooled projection.
+    """
 
     def __init__(self, comps, device):
         self.comps, self.device, self.cache = comps, device, {}
+        self.sdxl = comps.text_encoder_2 is not None
+
+    def _ids(self, tok, captions: list[str]):
+        return tok(
+            captions,
+            padding="max_length",
+            max_length=tok.model_max_length,
+            truncation=True,
+            return_tensors="pt",
+        ).input_ids.to(self.device)
 
     def __call__(self, captions: list[str]):
         import torch
 
+        from ..engines.runners import text_encoder_outputs
+
         missing = sorted(set(captions) - set(self.cache))
         if missing:
-            tok = self.comps.tokenizer
-            ids = tok(
-                missing,
-                padding="max_length",
-                max_length=tok.model_max_length,
-                truncation=True,
-                return_tensors="pt",
-            ).input_ids.to(self.device)
+            comps = self.comps
             with torch.inference_mode():
-                hidden = self.comps.text_encoder(ids)[0]
-            self.cache.update({c: h.clone() for c, h in zip(missing, hidden)})
-        return torch.stack([self.cache[c] for c in captions])
+                hidden = text_encoder_outputs(
+                    comps.text_encoder, self._ids(comps.tokenizer, missing), self.sdxl
+                )[0]
+                pooled = [None] * len(missing)
+                if self.sdxl:
+                    second, pooled = text_encoder_outputs(
+                        comps.text_encoder_2, self._ids(comps.tokenizer_2, missing), True
+                    )
+                    hidden = torch.cat([hidden, second], dim=-1)
+            self.cache.update(
+                {c: (h.clone(), None if p is None else p.clone()) for c, h, p in zip(missing, hidden, pooled)}
+            )
+        hidden = torch.stack([self.cache[c][0] for c in captions])
+        return hidden, (torch.stack([self.cache[c][1] for c in captions]) if self.sdxl else None)
 
 
 class _LatentSource:
@@ -298,8 +354,8 @@ def _already_finished(out: Path, cfg: FinetuneConfig) -> bool:
 
 def _base_commit(cfg: FinetuneConfig) -> str | None:
     """The commit cfg's Hub model and revision resolve to (no weights loaded)."""
+    from ..engines.builtin import BUILTIN_MODELS
     from ..engines.hub import model_files, resolve_model
-    from ..engines.models import BUILTIN_MODELS
 
     return resolve_model(cfg.model, **model_files(cfg), builtins=BUILTIN_MODELS).commit
 

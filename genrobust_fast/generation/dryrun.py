@@ -82,8 +82,8 @@ def _bytes_per_image(job, shards: list[int]) -> tuple[float, bool]:
 
 def _cached_folder(cfg) -> str:
     """The folder a Hub id resolves to in the cache (a plan downloads nothing); else --model as given."""
+    from ..engines.builtin import BUILTIN_MODELS
     from ..engines.hub import resolve_model
-    from ..engines.models import BUILTIN_MODELS
     from ..errors import GenrobustError
 
     try:
@@ -96,9 +96,10 @@ def _cached_folder(cfg) -> str:
 
 def _model_size(model: str) -> tuple[int, int]:
     """The model's native size without loading weights (reads unet/vae configs of a folder)."""
-    builtin = {"tiny": (32, 32), "sd15-arch": (512, 512)}
-    if model in builtin:
-        return builtin[model]
+    from ..engines.builtin import BUILTINS
+
+    if model in BUILTINS:
+        return BUILTINS[model][2]
     from pathlib import Path
 
     try:

@@ -171,6 +171,7 @@ def create_pipeline(cfg: GenerateConfig, build_if_missing: bool = False):
     user to run `genrobust engine build`, so a multi-GPU job never builds the same engine on every rank."""
     from ..engines import create_runners, load_components
     from ..engines.hub import model_files
+    from .conditioning import doubles_batch
     from .pipeline import GenerationPipeline
 
     comps = load_components(cfg.model, **model_files(cfg))
@@ -183,7 +184,7 @@ def create_pipeline(cfg: GenerateConfig, build_if_missing: bool = False):
         engine_dir=cfg.engine_dir,
         batch_range=(1, cfg.batch_size, cfg.batch_size),
         size=size,
-        guidance=cfg.guidance > 1.0,
+        guidance=doubles_batch(comps, cfg.guidance),  # LCM's embedding and guidance <= 1: batch, not 2x
         build_if_missing=build_if_missing,
     )
     mode = {"img2img": "img2img", "variation": "variation"}.get(cfg.strategy, "text")

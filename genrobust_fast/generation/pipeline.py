@@ -11,6 +11,10 @@ generator per image; a stochastic scheduler step receives the same list of gener
 the image and draws the VAE sample and the forward noise from that generator in diffusers' order. So
 an image does not depend on the batch it was generated in. A fresh scheduler is made for every batch
 because schedulers carry state (PNDM's ets, DPM-Solver's model outputs, step index).
+
+Every family goes through this one loop: what differs (SDXL's two text encoders, pooled embeddings and
+time ids; an LCM UNet's guidance embedding) is the conditioning (`conditioning.py`), handed to the UNet as
+its spec's added inputs; v-prediction lives in the schedulers, which read `prediction_type` themselves.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,15 +29,12 @@ from typing import Any
 import torch
 
 from ..errors import InputError
-from .schedulers import create_scheduler, scheduler_record
+from .conditioning import PromptEncoder, added_conditioning, doubles_batch
+from .schedulers import create_scheduler, resolve_scheduler_name, scheduler_record
 
 log = logging.getLogger(__name__)
 
-PIPELINE_CLASSES = {
-    "text": "StableDiffusionPipeline",
-    "img2img": "StableDiffusionImg2ImgPipeline",
-    "variation": "StableDiffusionImageVariationPipeline",
-}
+MODES = ("text", "img2img", "variation")
 
 
 @dataclass
@@ -71,11 +71,11 @@ class GenerationPipeline:
         strength: float = 0.75,
         text_cache_size: int = 1024,
     ):
-        if mode not in PIPELINE_CLASSES:
-            raise InputError(f"mode {mode!r} is unknown; choose one of {', '.join(PIPELINE_CLASSES)}")
+        if mode not in MODES:
+            raise InputError(f"mode {mode!r} is unknown; choose one of {', '.join(MODES)}")
         self.runners = runners
         self.components = runners.components
-        self.scheduler_name = scheduler
+        self.scheduler_name = resolve_scheduler_name(scheduler, runners.components.scheduler)
         self.steps = steps
         self.guidance = guidance
         self.mode = mode
@@ -110,11 +110,15 @@ class GenerationPipeline:
             raise InputError(
                 f"strength {strength} x steps {steps} leaves no denoising step; raise --strength or --steps"
             )
-        self.scheduler = create_scheduler(scheduler, comps.scheduler.config)  # validates the name now
+        self.scheduler = create_scheduler(
+            self.scheduler_name, comps.scheduler.config
+        )  # validates the name now
         self._step_params = set(inspect.signature(self.scheduler.step).parameters)
-        self._text_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
-        self._text_cache_size = text_cache_size
         self.times = StageTimes()
+        self.prompts = (
+            PromptEncoder(runners, text_cache_size, self.times) if comps.tokenizer is not None else None
+        )
+        self._pipeline_class = comps.pipeline_class(mode)  # SDXL has no variation pipeline: refused here
         self.image_processor = None
         if mode == "img2img":
             from diffusers.image_processor import VaeImageProcessor
@@ -123,11 +127,13 @@ class GenerationPipeline:
 
     @property
     def do_guidance(self) -> bool:
-        return self.guidance > 1.0  # as diffusers: guidance <= 1 means no unconditional pass
+        """As diffusers: guidance <= 1 means no unconditional pass, and so does a UNet that takes the
+        guidance as an embedding (LCM's time_cond_proj_dim)."""
+        return doubles_batch(self.components, self.guidance)
 
     @property
     def pipeline_class(self) -> str:
-        return PIPELINE_CLASSES[self.mode]
+        return self._pipeline_class
 
     def describe(self) -> dict[str, Any]:
         """The settings a diffusers user needs to reproduce an image (plus the per-image fields)."""
@@ -143,42 +149,8 @@ class GenerationPipeline:
         }
 
     # -- conditioning ----------------------------------------------------------------------------
-    def encode_prompts(self, prompts: Sequence[str]) -> torch.Tensor:
-        """(B, L, D) text embeddings; each distinct prompt is encoded once, alone, and cached.
-
-        Alone (batch 1), not with the other prompts of its batch: on a CPU a matmul's last bits depend on
-        the batch it runs in, so an embedding computed with whatever happened to miss the cache would make
-        an image depend on the job's history. Encoded alone it depends on the prompt only, and a resumed
-        job remakes the bytes of an uninterrupted one. The text encoder is a small part of the work (one
-        call per new prompt against steps x UNet calls per batch).
-        """
-        started = time.perf_counter()
-        out = []
-        for p in prompts:
-            emb = self._text_cache.get(p)
-            if emb is None:
-                emb = self._encode_one(p)
-                self._text_cache[p] = emb  # LRU: labels jobs reuse ~1000 prompts; template jobs rarely repeat
-                if len(self._text_cache) > self._text_cache_size:
-                    self._text_cache.popitem(last=False)
-            else:
-                self._text_cache.move_to_end(p)
-            out.append(emb)
-        self.times.add("text", started)
-        return torch.stack(out)
-
-    def _encode_one(self, prompt: str) -> torch.Tensor:
-        tok = self.components.tokenizer
-        ids = tok(
-            [prompt],
-            padding="max_length",
-            max_length=tok.model_max_length,
-            truncation=True,
-            return_tensors="pt",
-        ).input_ids
-        return self.runners.encode_text(ids.to(self.runners.device)).to(self.runners.dtype)[0]
-
-    def _context(self, requests: Sequence[Request]) -> torch.Tensor:
+    def condition(self, requests: Sequence[Request]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(context, added UNet inputs) for the UNet batch of `requests`: unconditional half first."""
         if self.mode == "variation":
             started = time.perf_counter()
             pixels = self.components.feature_extractor(
@@ -189,13 +161,24 @@ class GenerationPipeline:
             )
             embeds = embeds.to(self.runners.dtype)
             self.times.add("image", started)
-            return torch.cat([torch.zeros_like(embeds), embeds]) if self.do_guidance else embeds
+            return (torch.cat([torch.zeros_like(embeds), embeds]) if self.do_guidance else embeds), {}
         if any(r.prompt is None for r in requests):
             raise InputError("a text-conditioned request has no prompt")
-        cond = self.encode_prompts([r.prompt for r in requests])  # type: ignore[misc]
-        if not self.do_guidance:
-            return cond
-        return torch.cat([self.encode_prompts([r.negative_prompt or "" for r in requests]), cond])
+        context, pooled = self.prompts.encode([r.prompt for r in requests])  # type: ignore[union-attr,misc]
+        if self.do_guidance:
+            neg, neg_pooled = self.prompts.negative([r.negative_prompt or "" for r in requests])  # type: ignore[union-attr]
+            context = torch.cat([neg, context])
+            pooled = None if pooled is None else torch.cat([neg_pooled, pooled])  # type: ignore[list-item]
+        added = added_conditioning(
+            self.components,
+            pooled,
+            (self.height, self.width),
+            self.guidance,
+            context.shape[0],
+            self.runners.dtype,
+            self.runners.device,
+        )
+        return context, added
 
     # -- the loop --------------------------------------------------------------------------------
     def _noise(self, generators: Sequence[torch.Generator]) -> torch.Tensor:
@@ -224,7 +207,9 @@ class GenerationPipeline:
             DiagonalGaussianDistribution(moments[i : i + 1]).sample(generators[i])
             for i in range(len(requests))
         ]
-        init = self.scaling_factor * torch.cat(samples)
+        init = torch.cat(samples)
+        norm = self._latent_norm(init)
+        init = self.scaling_factor * (init if norm is None else (init - norm[0]) / norm[1])
         self.times.add("image", started)
         noise = self._noise(generators)
         latent_timestep = timesteps[:1].repeat(len(requests))
@@ -235,7 +220,7 @@ class GenerationPipeline:
         """Final latents (B, C, h, w) for `requests`."""
         if self.mode in ("img2img", "variation") and any(r.image is None for r in requests):
             raise InputError(f"mode {self.mode!r} needs a source image in every request")
-        context = self._context(requests)
+        context, added = self.condition(requests)
         generators = [torch.Generator("cpu").manual_seed(int(r.seed)) for r in requests]
         scheduler = create_scheduler(self.scheduler_name, self.components.scheduler.config)
         latents, timesteps = self._initial_latents(scheduler, requests, generators)
@@ -245,7 +230,7 @@ class GenerationPipeline:
         for t in timesteps:
             model_input = torch.cat([latents] * 2) if self.do_guidance else latents
             model_input = scheduler.scale_model_input(model_input, t)
-            noise = self.runners.unet(model_input, t.expand(batch), context)
+            noise = self.runners.unet(model_input, t.expand(batch), context, **added)
             if self.do_guidance:
                 uncond, text = noise.chunk(2)
                 noise = uncond + self.guidance * (text - uncond)
@@ -258,10 +243,25 @@ class GenerationPipeline:
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) float32 CPU images in about [-1, 1]."""
         started = time.perf_counter()
-        images = self.runners.decode_vae(latents / self.scaling_factor)
+        norm = self._latent_norm(latents)
+        latents = (
+            latents / self.scaling_factor
+            if norm is None
+            else latents * norm[1] / self.scaling_factor + norm[0]
+        )
+        images = self.runners.decode_vae(latents)
         images = images.to("cpu", torch.float32).contiguous()
         self.times.add("decode", started)
         return images
+
+    def _latent_norm(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(mean, std) per latent channel when the VAE config has them (diffusers' SDXL pipelines then
+        normalise latents with them besides the scaling factor), else None."""
+        vae = self.components.vae.config
+        mean, std = getattr(vae, "latents_mean", None), getattr(vae, "latents_std", None)
+        if mean is None or std is None:
+            return None
+        return torch.tensor(mean).view(1, -1, 1, 1).to(like), torch.tensor(std).view(1, -1, 1, 1).to(like)
 
     def generate(self, requests: Sequence[Request]) -> torch.Tensor:
         return self.decode(self.denoise(requests))

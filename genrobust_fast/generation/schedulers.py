@@ -5,6 +5,12 @@
 
 Any diffusers scheduler class name (e.g. "UniPCMultistepScheduler") is accepted as well. The config
 dict recorded with each image (`scheduler_config`) rebuilds the same scheduler in diffusers alone.
+
+Few-step models: `lcm` (LCMScheduler, for LCM-distilled UNets or LoRAs, 2-8 steps) and `turbo`
+(Euler ancestral with "trailing" timestep spacing, SD-Turbo/SDXL-Turbo's sampler, 1-4 steps with
+guidance 0); `euler_trailing` is the deterministic twin. Trailing spacing starts at t=999, where the
+distilled models were trained to start; "leading" would start a 1-step run at t=1. `model` is the
+scheduler the model folder ships (an LCM folder's LCMScheduler, SDXL-Turbo's trailing Euler a).
 """
 
 from __future__ import annotations
@@ -26,8 +32,17 @@ SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
     "unipc": ("UniPCMultistepScheduler", {}),
     "lms": ("LMSDiscreteScheduler", {}),
     "heun": ("HeunDiscreteScheduler", {}),
+    "lcm": ("LCMScheduler", {}),
+    "euler_a_trailing": ("EulerAncestralDiscreteScheduler", {"timestep_spacing": "trailing"}),
+    "euler_trailing": ("EulerDiscreteScheduler", {"timestep_spacing": "trailing"}),
 }
-ALIASES = {"dpmsolver++": "dpm++", "dpm": "dpm++", "euler-a": "euler_a", "euler_ancestral": "euler_a"}
+ALIASES = {
+    "dpmsolver++": "dpm++",
+    "dpm": "dpm++",
+    "euler-a": "euler_a",
+    "euler_ancestral": "euler_a",
+    "turbo": "euler_a_trailing",
+}
 
 
 def scheduler_spec(name: str) -> tuple[str, dict[str, Any]]:
@@ -41,9 +56,14 @@ def scheduler_spec(name: str) -> tuple[str, dict[str, Any]]:
     if isinstance(cls, type) and name.endswith("Scheduler") and hasattr(cls, "from_config"):
         return name, {}
     raise InputError(
-        f"unknown scheduler {name!r}; choose one of {', '.join(SCHEDULERS)} or a diffusers scheduler class "
-        "name"
+        f"unknown scheduler {name!r}; choose one of {', '.join(SCHEDULERS)}, model (the model's own) or a "
+        "diffusers scheduler class name"
     )
+
+
+def resolve_scheduler_name(name: str, shipped: Any) -> str:
+    """`name`, or for "model" the class name of the scheduler the model ships (`shipped`, an instance)."""
+    return type(shipped).__name__ if name.lower() == "model" else name
 
 
 def create_scheduler(name: str, base_config: Any) -> Any:

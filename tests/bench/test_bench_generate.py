@@ -35,8 +35,8 @@ def measured(monkeypatch):
             record["job_calls"].append(calls[0] - before)
         return summary
 
-    def spied_diffusers(comps, items, cfg, out):
-        seconds = diffusers_run(comps, items, cfg, out)
+    def spied_diffusers(ours, comps, items, cfg, out):
+        seconds = diffusers_run(ours, comps, items, cfg, out)
         if out.name.startswith("diffusers-"):
             record["diffusers"].append(seconds)
         return seconds
@@ -97,3 +97,20 @@ def test_onnxruntime_images_match_diffusers_within_two_levels(tmp_path):
     )
     assert result["backend"] == "onnxruntime" and result["precision"] == "fp32"
     assert result["parity_max_abs_diff_vs_diffusers"] <= 2
+
+
+def test_a_turbo_sdxl_run_reports_images_per_second_by_family_and_steps(tmp_path):
+    result = bench_generate.run_generate_benchmark(
+        model="tiny-sdxl",
+        images=2,
+        steps=1,
+        batch=2,
+        scheduler="turbo",
+        guidance=0.0,
+        backend="torch",
+        quick=True,
+        engine_dir=str(tmp_path),
+    )
+    assert result["family"] == "sdxl" and result["parity_max_abs_diff_vs_diffusers"] <= 1
+    assert result["images_per_s_by_family_and_steps"] == {"sdxl": {"1": result["ours_images_per_s"]}}
+    assert result["unet_calls_per_batch"] == 1  # one trailing step, no unconditional batch

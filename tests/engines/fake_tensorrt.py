@@ -6,7 +6,9 @@ asked of it.
 A "serialized engine" is JSON listing the ONNX graph's inputs and outputs (read from the file the
 parser was given) and the flags, so a deserialized fake engine reports the graph's own I/O types.
 On CPU tensors, `execute_async_v3` copies each input's bytes to the output of the same index
-(so a run is observable), or returns False when `fail` is set; it refuses stream 0, the legacy default
+(so a run is observable), or returns False when `fail` is set. An output's shape is the graph's declared
+one, symbolic dims sized from the inputs (a text encoder's hidden states, SDXL's pooled embedding), else
+that of the input of its index (a VAE's image: H is no input dim); it refuses stream 0, the legacy default
 stream. A timing cache not written by this fake is refused, as TensorRT refuses another GPU's. A refit
 records the ONNX file the new weights came from (`weights_from` in the serialized engine), refusing one
 of another architecture.
@@ -72,6 +74,10 @@ def make(major: int, strongly_typed_flag: bool = True, drop: tuple[str, ...] = (
             names = {1: "float32", 10: "float16", 16: "bfloat16", 7: "int64", 6: "int32"}
             self.network.inputs = [(v.name, names[v.type.tensor_type.elem_type]) for v in model.graph.input]
             self.network.outputs = [(v.name, names[v.type.tensor_type.elem_type]) for v in model.graph.output]
+            self.network.dims = {
+                v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+                for v in (*model.graph.input, *model.graph.output)
+            }
             return True
 
         def get_error(self, i):
@@ -146,6 +152,7 @@ def make(major: int, strongly_typed_flag: bool = True, drop: tuple[str, ...] = (
                     "set": config.flags,
                     "inputs": network.inputs,
                     "outputs": network.outputs,
+                    "dims": getattr(network, "dims", {}),
                     "profiles": config.profiles,
                 }
             ).encode()
@@ -164,7 +171,14 @@ def make(major: int, strongly_typed_flag: bool = True, drop: tuple[str, ...] = (
 
         def get_tensor_shape(self, name):
             index = [n for n, _ in self.engine.doc["outputs"]].index(name)
-            return self.shapes[self.engine.doc["inputs"][index][0]]
+            inputs, dims = self.engine.doc["inputs"], self.engine.doc.get("dims", {})
+            sizes = {  # symbolic dim name -> its size in the inputs set on this context
+                d: s for n, _ in inputs for d, s in zip(dims.get(n, ()), self.shapes[n]) if isinstance(d, str)
+            }
+            declared = dims.get(name)
+            if declared and all(not isinstance(d, str) or d in sizes for d in declared):
+                return tuple(sizes[d] if isinstance(d, str) else d for d in declared)
+            return self.shapes[inputs[index][0]]
 
         def execute_async_v3(self, stream):
             trt.calls.append(("execute", stream))

@@ -63,7 +63,7 @@ def test_missing_engine_names_the_build_command(tiny, tmp_path):
 
 
 def test_other_weights_are_a_mismatch_naming_the_rebuild(onnx_cache):
-    from genrobust_fast.engines.models import build_tiny
+    from genrobust_fast.engines.builtin import build_tiny
 
     changed = build_tiny()
     with torch.no_grad():
@@ -287,8 +287,8 @@ def test_weights_hash_is_the_same_for_fp32_and_fp16_runners():
 
 
 def test_weights_hash_follows_the_weights_per_component(tiny):
+    from genrobust_fast.engines.builtin import build_tiny
     from genrobust_fast.engines.cache import component_weights_hash
-    from genrobust_fast.engines.models import build_tiny
 
     changed = build_tiny()
     with torch.no_grad():
@@ -301,8 +301,9 @@ def test_weights_hash_follows_the_weights_per_component(tiny):
 def test_weights_loaded_in_half_precision_are_other_weights(tiny):
     """The identity is the weights as loaded: a runner's later cast keeps it (fp32-built engines load in an
     fp16 job), but a model whose weights are half precision before the first hash is another model."""
+    from genrobust_fast.engines.builtin import build_tiny
     from genrobust_fast.engines.cache import component_weights_hash
-    from genrobust_fast.engines.models import build_tiny, load_components
+    from genrobust_fast.engines.models import load_components
 
     assert load_components("tiny", torch_dtype=torch.float16).weights_hash() == tiny.weights_hash()
     half = build_tiny()
@@ -312,12 +313,12 @@ def test_weights_loaded_in_half_precision_are_other_weights(tiny):
 
 
 def test_weights_are_hashed_once_until_the_caller_says_they_changed(tiny, monkeypatch):
-    from genrobust_fast.engines import models
-    from genrobust_fast.engines.models import build_tiny
+    from genrobust_fast.engines import components
+    from genrobust_fast.engines.builtin import build_tiny
 
     hashed = []
-    real_hash = models.hash_modules
-    monkeypatch.setattr(models, "hash_modules", lambda modules: hashed.append(1) or real_hash(modules))
+    real_hash = components.hash_modules
+    monkeypatch.setattr(components, "hash_modules", lambda modules: hashed.append(1) or real_hash(modules))
     trained = build_tiny()
     before = trained.weights_hash()
     trained.module_hash("unet")

@@ -87,3 +87,15 @@ def test_clean_removes_one_model(built, tmp_path):
     assert "would remove" in dry.output and (root / "tiny").exists()
     CliRunner().invoke(cli, ["engine", "clean", "--model", "tiny", "--engine-dir", str(root)])
     assert not (root / "tiny").exists()
+
+
+def test_build_help_lists_the_families_and_their_built_in_twins():
+    from genrobust_fast.engines.builtin import BUILTINS
+
+    result = CliRunner().invoke(cli, ["engine", "build", "--help"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    for family in ("sd1 Stable Diffusion 1.x", "sd2 Stable Diffusion 2.x", "sdxl SDXL", "few-step:"):
+        assert family in text
+    assert all(name in text for name in BUILTINS) and "--no-guidance" in text
+    assert "[tiny-sdxl, sdxl-arch]" in text and "[tiny-sd2]" in text

@@ -34,7 +34,7 @@ def test_onnxruntime_cuda_matches_torch_over_many_batches(tmp_path, rel_err, pre
     """Each input is written by a torch kernel queued behind a delay on torch's stream, right before the
     ONNX Runtime call: without the synchronisation ORT would read it unfinished."""
     from genrobust_fast.engines import create_runners
-    from genrobust_fast.engines.models import build_tiny
+    from genrobust_fast.engines.builtin import build_tiny
     from genrobust_fast.engines.runners import TorchRunners
 
     ort = create_runners(
@@ -66,7 +66,7 @@ def test_onnxruntime_cuda_matches_torch_over_many_batches(tmp_path, rel_err, pre
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
 def test_tensorrt_builds_each_precision_its_version_supports(tmp_path, rel_err, torch_runners, precision):
     from genrobust_fast.engines import create_runners
-    from genrobust_fast.engines.models import build_tiny
+    from genrobust_fast.engines.builtin import build_tiny
     from genrobust_fast.engines.trt_build import tensorrt_precision_problem
     from genrobust_fast.errors import BackendUnavailableError
 

@@ -56,7 +56,7 @@ def test_unet_accepts_scalar_timestep(ort_runners, torch_runners, rel_err):
 
 def test_parity_detects_different_weights(tiny, ort_runners, rel_err):
     """The comparison can fail: a torch UNet with other weights is far from the ONNX one."""
-    from genrobust_fast.engines.models import build_tiny
+    from genrobust_fast.engines.builtin import build_tiny
     from genrobust_fast.engines.runners import TorchRunners
 
     other = TorchRunners(build_tiny(seed=1))
@@ -93,7 +93,7 @@ def test_only_the_unet_session_spins_between_calls(ort_runners):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
 def test_torch_gpu_precisions_match_fp32(tiny, torch_runners, rel_err, precision):
-    from genrobust_fast.engines.models import build_tiny
+    from genrobust_fast.engines.builtin import build_tiny
     from genrobust_fast.engines.runners import TorchRunners
     from genrobust_fast.engines.specs import Precision
 
@@ -114,7 +114,7 @@ def test_torch_gpu_precisions_match_fp32(tiny, torch_runners, rel_err, precision
 def test_tensorrt_matches_torch(tiny, torch_runners, rel_err, tmp_path):
     pytest.importorskip("tensorrt", reason="TensorRT is not installed on this GPU machine")
     from genrobust_fast.engines import create_runners
-    from genrobust_fast.engines.models import build_tiny
+    from genrobust_fast.engines.builtin import build_tiny
 
     for precision, tol in (("fp32", FP32_TOL), ("fp16", GPU_TOL["fp16"])):
         trt = create_runners(

@@ -18,7 +18,8 @@ from genrobust_fast.generation.pipeline import GenerationPipeline, Request
 
 
 class RecordingRunners(TorchRunners):
-    """TorchRunners that note each call's input shapes by component and input name."""
+    """TorchRunners that note each call's input shapes by component and input name (the UNet's added
+    inputs and SDXL's second text encoder included)."""
 
     def __init__(self, components):
         super().__init__(components, "cpu", torch.float32)
@@ -28,28 +29,40 @@ class RecordingRunners(TorchRunners):
         self.calls.append(("text_encoder", {"input_ids": tuple(input_ids.shape)}))
         return super().encode_text(input_ids)
 
-    def unet(self, sample, timestep, context):
+    def encode_text_2(self, input_ids):
+        self.calls.append(("text_encoder_2", {"input_ids": tuple(input_ids.shape)}))
+        return super().encode_text_2(input_ids)
+
+    def unet(self, sample, timestep, context, **added):
+        shapes = {"sample": sample.shape, "timestep": timestep.shape, "encoder_hidden_states": context.shape}
         self.calls.append(
-            (
-                "unet",
-                {
-                    "sample": tuple(sample.shape),
-                    "timestep": tuple(timestep.shape),
-                    "encoder_hidden_states": tuple(context.shape),
-                },
-            )
+            ("unet", {k: tuple(v) for k, v in {**shapes, **{k: x.shape for k, x in added.items()}}.items()})
         )
-        return super().unet(sample, timestep, context)
+        return super().unet(sample, timestep, context, **added)
 
     def decode_vae(self, latents):
         self.calls.append(("vae_decoder", {"latent": tuple(latents.shape)}))
         return super().decode_vae(latents)
 
 
-@pytest.mark.parametrize("batch_size,guidance", [(3, 7.5), (1, 7.5), (3, 1.0)])
-def test_every_pipeline_call_fits_the_jobs_tensorrt_profile(tiny, batch_size, guidance):
+@pytest.mark.parametrize(
+    "model,scheduler,batch_size,guidance",
+    [
+        ("tiny", "pndm", 3, 7.5),
+        ("tiny", "pndm", 1, 7.5),
+        ("tiny", "pndm", 3, 1.0),
+        ("tiny-sdxl", "euler", 3, 5.0),  # two text encoders, text_embeds and time_ids doubled with the batch
+        ("tiny-sdxl", "turbo", 3, 0.0),  # few-step: batch, not 2 x batch
+        ("tiny-lcm", "lcm", 3, 4.0),  # guidance as an embedding: batch, not 2 x batch
+    ],
+)
+def test_every_pipeline_call_fits_the_jobs_tensorrt_profile(tiny, model, scheduler, batch_size, guidance):
+    from genrobust_fast.engines.models import load_components
+    from genrobust_fast.generation.conditioning import doubles_batch
+
+    tiny = tiny if model == "tiny" else load_components(model)
     runners = RecordingRunners(tiny)
-    pipe = GenerationPipeline(runners, "pndm", steps=1, guidance=guidance)
+    pipe = GenerationPipeline(runners, scheduler, steps=1, guidance=guidance)
     batches = [
         [
             Request("a tench", 1),
@@ -66,16 +79,18 @@ def test_every_pipeline_call_fits_the_jobs_tensorrt_profile(tiny, batch_size, gu
         for start in range(0, len(batch), batch_size):
             pipe.generate(batch[start : start + batch_size])
     # what create_runners gets from a job with this --batch-size (generation/job.py)
-    profile = ShapeProfile(batch=(1, batch_size, batch_size), guidance=guidance > 1.0)
+    profile = ShapeProfile(batch=(1, batch_size, batch_size), guidance=doubles_batch(tiny, guidance))
     specs = component_specs(tiny)
     for component, shapes in runners.calls:
         profiles = specs[component].profile_shapes(profile, tiny.default_size, text_length(tiny))
+        assert sorted(shapes) == sorted(profiles), component  # every input the spec lists, no other
         check_shapes(component, profiles, shapes, "REBUILD")  # raises InputError outside the profile
     text_batches = [shapes["input_ids"][0] for c, shapes in runners.calls if c == "text_encoder"]
     assert min(text_batches) == 1  # e.g. the negative prompt alone: the case a doubled profile missed
     assert max(text_batches) <= batch_size
     unet_batches = {shapes["sample"][0] for c, shapes in runners.calls if c == "unet"}
-    assert max(unet_batches) == batch_size * (2 if guidance > 1 else 1)
+    assert max(unet_batches) == batch_size * (2 if guidance > 1 and model != "tiny-lcm" else 1)
+    assert ("text_encoder_2" in {c for c, _ in runners.calls}) == (model == "tiny-sdxl")
 
 
 def test_text_encoder_profile_takes_one_prompt_whatever_the_guidance(tiny):

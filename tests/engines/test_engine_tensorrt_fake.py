@@ -384,8 +384,8 @@ def test_readme_build_then_generate_meet_on_tensorrt(tiny, engines, fake_gpu, ca
 
 def test_refit_puts_new_weights_into_a_copy_of_a_refittable_base_engine(tiny, engines, fake_gpu, tmp_path):
     """`engine refit --base-model tiny --model <finetuned>`: same architecture, new UNet weights, no build."""
+    from genrobust_fast.engines.builtin import build_tiny
     from genrobust_fast.engines.cache import model_slug
-    from genrobust_fast.engines.models import build_tiny
     from genrobust_fast.engines.trt_build import refit_engines
     from genrobust_fast.engines.trt_runtime import find_tensorrt
 
@@ -428,3 +428,57 @@ def test_refit_puts_new_weights_into_a_copy_of_a_refittable_base_engine(tiny, en
         == refitted.sidecar
     )
     assert find_tensorrt(TrtRequest.here(tiny, "fp16", engines, profile), "unet").sidecar == base.sidecar
+
+
+def test_sdxl_engines_take_their_added_inputs_and_capture_them_static(fake_gpu, monkeypatch, tmp_path):
+    """A Turbo job on SDXL's engines: profiles and CUDA-graph buffers for the UNet's text_embeds and time_ids
+    come from the spec, batch not 2 x batch (guidance 0); the second text encoder returns its two outputs."""
+    from genrobust_fast.engines.models import load_components
+    from genrobust_fast.engines.trt_runtime import TrtRunners
+    from genrobust_fast.errors import InputError
+    from genrobust_fast.generation.pipeline import GenerationPipeline, Request
+
+    trt = fake_gpu(10)
+    sdxl = load_components("tiny-sdxl")
+    profile = ShapeProfile(batch=(2, 2, 2), guidance=False)
+    with _fake_cuda_streams(monkeypatch) as captured:
+        runners = TrtRunners(sdxl, "cpu", "fp16", tmp_path, profile, build_if_missing=True)
+        unet = runners.engines["unet"]
+        assert unet.static and runners.records["unet"].key.profiles["text_embeds"] == [[2, 16]] * 3
+        assert runners.records["unet"].key.profiles["time_ids"] == [[2, 6]] * 3
+        assert runners.records["text_encoder_2"].key.profiles["input_ids"] == [[1, 32], [1, 32], [2, 32]]
+        real_execute = unet.context.execute_async_v3
+
+        def execute(stream):  # what a CUDA graph records: the enqueue, replayed later
+            captured.append(lambda: real_execute(stream))
+            return real_execute(stream)
+
+        monkeypatch.setattr(unet.context, "execute_async_v3", execute)
+        g = torch.Generator().manual_seed(0)
+        for _ in range(2):  # warm-up and capture, then a replay with new inputs
+            sample = torch.randn(2, 4, 16, 16, generator=g)
+            added = {"text_embeds": torch.randn(2, 16, generator=g), "time_ids": torch.full((2, 6), 32.0)}
+            out = runners.unet(sample, torch.tensor(999), torch.randn(2, 32, 32, generator=g), **added)
+            assert out.float().equal(sample.half().float())  # the fake's kernel copies sample into noise_pred
+        assert {k: tuple(v.shape) for k, v in unet._static_in.items()} == {
+            "sample": (2, 4, 16, 16),
+            "timestep": (2,),
+            "encoder_hidden_states": (2, 32, 32),
+            "text_embeds": (2, 16),
+            "time_ids": (2, 6),
+        }
+        with pytest.raises(InputError, match=r"added inputs \['text_embeds', 'time_ids'\], got \[\]"):
+            runners.unet(sample, torch.tensor(999), torch.randn(2, 32, 32))
+        hidden, pooled = runners.encode_text_2(torch.zeros(1, 32, dtype=torch.int64))
+        assert hidden.shape == (1, 32, 16) and pooled.shape == (1, 16)
+        # The whole job's calls go through: two prompts encoded alone, one UNet call, one VAE decode.
+        pipe = GenerationPipeline(runners, "turbo", steps=1, guidance=0.0)
+        images = pipe.generate([Request("a tench", 1), Request("a goldfish", 2)])
+        assert (
+            images.shape[0] == 2
+        )  # (the fake's VAE "kernel" gives the latent's shape, H and W being no input dims)
+        assert tuple(runners.engines["vae_decoder"]._static_in["latent"].shape) == (2, 4, 16, 16)
+    builds = [c for c in trt.calls if c[0] == "build"]
+    # SDXL's VAE decoder and encoder are built without FP16 (force_upcast); the UNet and both encoders with it
+    assert len(builds) == 5 and builds.count(("build", {"set": [trt.BuilderFlag.FP16], "cleared": []})) == 3
+    assert builds.count(("build", {"set": [], "cleared": [trt.BuilderFlag.TF32]})) == 2

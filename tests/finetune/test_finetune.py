@@ -11,7 +11,8 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from genrobust_fast.cli.main import cli
-from genrobust_fast.engines.models import build_tiny, load_components
+from genrobust_fast.engines.builtin import build_tiny
+from genrobust_fast.engines.models import load_components
 from genrobust_fast.errors import ConfigError, DatasetError, JobConflictError
 from genrobust_fast.finetune import FinetuneConfig, finetune_generator
 from genrobust_fast.finetune.trainer import _BatchOrder
@@ -189,3 +190,58 @@ def test_a_bad_caption_file_is_one_clear_error_naming_the_line(tmp_path, real, l
     with pytest.raises(DatasetError, match=message) as err:
         CaptionedImages.scan(real)
     assert "metadata.jsonl:2" in str(err.value)
+
+
+def test_the_loss_target_follows_the_prediction_type():
+    """v = sqrt(abar_t) * noise - sqrt(1 - abar_t) * x0, computed here from the betas, not by diffusers."""
+    from diffusers import DDPMScheduler
+
+    from genrobust_fast.engines.builtin import SD2_SCHEDULER_CONFIG, SD_SCHEDULER_CONFIG
+    from genrobust_fast.finetune.trainer import loss_target
+
+    g = torch.Generator().manual_seed(0)
+    x0, noise = torch.randn(3, 4, 8, 8, generator=g), torch.randn(3, 4, 8, 8, generator=g)
+    t = torch.tensor([0, 500, 999])
+    v_schedule = DDPMScheduler.from_config(SD2_SCHEDULER_CONFIG)
+    betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=torch.float64) ** 2  # scaled_linear
+    abar = torch.cumprod(1 - betas, 0)[t].float().view(-1, 1, 1, 1)
+    expected = abar.sqrt() * noise - (1 - abar).sqrt() * x0
+    assert torch.allclose(loss_target(v_schedule, x0, noise, t), expected, atol=1e-5)
+    assert loss_target(DDPMScheduler.from_config(SD_SCHEDULER_CONFIG), x0, noise, t) is noise
+    sample = DDPMScheduler.from_config({**SD_SCHEDULER_CONFIG, "prediction_type": "sample"})
+    assert loss_target(sample, x0, noise, t) is x0
+    other = DDPMScheduler.from_config(SD_SCHEDULER_CONFIG)
+    other.register_to_config(prediction_type="flow")
+    with pytest.raises(ConfigError, match="prediction_type 'flow'"):
+        loss_target(other, x0, noise, t)
+
+
+def test_finetuning_a_v_prediction_model_keeps_its_scheduler(tmp_path, real):
+    out = finetune_generator(tiny_cfg(tmp_path, model="tiny-sd2", steps=2))
+    loaded = load_components(out)
+    assert loaded.family == "sd2" and loaded.scheduler.config.prediction_type == "v_prediction"
+    assert json.loads((out / "finetune.json").read_text())["weights_hash"] == loaded.weights_hash()
+
+
+def test_finetuning_sdxl_conditions_as_generation_does(tmp_path, real):
+    """Both text encoders, the pooled embedding and time ids: the captions' conditioning equals what the
+    generation pipeline sends the UNet, and the run writes an SDXL folder with a changed UNet."""
+    from genrobust_fast.engines.runners import TorchRunners
+    from genrobust_fast.finetune.trainer import _TextEmbeddings
+    from genrobust_fast.generation.conditioning import PromptEncoder
+
+    comps = load_components("tiny-sdxl")
+    captions = ["a photo of a cat", "", "a photo of a dog"]
+    hidden, pooled = _TextEmbeddings(comps, torch.device("cpu"))(captions)
+    expected_hidden, expected_pooled = PromptEncoder(TorchRunners(comps)).encode(captions)
+    assert torch.allclose(hidden, expected_hidden, atol=1e-6) and torch.allclose(
+        pooled, expected_pooled, atol=1e-6
+    )
+    out = finetune_generator(tiny_cfg(tmp_path, model="tiny-sdxl", steps=2, out=str(tmp_path / "xl")))
+    loaded = load_components(out)
+    assert loaded.family == "sdxl" and loaded.text_encoder_2 is not None
+    base = load_components("tiny-sdxl")
+    assert not torch.equal(loaded.unet.conv_in.weight, base.unet.conv_in.weight)
+    assert torch.equal(
+        loaded.text_encoder_2.text_projection.weight, base.text_encoder_2.text_projection.weight
+    )

@@ -186,3 +186,19 @@ def test_dedup_drops_near_copies_and_audit_finds_benchmark_copies(tmp_path, clas
     rerun = run_job(cfg, progress=False)
     assert rerun["repaired"]["images"] == 0 and rerun["images"] == 0
     assert not (cls / "n01440764_0000002.png").exists()
+
+
+def test_an_sdxl_turbo_job_records_its_pipeline_and_verifies_against_diffusers(tmp_path, classes_file):
+    """The README's Turbo job on the tiny SDXL: one step, guidance 0; the metadata alone reproduces it."""
+    out = tmp_path / "xl"
+    args = ["--model", "tiny-sdxl", "--classes", classes_file, "--per-class", "1", "--scheduler", "turbo"]
+    args += ["--steps", "1", "--guidance", "0", "--backend", "torch", "--image-format", "png", "--out", out]
+    result = _generate(*args, "--verify-against-diffusers", "2", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["images"] == 2
+    assert summary["verify"]["results"][0]["max_abs_diff"] <= 1
+    records = [json.loads(line) for p in sorted(out.rglob("*.jsonl")) for line in p.read_text().splitlines()]
+    assert {r["pipeline_class"] for r in records} == {"StableDiffusionXLPipeline"}
+    assert {r["scheduler_class"] for r in records} == {"EulerAncestralDiscreteScheduler"}
+    assert all(r["scheduler_config"]["timestep_spacing"] == "trailing" and r["steps"] == 1 for r in records)
