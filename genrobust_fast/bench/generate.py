@@ -72,8 +72,8 @@ def _diffusers_run(ours, comps, items, cfg, out: Path) -> float:
 def _check_parity(pipe, comps, items, cfg) -> int:
     """Largest |ours - diffusers| (0-255) on the first batch."""
     from .. import kernels
+    from ..generation.diffusers_parity import max_pixel_diff
     from ..generation.pipeline import Request
-    from ..generation.verify import max_pixel_diff
 
     batch = items[: cfg.batch_size]
     ours = kernels.to_uint8(pipe.generate([Request(it.prompt, it.seed, cfg.negative_prompt) for it in batch]))
@@ -132,8 +132,8 @@ def run_generate_benchmark(
     cache_dir: str | None = None,
 ) -> dict[str, Any]:
     from ..generation.config import GenerateConfig
+    from ..generation.diffusers_parity import pixel_tolerance
     from ..generation.job import create_pipeline, run_job
-    from ..generation.verify import pixel_tolerance
     from ..generation.worklist import build_plan
 
     if quick:

@@ -36,7 +36,7 @@ def verify(name: str, root: str, class_map_path: str | None, force: bool, as_jso
     Example:
       genrobust data verify --benchmark imagenet-r /data/imagenet-r
     """
-    from ..evaluation.verify import verify_benchmark
+    from ..evaluation.completeness import verify_benchmark
 
     class_map = read_class_map(class_map_path) if class_map_path else None
     report = verify_benchmark(name, root, force=force, class_map=class_map)

@@ -9,6 +9,7 @@ effective robustness, reports.
 Import cost is small: torch and torchvision load inside the functions that need them.
 """
 
+from .completeness import verify_benchmark
 from .registry import (
     BenchmarkSpec,
     folder_benchmark,
@@ -17,7 +18,6 @@ from .registry import (
     parse_benchmark_arg,
     register_benchmark,
 )
-from .verify import verify_benchmark
 
 __all__ = [
     "BenchmarkRequest",

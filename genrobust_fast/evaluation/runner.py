@@ -22,6 +22,7 @@ from ..data.decode import open_rgb
 from ..devices import resolve_device
 from ..errors import InputError
 from ..genset import Entry, TarReader
+from .completeness import check_complete, summarize
 from .layouts import BenchmarkData, read_benchmark
 from .metrics import accuracy_block, group_accuracy, mean_corruption_error
 from .models import EvalModel
@@ -29,7 +30,6 @@ from .objectnet import objectnet_labels, read_objectnet_mapping
 from .registry import IMAGENET_VAL, BenchmarkSpec, get_benchmark, view_name
 from .results import ROW_FORMAT, append_results, code_version, evaluated_roots, results_path
 from .scoring import ScoringTask, make_task, subset_task
-from .verify import check_complete, summarize
 
 logger = logging.getLogger(__name__)
 

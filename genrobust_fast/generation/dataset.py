@@ -36,7 +36,7 @@ def generate_dataset(
         else:
             summary["dedup"] = DEDUP_WAITS
     if verify_against_diffusers:
-        from .verify import verify_against_diffusers as compare_with_diffusers
+        from .diffusers_parity import verify_against_diffusers as compare_with_diffusers
 
         summary["verify"] = compare_with_diffusers(cfg, verify_against_diffusers)
     return summary

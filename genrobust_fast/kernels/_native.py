@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError, KernelUnavailableError
-from ._checks import check_crop_args, check_float_nchw, check_images, check_threads, check_topk_args
+from ._arguments import check_crop_args, check_float_nchw, check_images, check_threads, check_topk_args
 
 ISA_ENV_VAR = "GENROBUST_ISA"
 

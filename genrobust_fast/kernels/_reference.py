@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_crop_args, check_float_nchw, check_images, check_threads, check_topk_args
+from ._arguments import check_crop_args, check_float_nchw, check_images, check_threads, check_topk_args
 
 HASH_SIDE, HASH_LOW = 32, 8
 

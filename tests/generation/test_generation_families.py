@@ -16,9 +16,9 @@ from genrobust_fast import kernels
 from genrobust_fast.engines import TorchRunners, create_runners, load_components, save_components
 from genrobust_fast.engines.models import diffusers_pipeline
 from genrobust_fast.engines.specs import component_specs
+from genrobust_fast.generation.diffusers_parity import max_pixel_diff, pixel_tolerance
 from genrobust_fast.generation.pipeline import GenerationPipeline, Request, load_source_image
 from genrobust_fast.generation.schedulers import create_scheduler
-from genrobust_fast.generation.verify import max_pixel_diff, pixel_tolerance
 
 REQUESTS = [Request("a photo of a tench", 11, "blurry"), Request("a photo of a goldfish", 2**62 + 5)]
 

@@ -7,9 +7,9 @@ import torch
 from genrobust_fast import kernels
 from genrobust_fast.engines import TorchRunners, load_components
 from genrobust_fast.engines.models import diffusers_pipeline
+from genrobust_fast.generation.diffusers_parity import max_pixel_diff, pixel_tolerance
 from genrobust_fast.generation.pipeline import GenerationPipeline, Request, load_source_image
 from genrobust_fast.generation.schedulers import create_scheduler
-from genrobust_fast.generation.verify import max_pixel_diff, pixel_tolerance
 
 STEPS = 3
 
