@@ -37,6 +37,11 @@ class JobConflictError(GenrobustError):
     """An output folder holds the results of a different job, or another job is writing it now."""
 
 
+class OutputWriteError(GenrobustError):
+    """An output could not be written: the disk is full, read-only, denies permission, or a name is too
+    long for it (see `genrobust_fast.writefail`)."""
+
+
 class DivergedError(GenrobustError):
     """Training produced a non-finite loss (NaN or inf); nothing of that step is kept."""
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..errors import EngineMismatchError
 from ..outlock import lock_output
+from ..writefail import writing
 from .cache import (
     DEFAULT_OPSET,
     EngineCache,
@@ -99,10 +100,12 @@ def _export(cache: EngineCache, directory: Path, key: EngineKey, components, pre
 def _export_locked(cache: EngineCache, directory: Path, key: EngineKey, components, precision, rebuild: str):
     from .onnx_export import export_component
 
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=directory))
+    with writing(directory):
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=directory))
     try:
         start = time.perf_counter()
-        staged = export_component(components, key.component, staging, precision, key.onnx_opset)
+        with writing(directory):  # torch.onnx and onnx.save write the staged files
+            staged = export_component(components, key.component, staging, precision, key.onnx_opset)
         spec = component_specs(components)[key.component]
         record = cache.commit(
             directory,

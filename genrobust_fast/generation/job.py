@@ -29,6 +29,7 @@ from ..errors import DatasetError, InputError, JobConflictError
 from ..fileio import atomic_write_json, sha256_bytes, sha256_file
 from ..outlock import lock_output
 from ..paths import refuse_output_inside_inputs
+from ..writefail import write_failure, writing
 from .config import GenerateConfig, job_id, manifest_config, parse_shard, work_fields
 from .reproducibility import compute_settings
 from .worklist import Plan, WorkItem, build_plan
@@ -156,7 +157,7 @@ def _check_writable(out: Path) -> None:
         probe.write_bytes(b"ok")
         probe.unlink()
     except OSError as exc:
-        raise DatasetError(
+        raise write_failure(exc, out) or DatasetError(
             f"cannot write to the output folder {str(out)!r} ({exc}); choose a writable --out"
         ) from exc
 
@@ -234,7 +235,8 @@ def _run_locked(
     ):  # the first worker writes it; same job id = same work, whatever the speed settings
         atomic_write_json(job.out / "manifest.json", job.manifest(weights_hash, runners.precision))
     repaired = repair_outputs(job, deep=verify)
-    summary = _ShardRunner(job, comps, runners, pipe, weights_hash).run(progress, max_images)
+    with writing(job.out):  # the shards' images and metadata lines
+        summary = _ShardRunner(job, comps, runners, pipe, weights_hash).run(progress, max_images)
     return {**summary, "repaired": repaired}
 
 
@@ -424,7 +426,7 @@ class _ShardRunner:
                 try:
                     rel, sha, size, secs = future.result()
                 except OSError as exc:
-                    raise DatasetError(
+                    raise write_failure(exc, job.out) or DatasetError(
                         f"writing {item.stem} to {job.out} failed ({exc}); free space or fix permissions, "
                         "then rerun the same command to resume"
                     ) from exc
