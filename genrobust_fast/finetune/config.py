@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from ..config import check_range
 from ..constants import MAX_SEED
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
+from ..textfiles import check_template
 
 DEFAULT_TEMPLATE = "a photo of a {}"
 
@@ -63,11 +64,15 @@ class FinetuneConfig:
                 f"precision {self.precision!r} is not one of auto, fp32, bf16 (fp16 training needs loss "
                 "scaling; use bf16)"
             )
-        bad = [t for t in self.templates if t.count("{}") != 1]
-        if not self.templates or bad:
+        if not self.templates:
             raise ConfigError(
-                f"each caption template needs exactly one '{{}}' for the class name, got {bad or '[]'}"
+                "templates is empty; give at least one caption template such as 'a photo of a {}'"
             )
+        for template in self.templates:
+            try:
+                check_template(template, where="caption template")
+            except InputError as exc:
+                raise ConfigError(str(exc)) from None
 
     def require_paths(self) -> None:
         """The defaults leave real/out empty (so YAML can fill them); a job needs both."""

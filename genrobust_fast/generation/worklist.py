@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..labels import LabelSpace, imagenet_templates, resolve_label_space
+from ..textfiles import check_template, read_lines
 from .config import DEFAULT_SHARD_IMAGES, GenerateConfig
 
 log = logging.getLogger(__name__)
@@ -67,16 +68,11 @@ def read_template_file(path: str | Path) -> tuple[str, ...]:
             f"template file {str(path)!r} does not exist; give one template a line, e.g. 'a sketch of a {{}}'"
         )
     templates = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(read_lines(path, "template file"), 1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
-        if text.count("{}") != 1:
-            raise InputError(
-                f"{path}:{lineno}: a template needs exactly one '{{}}' where the class name goes, "
-                f"got {text[:60]!r}"
-            )
-        templates.append(text)
+        templates.append(check_template(text, f"{path}:{lineno}"))
     if not templates:
         raise InputError(f"template file {str(path)!r} holds no templates")
     return tuple(templates)
@@ -90,7 +86,7 @@ def read_prompt_file(path: str | Path) -> dict[str, list[str]]:
             f"prompt file {str(path)!r} does not exist; give 'class_id<TAB>prompt' lines or JSONL"
         )
     table: dict[str, list[str]] = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(read_lines(path, "prompt file"), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         if line.lstrip().startswith("{"):
