@@ -17,11 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..errors import EngineMismatchError
+from ..errors import EngineMismatchError, InputError
 from ..outlock import lock_output
 from ..writefail import writing
 from .cache import (
     DEFAULT_OPSET,
+    OPSET_RANGE,
     EngineCache,
     EngineKey,
     EngineNotBuiltError,
@@ -46,7 +47,18 @@ def onnx_location(components, component: str, precision: Precision, engine_dir: 
     return EngineCache(engine_dir).entry_dir(slug, onnx_variant(precision)) / f"{component}.onnx"
 
 
+def check_opset(opset: int) -> int:
+    low, high = OPSET_RANGE
+    if isinstance(opset, bool) or not isinstance(opset, int) or not low <= opset <= high:
+        raise InputError(
+            f"--opset {opset!r} is not supported; the ONNX export works at opsets {low} to {high} "
+            f"(default {DEFAULT_OPSET})"
+        )
+    return opset
+
+
 def onnx_key(components, component: str, precision: Precision, opset: int = DEFAULT_OPSET) -> EngineKey:
+    check_opset(opset)  # refused before any model is loaded or exported
     flags = ("fp16-keep-io-fp32",) if precision is Precision.FP16 else ()
     return EngineKey(
         component=component,
