@@ -128,10 +128,10 @@ def _check_ids(space: LabelSpace, counts: Sequence[int], ext: str) -> None:
         size, id_size = len(longest.encode()), len(cid.encode())
         if size > NAME_MAX:
             raise InputError(
-                f"class id {cid[:40]!r}... is {id_size} bytes: its image files ({longest[-16:]!r} at the end) "
-                f"would be {size} bytes, over the {NAME_MAX}-byte limit of a file name; use a class id of at "
-                f"most {NAME_MAX - size + id_size} bytes (e.g. a WordNet id) and put the long text in the name "
-                "column of the class file"
+                f"class id {cid[:40]!r}... is {id_size} bytes: its image files ({longest[-16:]!r} at the "
+                f"end) would be {size} bytes, over the {NAME_MAX}-byte limit of a file name; use a class id "
+                f"of at most {NAME_MAX - size + id_size} bytes (e.g. a WordNet id) and put the long text "
+                "in the name column of the class file"
             )
 
 
