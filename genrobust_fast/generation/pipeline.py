@@ -169,6 +169,14 @@ class GenerationPipeline:
 
     def _encode_one(self, prompt: str) -> torch.Tensor:
         tok = self.components.tokenizer
+        tokens = len(tok(prompt).input_ids)
+        if tokens > tok.model_max_length:  # the encoder sees the first tokens only: say so, as diffusers does
+            log.warning(
+                "prompt of %d tokens cut to the text encoder's %d (the rest is recorded, not seen): %.80r",
+                tokens,
+                tok.model_max_length,
+                prompt,
+            )
         ids = tok(
             [prompt],
             padding="max_length",

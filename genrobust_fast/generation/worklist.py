@@ -93,7 +93,9 @@ def read_prompt_file(path: str | Path) -> dict[str, list[str]]:
         if line.lstrip().startswith("{"):
             try:
                 row = json.loads(line)
-                cid, prompt = str(row["class_id"]), str(row["prompt"])
+                cid, prompt = str(row["class_id"]), row["prompt"]
+                if not isinstance(prompt, str):  # str(None) would prompt "None" for every image
+                    raise TypeError(f"prompt is {prompt!r}, not a string")
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise InputError(
                     f"{path}:{lineno}: expected a JSON object with class_id and prompt ({exc})"
