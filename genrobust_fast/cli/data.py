@@ -30,7 +30,9 @@ def data() -> None:
 
 @data.command("check")
 @click.argument("root", type=click.Path(exists=True, file_okay=False))
-@click.option("--workers", type=int, default=None, help="Decode threads (default: all CPUs).")
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=None, help="Decode threads (default: all CPUs)."
+)
 @click.option(
     "--report",
     "report_path",

@@ -24,8 +24,16 @@ ROW_FORMAT = "genrobust-eval/1"
 
 
 def results_path(out: str | Path) -> Path:
+    """<out>/results.jsonl (or `out` itself when it names a .jsonl file); something else already there
+    under that name (a folder, a pipe) is an InputError before any model is evaluated."""
     out = Path(out)
-    return out if out.suffix == ".jsonl" else out / RESULTS_NAME
+    path = out if out.suffix == ".jsonl" else out / RESULTS_NAME
+    if path.exists() and not path.is_file():
+        raise InputError(
+            f"{str(path)!r} exists and is not a file; results are written there: move it away or choose "
+            "another --out"
+        )
+    return path
 
 
 def row_key(row: dict[str, Any]) -> tuple:

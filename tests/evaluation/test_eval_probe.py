@@ -1,0 +1,37 @@
+"""Hostile eval and data-check inputs found by the second probe of issue 28."""
+
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from genrobust_fast.cli.main import cli
+from genrobust_fast.errors import InputError
+from genrobust_fast.evaluation.layouts import _images_under
+from genrobust_fast.evaluation.results import results_path
+from tests.data.trees import CLASSES, real_tree
+
+
+def test_a_pipe_named_like_an_image_is_skipped_not_read(tmp_path, caplog):
+    # Opening a FIFO for reading blocks until a writer comes: eval hung on it before decoding anything.
+    root = real_tree(tmp_path / "bench", per_class=1)
+    os.mkfifo(root / CLASSES[0] / "pipe.jpg")
+    found = [os.path.basename(p) for p, _ in _images_under(root)]
+    assert "pipe.jpg" not in found and len(found) == len(CLASSES)
+    assert "not a regular file" in caplog.text and "pipe.jpg" in caplog.text
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_results_name_taken_by_something_else_is_refused_up_front(tmp_path, kind):
+    taken = tmp_path / "out" / "results.jsonl"
+    taken.parent.mkdir()
+    taken.mkdir() if kind == "folder" else os.mkfifo(taken)
+    with pytest.raises(InputError, match=r"results\.jsonl' exists and is not a file; .*another --out"):
+        results_path(tmp_path / "out")
+
+
+@pytest.mark.parametrize("workers", ["-3", "0"])
+def test_data_check_refuses_a_worker_count_below_one(tmp_path, workers):
+    result = CliRunner().invoke(cli, ["data", "check", str(tmp_path), "--workers", workers])
+    assert result.exit_code == 2 and "Invalid value for '--workers'" in result.output
+    assert "Traceback" not in result.output
