@@ -35,3 +35,24 @@ def test_data_check_refuses_a_worker_count_below_one(tmp_path, workers):
     result = CliRunner().invoke(cli, ["data", "check", str(tmp_path), "--workers", workers])
     assert result.exit_code == 2 and "Invalid value for '--workers'" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("where", [".", "res", "n02102040/res"])
+def test_results_inside_a_benchmark_folder_are_refused(tmp_path, where):
+    # The next eval of that folder found a class folder 'res' without images ("looks partial").
+    from genrobust_fast.classifiers import ClassifierCard, Preprocessing, create_classifier, save_classifier
+    from genrobust_fast.labels import LabelSpace
+
+    bench = real_tree(tmp_path / "bench", per_class=1)
+    card = ClassifierCard("cifar_resnet8", LabelSpace.from_ids(CLASSES), Preprocessing(resize=32, crop=32))
+    weights = save_classifier(
+        create_classifier("cifar_resnet8", 3), card, tmp_path / "m" / "model.safetensors"
+    )
+    out = bench / where
+    args = ["eval", "--checkpoint", str(weights), "--benchmark", f"folder:mine={bench}", "--out", str(out)]
+    result = CliRunner().invoke(cli, [*args, "--device", "cpu", "--num-workers", "0"])
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert (
+        f"--benchmark mine {str(bench)!r}: the job would write its outputs among its inputs" in result.output
+    )
+    assert not (out / "results.jsonl").exists()
