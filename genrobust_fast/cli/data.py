@@ -52,7 +52,9 @@ def check(root: str, workers: int | None, report_path: str | None, strict: bool,
       genrobust data check real/ --report real-check.json
     """
     from ..data.check import check_image_folder
+    from ..paths import refuse_report_among_inputs
 
+    refuse_report_among_inputs(report_path, "--report", {"ROOT": root})
     report = check_image_folder(root, workers=workers)
     emit_report(report, as_json, _check_lines, report_path)
     if strict and report["bad"]:

@@ -56,3 +56,27 @@ def test_results_inside_a_benchmark_folder_are_refused(tmp_path, where):
         f"--benchmark mine {str(bench)!r}: the job would write its outputs among its inputs" in result.output
     )
     assert not (out / "results.jsonl").exists()
+
+
+def test_data_check_never_writes_its_report_over_an_input_image(tmp_path):
+    root = real_tree(tmp_path / "real", per_class=1)
+    image = next((root / CLASSES[0]).iterdir())
+    before = image.read_bytes()
+    result = CliRunner().invoke(cli, ["data", "check", str(root), "--report", str(image)])
+    assert result.exit_code == 1 and "would replace a file of ROOT" in result.output, result.output
+    assert image.read_bytes() == before
+    beside = CliRunner().invoke(cli, ["data", "check", str(root), "--report", str(root / "check.json")])
+    assert beside.exit_code == 0 and (root / "check.json").is_file()  # a new file beside the images is fine
+
+
+def test_fit_baseline_never_writes_its_fit_over_the_results(tmp_path):
+    from tests.evaluation.test_results_shape import GOOD
+
+    results = tmp_path / "results.jsonl"
+    results.write_text("".join(__import__("json").dumps(r) + "\n" for r in GOOD))
+    before = results.read_text()
+    for target in (results, tmp_path):  # the file, or the folder that holds it (and its results.jsonl)
+        out = target if target.is_file() else target / "results.jsonl"
+        result = CliRunner().invoke(cli, ["fit-baseline", str(target), "--out", str(out)])
+        assert result.exit_code == 1 and "would replace" in result.output, result.output
+        assert results.read_text() == before
