@@ -169,7 +169,7 @@ class GenerationPipeline:
 
     def _encode_one(self, prompt: str) -> torch.Tensor:
         tok = self.components.tokenizer
-        tokens = len(tok(prompt).input_ids)
+        tokens = len(tok(prompt, verbose=False).input_ids)  # verbose: no "indexing errors" warning
         if tokens > tok.model_max_length:  # the encoder sees the first tokens only: say so, as diffusers does
             log.warning(
                 "prompt of %d tokens cut to the text encoder's %d (the rest is recorded, not seen): %.80r",

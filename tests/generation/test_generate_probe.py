@@ -39,3 +39,4 @@ def test_a_prompt_longer_than_the_text_encoder_takes_is_said_to_be_cut(caplog):
         assert not caplog.records
         pipe.encode_prompts(["word " * (2 * limit)])
     assert len(caplog.records) == 1 and f"cut to the text encoder's {limit}" in caplog.text
+    assert caplog.records[0].name == "genrobust_fast.generation.pipeline"  # not transformers' own warning
