@@ -67,7 +67,9 @@ def write_failure(exc: BaseException, path: str | os.PathLike | None = None) -> 
         where = f"cannot write {str(path)!r}"
     else:  # raised somewhere below the CLI: the file it names may be read or written
         where = repr(os.fsdecode(target)) if target is not None else "an output file"
-    return OutputWriteError(f"{where}: {meaning} ({errno.errorcode[code]}); {fix}; {KEPT}")
+    failure = OutputWriteError(f"{where}: {meaning} ({errno.errorcode[code]}); {fix}; {KEPT}")
+    failure.errno = code
+    return failure
 
 
 @contextlib.contextmanager

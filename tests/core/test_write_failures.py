@@ -176,3 +176,16 @@ def test_a_rust_writers_errno_is_read_from_its_message(tmp_path):
     with pytest.raises(Exception, match="os error 2") as caught, writing(missing):
         save_file({"x": torch.zeros(2)}, str(missing))
     assert not isinstance(caught.value, OutputWriteError)
+
+
+def test_an_optional_write_on_a_read_only_disk_is_still_tolerated(tmp_path, monkeypatch, caplog):
+    # The scan cache only saves time: training a read-only tree (its cache folder read-only too) goes on.
+    from genrobust_fast.data.scan import scan_image_folder
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GENROBUST_CACHE_DIR", str(cache))
+    real = real_tree(tmp_path / "real", per_class=1)
+    failing_disk(monkeypatch, cache, errno.EROFS)
+    files = scan_image_folder(real)
+    assert sum(len(names) for names in files.names) == len(CLASSES)
+    assert "could not write scan cache" in caplog.text and "read-only (EROFS)" in caplog.text
