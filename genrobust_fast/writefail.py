@@ -52,8 +52,9 @@ def write_failure(exc: BaseException, path: str | os.PathLike | None = None) -> 
     when `exc` is not a write failure we can name (a bug then stays a traceback)."""
     if isinstance(exc, GenrobustError):
         return None
-    code = exc.errno if isinstance(exc, OSError) else None
-    if code not in _MEANINGS:
+    if isinstance(exc, OSError) and exc.errno is not None:
+        code = exc.errno  # the kernel's own word: ENOENT and the like are no disk problem
+    else:
         code = _os_error_in_text(exc) or (_diagnose(path) if path is not None else None)
     if code not in _MEANINGS:
         return None

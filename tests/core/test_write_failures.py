@@ -155,6 +155,8 @@ def test_a_writer_without_an_errno_is_diagnosed_from_the_file_system(tmp_path, m
     expected = r"state\.pt': no space left on the device \(ENOSPC\)"
     with pytest.raises(OutputWriteError, match=expected), writing(target):
         torch.save({"x": torch.zeros(2)}, str(target))
+    with pytest.raises(FileNotFoundError), writing(target):  # an errno of its own is taken at its word
+        open(tmp_path / "missing-folder" / "input.txt")  # noqa: SIM115
     monkeypatch.setattr(os, "statvfs", lambda path: real)  # a disk with room: the same error is a bug
     with pytest.raises(RuntimeError), writing(target):
         torch.save({"x": torch.zeros(2)}, str(target))
