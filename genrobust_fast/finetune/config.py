@@ -48,8 +48,8 @@ class FinetuneConfig:
         for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        check_range("lr", self.lr, "(0, 100]", "an fp32 optimizer overflows on huge ones")
-        check_range("weight_decay", self.weight_decay, "[0, 100]")
+        check_range("lr", self.lr, "(0, 3.4e38]", "fp32: past 3.4e38 it overflows")
+        check_range("weight_decay", self.weight_decay, "[0, 3.4e38]", "fp32: past 3.4e38 it overflows")
         check_range("max_grad_norm", self.max_grad_norm, "(0, inf)", "gradients are clipped to this norm")
         check_range("warmup_steps", self.warmup_steps, "[0, inf)")
         check_range("resolution", self.resolution, "[0, inf)", "0: the model's default size")

@@ -53,7 +53,7 @@ def _checkpoint(tmp_path):
 
 def _eval(tmp_path, out):
     real = real_tree(tmp_path / "real", per_class=1)
-    return ["eval", "--checkpoint", str(_checkpoint(tmp_path)), "--benchmark", f"folder:mine={real}"] + [
+    return ["eval", "--checkpoint", str(_checkpoint(tmp_path)), "--benchmark", f"folder:disk={real}"] + [
         "--device", "cpu", "--num-workers", "0", "--out", str(out)
     ]  # fmt: skip
 

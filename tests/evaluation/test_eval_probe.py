@@ -49,11 +49,20 @@ def test_results_inside_a_benchmark_folder_are_refused(tmp_path, where):
         create_classifier("cifar_resnet8", 3), card, tmp_path / "m" / "model.safetensors"
     )
     out = bench / where
-    args = ["eval", "--checkpoint", str(weights), "--benchmark", f"folder:mine={bench}", "--out", str(out)]
+    args = [
+        "eval",
+        "--checkpoint",
+        str(weights),
+        "--benchmark",
+        f"folder:eval-probe={bench}",
+        "--out",
+        str(out),
+    ]
     result = CliRunner().invoke(cli, [*args, "--device", "cpu", "--num-workers", "0"])
     assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
     assert (
-        f"--benchmark mine {str(bench)!r}: the job would write its outputs among its inputs" in result.output
+        f"--benchmark eval-probe {str(bench)!r}: the job would write its outputs among its inputs"
+        in result.output
     )
     assert not (out / "results.jsonl").exists()
 
