@@ -37,6 +37,12 @@ class JobConflictError(GenrobustError):
     """An output folder holds the results of a different job, or another job is writing it now."""
 
 
+class OutputWriteError(GenrobustError, OSError):
+    """An output could not be written: the disk is full, read-only, denies permission, or a name is too
+    long for it (see `genrobust_fast.writefail`). Still an OSError with the errno, so code that tolerates a
+    failed optional write (a scan cache on a read-only disk) goes on catching it."""
+
+
 class DivergedError(GenrobustError):
     """Training produced a non-finite loss (NaN or inf); nothing of that step is kept."""
 

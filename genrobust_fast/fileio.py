@@ -1,7 +1,8 @@
 """Crash-safe file writing and hashing.
 
 Everything the toolkit writes goes through a temp file in the destination folder followed by
-os.replace, so a killed process never leaves a truncated file under the final name.
+os.replace, so a killed process never leaves a truncated file under the final name, and a full or
+read-only disk is one OutputWriteError naming the file (`writefail`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from .writefail import write_failure, writing
 
 
 def _process_umask() -> int:
@@ -31,17 +34,22 @@ _FILE_MODE = 0o666 & ~_process_umask()
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to `path`; on success rename it onto `path`, else delete it."""
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(fd)
+    with writing(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+        os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.chmod(tmp_path, _FILE_MODE)
         os.replace(tmp_path, final)
-    except BaseException:
+    except BaseException as exc:
+        # Named before the temp file goes: deleting it frees the space whose lack is the diagnosis.
+        failure = write_failure(exc, final) if isinstance(exc, Exception) else None
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        if failure is not None:
+            raise failure from exc
         raise
 
 

@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import InputError
+from .textfiles import read_lines
 
 
 @dataclass(frozen=True)
@@ -115,13 +116,7 @@ def read_label_space_file(path: str | Path) -> LabelSpace:
     if not path.is_file():
         raise InputError(f"class file {str(path)!r} does not exist; give a file of 'class_id<TAB>name' lines")
     ids, names = [], []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"class file {str(path)!r} is not UTF-8 text ({exc.reason}); save it as UTF-8"
-        ) from None
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(read_lines(path, "class file"), 1):
         line = line.rstrip()  # not strip(): a leading tab means an empty class id
         if not line.strip() or line.lstrip().startswith("#"):
             continue
@@ -169,13 +164,7 @@ def read_class_map(path: str | Path) -> dict[str, str]:
     """{folder: class_id} from a JSON object or 'folder<TAB>class_id' lines (`#` comments allowed), for a
     benchmark whose folders are not named by class id."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"class map {str(path)!r} cannot be read ({exc}); give a JSON object or 'folder<TAB>class_id' "
-            "lines"
-        ) from None
+    text = "\n".join(read_lines(path, "class map"))
     if path.suffix == ".json":
         try:
             data = json.loads(text)

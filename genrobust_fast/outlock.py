@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import DatasetError, JobConflictError
+from .writefail import write_failure, writing
 
 
 def lock_path(folder: str | os.PathLike, name: str) -> Path:
@@ -41,7 +42,7 @@ def lock_output(folder: str | os.PathLike, name: str, *, wait: bool = False) -> 
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as exc:
-        raise DatasetError(
+        raise write_failure(exc, path) or DatasetError(
             f"cannot create the lock file {path} ({exc.strerror}); choose a writable output folder"
         ) from None
     try:
@@ -53,8 +54,9 @@ def lock_output(folder: str | os.PathLike, name: str, *, wait: bool = False) -> 
                 f"{folder} is in use by another job (PID {holder}, lock {path}); wait for it to finish or "
                 "stop it, or choose another output folder"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        with writing(path):  # a full disk fails here first
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield path
     finally:
         os.close(fd)  # releases the lock

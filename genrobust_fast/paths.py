@@ -54,3 +54,23 @@ def refuse_output_inside_inputs(out: str | os.PathLike, inputs: dict[str, Any]) 
                 f"--out {str(out)!r} is {where} {flag} {str(path)!r}: the job would write its outputs "
                 "among its inputs; choose an --out outside every input folder"
             )
+
+
+def refuse_report_among_inputs(report: str | os.PathLike | None, flag: str, inputs: dict[str, Any]) -> None:
+    """InputError when writing the file `report` (given as `flag`) would replace an input: it is an input
+    file, or a file that exists inside an input folder ({flag: path}; None skipped). `data check real/
+    --report real/cls/img.JPEG` replaced an image with JSON; `fit-baseline results.jsonl --out
+    results.jsonl` replaced the results with the fit. A new file beside the inputs is left alone."""
+    if report is None:
+        return
+    target = Path(report).resolve()
+    for input_flag, path in inputs.items():
+        if not path:
+            continue
+        source = Path(path).resolve()
+        if target == source or (source.is_dir() and target.is_relative_to(source) and target.exists()):
+            what = input_flag if target == source else f"a file of {input_flag}"
+            raise InputError(
+                f"{flag} {str(report)!r} would replace {what} {str(path)!r}; write it to a new file outside "
+                "the inputs"
+            )

@@ -30,7 +30,9 @@ def data() -> None:
 
 @data.command("check")
 @click.argument("root", type=click.Path(exists=True, file_okay=False))
-@click.option("--workers", type=int, default=None, help="Decode threads (default: all CPUs).")
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=None, help="Decode threads (default: all CPUs)."
+)
 @click.option(
     "--report",
     "report_path",
@@ -50,7 +52,9 @@ def check(root: str, workers: int | None, report_path: str | None, strict: bool,
       genrobust data check real/ --report real-check.json
     """
     from ..data.check import check_image_folder
+    from ..paths import refuse_report_among_inputs
 
+    refuse_report_among_inputs(report_path, "--report", {"ROOT": root})
     report = check_image_folder(root, workers=workers)
     emit_report(report, as_json, _check_lines, report_path)
     if strict and report["bad"]:

@@ -46,7 +46,9 @@ def audit(
       genrobust data audit --generated gen/ --against /data/imagenet-r --report leak.json
     """
     from ..generation.dedup import audit_generated
+    from ..paths import refuse_report_among_inputs
 
+    refuse_report_among_inputs(report_path, "--report", {"--generated": generated, "--against": against})
     report = audit_generated(generated, against, max_distance=max_distance)
     emit_report(report, as_json, _audit_lines, report_path)
     if strict and report["near_copies"]:

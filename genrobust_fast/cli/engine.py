@@ -109,7 +109,7 @@ def engine() -> None:
     type=click.Choice(COMPONENTS),
     help="Build only these components (repeatable); default every component the model has.",
 )
-@click.option("--opset", default=17, show_default=True, help="ONNX opset.")
+@click.option("--opset", default=17, show_default=True, help="ONNX opset, 14 to 20.")
 @click.option("--refittable", is_flag=True, help="TensorRT: allow `engine refit` to load new weights later.")
 @click.option(
     "--force", is_flag=True, help="Rebuild engines that exist (needed when a key no longer matches)."
@@ -145,7 +145,9 @@ def build(
     from ..devices import resolve_device
     from ..engines.build import build_engines
     from ..engines.models import load_components
+    from ..engines.onnx_build import check_opset
 
+    check_opset(opset)  # before the model loads
     resolve_device(device)  # makes it the current CUDA device, the one TensorRT builds for
     profile = _profile(batch, size, no_guidance)
     comps = load_components(model, **model_files)

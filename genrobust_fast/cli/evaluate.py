@@ -192,7 +192,9 @@ def fit_baseline(results, out, models, bootstrap, seed) -> None:
     from ..evaluation.results import read_results
     from ..evaluation.robustness import fit_baselines
     from ..fileio import atomic_write_json
+    from ..paths import refuse_report_among_inputs
 
+    refuse_report_among_inputs(out, "--out", {"RESULTS": results})  # the file, or one in the folder
     doc = fit_baselines(read_results(results), models or None, bootstrap=bootstrap, seed=seed)
     atomic_write_json(out, doc)
     for fit in doc["fits"]:

@@ -7,6 +7,7 @@ import click
 from .. import __version__
 from ..errors import GenrobustError, one_line_message
 from ..logs import configure_logging
+from ..writefail import write_failure
 from .lazy import LazyGroup
 
 COMMANDS = {
@@ -32,6 +33,12 @@ class GenrobustGroup(LazyGroup):
             return super().invoke(ctx)
         except GenrobustError as exc:
             raise click.ClickException(f"{type(exc).__name__}: {one_line_message(exc)}") from exc
+        except Exception as exc:
+            # A full or read-only disk, or a name too long for it, wherever the write was: one line too.
+            failure = write_failure(exc)
+            if failure is None:
+                raise
+            raise click.ClickException(f"{type(failure).__name__}: {failure}") from exc
 
 
 @click.group(

@@ -12,14 +12,16 @@ bit-identical resumes matter).
 
 from __future__ import annotations
 
+import collections
 import io
 import logging
+import re
 from collections.abc import Iterator
 
 import numpy as np
 
 from ..errors import BackendUnavailableError, DatasetError
-from .decode import open_rgb, read_header
+from .decode import FIX, open_rgb, read_header
 from .loader_spec import LoaderSpec
 from .torch_loader import TableReader
 
@@ -78,6 +80,10 @@ class _EncodedSource:
         # Images already found decodable by DALI as they are: their header (~70 us with PIL, a few % of a
         # CPU decode and far more beside GPU decoding) is parsed in the first epoch only.
         self._passed = np.zeros(int(reader.starts[-1]), dtype=bool)
+        # The recent batches' table indices, numbered in order: DALI names a file it cannot decode only as
+        # "sample #k" of the batch it was running, so the loader looks the file up here.
+        self.recent: collections.deque[tuple[int, list[int]]] = collections.deque(maxlen=32)
+        self.produced = 0
 
     def __call__(self, _info):
         if self.step >= self.order.steps_per_epoch:
@@ -86,6 +92,8 @@ class _EncodedSource:
         indices = self.order.batch_indices(self.epoch, self.step)
         self.step += 1
         encoded, labels = [], []
+        self.recent.append((self.produced, [int(i) for i in indices]))
+        self.produced += 1
         for index in indices:
             data, label, where = self.reader.read(int(index))
             if not self._passed[index]:
@@ -112,11 +120,36 @@ def dali_ready(data: bytes, where: str) -> bytes:
     return buf.getvalue()
 
 
-def _pipeline_error(exc: RuntimeError) -> DatasetError:
-    return DatasetError(
-        f"DALI could not process a batch ({' '.join(str(exc).split())[:400]}); if an image is broken, "
-        "run `genrobust data check` on its folder so training skips it"
-    )
+def _dali_reason(exc: RuntimeError) -> str:
+    """DALI's own words without the pipeline definition's traceback it embeds."""
+    text = " ".join(str(exc).split())
+    found = re.search(r"encountered: (.*?)(?: Current pipeline object is no longer valid.*)?$", text)
+    return (found.group(1) if found else text)[:200].rstrip(" :")
+
+
+def _decode_failure(source: _EncodedSource | None, consumed: int, exc: RuntimeError) -> DatasetError:
+    """The error naming the file DALI failed on: its "sample #k" of the first batch not yet handed out
+    (batches come out in order), else the first file of the batches in flight that the shared decoder
+    cannot decode either, else those batches' files."""
+    reason = _dali_reason(exc)
+    pending = [indices for number, indices in source.recent if number >= consumed] if source else []
+    sample = re.search(r"sample #(\d+)", reason)
+    if pending and sample and int(sample.group(1)) < len(pending[0]):
+        suspects = [pending[0][int(sample.group(1))]]
+    else:
+        suspects = [index for indices in pending for index in indices]
+    for index in suspects:
+        data, _, where = source.reader.read(index)
+        try:
+            open_rgb(data, where)
+        except DatasetError as broken:  # names the file and the fix
+            return DatasetError(f"DALI: {broken}")
+        if len(suspects) == 1:
+            return DatasetError(
+                f"DALI cannot decode {where} ({reason}), though PIL can; convert it (e.g. to PNG) or {FIX}"
+            )
+    named = ", ".join(source.reader.read(i)[2] for i in suspects[:3]) if suspects else "unknown files"
+    return DatasetError(f"DALI could not process a batch holding {named}... ({reason}); {FIX}")
 
 
 class DaliLoader:
@@ -145,6 +178,7 @@ class DaliLoader:
         self.steps_per_epoch = order.steps_per_epoch
         self._iterator = None
         self._source: _EncodedSource | None = None
+        self._consumed = 0  # batches handed out by the current pipeline
 
     def _build(self, epoch: int, step: int):
         from nvidia.dali import fn, pipeline_def, types
@@ -202,8 +236,8 @@ class DaliLoader:
             seed=pipe_seed,
             prefetch_queue_depth=self.prefetch,
         )
+        self._source, self._consumed = source, 0  # before building: building runs the first batches
         pipe.build()
-        self._source = source
         self._iterator = DALIGenericIterator(pipe, ["images", "labels"], auto_reset=False)
 
     def epoch(self, epoch: int, start_step: int = 0) -> Iterator[tuple]:
@@ -214,7 +248,9 @@ class DaliLoader:
             try:
                 self._build(epoch, start_step)  # DALI decodes the first batches while building
             except RuntimeError as exc:
-                raise _pipeline_error(exc) from exc
+                failure = _decode_failure(self._source, self._consumed, exc)
+                self.close()
+                raise failure from exc
         completed = False
         try:
             for batch in self._guarded(self._iterator):
@@ -229,16 +265,16 @@ class DaliLoader:
             else:
                 self.close()  # left mid-epoch: the next call starts a fresh pipeline where it is asked to
 
-    @staticmethod
-    def _guarded(iterator):
-        """DALI reports a broken file as a pipeline RuntimeError; say which fix applies."""
+    def _guarded(self, iterator):
+        """DALI reports a broken file as a pipeline RuntimeError: name the file and the fix."""
         while True:
             try:
                 batch = next(iterator)
             except StopIteration:
                 return
             except RuntimeError as exc:
-                raise _pipeline_error(exc) from exc
+                raise _decode_failure(self._source, self._consumed, exc) from exc
+            self._consumed += 1
             yield batch
 
     def describe(self) -> dict:

@@ -46,6 +46,9 @@ VARIANT_PREFIXES = ("onnx-", "tensorrt-")
 ENGINE_FILE_SUFFIXES = (".json", ".onnx", ".onnx.data", ".plan", ".plan.staged")
 ALWAYS_HASH_BELOW = 64 << 20  # artifacts smaller than this are re-hashed at every load (~0.1 s)
 DEFAULT_OPSET = 17
+# Opsets the export works at: 14 brings scaled_dot_product_attention (the UNet's and CLIP's attention),
+# 20 is the last torch.onnx's TorchScript exporter (dynamo=False, see onnx_export) supports.
+OPSET_RANGE = (14, 20)
 # The module each component's weights come from (both VAE halves hash the whole VAE).
 COMPONENT_MODULE = {
     "unet": "unet",

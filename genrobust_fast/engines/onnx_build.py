@@ -17,10 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..errors import EngineMismatchError
+from ..errors import EngineMismatchError, InputError
 from ..outlock import lock_output
+from ..writefail import writing
 from .cache import (
     DEFAULT_OPSET,
+    OPSET_RANGE,
     EngineCache,
     EngineKey,
     EngineNotBuiltError,
@@ -47,7 +49,18 @@ def onnx_location(components, component: str, precision: Precision, engine_dir: 
     return EngineCache(engine_dir).entry_dir(slug, onnx_variant(precision)) / f"{component}.onnx"
 
 
+def check_opset(opset: int) -> int:
+    low, high = OPSET_RANGE
+    if isinstance(opset, bool) or not isinstance(opset, int) or not low <= opset <= high:
+        raise InputError(
+            f"--opset {opset!r} is not supported; the ONNX export works at opsets {low} to {high} "
+            f"(default {DEFAULT_OPSET})"
+        )
+    return opset
+
+
 def onnx_key(components, component: str, precision: Precision, opset: int = DEFAULT_OPSET) -> EngineKey:
+    check_opset(opset)  # refused before any model is loaded or exported
     flags = ("fp16-keep-io-fp32",) if precision is Precision.FP16 else ()
     if flags and component_specs(components)[component].meta.get("fp32"):
         flags = ("fp32-graph:force_upcast",)  # SDXL's VAE: the fp16 entry holds an fp32 graph
@@ -106,10 +119,12 @@ def _export(cache: EngineCache, directory: Path, key: EngineKey, components, pre
 def _export_locked(cache: EngineCache, directory: Path, key: EngineKey, components, precision, rebuild: str):
     from .onnx_export import export_component
 
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=directory))
+    with writing(directory):
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=directory))
     try:
         start = time.perf_counter()
-        staged = export_component(components, key.component, staging, precision, key.onnx_opset)
+        with writing(directory):  # torch.onnx and onnx.save write the staged files
+            staged = export_component(components, key.component, staging, precision, key.onnx_opset)
         spec = component_specs(components)[key.component]
         record = cache.commit(
             directory,

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,9 +100,14 @@ def _images_under(folder: Path) -> list[tuple[str, int]]:
             if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith("."):
                 path = os.path.join(dirpath, name)
                 try:
-                    found.append((path, os.stat(path).st_size))
+                    info = os.stat(path)
                 except OSError as exc:  # a symlink loop or a dangling link: skipped, and said so
                     logger.warning("skipping %r: %s; fix or remove the link", path, exc.strerror or exc)
+                    continue
+                if not stat.S_ISREG(info.st_mode):  # a FIFO would block the first read forever
+                    logger.warning("skipping %r: not a regular file (a pipe, device or socket)", path)
+                    continue
+                found.append((path, info.st_size))
     return found
 
 

@@ -24,8 +24,16 @@ ROW_FORMAT = "genrobust-eval/1"
 
 
 def results_path(out: str | Path) -> Path:
+    """<out>/results.jsonl (or `out` itself when it names a .jsonl file); something else already there
+    under that name (a folder, a pipe) is an InputError before any model is evaluated."""
     out = Path(out)
-    return out if out.suffix == ".jsonl" else out / RESULTS_NAME
+    path = out if out.suffix == ".jsonl" else out / RESULTS_NAME
+    if path.exists() and not path.is_file():
+        raise InputError(
+            f"{str(path)!r} exists and is not a file; results are written there: move it away or choose "
+            "another --out"
+        )
+    return path
 
 
 def row_key(row: dict[str, Any]) -> tuple:
@@ -55,6 +63,7 @@ def read_results(path: str | Path, allow_empty: bool = False) -> list[dict[str, 
             found = row.get("format") if isinstance(row, dict) else type(row).__name__
             raise InputError(f"{path}:{lineno}: format {found!r} is not {ROW_FORMAT!r}")
         _check_accuracies(row, f"{path}:{lineno}")
+        _check_shape(row, f"{path}:{lineno}")
         rows.append(row)
     if not rows and not allow_empty:
         raise InputError(
@@ -62,6 +71,46 @@ def read_results(path: str | Path, allow_empty: bool = False) -> list[dict[str, 
         )
     return rows
 
+
+_NUMBER, _TEXT = (int, float), (str,)
+# What report, fit-baseline and the resume check read from a row: (keys, accepted types). A hand-edited or
+# foreign line missing one would be a KeyError or TypeError far from the line that caused it.
+ROW_SHAPE = (
+    (("benchmark",), _TEXT),
+    (("class_policy",), _TEXT),
+    (("tta",), _TEXT),
+    (("n",), (int,)),
+    (("num_scored_classes",), (int,)),
+    (("model", "name"), _TEXT),
+    (("model", "weights_sha256"), _TEXT),
+    (("model", "num_classes"), (int,)),
+    (("metrics", "top1"), _NUMBER),
+    (("metrics", "top5"), _NUMBER),
+    (("metrics", "ece"), _NUMBER),
+    (("metrics", "top1_ci"), (list,)),
+    (("id_benchmark",), (str, type(None))),
+)
+
+
+def _check_shape(row: dict[str, Any], where: str) -> None:
+    for keys, types in ROW_SHAPE:
+        value: Any = row
+        for key in keys:
+            value = value.get(key, _MISSING) if isinstance(value, dict) else _MISSING
+        if keys == ("id_benchmark",) and value is _MISSING:
+            continue  # rows of in-distribution benchmarks may leave it out
+        ok = value is not _MISSING and isinstance(value, types) and not isinstance(value, bool)
+        if ok and keys == ("metrics", "top1_ci"):
+            ok = len(value) == 2 and all(isinstance(v, _NUMBER) for v in value)
+        if not ok:
+            found = "missing" if value is _MISSING else f"{value!r}"[:60]
+            raise InputError(
+                f"{where}: {'.'.join(keys)} is {found}, expected {' or '.join(t.__name__ for t in types)}; "
+                "the line was not written by `genrobust eval`: rerun eval for it or remove the line"
+            )
+
+
+_MISSING = object()
 
 # Accuracies are percentages, as metrics.accuracy_block writes them.
 PERCENT_METRICS = ("top1", "top5", "mean_per_class_top1")

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..textfiles import read_lines
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +124,8 @@ def _fit_from_json(entry: dict[str, Any], source: str) -> BaselineFit:
             )
         else:
             pieces = (LinePiece(float(entry["slope"]), float(entry["intercept"])),)
+        if not all(math.isfinite(v) for p in pieces for v in (p.slope, p.intercept)):
+            raise ValueError("a slope or intercept is not a finite number")
         return BaselineFit(
             entry["shift"],
             entry["id_benchmark"],
@@ -153,10 +156,17 @@ def load_baselines(path: str | Path | None = None) -> list[BaselineFit]:
                 f"baseline file {str(path)!r} does not exist; write one with "
                 "`genrobust fit-baseline RESULTS --out FILE`"
             )
-        text, source_name = path.read_text(), str(path)
-    doc = json.loads(text)
-    if doc.get("format") != BASELINES_FORMAT:
-        raise InputError(f"{source_name}: format {doc.get('format')!r} is not {BASELINES_FORMAT!r}")
+        text, source_name = "\n".join(read_lines(path, "baseline file")), str(path)
+    fix = "give a file written by `genrobust fit-baseline RESULTS --out FILE`"
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"{source_name} is not JSON ({exc}); {fix}") from None
+    if not isinstance(doc, dict) or doc.get("format") != BASELINES_FORMAT:
+        found = doc.get("format") if isinstance(doc, dict) else f"a JSON {type(doc).__name__}"
+        raise InputError(f"{source_name}: format {found!r} is not {BASELINES_FORMAT!r}; {fix}")
+    if not isinstance(doc.get("fits"), list) or not all(isinstance(e, dict) for e in doc["fits"]):
+        raise InputError(f"{source_name}: 'fits' is not a list of objects; {fix}")
     source = f"{source_name}:{doc.get('version', '?')}"
     return [_fit_from_json(entry, source) for entry in doc["fits"]]
 

@@ -22,6 +22,7 @@ from ..data.decode import open_rgb
 from ..devices import resolve_device
 from ..errors import InputError
 from ..genset import Entry, TarReader
+from ..paths import refuse_output_inside_inputs
 from .completeness import check_complete, summarize
 from .layouts import BenchmarkData, read_benchmark
 from .metrics import accuracy_block, group_accuracy, mean_corruption_error
@@ -281,6 +282,9 @@ def evaluate(
         for b in benchmarks
     ]
     _refuse_repeated_names(requests)
+    # A results folder inside a benchmark becomes one of its class folders at the next run.
+    folder = Path(out).parent if Path(out).suffix == ".jsonl" else Path(out)
+    refuse_output_inside_inputs(folder, {f"--benchmark {r.spec.name}": r.root for r in requests})
     objectnet_root = next((r.root for r in requests if r.spec.layout == "objectnet"), None)
     device = resolve_device(options.device)  # before reading any folder: a wrong --device fails at once
     path = results_path(out)

@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import DatasetError
 from ..fileio import atomic_path, atomic_write_json
 from ..paths import contained
+from ..writefail import writing
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +27,15 @@ LATEST = "latest.json"
 
 
 def save_state(work: Path, step: int, unet, ema: dict | None, optimizer) -> None:
+    folder = work / f"state-{step:08d}"
+    with writing(folder):  # latest.json still names the previous checkpoint: it is kept
+        _save_state(work, folder, step, unet, ema, optimizer)
+
+
+def _save_state(work: Path, folder: Path, step: int, unet, ema: dict | None, optimizer) -> None:
     import torch
     from safetensors.torch import save_file
 
-    folder = work / f"state-{step:08d}"
     if folder.exists():  # left by a run killed before it committed this step
         shutil.rmtree(folder)
     folder.mkdir(parents=True)

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from ..config import check_range
 from ..constants import MAX_SEED
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
+from ..textfiles import check_template
 
 DEFAULT_TEMPLATE = "a photo of a {}"
 
@@ -56,8 +57,8 @@ class FinetuneConfig:
         for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        check_range("lr", self.lr, "(0, inf)")
-        check_range("weight_decay", self.weight_decay, "[0, inf)")
+        check_range("lr", self.lr, "(0, 3.4e38]", "fp32: past 3.4e38 it overflows")
+        check_range("weight_decay", self.weight_decay, "[0, 3.4e38]", "fp32: past 3.4e38 it overflows")
         check_range("max_grad_norm", self.max_grad_norm, "(0, inf)", "gradients are clipped to this norm")
         check_range("warmup_steps", self.warmup_steps, "[0, inf)")
         check_range("resolution", self.resolution, "[0, inf)", "0: the model's default size")
@@ -72,11 +73,15 @@ class FinetuneConfig:
                 f"precision {self.precision!r} is not one of auto, fp32, bf16 (fp16 training needs loss "
                 "scaling; use bf16)"
             )
-        bad = [t for t in self.templates if t.count("{}") != 1]
-        if not self.templates or bad:
+        if not self.templates:
             raise ConfigError(
-                f"each caption template needs exactly one '{{}}' for the class name, got {bad or '[]'}"
+                "templates is empty; give at least one caption template such as 'a photo of a {}'"
             )
+        for template in self.templates:
+            try:
+                check_template(template, where="caption template")
+            except InputError as exc:
+                raise ConfigError(str(exc)) from None
 
     def require_paths(self) -> None:
         """The defaults leave real/out empty (so YAML can fill them); a job needs both."""

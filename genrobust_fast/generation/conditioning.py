@@ -14,11 +14,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
 
 import torch
+
+log = logging.getLogger(__name__)
 
 
 class PromptEncoder:
@@ -68,6 +71,16 @@ class PromptEncoder:
         return embeds, pooled
 
     def _ids(self, tokenizer, prompt: str) -> torch.Tensor:
+        tokens = len(tokenizer(prompt, verbose=False).input_ids)  # verbose: no "indexing errors" warning
+        if (
+            tokens > tokenizer.model_max_length
+        ):  # the encoder sees the first tokens only: say so, as diffusers
+            log.warning(
+                "prompt of %d tokens cut to the text encoder's %d (the rest is recorded, not seen): %.80r",
+                tokens,
+                tokenizer.model_max_length,
+                prompt,
+            )
         return tokenizer(
             [prompt],
             padding="max_length",

@@ -23,6 +23,7 @@ STRATEGIES = ("labels", "templates", "prompts", "img2img", "variation")
 IMAGE_STRATEGIES = ("img2img", "variation")  # conditioned on a real image: need --real
 OUTPUT_FORMATS = ("imagefolder", "webdataset")
 IMAGE_FORMATS = ("jpg", "png", "webp")
+MAX_IMAGE_SIDE = 8192  # 4x the largest native size of the supported families (SDXL: 1024)
 DEFAULT_SHARD_IMAGES = 10_000  # default images per job shard when nothing fixes the shard count
 
 # Fields that define what is generated (file names, seeds, pixels, layout). Everything else is "how".
@@ -107,6 +108,9 @@ class GenerateConfig:
             raise bad("quality", self.quality, "expected 1..100")
         if self.size is not None and (len(self.size) != 2 or min(self.size) <= 0):
             raise bad("size", self.size, "expected (height, width) such as 512x512")
+        if self.size is not None and max(self.size) > MAX_IMAGE_SIDE:
+            # A 100000x100000 request otherwise fails allocating 40 GB inside the VAE, after the model loads.
+            raise bad("size", self.size, f"expected at most {MAX_IMAGE_SIDE} pixels a side")
         if self.shards is not None and self.shards < 1:
             raise bad("shards", self.shards, "expected an integer >= 1")
         if self.strategy == "prompts" and not self.prompts:

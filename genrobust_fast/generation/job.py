@@ -38,6 +38,7 @@ from ..genset import (
 )
 from ..outlock import lock_output
 from ..paths import refuse_output_inside_inputs
+from ..writefail import write_failure, writing
 from .config import GenerateConfig, job_id, manifest_config, parse_shard, work_fields
 from .reproducibility import compute_settings
 from .worklist import Plan, WorkItem, build_plan
@@ -159,7 +160,7 @@ def _check_writable(out: Path) -> None:
         probe.write_bytes(b"ok")
         probe.unlink()
     except OSError as exc:
-        raise DatasetError(
+        raise write_failure(exc, out) or DatasetError(
             f"cannot write to the output folder {str(out)!r} ({exc}); choose a writable --out"
         ) from exc
 
@@ -241,7 +242,8 @@ def _run_locked(
         source = comps.source.provenance() if comps.source is not None else None
         write_manifest(job.out, job.manifest(weights_hash, runners.precision, source))
     repaired = repair_outputs(job, deep=verify)
-    summary = _ShardRunner(job, comps, runners, pipe, weights_hash).run(progress, max_images)
+    with writing(job.out):  # the shards' images and metadata lines
+        summary = _ShardRunner(job, comps, runners, pipe, weights_hash).run(progress, max_images)
     return {**summary, "repaired": repaired}
 
 
@@ -443,7 +445,7 @@ class _ShardRunner:
                 try:
                     rel, sha, size, secs = future.result()
                 except OSError as exc:
-                    raise DatasetError(
+                    raise write_failure(exc, job.out) or DatasetError(
                         f"writing {item.stem} to {job.out} failed ({exc}); free space or fix permissions, "
                         "then rerun the same command to resume"
                     ) from exc

@@ -25,6 +25,8 @@ from pathlib import Path
 from ..errors import InputError
 from ..genset import image_stem, valid_class_id
 from ..labels import LabelSpace, imagenet_templates, resolve_label_space
+from ..textfiles import check_template, read_lines
+from ..writefail import NAME_MAX
 from .config import DEFAULT_SHARD_IMAGES, GenerateConfig
 
 log = logging.getLogger(__name__)
@@ -64,16 +66,11 @@ def read_template_file(path: str | Path) -> tuple[str, ...]:
             f"template file {str(path)!r} does not exist; give one template a line, e.g. 'a sketch of a {{}}'"
         )
     templates = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(read_lines(path, "template file"), 1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
-        if text.count("{}") != 1:
-            raise InputError(
-                f"{path}:{lineno}: a template needs exactly one '{{}}' where the class name goes, "
-                f"got {text[:60]!r}"
-            )
-        templates.append(text)
+        templates.append(check_template(text, f"{path}:{lineno}"))
     if not templates:
         raise InputError(f"template file {str(path)!r} holds no templates")
     return tuple(templates)
@@ -87,13 +84,15 @@ def read_prompt_file(path: str | Path) -> dict[str, list[str]]:
             f"prompt file {str(path)!r} does not exist; give 'class_id<TAB>prompt' lines or JSONL"
         )
     table: dict[str, list[str]] = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(read_lines(path, "prompt file"), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         if line.lstrip().startswith("{"):
             try:
                 row = json.loads(line)
-                cid, prompt = str(row["class_id"]), str(row["prompt"])
+                cid, prompt = str(row["class_id"]), row["prompt"]
+                if not isinstance(prompt, str):  # str(None) would prompt "None" for every image
+                    raise TypeError(f"prompt is {prompt!r}, not a string")
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise InputError(
                     f"{path}:{lineno}: expected a JSON object with class_id and prompt ({exc})"
@@ -110,13 +109,49 @@ def read_prompt_file(path: str | Path) -> dict[str, list[str]]:
     return table
 
 
-def _check_ids(space: LabelSpace) -> None:
-    for cid in space.ids:
+def _check_ids(space: LabelSpace, counts: Sequence[int], ext: str) -> None:
+    """Class ids become folder and file names (<out>/<id>/<id>_<index>.<ext>): refuse those that cannot,
+    before any work, instead of an error at the first write."""
+    for cid, count in zip(space.ids, counts):
         if not valid_class_id(cid):
             raise InputError(
                 f"class id {cid!r} cannot name a folder (it is empty, has a slash or '#', or starts with "
                 "'.'/'_'); rename it in the class file"
             )
+        if any(ord(ch) < 32 or ch == "\x7f" for ch in cid):
+            raise InputError(
+                f"class id {cid!r} holds a control character (NUL, line break...); class ids become file "
+                "names and lines of listings, so rename it in the class file"
+            )
+        longest = f"{image_stem(cid, max(count - 1, 0))}.{ext}"
+        size, id_size = len(longest.encode()), len(cid.encode())
+        if size > NAME_MAX:
+            raise InputError(
+                f"class id {cid[:40]!r}... is {id_size} bytes: its image files ({longest[-16:]!r} at the "
+                f"end) would be {size} bytes, over the {NAME_MAX}-byte limit of a file name; use a class id "
+                f"of at most {NAME_MAX - size + id_size} bytes (e.g. a WordNet id) and put the long text "
+                "in the name column of the class file"
+            )
+
+
+# A job is bounded so that what scales with its shards (the dry run, the resume check, the workers' shard
+# lists: one file stat or more per shard) stays quick: 10^9 images is ~780 ImageNet-1k train sets, and
+# 10^5 shards of the default 10^4 images hold 10^9. Anything larger was a typo or is several jobs.
+MAX_JOB_IMAGES = 10**9
+MAX_SHARDS = 100_000
+
+
+def _check_job_size(total: int, num_shards: int, classes: int) -> None:
+    if total > MAX_JOB_IMAGES:
+        raise InputError(
+            f"this job asks for {total:,} images ({classes:,} classes), over the limit of {MAX_JOB_IMAGES:,} "
+            "per job; lower --per-class (or --per-real), or split the classes over several jobs"
+        )
+    if num_shards > MAX_SHARDS:
+        raise InputError(
+            f"--shards {num_shards:,} is over the limit of {MAX_SHARDS:,}; use fewer, larger shards "
+            f"(the default is one per {DEFAULT_SHARD_IMAGES:,} images)"
+        )
 
 
 class Plan:
@@ -144,6 +179,7 @@ class Plan:
             self.offsets.append(self.offsets[-1] + n)
         self.total = self.offsets[-1]
         self.num_shards = num_shards or cfg.shards or max(1, math.ceil(self.total / DEFAULT_SHARD_IMAGES))
+        _check_job_size(self.total, self.num_shards, len(label_space))
 
     # -- shards ----------------------------------------------------------------------------------
     def shard_size(self, k: int) -> int:
@@ -214,7 +250,7 @@ def build_plan(cfg: GenerateConfig, num_shards: int | None = None) -> Plan:
     else:
         space = resolve_label_space(cfg.classes or "imagenet")
         counts = [cfg.per_class] * len(space)
-    _check_ids(space)
+    _check_ids(space, counts, cfg.image_format)
     prompts = None
     if cfg.strategy == "prompts":
         prompts = read_prompt_file(cfg.prompts)  # type: ignore[arg-type]

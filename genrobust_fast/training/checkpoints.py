@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import DatasetError
 from ..fileio import atomic_write_text
 from ..paths import contained
+from ..writefail import writing
 from .distributed import barrier
 
 logger = logging.getLogger(__name__)
@@ -99,9 +100,10 @@ def save_checkpoint(engine, out: str | Path, step: int, client_state: dict[str, 
     import torch.distributed as dist
 
     tag = step_tag(step)
-    engine.save_checkpoint(
-        str(checkpoint_dir(out)), tag=tag, client_state={"genrobust": client_state}, save_latest=False
-    )
+    with writing(checkpoint_dir(out) / tag):  # `latest` still names the previous checkpoint: it is kept
+        engine.save_checkpoint(
+            str(checkpoint_dir(out)), tag=tag, client_state={"genrobust": client_state}, save_latest=False
+        )
     barrier()
     if not dist.is_initialized() or dist.get_rank() == 0:
         atomic_write_text(checkpoint_dir(out) / "latest", tag)

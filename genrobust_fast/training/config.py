@@ -131,9 +131,9 @@ class TrainConfig:
                 "crop_scale is the smallest crop area as a fraction of the image, in (0, 1]; got "
                 f"{self.crop_scale}"
             )
-        check_range("lr", self.lr, "(0, inf)", "the peak learning rate")
+        check_range("lr", self.lr, "(0, 3.4e38]", "the peak learning rate; fp32: past 3.4e38 it overflows")
         check_range("momentum", self.momentum, "[0, 1)")
-        check_range("weight_decay", self.weight_decay, "[0, inf)")
+        check_range("weight_decay", self.weight_decay, "[0, 3.4e38]", "fp32: past 3.4e38 it overflows")
         check_range("label_smoothing", self.label_smoothing, "[0, 1)")
         check_range("warmup_epochs", self.warmup_epochs, "[0, inf)")
         if self.ratio is not None:

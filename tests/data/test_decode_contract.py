@@ -38,6 +38,40 @@ def _png16():
     return _save(Image.fromarray(SIXTEEN), "PNG"), np.repeat(np.rint(SIXTEEN / 257)[..., None], 3, 2), 0
 
 
+def _png16_by_hand(samples: np.ndarray, color_type: int) -> bytes:
+    """A 16-bit PNG (PIL writes none in colour): big-endian samples, filter 0 on every row."""
+    h, w = samples.shape[:2]
+    rows = b"".join(b"\0" + samples[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+# Values where keeping the high byte (PIL) and round(v / 257) (DALI) differ: 128 -> 0 vs 0, 129 -> 0 vs 1,
+# 383 -> 1 vs 1, 385 -> 1 vs 2, 65407 -> 255 vs 254, 65279 -> 254 vs 254.
+COLOUR16 = np.array([0, 128, 129, 257, 383, 385, 32768, 32896, 65279, 65407, 65408, 65535], dtype=np.uint16)
+
+
+def _colour16(channels: int, color_type: int):
+    def case():
+        samples = np.stack([np.roll(COLOUR16, c) for c in range(channels)], axis=-1)[
+            None
+        ]  # 1 x 12 x channels
+        grey = np.repeat(samples[..., :1], 3, axis=2)
+        expected = np.rint((samples[..., :3] if channels >= 3 else grey) / 257)
+        return _png16_by_hand(samples, color_type), expected, 0
+
+    return case
+
+
 def _exif_rotated():
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 clockwise to display"
@@ -78,6 +112,9 @@ def _one_pixel():
 
 CASES = {
     "16-bit PNG": _png16,
+    "16-bit RGB PNG": _colour16(3, 2),
+    "16-bit RGBA PNG": _colour16(4, 6),
+    "16-bit grey+alpha PNG": _colour16(2, 4),
     "EXIF-rotated JPEG": _exif_rotated,
     "palette+alpha PNG": _palette_alpha,
     "RGBA PNG": _rgba,
@@ -128,7 +165,7 @@ DECODERS = {"eval": _eval_decoder, "img2img": _img2img_decoder}
 
 
 @pytest.mark.parametrize("decoder", DECODERS)
-@pytest.mark.parametrize("case", ["16-bit PNG", "EXIF-rotated JPEG", "animated GIF"])
+@pytest.mark.parametrize("case", ["16-bit PNG", "16-bit RGB PNG", "EXIF-rotated JPEG", "animated GIF"])
 def test_eval_and_img2img_decode_as_training_does(tmp_path, decoder, case):
     data, _, _ = CASES[case]()
     path = tmp_path / "image.png"

@@ -177,12 +177,13 @@ def test_summary_writes_findings_models_seeds_and_machine(tmp_path):
             rows.append(
                 {
                     "format": "genrobust-eval/1",
-                    "model": {"name": run, "weights_sha256": run},
+                    "model": {"name": run, "weights_sha256": run, "num_classes": 10},
                     "benchmark": f"fmnist-{bench}",
                     "id_benchmark": "fmnist-clean" if bench in TEST_SHIFTS else None,
                     "class_policy": "mask",
                     "tta": "none",
                     "n": 1000,
+                    "num_scored_classes": 10,
                     "metrics": {"top1": top1, "top5": 99.0, "top1_ci": [0, 100], "ece": 0.1},
                 }
             )

@@ -35,7 +35,9 @@ def test_fit_baseline_refuses_zero_bootstrap_resamples(tmp_path):
 
 
 def test_results_are_appended_under_the_shared_lock(tmp_path):
-    row = {"format": "genrobust-eval/1", "model": {"weights_sha256": "a"}, "benchmark": "b"}
+    row = {"format": "genrobust-eval/1", "model": {"name": "m", "weights_sha256": "a", "num_classes": 2}}
+    row |= {"benchmark": "b", "n": 1, "num_scored_classes": 2}
+    row["metrics"] = {"top1": 100.0, "top5": 100.0, "ece": 0.0, "top1_ci": [2.5, 100.0]}
     append_results(tmp_path / "results.jsonl", [{**row, "class_policy": "mask", "tta": "none"}])
     append_results(tmp_path / "results.jsonl", [{**row, "class_policy": "mask", "tta": "flip"}])
     assert [r["tta"] for r in read_results(tmp_path)] == ["none", "flip"]
