@@ -67,10 +67,11 @@ def test_onnxruntime_cuda_matches_torch_over_many_batches(tmp_path, rel_err, pre
 def test_tensorrt_builds_each_precision_its_version_supports(tmp_path, rel_err, torch_runners, precision):
     from genrobust_fast.engines import create_runners
     from genrobust_fast.engines.builtin import build_tiny
+    from genrobust_fast.engines.specs import Precision
     from genrobust_fast.engines.trt_build import tensorrt_precision_problem
     from genrobust_fast.errors import BackendUnavailableError
 
-    problem = tensorrt_precision_problem(precision)
+    problem = tensorrt_precision_problem(Precision(precision))
     if problem:  # TensorRT 11 and bf16: refused, with the fix, before anything is built
         with pytest.raises(BackendUnavailableError, match="needs a bf16 ONNX graph"):
             create_runners(
