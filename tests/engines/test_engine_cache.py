@@ -13,6 +13,7 @@ from genrobust_fast.engines.cache import (
     file_identity,
     model_slug,
 )
+from genrobust_fast.engines.compare import relative_error
 from genrobust_fast.engines.onnx_build import ensure_onnx, onnx_key
 from genrobust_fast.engines.specs import Precision
 from genrobust_fast.errors import EngineMismatchError, InputError
@@ -211,7 +212,7 @@ def test_clean_removes_a_models_engines_named_by_its_path_and_keeps_the_readme(t
     assert [p.name for p in cache.root.iterdir()] == ["README.md"]
 
 
-def test_large_models_use_one_external_data_file(tiny, tmp_path, monkeypatch, torch_runners, rel_err):
+def test_large_models_use_one_external_data_file(tiny, tmp_path, monkeypatch, torch_runners):
     """Past the 2 GB protobuf limit weights go to <component>.onnx.data; forced here with a tiny limit."""
     from genrobust_fast.engines import onnx_export
     from genrobust_fast.engines.ort_backend import OrtRunners
@@ -224,7 +225,7 @@ def test_large_models_use_one_external_data_file(tiny, tmp_path, monkeypatch, to
     assert graph < 0.2 * (tmp_path / "tiny/onnx-fp32/unet.onnx.data").stat().st_size
     runners = OrtRunners(tiny, engine_dir=tmp_path)
     sample, t, ctx = torch.randn(2, 4, 16, 16), torch.tensor([3.0, 700.0]), torch.randn(2, 32, 32)
-    assert rel_err(runners.unet(sample, t, ctx), torch_runners.unet(sample, t, ctx)) <= 1e-4
+    assert relative_error(runners.unet(sample, t, ctx), torch_runners.unet(sample, t, ctx)) <= 1e-4
     (tmp_path / "tiny/onnx-fp32/unet.onnx.data").unlink()
     with pytest.raises(EngineMismatchError, match="unet.onnx.data' is missing"):
         ensure_onnx(tiny, "unet", Precision.FP32, tmp_path)
