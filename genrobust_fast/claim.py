@@ -42,6 +42,20 @@ def describe_changes(
     return ", ".join(f"{k}: {theirs.get(k)!r} there vs {ours.get(k)!r} now" for k in changed)
 
 
+def conflict(
+    theirs: Mapping[str, Any],
+    ours: Mapping[str, Any],
+    *,
+    held: str,
+    advice: str,
+    fields: Iterable[str] | None = None,
+    limit: int | None = None,
+) -> JobConflictError:
+    """The JobConflictError "<held> (<changes>); <advice>", for a caller that has already found the two
+    jobs different (generate compares job ids, then names the changed fields)."""
+    return JobConflictError(f"{held} ({describe_changes(theirs, ours, fields, limit)}); {advice}")
+
+
 def refuse_changed(
     theirs: Mapping[str, Any],
     ours: Mapping[str, Any],
@@ -51,10 +65,10 @@ def refuse_changed(
     fields: Iterable[str] | None = None,
     limit: int | None = None,
 ) -> None:
-    """A JobConflictError "<held> (<changes>); <advice>" when any field differs; nothing when all match."""
+    """Raise `conflict(...)` when any field differs; nothing when all match."""
     fields = None if fields is None else list(fields)
     if changed_fields(theirs, ours, fields):
-        raise JobConflictError(f"{held} ({describe_changes(theirs, ours, fields, limit)}); {advice}")
+        raise conflict(theirs, ours, held=held, advice=advice, fields=fields, limit=limit)
 
 
 def read_identity(path: str | Path, advice: str) -> dict[str, Any] | None:
