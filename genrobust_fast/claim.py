@@ -42,20 +42,6 @@ def describe_changes(
     return ", ".join(f"{k}: {theirs.get(k)!r} there vs {ours.get(k)!r} now" for k in changed)
 
 
-def conflict(
-    theirs: Mapping[str, Any],
-    ours: Mapping[str, Any],
-    *,
-    held: str,
-    advice: str,
-    fields: Iterable[str] | None = None,
-    limit: int | None = None,
-) -> JobConflictError:
-    """The JobConflictError "<held> (<changes>); <advice>", for a caller that has already found the two
-    jobs different (generate compares job ids, then names the changed fields)."""
-    return JobConflictError(f"{held} ({describe_changes(theirs, ours, fields, limit)}); {advice}")
-
-
 def refuse_changed(
     theirs: Mapping[str, Any],
     ours: Mapping[str, Any],
@@ -64,11 +50,16 @@ def refuse_changed(
     advice: str,
     fields: Iterable[str] | None = None,
     limit: int | None = None,
+    different: bool | None = None,
 ) -> None:
-    """Raise `conflict(...)` when any field differs; nothing when all match."""
+    """A JobConflictError "<held> (<changes>); <advice>" when the jobs differ; nothing when they match.
+    They differ when any field does, or as `different` says where the caller decides by other means
+    (generate compares job ids, and the fields only name the changes)."""
     fields = None if fields is None else list(fields)
-    if changed_fields(theirs, ours, fields):
-        raise conflict(theirs, ours, held=held, advice=advice, fields=fields, limit=limit)
+    if different is None:
+        different = bool(changed_fields(theirs, ours, fields))
+    if different:
+        raise JobConflictError(f"{held} ({describe_changes(theirs, ours, fields, limit)}); {advice}")
 
 
 def read_identity(path: str | Path, advice: str) -> dict[str, Any] | None:

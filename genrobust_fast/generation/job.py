@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..claim import conflict
+from ..claim import refuse_changed
 from ..errors import DatasetError, InputError, JobConflictError
 from ..fileio import sha256_bytes, sha256_file
 from ..genset import (
@@ -142,13 +142,14 @@ def open_job(cfg: GenerateConfig) -> Job:
     plan = build_plan(cfg, num_shards)
     extra = _identity_extra(cfg, plan)  # hashes the class and prompt files: once per job start
     jid, ours = job_id(cfg, extra), work_fields(cfg, extra)
-    if existing and existing.get("job_id") != jid:  # the ids decide; the recorded work fields explain
-        raise conflict(
+    if existing:
+        refuse_changed(
             existing.get("work", {}),
             ours,
             held=f"{out} holds a different generation job",
             advice="rerun with the same settings to resume it, or choose another --out",
             limit=4,
+            different=existing.get("job_id") != jid,  # the ids decide; the recorded work fields explain
         )
     return Job(cfg, plan, out, jid, ours, existing)
 
