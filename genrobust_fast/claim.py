@@ -50,10 +50,15 @@ def refuse_changed(
     advice: str,
     fields: Iterable[str] | None = None,
     limit: int | None = None,
+    different: bool | None = None,
 ) -> None:
-    """A JobConflictError "<held> (<changes>); <advice>" when any field differs; nothing when all match."""
+    """A JobConflictError "<held> (<changes>); <advice>" when the jobs differ; nothing when they match.
+    They differ when any field does, or as `different` says where the caller decides by other means
+    (generate compares job ids, and the fields only name the changes)."""
     fields = None if fields is None else list(fields)
-    if changed_fields(theirs, ours, fields):
+    if different is None:
+        different = bool(changed_fields(theirs, ours, fields))
+    if different:
         raise JobConflictError(f"{held} ({describe_changes(theirs, ours, fields, limit)}); {advice}")
 
 

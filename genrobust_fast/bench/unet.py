@@ -97,6 +97,7 @@ def run_unet_benchmark(
 
     from ..devices import resolve_device
     from ..engines.backends import default_precision
+    from ..engines.compare import relative_error
     from ..engines.models import load_components
     from ..engines.runners import call_unet
     from ..engines.select import create_runners
@@ -157,7 +158,7 @@ def run_unet_benchmark(
         )
         inputs = tuple(x.to(dev, runners.dtype) if i != 1 else x.to(dev) for i, x in enumerate(inputs_cpu))
         out = unet_call(runners.unet, inputs)
-        err = ((out.float().cpu() - reference).norm() / reference.norm()).item()
+        err = relative_error(out, reference)
         tol = PARITY_TOL[prec.value]
         if not err <= tol:
             raise ParityError(f"{name} {prec.value} UNet differs from torch fp32 by {err:.2e} > {tol}")

@@ -47,10 +47,12 @@ def build_engines(
     build_engines(load_components("tiny"), "onnxruntime")   # engines/tiny/onnx-fp32/*.onnx
     """
     names = select_components(components, only)
-    if Precision.parse(precision or "fp32") is Precision.FP8:
+    # The one parse: Python callers may pass text ("fp16"); everything below takes the enum.
+    chosen = Precision.parse(precision) if precision is not None else None
+    if chosen is Precision.FP8:
         raise BackendUnavailableError(FP8_REFUSAL)
     if backend == "onnxruntime":
-        precision = Precision.parse(precision or "fp32")
+        precision = chosen or Precision.FP32
         if precision not in (Precision.FP32, Precision.FP16):
             raise InputError(
                 f"ONNX Runtime runs fp32 or fp16 engines, not {precision.value}; use --precision fp16"
@@ -62,7 +64,7 @@ def build_engines(
     if backend == "tensorrt":
         from .trt_build import TrtRequest, ensure_tensorrt
 
-        precision = Precision.parse(precision or "fp16")
+        precision = chosen or Precision.FP16
         request = TrtRequest.here(components, precision, engine_dir, profile or ShapeProfile(), opset)
         return [ensure_tensorrt(request, c, build=True, force=force, refittable=refittable) for c in names]
     raise InputError(

@@ -1,7 +1,7 @@
 """ONNX files in the engine cache: the key that says what exported one, where it lives, and
 `ensure_onnx`, which returns a committed, key-checked file (exported only when asked).
 
-    record = ensure_onnx(load_components("tiny"), "unet", "fp32", "engines", build=True)
+    record = ensure_onnx(load_components("tiny"), "unet", Precision.FP32, "engines", build=True)
     record.path  -> engines/tiny/onnx-fp32/unet.onnx
 
 Missing: exported only when `build=True`, else `EngineNotBuiltError` naming the build command. Present
@@ -78,7 +78,7 @@ def onnx_key(components, component: str, precision: Precision, opset: int = DEFA
 def ensure_onnx(
     components,
     component: str,
-    precision: Precision | str = Precision.FP32,
+    precision: Precision = Precision.FP32,
     engine_dir: str | Path = "engines",
     *,
     build: bool = False,
@@ -87,7 +87,6 @@ def ensure_onnx(
     backend_name: str = "onnxruntime",
 ) -> EngineRecord:
     """The ONNX file of one component: loaded and key-checked, or exported when asked."""
-    precision = Precision.parse(precision)
     cache = EngineCache(engine_dir)
     directory = onnx_location(components, component, precision, engine_dir).parent
     key = onnx_key(components, component, precision, opset)

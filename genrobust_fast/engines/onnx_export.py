@@ -134,14 +134,13 @@ def export_component(
     components,
     component: str,
     staging: Path,
-    precision: Precision | str = Precision.FP32,
+    precision: Precision = Precision.FP32,
     opset: int = 17,
 ) -> dict[str, Path]:
     """Export one component into `staging`; returns {final name: staged path}, checked by onnx.checker."""
     import onnx
     import torch
 
-    precision = Precision.parse(precision)
     if precision not in (Precision.FP32, Precision.FP16):
         raise InputError(
             f"ONNX files are exported in fp32 or fp16, got {precision.value}; TensorRT 10 builds bf16 "

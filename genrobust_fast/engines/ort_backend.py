@@ -104,14 +104,13 @@ class OrtRunners(GraphRunners):
         self,
         components,
         device: str | torch.device = "cpu",
-        precision: Precision | str = Precision.FP32,
+        precision: Precision = Precision.FP32,
         engine_dir: str | Path = "engines",
         build_if_missing: bool = False,
         threads: int | None = None,
     ):
         import onnxruntime as ort
 
-        precision = Precision.parse(precision)
         device = torch.device(device)
         problem = backend_problem("onnxruntime", device, precision)  # the one place these rules live
         if problem:

@@ -8,9 +8,9 @@ cache key with its mismatch errors. `TrtRequest` resolves a request once for thi
 the same folder, plan, key and build command. The TensorRT calls themselves are tested against a fake
 `tensorrt` module of each major version (tests/engines/fake_tensorrt.py).
 
-    plan = make_build_plan(spec, ShapeProfile(batch=(1, 4, 8), size=(512, 512)), "fp16", ...)
+    plan = make_build_plan(spec, ShapeProfile(batch=(1, 4, 8), size=(512, 512)), Precision.FP16, ...)
     build_engine(plan, Path("engines/.../unet.plan"))
-    request = TrtRequest.here(load_components("sd15/"), "fp16", "engines", profile)
+    request = TrtRequest.here(load_components("sd15/"), Precision.FP16, "engines", profile)
     record = ensure_tensorrt(request, "unet", build=True)
 
 Precision, TensorRT 10 ("weak" typing): the ONNX file is fp32 and the BuilderFlag FP16/BF16 lets
@@ -84,15 +84,14 @@ def precision_problem(precision: Precision, typing: str, version: str = "") -> s
     return None
 
 
-def tensorrt_precision_problem(precision: Precision | str) -> str | None:
+def tensorrt_precision_problem(precision: Precision) -> str | None:
     """precision_problem for the TensorRT installed here (imports it)."""
     trt = import_tensorrt()
-    return precision_problem(Precision.parse(precision), tensorrt_typing(trt), trt.__version__)
+    return precision_problem(precision, tensorrt_typing(trt), trt.__version__)
 
 
-def check_precision(precision: Precision | str, compute_capability: tuple[int, int]) -> None:
+def check_precision(precision: Precision, compute_capability: tuple[int, int]) -> None:
     """Raise BackendUnavailableError when the GPU lacks the precision (bf16: sm80+, fp8: sm89+)."""
-    precision = Precision.parse(precision)
     need = precision.min_compute_capability
     if tuple(compute_capability) < need:
         have = ".".join(map(str, compute_capability))
@@ -158,7 +157,7 @@ class BuildPlan:
 def make_build_plan(
     spec: ComponentSpec,
     profile: ShapeProfile,
-    precision: Precision | str,
+    precision: Precision,
     default_size: tuple[int, int],
     context_len: int,
     onnx_path: Path,
@@ -168,7 +167,6 @@ def make_build_plan(
     typing: str = "weak",
 ) -> BuildPlan:
     """What to build for `spec`: `typing` is tensorrt_typing() of the TensorRT that will build it."""
-    precision = Precision.parse(precision)
     problem = precision_problem(precision, typing)
     if problem:
         raise BackendUnavailableError(problem)
@@ -379,13 +377,12 @@ class TrtRequest:
     def here(
         cls,
         components,
-        precision: Precision | str,
+        precision: Precision,
         engine_dir,
         profile: ShapeProfile,
         opset: int = DEFAULT_OPSET,
     ) -> TrtRequest:
         """The request on this machine's TensorRT and GPU, after refusing precisions they cannot build."""
-        precision = Precision.parse(precision)
         trt = import_tensorrt()
         trt_version, cc = gpu_identity()
         typing = tensorrt_typing(trt)
@@ -504,7 +501,7 @@ def ensure_tensorrt(
 def refit_engines(
     components,
     base_model: str,
-    precision: Precision | str,
+    precision: Precision,
     engine_dir: str | Path,
     profile: ShapeProfile,
     only: list[str] | None = None,

@@ -263,13 +263,12 @@ class TrtRunners(GraphRunners):
         self,
         components,
         device,
-        precision,
+        precision: Precision,
         engine_dir,
         profile: ShapeProfile,
         build_if_missing=False,
         only: list[str] | None = None,
     ):
-        precision = Precision.parse(precision)
         super().__init__(components, torch.device(device), precision.torch_dtype)
         self.engine_precision = precision
         self.specs = component_specs(components)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..claim import refuse_changed
 from ..errors import DatasetError, InputError, JobConflictError
 from ..fileio import sha256_bytes, sha256_file
 from ..genset import (
@@ -142,13 +143,14 @@ def open_job(cfg: GenerateConfig) -> Job:
     plan = build_plan(cfg, num_shards)
     extra = _identity_extra(cfg, plan)  # hashes the class and prompt files: once per job start
     jid, ours = job_id(cfg, extra), work_fields(cfg, extra)
-    if existing and existing.get("job_id") != jid:
-        theirs = existing.get("work", {})
-        diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
-        shown = ", ".join(f"{k}: {theirs.get(k)!r} there vs {ours.get(k)!r} now" for k in diff[:4])
-        raise JobConflictError(
-            f"{out} holds a different generation job ({shown}); rerun with the same settings to resume it, "
-            "or choose another --out"
+    if existing:
+        refuse_changed(
+            existing.get("work", {}),
+            ours,
+            held=f"{out} holds a different generation job",
+            advice="rerun with the same settings to resume it, or choose another --out",
+            limit=4,
+            different=existing.get("job_id") != jid,  # the ids decide; the recorded work fields explain
         )
     return Job(cfg, plan, out, jid, ours, existing)
 

@@ -25,6 +25,10 @@ def test_the_refusal_names_each_change_there_and_now():
     )
     assert describe_changes(theirs, ours, limit=1) == "a: 1 there vs 2 now"
     refuse_changed(theirs, {**theirs}, held="same", advice="none")  # the same job: no error
+    # A caller that decides by other means (generate's job ids) gets the same message, or no error.
+    with pytest.raises(JobConflictError, match=r"^out holds another job \(a: 1 there vs 2 now\); x$"):
+        refuse_changed(theirs, ours, held="out holds another job", advice="x", limit=1, different=True)
+    refuse_changed(theirs, ours, held="same id", advice="none", different=False)
 
 
 def test_identity_records_missing_unreadable_or_not_an_object(tmp_path):

@@ -4,10 +4,6 @@ import pytest
 import torch
 
 
-def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
-    return ((actual.float() - expected.float()).norm() / expected.float().norm().clamp_min(1e-12)).item()
-
-
 @pytest.fixture(scope="session")
 def tiny():
     from genrobust_fast.engines.models import load_components
@@ -37,11 +33,6 @@ def torch_runners(tiny):
     from genrobust_fast.engines.runners import TorchRunners
 
     return TorchRunners(tiny, "cpu", torch.float32)
-
-
-@pytest.fixture(scope="session")
-def rel_err():
-    return relative_error
 
 
 @pytest.fixture

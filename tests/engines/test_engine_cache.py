@@ -13,6 +13,7 @@ from genrobust_fast.engines.cache import (
     file_identity,
     model_slug,
 )
+from genrobust_fast.engines.compare import relative_error
 from genrobust_fast.engines.onnx_build import ensure_onnx, onnx_key
 from genrobust_fast.engines.specs import Precision
 from genrobust_fast.errors import EngineMismatchError, InputError
@@ -59,7 +60,7 @@ def test_missing_engine_names_the_build_command(tiny, tmp_path):
         match=r"build it with: genrobust engine build --model tiny "
         r"--backend onnxruntime --precision fp32 --engine-dir",
     ):
-        ensure_onnx(tiny, "unet", "fp32", tmp_path)
+        ensure_onnx(tiny, "unet", Precision.FP32, tmp_path)
 
 
 def test_other_weights_are_a_mismatch_naming_the_rebuild(onnx_cache):
@@ -69,9 +70,9 @@ def test_other_weights_are_a_mismatch_naming_the_rebuild(onnx_cache):
     with torch.no_grad():
         next(changed.unet.parameters()).add_(1e-3)
     with pytest.raises(EngineMismatchError, match=r"weights_sha256: built .* rebuild it with: .* --force"):
-        ensure_onnx(changed, "unet", "fp32", onnx_cache)
+        ensure_onnx(changed, "unet", Precision.FP32, onnx_cache)
     # the VAE is unchanged, so its engine still loads
-    assert ensure_onnx(changed, "vae_decoder", "fp32", onnx_cache).key.component == "vae_decoder"
+    assert ensure_onnx(changed, "vae_decoder", Precision.FP32, onnx_cache).key.component == "vae_decoder"
 
 
 def _copy_cache(src, dst):
@@ -84,7 +85,7 @@ def test_truncated_engine_is_detected(tiny, onnx_cache, tmp_path):
     data = (folder / "unet.onnx").read_bytes()
     (folder / "unet.onnx").write_bytes(data[: len(data) // 2])
     with pytest.raises(EngineMismatchError, match="truncated or replaced"):
-        ensure_onnx(tiny, "unet", "fp32", tmp_path / "engines")
+        ensure_onnx(tiny, "unet", Precision.FP32, tmp_path / "engines")
 
 
 def test_damaged_engine_of_right_size_is_refused_before_use(tiny, onnx_cache, tmp_path):
@@ -120,9 +121,9 @@ def test_large_engines_are_rehashed_only_when_their_file_identity_changes(
         EngineCache, "verify", lambda self, rec: hashed.append(rec.key.component) or real_verify(self, rec)
     )
     folder = _copy_cache(onnx_cache, tmp_path / "engines")  # a copy: new inodes
-    assert ensure_onnx(tiny, "unet", "fp32", tmp_path / "engines").key.component == "unet"
+    assert ensure_onnx(tiny, "unet", Precision.FP32, tmp_path / "engines").key.component == "unet"
     assert hashed == ["unet"]  # verified once after the copy ...
-    ensure_onnx(tiny, "unet", "fp32", tmp_path / "engines")
+    ensure_onnx(tiny, "unet", Precision.FP32, tmp_path / "engines")
     assert hashed == ["unet"]  # ... and recorded, so the next load only stats
     path = folder / "unet.onnx"
     data = bytearray(path.read_bytes())
@@ -131,7 +132,7 @@ def test_large_engines_are_rehashed_only_when_their_file_identity_changes(
     path.write_bytes(bytes(data))
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size and mtime; ctime still moves
     with pytest.raises(EngineMismatchError, match="not the file that was built"):
-        ensure_onnx(tiny, "unet", "fp32", tmp_path / "engines")
+        ensure_onnx(tiny, "unet", Precision.FP32, tmp_path / "engines")
     assert hashed == ["unet", "unet"]
 
 
@@ -170,7 +171,7 @@ def test_failed_export_leaves_nothing_half_written(tiny, tmp_path, monkeypatch):
 
     monkeypatch.setattr(onnx_export, "check_onnx", broken_check)
     with pytest.raises(InputError, match="simulated"):
-        ensure_onnx(tiny, "text_encoder", "fp32", tmp_path, build=True)
+        ensure_onnx(tiny, "text_encoder", Precision.FP32, tmp_path, build=True)
     folder = tmp_path / "tiny" / "onnx-fp32"
     left = [p for p in folder.iterdir() if p != lock_path(folder, "text_encoder")]  # the build's lock stays
     assert left == []  # no artifact, no sidecar, no staging folder
@@ -186,11 +187,11 @@ def test_a_matching_engine_is_reused_and_force_rebuilds_it(tiny, tmp_path, monke
         "export_component",
         lambda comps, comp, *a: exported.append(comp) or real_export(comps, comp, *a),
     )
-    first = ensure_onnx(tiny, "text_encoder", "fp32", tmp_path, build=True)
+    first = ensure_onnx(tiny, "text_encoder", Precision.FP32, tmp_path, build=True)
     built = file_identity(first.path)
-    again = ensure_onnx(tiny, "text_encoder", "fp32", tmp_path, build=True)
+    again = ensure_onnx(tiny, "text_encoder", Precision.FP32, tmp_path, build=True)
     assert exported == ["text_encoder"] and file_identity(again.path) == built  # present and matching: reused
-    forced = ensure_onnx(tiny, "text_encoder", "fp32", tmp_path, build=True, force=True)
+    forced = ensure_onnx(tiny, "text_encoder", Precision.FP32, tmp_path, build=True, force=True)
     assert exported == ["text_encoder"] * 2 and file_identity(forced.path) != built  # exported and replaced
     assert EngineCache(tmp_path).verify(forced)  # the sidecar describes the new file
 
@@ -211,35 +212,35 @@ def test_clean_removes_a_models_engines_named_by_its_path_and_keeps_the_readme(t
     assert [p.name for p in cache.root.iterdir()] == ["README.md"]
 
 
-def test_large_models_use_one_external_data_file(tiny, tmp_path, monkeypatch, torch_runners, rel_err):
+def test_large_models_use_one_external_data_file(tiny, tmp_path, monkeypatch, torch_runners):
     """Past the 2 GB protobuf limit weights go to <component>.onnx.data; forced here with a tiny limit."""
     from genrobust_fast.engines import onnx_export
     from genrobust_fast.engines.ort_backend import OrtRunners
 
     monkeypatch.setattr(onnx_export, "TWO_GB", 1)
     for comp in ("unet", "vae_decoder", "vae_encoder", "text_encoder", "image_encoder"):
-        record = ensure_onnx(tiny, comp, "fp32", tmp_path, build=True)
+        record = ensure_onnx(tiny, comp, Precision.FP32, tmp_path, build=True)
         assert record.files == [f"{comp}.onnx", f"{comp}.onnx.data"]
     graph = (tmp_path / "tiny/onnx-fp32/unet.onnx").stat().st_size
     assert graph < 0.2 * (tmp_path / "tiny/onnx-fp32/unet.onnx.data").stat().st_size
     runners = OrtRunners(tiny, engine_dir=tmp_path)
     sample, t, ctx = torch.randn(2, 4, 16, 16), torch.tensor([3.0, 700.0]), torch.randn(2, 32, 32)
-    assert rel_err(runners.unet(sample, t, ctx), torch_runners.unet(sample, t, ctx)) <= 1e-4
+    assert relative_error(runners.unet(sample, t, ctx), torch_runners.unet(sample, t, ctx)) <= 1e-4
     (tmp_path / "tiny/onnx-fp32/unet.onnx.data").unlink()
     with pytest.raises(EngineMismatchError, match="unet.onnx.data' is missing"):
-        ensure_onnx(tiny, "unet", "fp32", tmp_path)
+        ensure_onnx(tiny, "unet", Precision.FP32, tmp_path)
 
 
 def test_fp16_export_keeps_fp32_io(tiny, tmp_path):
     import onnx
 
-    record = ensure_onnx(tiny, "vae_decoder", "fp16", tmp_path, build=True)
+    record = ensure_onnx(tiny, "vae_decoder", Precision.FP16, tmp_path, build=True)
     assert record.sidecar.parent.name == "onnx-fp16"
     model = onnx.load(str(record.path))
     assert {i.data_type for i in model.graph.initializer if i.dims} == {onnx.TensorProto.FLOAT16}
     assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     with pytest.raises(InputError, match="TensorRT 10 builds bf16 engines from the fp32 ONNX file"):
-        ensure_onnx(tiny, "vae_decoder", "bf16", tmp_path, build=True)
+        ensure_onnx(tiny, "vae_decoder", Precision.BF16, tmp_path, build=True)
 
 
 def test_fp16_export_never_infers_shapes_in_memory(tiny, tmp_path, monkeypatch):
@@ -257,7 +258,7 @@ def test_fp16_export_never_infers_shapes_in_memory(tiny, tmp_path, monkeypatch):
     monkeypatch.setattr(onnx.shape_inference, "infer_shapes", refuse)
     monkeypatch.setattr(ort_float16, "infer_shapes", refuse)
     monkeypatch.setattr(onnx_export, "TWO_GB", 1)
-    record = ensure_onnx(tiny, "unet", "fp16", tmp_path, build=True)
+    record = ensure_onnx(tiny, "unet", Precision.FP16, tmp_path, build=True)
     assert record.files == ["unet.onnx", "unet.onnx.data"]
     model = onnx.load(str(record.path))
     assert {i.data_type for i in model.graph.initializer if i.dims} == {onnx.TensorProto.FLOAT16}

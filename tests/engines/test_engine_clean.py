@@ -99,5 +99,5 @@ def test_two_builds_of_one_entry_do_not_run_at_once(tmp_path):
     entry = onnx_location(tiny, "text_encoder", Precision.FP32, tmp_path).parent
     # The lock stands in for a build in progress.
     with lock_output(entry, "text_encoder"), pytest.raises(JobConflictError, match=f"PID {os.getpid()}"):
-        ensure_onnx(tiny, "text_encoder", "fp32", tmp_path, build=True)
-    assert ensure_onnx(tiny, "text_encoder", "fp32", tmp_path, build=True).path.is_file()
+        ensure_onnx(tiny, "text_encoder", Precision.FP32, tmp_path, build=True)
+    assert ensure_onnx(tiny, "text_encoder", Precision.FP32, tmp_path, build=True).path.is_file()

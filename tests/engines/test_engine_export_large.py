@@ -34,10 +34,11 @@ def test_sd15_unet_exports_to_fp16_past_2gb(tmp_path):
 
     from genrobust_fast.engines.models import load_components
     from genrobust_fast.engines.onnx_build import ensure_onnx
+    from genrobust_fast.engines.specs import Precision
 
     comps = load_components("sd15-arch")
     start = time.perf_counter()
-    record = ensure_onnx(comps, "unet", "fp16", tmp_path, build=True)
+    record = ensure_onnx(comps, "unet", Precision.FP16, tmp_path, build=True)
     seconds = time.perf_counter() - start
     # 3.4 GB in fp32 (exported with external data), 1.7 GB in fp16: under 2 GB, so one file
     assert record.bytes > 1.5e9 and record.files[0] == "unet.onnx"
@@ -92,11 +93,12 @@ def test_sdxl_unet_exports_to_fp16_past_2gb(tmp_path):
 
     from genrobust_fast.engines.models import load_components
     from genrobust_fast.engines.onnx_build import ensure_onnx
+    from genrobust_fast.engines.specs import Precision
 
     comps = load_components("sdxl-arch")
     state_bytes = sum(t.numel() * t.element_size() for t in comps.unet.state_dict().values())
     start = time.perf_counter()
-    record = ensure_onnx(comps, "unet", "fp16", tmp_path, build=True)
+    record = ensure_onnx(comps, "unet", Precision.FP16, tmp_path, build=True)
     seconds = time.perf_counter() - start
     # 4.8 GiB of fp16 weights: past protobuf's 2 GB, so the graph keeps them in one external file
     assert record.files == ["unet.onnx", "unet.onnx.data"]

@@ -13,7 +13,7 @@ import torch
 from genrobust_fast.engines.models import load_components
 from genrobust_fast.engines.onnx_build import ensure_onnx
 from genrobust_fast.engines.runners import TorchRunners
-from genrobust_fast.engines.specs import ShapeProfile, component_specs
+from genrobust_fast.engines.specs import Precision, ShapeProfile, component_specs
 from genrobust_fast.engines.trt_build import make_build_plan
 
 
@@ -67,11 +67,11 @@ def test_sdxl_vae_runs_fp32_at_fp16_unless_it_is_the_fixed_vae(sdxl, tmp_path):
     assert sdxl.vae.dtype == torch.float32 and sdxl.unet.dtype == torch.float16
     images = runners.decode_vae(torch.randn(1, 4, 16, 16, dtype=torch.float16))
     assert images.dtype == torch.float16 and torch.isfinite(images).all()
-    record = ensure_onnx(sdxl, "vae_decoder", "fp16", tmp_path, build=True)
+    record = ensure_onnx(sdxl, "vae_decoder", Precision.FP16, tmp_path, build=True)
     assert _float_types(record.path) == {onnx.TensorProto.FLOAT}
     assert "fp32-graph:force_upcast" in record.key.builder_flags
     spec = component_specs(sdxl)["vae_decoder"]
-    plan = make_build_plan(spec, ShapeProfile(), "fp16", (32, 32), 32, record.path)
+    plan = make_build_plan(spec, ShapeProfile(), Precision.FP16, (32, 32), 32, record.path)
     assert plan.builder_flags == () and "FP32_COMPUTE:force_upcast" in plan.key_flags()
 
     fixed = load_components("tiny-sdxl")
@@ -79,13 +79,13 @@ def test_sdxl_vae_runs_fp32_at_fp16_unless_it_is_the_fixed_vae(sdxl, tmp_path):
     assert not fixed.vae_needs_fp32 and "fp32" not in component_specs(fixed)["vae_decoder"].meta
     TorchRunners(fixed, "cpu", torch.float16)
     assert fixed.vae.dtype == torch.float16
-    fixed_record = ensure_onnx(fixed, "vae_decoder", "fp16", tmp_path / "fixed", build=True)
+    fixed_record = ensure_onnx(fixed, "vae_decoder", Precision.FP16, tmp_path / "fixed", build=True)
     assert onnx.TensorProto.FLOAT16 in _float_types(fixed_record.path)
     assert "fp16-keep-io-fp32" in fixed_record.key.builder_flags
     fixed_spec = component_specs(fixed)["vae_decoder"]
-    assert make_build_plan(fixed_spec, ShapeProfile(), "fp16", (32, 32), 32, record.path).builder_flags == (
-        "FP16",
-    )
+    assert make_build_plan(
+        fixed_spec, ShapeProfile(), Precision.FP16, (32, 32), 32, record.path
+    ).builder_flags == ("FP16",)
 
 
 def test_sd1_vae_keeps_the_jobs_precision_despite_diffusers_default_force_upcast():

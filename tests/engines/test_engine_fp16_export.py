@@ -10,12 +10,14 @@ import pytest
 from onnx import TensorProto
 
 from genrobust_fast.engines import onnx_export
+from genrobust_fast.engines.compare import relative_error
 from genrobust_fast.engines.onnx_export import export_component
+from genrobust_fast.engines.specs import Precision
 from genrobust_fast.errors import InputError
 
 
 def _export(tiny, tmp_path, name="fp16"):
-    return export_component(tiny, "unet", tmp_path / name, "fp16")["unet.onnx"]
+    return export_component(tiny, "unet", tmp_path / name, Precision.FP16)["unet.onnx"]
 
 
 def _types(model) -> dict[str, int]:
@@ -56,7 +58,7 @@ def test_fp16_unet_error_at_late_timesteps_is_that_of_fp16_activations(tiny, tmp
     on this tiny UNet with these inputs: 4.0e-3 with fp16 sinusoids, 8.5e-4 with fp32 ones."""
     import onnxruntime as ort
 
-    fp32 = export_component(tiny, "unet", tmp_path / "fp32", "fp32")["unet.onnx"]
+    fp32 = export_component(tiny, "unet", tmp_path / "fp32", Precision.FP32)["unet.onnx"]
     rng = np.random.default_rng(0)
     feeds = {
         "sample": rng.standard_normal((4, 4, 16, 16)).astype(np.float32),
@@ -73,7 +75,7 @@ def test_fp16_unet_error_at_late_timesteps_is_that_of_fp16_activations(tiny, tmp
     ref = run(fp32)
 
     def error(path):
-        return float(np.linalg.norm(run(path) - ref) / np.linalg.norm(ref))
+        return relative_error(run(path), ref)
 
     fixed = error(_export(tiny, tmp_path))
     monkeypatch.setattr(onnx_export, "sinusoids_and_feeders", lambda graph: set())  # the converter alone

@@ -10,6 +10,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from genrobust_fast.engines.compare import relative_error
+
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 TOL = {"fp32": 1e-2, "fp16": 2e-2, "bf16": 5e-2}  # fp32 on a GPU: cuDNN may use TF32 on either side
 
@@ -30,7 +32,7 @@ needs_trt = pytest.mark.skipif(
 
 @needs_ort_cuda
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
-def test_onnxruntime_cuda_matches_torch_over_many_batches(tmp_path, rel_err, precision):
+def test_onnxruntime_cuda_matches_torch_over_many_batches(tmp_path, precision):
     """Each input is written by a torch kernel queued behind a delay on torch's stream, right before the
     ONNX Runtime call: without the synchronisation ORT would read it unfinished."""
     from genrobust_fast.engines import create_runners
@@ -57,20 +59,21 @@ def test_onnxruntime_cuda_matches_torch_over_many_batches(tmp_path, rel_err, pre
         torch.mul(source, 3.0, out=sample)  # ... so this write lands late
         t = torch.full((b,), float(10 + 24 * i), device="cuda")
         ctx = torch.randn(b, 32, 32, device="cuda").tanh()
-        errors.append(rel_err(ort.unet(sample, t, ctx).float(), ref.unet(sample, t, ctx)))
+        errors.append(relative_error(ort.unet(sample, t, ctx).float(), ref.unet(sample, t, ctx)))
     print(f"onnxruntime cuda {precision}: worst relative error over 40 batches {max(errors):.2e}")
     assert max(errors) <= TOL[precision]
 
 
 @needs_trt
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
-def test_tensorrt_builds_each_precision_its_version_supports(tmp_path, rel_err, torch_runners, precision):
+def test_tensorrt_builds_each_precision_its_version_supports(tmp_path, torch_runners, precision):
     from genrobust_fast.engines import create_runners
     from genrobust_fast.engines.builtin import build_tiny
+    from genrobust_fast.engines.specs import Precision
     from genrobust_fast.engines.trt_build import tensorrt_precision_problem
     from genrobust_fast.errors import BackendUnavailableError
 
-    problem = tensorrt_precision_problem(precision)
+    problem = tensorrt_precision_problem(Precision(precision))
     if problem:  # TensorRT 11 and bf16: refused, with the fix, before anything is built
         with pytest.raises(BackendUnavailableError, match="needs a bf16 ONNX graph"):
             create_runners(
@@ -96,7 +99,7 @@ def test_tensorrt_builds_each_precision_its_version_supports(tmp_path, rel_err, 
         torch.tensor([5.0, 300.0, 600.0, 900.0]),
         torch.randn(4, 32, 32),
     )
-    err = rel_err(
+    err = relative_error(
         trt.unet(sample.cuda(), t.cuda(), ctx.cuda()).float().cpu(), torch_runners.unet(sample, t, ctx)
     )
     print(

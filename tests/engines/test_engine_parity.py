@@ -4,8 +4,11 @@ Tolerances (relative L2 error): fp32 <= 1e-4 (measured ~1e-6 for ONNX Runtime on
 fp16 <= 2e-2 and bf16 <= 5e-2 on a GPU (rounding of activations through ~20 layers).
 """
 
+import numpy as np
 import pytest
 import torch
+
+from genrobust_fast.engines.compare import relative_error
 
 FP32_TOL = 1e-4
 GPU_TOL = {"fp16": 2e-2, "bf16": 5e-2}
@@ -38,30 +41,39 @@ def _calls(tiny, batch: int, size: tuple[int, int], device="cpu", dtype=torch.fl
 
 
 @pytest.mark.parametrize("batch,size", [(1, (32, 32)), (3, (32, 32)), (2, (48, 64))])
-def test_onnxruntime_matches_torch_fp32(tiny, ort_runners, torch_runners, rel_err, batch, size):
+def test_onnxruntime_matches_torch_fp32(tiny, ort_runners, torch_runners, batch, size):
     for name, args in _calls(tiny, batch, size):
         expected = getattr(torch_runners, name)(*args)
         actual = getattr(ort_runners, name)(*args)
         assert actual.shape == expected.shape, name
         assert actual.dtype == torch.float32
-        err = rel_err(actual, expected)
+        err = relative_error(actual, expected)
         assert err <= FP32_TOL, f"{name} at batch {batch} size {size}: relative error {err:.2e}"
 
 
-def test_unet_accepts_scalar_timestep(ort_runners, torch_runners, rel_err):
+def test_unet_accepts_scalar_timestep(ort_runners, torch_runners):
     sample, context = torch.randn(4, 4, 16, 16), torch.randn(4, 32, 32)
     t = torch.tensor(500)
-    assert rel_err(ort_runners.unet(sample, t, context), torch_runners.unet(sample, t, context)) <= FP32_TOL
+    ours, reference = ort_runners.unet(sample, t, context), torch_runners.unet(sample, t, context)
+    assert relative_error(ours, reference) <= FP32_TOL
 
 
-def test_parity_detects_different_weights(tiny, ort_runners, rel_err):
+def test_parity_detects_different_weights(tiny, ort_runners):
     """The comparison can fail: a torch UNet with other weights is far from the ONNX one."""
     from genrobust_fast.engines.builtin import build_tiny
     from genrobust_fast.engines.runners import TorchRunners
 
     other = TorchRunners(build_tiny(seed=1))
     sample, t, context = torch.randn(2, 4, 16, 16), torch.tensor([10.0, 900.0]), torch.randn(2, 32, 32)
-    assert rel_err(ort_runners.unet(sample, t, context), other.unet(sample, t, context)) > 0.1
+    assert relative_error(ort_runners.unet(sample, t, context), other.unet(sample, t, context)) > 0.1
+
+
+def test_the_comparator_takes_tensors_of_any_dtype_and_arrays_of_one_shape():
+    expected = torch.tensor([3.0, 4.0])
+    assert relative_error(torch.tensor([3.0, 4.5], dtype=torch.bfloat16), expected) == pytest.approx(0.1)
+    assert relative_error(np.array([3.0, 4.0]), expected) == 0.0
+    with pytest.raises(ValueError, match="different shapes"):
+        relative_error(expected, expected[None].expand(2, 2))  # no silent broadcasting
 
 
 def test_wrong_input_shape_is_a_clear_error(ort_runners):
@@ -92,7 +104,7 @@ def test_only_the_unet_session_spins_between_calls(ort_runners):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
-def test_torch_gpu_precisions_match_fp32(tiny, torch_runners, rel_err, precision):
+def test_torch_gpu_precisions_match_fp32(tiny, torch_runners, precision):
     from genrobust_fast.engines.builtin import build_tiny
     from genrobust_fast.engines.runners import TorchRunners
     from genrobust_fast.engines.specs import Precision
@@ -104,14 +116,14 @@ def test_torch_gpu_precisions_match_fp32(tiny, torch_runners, rel_err, precision
         actual = getattr(gpu, name)(
             *[a.cuda().to(dtype) if a.is_floating_point() else a.cuda() for a in args]
         )
-        err = rel_err(actual.cpu(), expected)
+        err = relative_error(actual.cpu(), expected)
         print(f"torch {precision} {name}: relative error {err:.2e} vs fp32 on the CPU")  # gpu_check reads it
         assert err <= GPU_TOL[precision], f"{name} {precision}: {err:.2e}"
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_tensorrt_matches_torch(tiny, torch_runners, rel_err, tmp_path):
+def test_tensorrt_matches_torch(tiny, torch_runners, tmp_path):
     pytest.importorskip("tensorrt", reason="TensorRT is not installed on this GPU machine")
     from genrobust_fast.engines import create_runners
     from genrobust_fast.engines.builtin import build_tiny
@@ -130,4 +142,4 @@ def test_tensorrt_matches_torch(tiny, torch_runners, rel_err, tmp_path):
         for name, args in _calls(tiny, 2, (32, 32)):
             expected = getattr(torch_runners, name)(*args)
             actual = getattr(trt, name)(*[a.cuda() for a in args]).float().cpu()
-            assert rel_err(actual, expected) <= tol, f"tensorrt {precision} {name}"
+            assert relative_error(actual, expected) <= tol, f"tensorrt {precision} {name}"

@@ -34,7 +34,7 @@ def engines(onnx_cache, tmp_path):
     return root
 
 
-def _plan(tiny, onnx_path, precision="fp16", typing="weak", refittable=False):
+def _plan(tiny, onnx_path, precision=Precision.FP16, typing="weak", refittable=False):
     spec = component_specs(tiny)["unet"]
     return make_build_plan(
         spec,
@@ -52,7 +52,7 @@ def _plan(tiny, onnx_path, precision="fp16", typing="weak", refittable=False):
 def test_tensorrt_10_builds_with_precision_flags(tiny, engines, fake_gpu, tmp_path):
     trt = fake_gpu(10)
     onnx_path = engines / "tiny/onnx-fp32/unet.onnx"
-    build_engine(_plan(tiny, onnx_path, "fp16", refittable=True), tmp_path / "unet.plan")
+    build_engine(_plan(tiny, onnx_path, Precision.FP16, refittable=True), tmp_path / "unet.plan")
     assert ("create_network", 0) in trt.calls and ("parse", str(onnx_path)) in trt.calls
     assert ("build", {"set": [trt.BuilderFlag.FP16, trt.BuilderFlag.REFIT], "cleared": []}) in trt.calls
     doc = json.loads((tmp_path / "unet.plan").read_bytes())
@@ -78,7 +78,7 @@ def test_tensorrt_11_builds_strongly_typed_from_the_fp16_graph(tiny, engines, fa
 def test_missing_tensorrt_features_are_refusals_not_attribute_errors(tiny, engines, fake_gpu, tmp_path):
     onnx_path = engines / "tiny/onnx-fp32/unet.onnx"
     fake_gpu(11)
-    weak = _plan(tiny, onnx_path, "fp16", typing="weak")  # a plan made for TensorRT 10's flags
+    weak = _plan(tiny, onnx_path, Precision.FP16, typing="weak")  # a plan made for TensorRT 10's flags
     with pytest.raises(BackendUnavailableError, match=r"TensorRT 11.3.0 has no BuilderFlag FP16.*--force"):
         build_engine(weak, tmp_path / "a.plan")
     with pytest.raises(BackendUnavailableError, match=r"bf16 engine needs a bf16 ONNX graph"):
@@ -87,12 +87,12 @@ def test_missing_tensorrt_features_are_refusals_not_attribute_errors(tiny, engin
         build_engines(tiny, "tensorrt", "fp8", engines, only=["unet"])
     fake_gpu(10, strongly_typed_flag=False)
     with pytest.raises(BackendUnavailableError, match="cannot build strongly typed networks"):
-        build_engine(_plan(tiny, onnx_path, "fp16", typing="strong"), tmp_path / "b.plan")
+        build_engine(_plan(tiny, onnx_path, Precision.FP16, typing="strong"), tmp_path / "b.plan")
     fake_gpu(10, drop=("MemoryPoolType",))
     with pytest.raises(
         BackendUnavailableError, match=r"TensorRT 10.3.0 lacks .*MemoryPoolType.*10.x .* 11.x"
     ):
-        build_engine(_plan(tiny, onnx_path, "fp16"), tmp_path / "c.plan")
+        build_engine(_plan(tiny, onnx_path, Precision.FP16), tmp_path / "c.plan")
     assert not any(tmp_path.glob("*.plan"))
 
 
@@ -166,7 +166,7 @@ def _vae_engine(tiny, engines, batch, trt) -> TrtEngine:
         make_build_plan(
             component_specs(tiny)["vae_decoder"],
             ShapeProfile(batch=batch),
-            "fp32",
+            Precision.FP32,
             tiny.default_size,
             32,
             engines / "tiny/onnx-fp32/vae_decoder.onnx",
@@ -272,25 +272,23 @@ def test_a_timing_cache_from_another_gpu_is_replaced_not_fatal(tiny, engines, fa
     assert [c for c in trt.calls if c[0] == "set_timing_cache"] == [("set_timing_cache", b"timing")]
 
 
-def _request(tiny, batch, precision="fp16", trt_version="10.3.0", cc="9.0", engine_dir="unused"):
+def _request(tiny, batch, precision=Precision.FP16, trt_version="10.3.0", cc="9.0", engine_dir="unused"):
     """A request as TensorRT 10 on an sm90 GPU resolves it (TrtRequest.here asks the real TensorRT)."""
-    return TrtRequest(
-        tiny, Precision(precision), engine_dir, ShapeProfile(batch=batch), trt_version, cc, "weak"
-    )
+    return TrtRequest(tiny, precision, engine_dir, ShapeProfile(batch=batch), trt_version, cc, "weak")
 
 
-def _job_needs(tiny, batch_size: int, precision="fp16"):
+def _job_needs(tiny, batch_size: int, precision=Precision.FP16):
     """The key a job with --batch-size N and guidance needs for the UNet (what create_runners asks for)."""
     request = _request(tiny, (1, batch_size, batch_size), precision)
     return request.key(request.plan("unet"))
 
 
 def _fake_sidecar(
-    cache: EngineCache, tiny, batch, precision="fp16", trt_version="10.3.0", cc="9.0", refit=False
+    cache: EngineCache, tiny, batch, precision=Precision.FP16, trt_version="10.3.0", cc="9.0", refit=False
 ):
     request = _request(tiny, batch, precision, trt_version, cc)
     plan = request.plan("unet", refittable=refit)
-    folder = cache.entry_dir("tiny", variant_name(Precision(precision), request.profile, tiny.default_size))
+    folder = cache.entry_dir("tiny", variant_name(precision, request.profile, tiny.default_size))
     folder.mkdir(parents=True, exist_ok=True)
     staged = folder / ".staged"
     staged.write_bytes(b"plan for " + folder.name.encode())
@@ -402,18 +400,18 @@ def test_refit_puts_new_weights_into_a_copy_of_a_refittable_base_engine(tiny, en
     with pytest.raises(
         EngineNotBuiltError, match=f"no base engine .* to refit; build it with: {re.escape(build_line)}$"
     ):
-        refit_engines(finetuned, "tiny", "fp16", engines, profile)
+        refit_engines(finetuned, "tiny", Precision.FP16, engines, profile)
     build_engines(tiny, "tensorrt", "fp16", engines, profile, only=["unet"])
     with pytest.raises(
         EngineMismatchError, match=re.escape('builder_flags: built ["FP16"], need ["FP16", "REFIT"]')
     ):
-        refit_engines(finetuned, "tiny", "fp16", engines, profile)
+        refit_engines(finetuned, "tiny", Precision.FP16, engines, profile)
     [base] = build_engines(
         tiny, "tensorrt", "fp16", engines, profile, only=["unet"], force=True, refittable=True
     )
     builds = trt.calls.count(("create_network", 0))
 
-    [refitted] = refit_engines(finetuned, "tiny", "fp16", engines, profile)
+    [refitted] = refit_engines(finetuned, "tiny", Precision.FP16, engines, profile)
     assert trt.calls.count(("create_network", 0)) == builds  # refitted, not rebuilt
     assert refitted.sidecar.parent.parent.name == model_slug(str(tmp_path / "tiny-ft"))
     assert refitted.key.weights_sha256 == finetuned.module_hash("unet") != base.key.weights_sha256
@@ -424,10 +422,12 @@ def test_refit_puts_new_weights_into_a_copy_of_a_refittable_base_engine(tiny, en
     assert json.loads(base.path.read_bytes()).get("weights_from") is None  # the base engine is untouched
     # A job of the finetuned model finds the refitted engine; the base model's jobs keep theirs.
     assert (
-        find_tensorrt(TrtRequest.here(finetuned, "fp16", engines, profile), "unet").sidecar
+        find_tensorrt(TrtRequest.here(finetuned, Precision.FP16, engines, profile), "unet").sidecar
         == refitted.sidecar
     )
-    assert find_tensorrt(TrtRequest.here(tiny, "fp16", engines, profile), "unet").sidecar == base.sidecar
+    assert (
+        find_tensorrt(TrtRequest.here(tiny, Precision.FP16, engines, profile), "unet").sidecar == base.sidecar
+    )
 
 
 def test_sdxl_engines_take_their_added_inputs_and_capture_them_static(fake_gpu, monkeypatch, tmp_path):
@@ -442,7 +442,7 @@ def test_sdxl_engines_take_their_added_inputs_and_capture_them_static(fake_gpu, 
     sdxl = load_components("tiny-sdxl")
     profile = ShapeProfile(batch=(2, 2, 2), guidance=False)
     with _fake_cuda_streams(monkeypatch) as captured:
-        runners = TrtRunners(sdxl, "cpu", "fp16", tmp_path, profile, build_if_missing=True)
+        runners = TrtRunners(sdxl, "cpu", Precision.FP16, tmp_path, profile, build_if_missing=True)
         unet = runners.engines["unet"]
         assert unet.static and runners.records["unet"].key.profiles["text_embeds"] == [[2, 16]] * 3
         assert runners.records["unet"].key.profiles["time_ids"] == [[2, 6]] * 3

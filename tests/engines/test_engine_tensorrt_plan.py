@@ -12,7 +12,7 @@ from genrobust_fast.engines.trt_runtime import check_shapes
 from genrobust_fast.errors import BackendUnavailableError, EngineMismatchError, InputError
 
 
-def _plan(tiny, precision="fp16", batch=(1, 2, 4), size=(32, 32), refittable=False, typing="weak"):
+def _plan(tiny, precision=Precision.FP16, batch=(1, 2, 4), size=(32, 32), refittable=False, typing="weak"):
     spec = component_specs(tiny)["unet"]
     return make_build_plan(
         spec,
@@ -28,42 +28,46 @@ def _plan(tiny, precision="fp16", batch=(1, 2, 4), size=(32, 32), refittable=Fal
 
 
 def test_precision_needs_compute_capability():
-    check_precision("fp16", (7, 0))
-    check_precision("fp8", (9, 0))
+    check_precision(Precision.FP16, (7, 0))
+    check_precision(Precision.FP8, (9, 0))
     with pytest.raises(
         BackendUnavailableError, match="bf16 needs compute capability 8.0\\+, this GPU has 7.5"
     ):
-        check_precision("bf16", (7, 5))
+        check_precision(Precision.BF16, (7, 5))
     with pytest.raises(BackendUnavailableError, match="fp8 needs compute capability 8.9"):
         check_precision(Precision.FP8, (8, 0))
 
 
 def test_build_plan_flags_and_profiles(tiny):
-    plan = _plan(tiny, "fp16")
+    plan = _plan(tiny, Precision.FP16)
     assert plan.builder_flags == ("FP16",) and plan.cleared_flags == ()
     assert plan.profiles["sample"] == ((2, 4, 16, 16), (4, 4, 16, 16), (8, 4, 16, 16))
     assert not plan.static
-    fp32 = _plan(tiny, "fp32", batch=(2, 2, 2), refittable=True)
+    fp32 = _plan(tiny, Precision.FP32, batch=(2, 2, 2), refittable=True)
     assert fp32.builder_flags == ("REFIT",) and fp32.cleared_flags == ("TF32",)
     assert fp32.static and fp32.key_flags() == ("REFIT", "!TF32", "STATIC")
 
 
 def test_tensorrt_11_plans_are_strongly_typed_from_an_onnx_of_that_precision(tiny):
     """TensorRT 11 has no precision flags: the fp16 engine comes from the fp16 graph, and the key says so."""
-    strong = _plan(tiny, "fp16", typing="strong")
+    strong = _plan(tiny, Precision.FP16, typing="strong")
     assert strong.builder_flags == () and strong.strongly_typed and strong.onnx_precision is Precision.FP16
     assert strong.key_flags() == ("STRONGLY_TYPED", "ONNX_FP16")
-    weak = _plan(tiny, "fp16", typing="weak")
+    weak = _plan(tiny, Precision.FP16, typing="weak")
     assert weak.onnx_precision is Precision.FP32 and weak.key_flags() == ("FP16",)
     assert strong.key("w" * 64, "11.3.0", "9.0", 17).differences(weak.key("w" * 64, "11.3.0", "9.0", 17)) == [
         'builder_flags: built ["STRONGLY_TYPED", "ONNX_FP16"], need ["FP16"]'
     ]
-    assert _plan(tiny, "fp32", typing="strong").key_flags() == ("!TF32", "STRONGLY_TYPED", "ONNX_FP32")
+    assert _plan(tiny, Precision.FP32, typing="strong").key_flags() == (
+        "!TF32",
+        "STRONGLY_TYPED",
+        "ONNX_FP32",
+    )
     with pytest.raises(
         BackendUnavailableError, match=r"bf16 engine needs a bf16 ONNX graph.*--precision fp16"
     ):
-        _plan(tiny, "bf16", typing="strong")
-    assert _plan(tiny, "bf16", typing="weak").builder_flags == ("BF16",)
+        _plan(tiny, Precision.BF16, typing="strong")
+    assert _plan(tiny, Precision.BF16, typing="weak").builder_flags == ("BF16",)
 
 
 def test_fp8_is_refused_until_a_quantised_graph_exists(tiny):
@@ -71,7 +75,7 @@ def test_fp8_is_refused_until_a_quantised_graph_exists(tiny):
         with pytest.raises(
             BackendUnavailableError, match=r"fp8 needs an fp8-quantised ONNX graph.*--precision fp16"
         ):
-            _plan(tiny, "fp8", typing=typing)
+            _plan(tiny, Precision.FP8, typing=typing)
 
 
 def test_key_covers_gpu_version_and_profile(tiny):

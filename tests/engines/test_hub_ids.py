@@ -15,6 +15,7 @@ from safetensors.torch import load_file, save_file
 
 from genrobust_fast.cli.main import cli
 from genrobust_fast.engines.models import load_components, save_components
+from genrobust_fast.engines.specs import Precision
 from genrobust_fast.errors import EngineMismatchError, InputError, JobConflictError
 from tests.engines.hf_cache import add_snapshot, fake_commit
 
@@ -173,9 +174,9 @@ def test_engine_build_from_a_hub_id_and_a_job_that_runs_its_engines(hf_env, from
 def test_an_engine_of_one_commit_is_refused_for_another_naming_the_rebuild(hf_env, from_hub, tmp_path):
     from genrobust_fast.engines.onnx_build import ensure_onnx
 
-    ensure_onnx(from_hub(), "vae_decoder", "fp32", tmp_path, build=True)
+    ensure_onnx(from_hub(), "vae_decoder", Precision.FP32, tmp_path, build=True)
     with pytest.raises(EngineMismatchError, match=f"model_revision.*--model {REPO} --revision {C3} "):
-        ensure_onnx(from_hub(C3), "vae_decoder", "fp32", tmp_path)  # equal weights, another commit
+        ensure_onnx(from_hub(C3), "vae_decoder", Precision.FP32, tmp_path)  # equal weights, another commit
 
 
 def test_a_variant_loads_its_own_weight_files(hf_env, from_hub):
@@ -319,7 +320,7 @@ def test_refit_from_a_hub_base_engine_to_a_finetuned_folder(hf_env, from_hub, fa
     [base] = build_engines(from_hub(), "tensorrt", "fp16", tmp_path, profile, only=["unet"], refittable=True)
     assert base.sidecar.parent.parent.name == "hub--owner--tiny-sd" and base.key.model_revision == C1
     finetuned = load_components(folders[C2])  # a local folder with another UNet
-    [refitted] = refit_engines(finetuned, REPO, "fp16", tmp_path, profile)
+    [refitted] = refit_engines(finetuned, REPO, Precision.FP16, tmp_path, profile)
     assert refitted.key.model_revision is None
     assert {d.split(":")[0] for d in refitted.key.differences(base.key)} == {
         "weights_sha256",
