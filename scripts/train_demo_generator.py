@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--work", default="build/demo-generator")
     parser.add_argument("--vae-steps", type=int, default=1200)
     parser.add_argument("--unet-steps", type=int, default=3000)
+    parser.add_argument("--ema-decay", type=float, default=0.999, help="UNet EMA decay (base generator)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--check-only", action="store_true", help="Only rerun the shipping gates.")
@@ -51,6 +52,7 @@ def main() -> None:
         args.unet_steps,
         args.batch_size,
         args.threads,
+        ema_decay=args.ema_decay,
     )
 
 

@@ -222,6 +222,7 @@ def train_demo_generator(
     seed: int = 0,
     finetune_real_per_class: int = 100,
     holdout_per_class: int = HOLDOUT_PER_CLASS,
+    ema_decay: float = 0.999,
 ) -> tuple[Path, Path]:
     """Both stages of the base generator, then its finetuned twin; copy only the model files (no
     training state) into `out` and `finetuned_out`."""
@@ -262,7 +263,9 @@ def train_demo_generator(
             steps=unet_steps,
             lr=5e-4,
             warmup_steps=100,
-            ema_decay=0.999,
+            # The EMA starts at the untrained weights and has no warm-up: keep its horizon (1 / (1 -
+            # decay) steps) well below --unet-steps, or the shipped weights keep part of the init.
+            ema_decay=ema_decay,
             **common,
         )
     )
