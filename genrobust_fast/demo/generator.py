@@ -3,9 +3,10 @@
     # make demo-generator runs scripts/train_demo_generator.py, which calls:
     train_demo_generator(SHIPPED_DIR, FINETUNED_DIR)
 
-The base generator knows a wider world than the demo's classifiers: it is trained on the full training
-split (60,000 images), each image in one of the renditions of shifts.GENERATOR_RENDITIONS (photo, sketch,
-negative, blurry) and captioned with a template that names it ("a sketch of a coat."). Stages:
+The base generator knows a wider world than the demo's classifiers: it is trained on the training split
+less the holdout of holdout.py (58,000 images; its shipping gates score on the 2,000 held out), each
+image in one of the renditions of shifts.GENERATOR_RENDITIONS (photo, sketch, negative, blurry)
+and captioned with a template that names it ("a sketch of a coat."). Stages:
 1. VAE pretraining (demo-only; SD ships a pretrained VAE): reconstruction MSE + a small KL term on the
    rendered 32×32 images, then `scaling_factor` set to 1/std of the latents as SD does.
 2. UNet training with the generic generator finetuning code (`genrobust generator finetune`) on the
@@ -31,7 +32,8 @@ from ..engines.components import DiffusionComponents
 from ..engines.models import save_components
 from ..errors import GenrobustError
 from ..finetune.data import CAPTIONS_FILE
-from .fashion_mnist import DEFAULT_ROOT, convert_split, read_idx_split, to_rgb32
+from .fashion_mnist import DEFAULT_ROOT, convert_split, read_idx_split, select_per_class, to_rgb32
+from .holdout import HOLDOUT_PER_CLASS, HOLDOUT_SEED, describe_holdout, holdout_indices, training_indices
 from .shifts import GENERATOR_RENDITIONS, RENDITIONS
 
 log = logging.getLogger(__name__)
@@ -108,13 +110,19 @@ def pretrain_vae(
 
 
 def render_world(
-    fashion_root: str | Path, renditions: tuple[str, ...] = GENERATOR_RENDITIONS, seed: int = 0
+    fashion_root: str | Path,
+    renditions: tuple[str, ...] = GENERATOR_RENDITIONS,
+    seed: int = 0,
+    holdout_per_class: int = HOLDOUT_PER_CLASS,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """The generator's training set: the full training split, each image in one of `renditions` (a seeded
-    equal split) and captioned with one of that rendition's templates. (images, labels, captions)."""
+    """The generator's training set: the training split without the holdout, each image in one of
+    `renditions` (a seeded equal split) and captioned with one of that rendition's templates.
+    (images, labels, captions)."""
     from .fashion_mnist import CLASSES
 
     images, labels = read_idx_split(fashion_root, "train")
+    keep = training_indices(labels, holdout_per_class)
+    images, labels = images[keep], labels[keep]
     rng = np.random.default_rng([seed, 7])
     which = rng.permutation(len(labels)) % len(renditions)  # rendition of each image
     rendered = to_rgb32(images)
@@ -132,16 +140,32 @@ def write_generator_world(
     out: str | Path,
     renditions: tuple[str, ...] = GENERATOR_RENDITIONS,
     seed: int = 0,
+    holdout_per_class: int = HOLDOUT_PER_CLASS,
 ) -> Path:
     """render_world as an ImageFolder whose metadata.jsonl holds the captions (finetune reads it).
-    Written once; a rerun returns the finished folder."""
+    Written once; a rerun returns the finished folder (refused if it was written with another holdout)."""
     from ..fileio import atomic_write_text
     from .fashion_mnist import CLASSES, MARKER, write_image_folder
 
     out = Path(out)
+    _, all_labels = read_idx_split(fashion_root, "train")
+    source = {
+        "dataset": "fashion-mnist",
+        "split": "train",
+        "renditions": list(renditions),
+        "seed": seed,
+        "holdout_excluded": describe_holdout(all_labels, holdout_per_class),
+    }
     if (out / MARKER).is_file():
+        # A world written before the holdout existed would silently train the generator on it.
+        written = json.loads((out / MARKER).read_text()).get("source")
+        if written != source:
+            raise GenrobustError(
+                f"{out} was written for {written}, not {source}; delete it (or the whole work folder) and "
+                "rerun"
+            )
         return out
-    images, labels, captions = render_world(fashion_root, renditions, seed)
+    images, labels, captions = render_world(fashion_root, renditions, seed, holdout_per_class)
     lines = [
         json.dumps({"file_name": f"{CLASSES[int(label)][0]}/{i:05d}.png", "text": caption}) + "\n"
         for i, (label, caption) in enumerate(zip(labels, captions))
@@ -149,13 +173,13 @@ def write_generator_world(
     # The captions go first: the folder's marker (written last by write_image_folder) means complete.
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / CAPTIONS_FILE, "".join(lines))
-    source = {"dataset": "fashion-mnist", "split": "train", "renditions": list(renditions), "seed": seed}
     return write_image_folder(images, labels, out, source)
 
 
 # The finetuned generator of finding (b): the base generator finetuned on real photos captioned as photos,
 # as the paper finetunes SD on ImageNet: 100 per class, the seeded subset whose first 50 per class are
-# the demo's mixed real subset (select_per_class keeps one order per seed).
+# the demo's mixed real subset (select_per_class keeps one order per seed), and the head of the order
+# whose tail is the holdout, so the two are disjoint (checked in finetune_subset).
 FINETUNE_STEPS = 400
 FINETUNE_LR = 2e-4
 
@@ -166,25 +190,30 @@ def train_demo_generator(
     fashion_root: str | Path = DEFAULT_ROOT,
     work: str | Path = "build/demo-generator",
     vae_steps: int = 1200,
-    unet_steps: int = 3000,
+    unet_steps: int = 1200,
     batch_size: int = 64,
     threads: int = 2,
     seed: int = 0,
     finetune_real_per_class: int = 100,
+    holdout_per_class: int = HOLDOUT_PER_CLASS,
+    ema_decay: float = 0.995,
 ) -> tuple[Path, Path]:
     """Both stages of the base generator, then its finetuned twin; copy only the model files (no
-    training state) into `out` and `finetuned_out`."""
+    training state) into `out` and `finetuned_out`. The defaults are the shipped generators' recipe
+    (2026-12-07: 1,200 UNet steps with EMA 0.995; the earlier generators took 3,000 with EMA 0.999)."""
     import torch
 
     from ..finetune import FinetuneConfig, finetune_generator
 
     torch.set_num_threads(threads)
     work = Path(work)
-    world = write_generator_world(fashion_root, work / "world", seed=seed)
+    world = write_generator_world(
+        fashion_root, work / "world", seed=seed, holdout_per_class=holdout_per_class
+    )
     base = work / "base"
     if not (base / "model_index.json").is_file():
         comps = build_demo_architecture(seed)
-        images, _, _ = render_world(fashion_root, seed=seed)
+        images, _, _ = render_world(fashion_root, seed=seed, holdout_per_class=holdout_per_class)
         stats = pretrain_vae(comps.vae, images, steps=vae_steps, seed=seed)
         log.info("VAE pretrained: %s", stats)
         comps.model_id = "demo-base"
@@ -209,11 +238,14 @@ def train_demo_generator(
             steps=unet_steps,
             lr=5e-4,
             warmup_steps=100,
-            ema_decay=0.999,
+            # The EMA starts at the untrained weights and has no warm-up: keep its horizon (1 / (1 -
+            # decay) steps) well below --unet-steps, or the shipped weights keep part of the init.
+            ema_decay=ema_decay,
             **common,
         )
     )
-    _ship(trained, Path(out), fashion_root, seed)
+    _ship(trained, Path(out), fashion_root, seed, holdout_per_class)
+    finetune_subset(fashion_root, finetune_real_per_class, seed, holdout_per_class)  # refuses an overlap
     photos = convert_split(
         fashion_root, "train", work / f"real-train-{finetune_real_per_class}", finetune_real_per_class, seed
     )
@@ -228,11 +260,27 @@ def train_demo_generator(
             **common,
         )
     )
-    _ship(finetuned, Path(finetuned_out), fashion_root, seed)
+    _ship(finetuned, Path(finetuned_out), fashion_root, seed, holdout_per_class)
     return Path(out), Path(finetuned_out)
 
 
-def _ship(trained: Path, out: Path, fashion_root: str | Path, seed: int) -> None:
+def finetune_subset(
+    fashion_root: str | Path, per_class: int, seed: int = 0, holdout_per_class: int = HOLDOUT_PER_CLASS
+) -> np.ndarray:
+    """Training-split indices of the finetuned generator's real photos (what convert_split writes);
+    an error if any is in the holdout (a seed other than the holdout's could draw one)."""
+    _, labels = read_idx_split(fashion_root, "train")
+    subset = select_per_class(labels, per_class, seed)
+    shared = np.intersect1d(subset, holdout_indices(labels, holdout_per_class))
+    if len(shared):
+        raise GenrobustError(
+            f"the finetune subset ({per_class} per class, seed {seed}) holds {len(shared)} holdout images; "
+            f"use seed {HOLDOUT_SEED} (its head is disjoint from the holdout by construction)"
+        )
+    return subset
+
+
+def _ship(trained: Path, out: Path, fashion_root: str | Path, seed: int, holdout_per_class: int) -> None:
     if _already_shipped(trained, out):
         log.info("%s already holds %s, checked", out, trained)
         return
@@ -243,7 +291,7 @@ def _ship(trained: Path, out: Path, fashion_root: str | Path, seed: int) -> None
         src = trained / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, staging / name)
     shutil.copy2(trained / "finetune.json", staging / "finetune.json")
-    finalize_shipped(staging, fashion_root, seed=seed)
+    finalize_shipped(staging, fashion_root, seed=seed, holdout_per_class=holdout_per_class)
     if out.exists():
         shutil.rmtree(out)
     staging.rename(out)
@@ -262,11 +310,23 @@ class GeneratorQualityError(GenrobustError):
     """The trained demo generator's samples do not teach a classifier the classes; it is not shipped."""
 
 
+# The shipping gates, both scored on the holdout: generated-only training must beat chance (10%) clearly,
+# and the rendition prompts must be drawn as named well above chance (0.25).
+MIN_HOLDOUT_ACCURACY = 25.0
+MIN_RENDITION_MATCH = 0.5
+
+
 def finalize_shipped(
-    folder: str | Path, fashion_root: str | Path = DEFAULT_ROOT, seed: int = 0, min_accuracy: float = 25.0
+    folder: str | Path,
+    fashion_root: str | Path = DEFAULT_ROOT,
+    seed: int = 0,
+    holdout_per_class: int = HOLDOUT_PER_CLASS,
+    check_per_class: int = 50,
+    rendition_per_class: int = 3,
+    check_steps: int = 15,
 ) -> dict:
-    """Store the UNet and text encoder in fp16 (half the size; diffusers loads them back as fp32), check
-    that generated-only training beats chance clearly, and write demo_generator.json with the figures."""
+    """Store the UNet and text encoder in fp16 (half the size; diffusers loads them back as fp32), run
+    the shipping gates on the holdout, and write demo_generator.json with the figures and the holdout."""
     from safetensors.torch import load_file, save_file
 
     from ..engines.models import load_components
@@ -285,19 +345,31 @@ def finalize_shipped(
                 str(tmp),
                 metadata={"format": "pt"},
             )
-    check = check_generator(folder, per_class=50, fashion_root=fashion_root, seed=seed)
-    if check["accuracy_on_real_test"] < min_accuracy:
+    gates = dict(fashion_root=fashion_root, seed=seed, holdout_per_class=holdout_per_class)
+    check = check_generator(folder, per_class=check_per_class, steps=check_steps, **gates)
+    if check["accuracy_on_holdout"] < MIN_HOLDOUT_ACCURACY:
         raise GeneratorQualityError(
-            f"a classifier trained on the generator's samples scores {check['accuracy_on_real_test']:.1f}% "
-            f"on the real test split (chance {check['chance']:.0f}%, required {min_accuracy:.0f}%); train "
+            f"a classifier trained on the generator's samples scores {check['accuracy_on_holdout']:.1f}% "
+            f"on the holdout (chance {check['chance']:.0f}%, required {MIN_HOLDOUT_ACCURACY:.0f}%); train "
             "longer (--unet-steps)"
         )
-    renditions = rendition_check(folder, per_class=3, fashion_root=fashion_root, seed=seed)
+    renditions = rendition_check(folder, per_class=rendition_per_class, **gates)
+    if renditions["all"] < MIN_RENDITION_MATCH:
+        raise GeneratorQualityError(
+            f"the generator draws the rendition its prompt names for {renditions['all']:.2f} of its samples "
+            f"(chance 0.25, required {MIN_RENDITION_MATCH}): {renditions}; train longer (--unet-steps)"
+        )
+    _, labels = read_idx_split(fashion_root, "train")
     info = {
         "format": "genrobust-demo-generator/1",
         "produced_by": "make demo-generator  (python scripts/train_demo_generator.py)",
         "storage": "unet and text_encoder weights stored as fp16; diffusers loads them as fp32",
         "weights_hash": load_components(folder).weights_hash(),
+        "holdout": describe_holdout(labels, holdout_per_class),
+        "gates": {
+            "min_accuracy_on_holdout": MIN_HOLDOUT_ACCURACY,
+            "min_rendition_match": MIN_RENDITION_MATCH,
+        },
         "check": check,
         # fraction of each rendition prompt's samples recognised as that rendition (chance 0.25)
         "rendition_check": renditions,

@@ -1,16 +1,18 @@
 """Is the demo generator good enough to ship? Its samples must teach a classifier the real classes.
 
     report = check_generator("genrobust_fast/resources/demo_generator", per_class=50)
-    report["accuracy_on_real_test"]   # a linear classifier trained on generated images only
+    report["accuracy_on_holdout"]   # a linear classifier trained on generated images only
 
 Samples come from diffusers' own StableDiffusionPipeline (independent of this project's generation
 code), prompted `a photo of a {class name}`. A softmax-regression classifier on the grayscale pixels
-is trained on them and scored on the real Fashion-MNIST test split; chance is 10%.
+is trained on them and scored on the generator's holdout (holdout.py: real training-split images the
+generator never trained on); chance is 10%. Neither check reads the test split: the demo's classifiers
+are scored on it.
 
     rendition_check("genrobust_fast/resources/demo_generator")["all"]   # chance 0.25
 
 does it draw the rendition its prompt names ("a sketch of a coat.")? Each sample is assigned to the
-nearest centroid of real test images rendered each way.
+nearest centroid of the holdout's real images rendered each way.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .fashion_mnist import CLASSES, DEFAULT_ROOT, read_idx_split, to_rgb32
+from .holdout import HOLDOUT_PER_CLASS, holdout_indices, training_indices
 from .shifts import FOREGROUND_LEVEL
 
 log = logging.getLogger(__name__)
@@ -95,19 +98,24 @@ def check_generator(
     model: str | Path,
     per_class: int = 50,
     fashion_root: str | Path = DEFAULT_ROOT,
-    test_images: int = 2000,
+    holdout_per_class: int = HOLDOUT_PER_CLASS,
     seed: int = 0,
+    steps: int = 15,
 ) -> dict:
-    gen_x, gen_y = sample_generator(model, per_class, seed=seed)
-    test_x, test_y = read_idx_split(fashion_root, "test")
-    test_x, test_y = to_rgb32(test_x[:test_images]), test_y[:test_images]
-    real_x, real_y = read_idx_split(fashion_root, "train")
-    pick = np.random.default_rng(seed).permutation(len(real_y))[: len(gen_y)]
+    """Accuracy on the holdout of a linear probe trained on `per_class` samples per class, and of the
+    same probe trained on as many real training images outside the holdout (the ceiling)."""
+    gen_x, gen_y = sample_generator(model, per_class, steps=steps, seed=seed)
+    images, labels = read_idx_split(fashion_root, "train")
+    held = holdout_indices(labels, holdout_per_class)
+    test_x, test_y = to_rgb32(images[held]), labels[held]
+    rest = training_indices(labels, holdout_per_class)
+    pick = rest[np.random.default_rng(seed).permutation(len(rest))[: len(gen_y)]]
     report = {
         "generated_per_class": per_class,
-        "accuracy_on_real_test": linear_probe_accuracy(gen_x, gen_y, test_x, test_y),
+        "scored_on": f"holdout of the training split ({len(held)} images, holdout.py)",
+        "accuracy_on_holdout": linear_probe_accuracy(gen_x, gen_y, test_x, test_y),
         # The same probe trained on as many real images: the ceiling the generated set is measured against.
-        "real_trained_accuracy": linear_probe_accuracy(to_rgb32(real_x[pick]), real_y[pick], test_x, test_y),
+        "real_trained_accuracy": linear_probe_accuracy(to_rgb32(images[pick]), labels[pick], test_x, test_y),
         "chance": 100.0 / len(CLASSES),
     }
     log.info("generator check: %s", report)
@@ -130,14 +138,15 @@ def rendition_check(
     fashion_root: str | Path = DEFAULT_ROOT,
     steps: int = 10,
     seed: int = 0,
+    holdout_per_class: int = HOLDOUT_PER_CLASS,
 ) -> dict:
     """Does the generator draw the rendition its prompt names? Samples each rendition's first template and
-    assigns every image to the nearest rendition centroid of the real test images rendered that way.
+    assigns every image to the nearest rendition centroid of the holdout's real images rendered that way.
     Returns {rendition: fraction of its samples assigned to it}, and "all" (chance: 1 / renditions)."""
+    from .holdout import read_holdout
     from .shifts import GENERATOR_RENDITIONS, RENDITIONS
 
-    real, _ = read_idx_split(fashion_root, "test")
-    real = to_rgb32(real[:500])
+    real, _ = read_holdout(fashion_root, holdout_per_class)
     rendered = {r: rendition_features(RENDITIONS[r].transform(real)) for r in GENERATOR_RENDITIONS}
     scale = np.concatenate(list(rendered.values())).std(axis=0)
     centroids = np.stack([rendered[r].mean(axis=0) for r in GENERATOR_RENDITIONS]) / scale

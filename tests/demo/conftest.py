@@ -28,6 +28,24 @@ def fmnist(tmp_path):
 
 
 @pytest.fixture
+def train_only_root(tmp_path):
+    """Real Fashion-MNIST training images (40 per class), and a test split that cannot be read: its
+    image file is garbage and its label file absent, so a gate that touched it would raise."""
+    from genrobust_fast.demo.fashion_mnist import DEFAULT_ROOT, read_idx_split, select_per_class
+
+    if not (DEFAULT_ROOT / "train-labels-idx1-ubyte.gz").is_file():
+        pytest.skip("Fashion-MNIST not installed (make test installs it)")
+    images, labels = read_idx_split(DEFAULT_ROOT, "train")
+    keep = select_per_class(labels, 40, seed=3)
+    root = tmp_path / "train-only"
+    root.mkdir()
+    write_idx_file(root / "train-images-idx3-ubyte.gz", images[keep])
+    write_idx_file(root / "train-labels-idx1-ubyte.gz", labels[keep])
+    (root / "t10k-images-idx3-ubyte.gz").write_bytes(b"not an idx file")
+    return root
+
+
+@pytest.fixture
 def write_idx():
     return write_idx_file
 

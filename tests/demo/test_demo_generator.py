@@ -60,11 +60,15 @@ def test_linear_probe_separates_separable_classes_and_not_noise():
 
 def test_the_world_renders_each_image_in_one_rendition_its_caption_names(fmnist):
     from genrobust_fast.demo.fashion_mnist import CLASSES, read_idx_split, to_rgb32
+    from genrobust_fast.demo.holdout import training_indices
 
-    images, labels, captions = render_world(fmnist)
+    # The fixture has 4 images per class: hold out 2, leaving 20 to split equally four ways (the shipped
+    # generators hold out 200).
+    images, labels, captions = render_world(fmnist, holdout_per_class=2)
     originals, original_labels = read_idx_split(fmnist, "train")
-    np.testing.assert_array_equal(labels, original_labels)
-    originals = to_rgb32(originals)
+    kept = training_indices(original_labels, 2)
+    np.testing.assert_array_equal(labels, original_labels[kept])
+    originals = to_rgb32(originals[kept])
     counts = dict.fromkeys(GENERATOR_RENDITIONS, 0)
     for i, caption in enumerate(captions):
         (name,) = [r for r in GENERATOR_RENDITIONS if caption in _filled(r, CLASSES[labels[i]][1])]
@@ -81,9 +85,9 @@ def _filled(rendition: str, class_name: str) -> set[str]:
 def test_the_world_folder_is_read_back_with_every_caption(fmnist, tmp_path):
     from genrobust_fast.finetune.data import CaptionedImages
 
-    world = write_generator_world(fmnist, tmp_path / "world")
+    world = write_generator_world(fmnist, tmp_path / "world", holdout_per_class=1)
     data = CaptionedImages.scan(world)
-    _, _, captions = render_world(fmnist)
+    _, _, captions = render_world(fmnist, holdout_per_class=1)
     assert len(data) == len(captions) and all(c is not None for c in data.captions)
     assert sorted(data.captions) == sorted(captions)
 
@@ -105,11 +109,13 @@ def test_shipped_generators_load_small_and_fp32():
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (SHIPPED_DIR / "model_index.json").is_file(), reason="demo generator not trained yet")
-def test_the_shipped_generator_draws_the_rendition_its_prompt_names():
+def test_the_shipped_generator_draws_the_rendition_its_prompt_names(train_only_root):
     from genrobust_fast.demo.generator_check import rendition_check
 
-    # Two samples per class and rendition, each recognised by the nearest centroid of real test images
-    # rendered each way (Fashion-MNIST itself: `make test` installs it): chance is 0.25; the shipping
-    # run measured 0.77 with three per class.
-    report = rendition_check(SHIPPED_DIR, per_class=2, steps=8)
+    # Two samples per class and rendition, each recognised by the nearest centroid of the holdout's
+    # real images rendered each way: chance is 0.25; the shipping gate requires 0.5 with three per class
+    # (demo_generator.json has the figure). The root's test split is unreadable: the check never reads it.
+    report = rendition_check(
+        SHIPPED_DIR, per_class=2, steps=8, fashion_root=train_only_root, holdout_per_class=20
+    )
     assert report["all"] > 0.5, report
