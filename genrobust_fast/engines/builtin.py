@@ -97,6 +97,11 @@ def build_text_encoder(
     return cls(config).eval()
 
 
+# The tiny models' sizes, as build_sd_layout takes them: VAE block channels, image side, text hidden size
+# (= the UNet's cross-attention width), text length, text MLP width.
+TINY_SIZES = ((16, 32), 32, 32, 32, 64)
+
+
 def build_sd_layout(
     model_id: str,
     seed: int,
@@ -175,7 +180,10 @@ def build_tiny(seed: int = 0, cross_attention_dim: int = 32):
     """A few-MB SD 1.x-layout model: 16x16 latents -> 32x32 images, with an image encoder (variations)."""
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    comps = build_sd_layout("builtin:tiny", seed, TINY_UNET, (16, 32), 32, cross_attention_dim, 32, 64)
+    vae_blocks, image_size, _, text_len, text_mlp = TINY_SIZES
+    comps = build_sd_layout(
+        "builtin:tiny", seed, TINY_UNET, vae_blocks, image_size, cross_attention_dim, text_len, text_mlp
+    )
     comps.image_encoder = CLIPVisionModelWithProjection(
         CLIPVisionConfig(
             hidden_size=cross_attention_dim,
@@ -206,11 +214,7 @@ def build_tiny_sd2(seed: int = 0):
         "builtin:tiny-sd2",
         seed,
         unet,
-        (16, 32),
-        32,
-        32,
-        32,
-        64,
+        *TINY_SIZES,
         scheduler=("DDIMScheduler", SD2_SCHEDULER_CONFIG),
         text_act="gelu",
         pad_token="!",
@@ -225,11 +229,7 @@ def build_tiny_lcm(seed: int = 0):
         "builtin:tiny-lcm",
         seed,
         unet,
-        (16, 32),
-        32,
-        32,
-        32,
-        64,
+        *TINY_SIZES,
         scheduler=("LCMScheduler", LCM_SCHEDULER_CONFIG),
     )
 
