@@ -56,6 +56,8 @@ def write_failure(exc: BaseException, path: str | os.PathLike | None = None) -> 
         code = exc.errno  # the kernel's own word: ENOENT and the like are no disk problem
     else:
         code = _os_error_in_text(exc) or (_diagnose(path) if path is not None else None)
+    if code == errno.EEXIST:
+        return _dangling_link(getattr(exc, "filename", None) or path)
     if code not in _MEANINGS:
         return None
     target = path if path is not None else getattr(exc, "filename", None)
@@ -70,6 +72,18 @@ def write_failure(exc: BaseException, path: str | os.PathLike | None = None) -> 
         where = repr(os.fsdecode(target)) if target is not None else "an output file"
     failure = OutputWriteError(f"{where}: {meaning} ({errno.errorcode[code]}); {fix}; {KEPT}")
     failure.errno = code
+    return failure
+
+
+def _dangling_link(path) -> OutputWriteError | None:
+    """mkdir of a symbolic link whose target is missing says "File exists", which names nothing wrong."""
+    if path is None or not os.path.islink(path) or os.path.exists(path):
+        return None  # a real "exists" is a bug of ours: it stays a traceback
+    failure = OutputWriteError(
+        f"cannot create {os.fsdecode(path)!r}: it is a symbolic link to {os.readlink(path)!r}, which does "
+        "not exist; create the folder it points to, or remove the link"
+    )
+    failure.errno = errno.EEXIST
     return failure
 
 

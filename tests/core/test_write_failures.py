@@ -191,3 +191,15 @@ def test_an_optional_write_on_a_read_only_disk_is_still_tolerated(tmp_path, monk
     files = scan_image_folder(real)
     assert sum(len(names) for names in files.names) == len(CLASSES)
     assert "could not write scan cache" in caplog.text and "read-only (EROFS)" in caplog.text
+
+
+@pytest.mark.parametrize("command", ["generate", "train", "report", "generator finetune"])
+def test_an_output_that_is_a_dangling_link_is_named_as_one(tmp_path, command):
+    # mkdir of a link to nowhere said "File exists", which names nothing wrong.
+    out = tmp_path / "out"
+    out.symlink_to(tmp_path / "nowhere")
+    result = CliRunner().invoke(cli, COMMANDS[command](tmp_path, out))
+    assert result.exit_code == 1, result.output
+    line = result.output.strip().splitlines()[-1]
+    assert "is a symbolic link to" in line and "nowhere" in line and "remove the link" in line, line
+    assert not (tmp_path / "nowhere").exists()
