@@ -190,13 +190,13 @@ def train_demo_generator(
     fashion_root: str | Path = DEFAULT_ROOT,
     work: str | Path = "build/demo-generator",
     vae_steps: int = 1200,
-    unet_steps: int = 1200,
+    unet_steps: int = 3000,
     batch_size: int = 64,
     threads: int = 2,
     seed: int = 0,
     finetune_real_per_class: int = 100,
     holdout_per_class: int = HOLDOUT_PER_CLASS,
-    ema_decay: float = 0.995,
+    ema_decay: float = 0.999,
 ) -> tuple[Path, Path]:
     """Both stages of the base generator, then its finetuned twin; copy only the model files (no
     training state) into `out` and `finetuned_out`. The defaults are the shipped generators' recipe
