@@ -19,14 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..constants import is_image_name
 from ..data.scan import usable
+from ..data.sources import shard_index
 from ..errors import DatasetError
 from ..genset import (
-    SHARD_TAR,
     Entry,
     GeneratedSet,
-    done_markers,
-    image_members,
     is_generated_set,
     shard_tar_rel,
 )
@@ -36,7 +35,6 @@ from .registry import BenchmarkSpec
 
 logger = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 IMAGENET_C_CORRUPTIONS = (
     "gaussian_noise",
     "shot_noise",
@@ -97,7 +95,7 @@ def _images_under(folder: Path) -> list[tuple[str, int]]:
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(("_", ".")))
         for name in sorted(filenames):
-            if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith("."):
+            if is_image_name(name):
                 path = os.path.join(dirpath, name)
                 try:
                     info = os.stat(path)
@@ -334,11 +332,10 @@ def read_generated(spec: BenchmarkSpec, root: Path) -> BenchmarkData:
         data = read_class_folders(spec, root, space)
     else:
         data = BenchmarkData(spec.name, root, space, _one_to_one(space))
-        for shard in sorted(gset.layout.shards_dir().glob("*")):
-            if not SHARD_TAR.match(shard.name):
-                continue
-            for name, _, size in image_members(shard):
-                entry = Entry(shard_tar_rel(shard.name), name)
+        # the members per tar as training lists them, cached per shard by (size, mtime): no tar re-read
+        for tar, members in shard_index(root).items():
+            for name, _, size in members:
+                entry = Entry(shard_tar_rel(tar), name)
                 data.paths.append(str(entry.under(root)))
                 data.targets.append(space.index(entry.class_id))
                 data.files.append((str(entry), size))
@@ -348,7 +345,7 @@ def read_generated(spec: BenchmarkSpec, root: Path) -> BenchmarkData:
     # A deduplicated set is complete without its near-duplicates (`--dedup` listed them, or removed them).
     total = gset.manifest.total_images
     data.expected_images = None if total is None else total - len(dropped)
-    done = len(done_markers(root))
+    done = len(gset.done_shards())
     if gset.num_shards and done < gset.num_shards:
         data.problems.append(
             f"{done} of {gset.num_shards} shards finished (_meta/*.done.json); the job is incomplete"

@@ -66,12 +66,6 @@ def dedup_list_path(root: str | Path) -> Path:
     return meta_dir(root) / DEDUP_LIST_NAME
 
 
-def done_markers(root: str | Path) -> list[Path]:
-    """The done markers present, whatever the shard count (a reader that has no manifest at hand)."""
-    meta = meta_dir(root)
-    return sorted(meta.glob(f"shard-*-of-*{DONE_SUFFIX}")) if meta.is_dir() else []
-
-
 def record_files(root: str | Path) -> list[Path]:
     """Every shard's metadata JSONL present, in shard order."""
     meta = meta_dir(root)
