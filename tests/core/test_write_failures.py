@@ -140,7 +140,8 @@ def test_a_disk_filling_mid_generate_keeps_the_finished_images_and_the_rerun_com
 
 def test_a_writer_without_an_errno_is_diagnosed_from_the_file_system(tmp_path, monkeypatch):
     # torch's C++ zip writer reports a full disk as RuntimeError("... file write failed"); the free space
-    # of the disk it wrote to is what tells. A real torch.save failure, on a faked full file system.
+    # of the disk it wrote to is what tells. torch.save fails as it does on a full disk (faked: no disk
+    # here fills up), on a faked full file system.
     import os
 
     import torch
@@ -151,14 +152,20 @@ def test_a_writer_without_an_errno_is_diagnosed_from_the_file_system(tmp_path, m
     real = os.statvfs(tmp_path)
     full = os.statvfs_result((*real[:3], 0, 0, real[5], 0, 0, *real[8:]))  # no free blocks or inodes
     monkeypatch.setattr(os, "statvfs", lambda path: full)
-    target = tmp_path / "missing-folder" / "state.pt"
+    target = tmp_path / "state.pt"
+
+    def full_disk_save(obj, f):  # what torch's zip writer raises when a write(2) comes back short
+        raise RuntimeError("[enforce fail at inline_container.cc:778] . PytorchStreamWriter failed writing "
+                           "file data/0: file write failed")  # fmt: skip
+
+    monkeypatch.setattr(torch, "save", full_disk_save)
     expected = r"state\.pt': no space left on the device \(ENOSPC\)"
     with pytest.raises(OutputWriteError, match=expected), writing(target):
         torch.save({"x": torch.zeros(2)}, str(target))
     with pytest.raises(FileNotFoundError), writing(target):  # an errno of its own is taken at its word
         open(tmp_path / "missing-folder" / "input.txt")  # noqa: SIM115
     monkeypatch.setattr(os, "statvfs", lambda path: real)  # a disk with room: the same error is a bug
-    with pytest.raises(RuntimeError), writing(target):
+    with pytest.raises(RuntimeError, match="file write failed"), writing(target):
         torch.save({"x": torch.zeros(2)}, str(target))
 
 

@@ -30,6 +30,7 @@ from genrobust_fast.demo.holdout import (
     training_indices,
 )
 from genrobust_fast.demo.plan import DemoConfig
+from genrobust_fast.demo.shifts import photo
 from genrobust_fast.errors import DatasetError, GenrobustError
 
 REAL = (DEFAULT_ROOT / "train-labels-idx1-ubyte.gz").is_file()
@@ -83,6 +84,9 @@ def test_the_generator_world_leaves_the_holdout_out(fmnist, tmp_path):
     held = {originals[i].tobytes() for i in holdout_indices(labels, 1)}
     kept = {originals[i].tobytes() for i in training_indices(labels, 1)}
     assert not held & kept and len(kept) == len(images)
+    # ... and the images it renders are those: photos of exactly the training indices, in that order.
+    photos, _, _ = render_world(fmnist, renditions=("photo",), holdout_per_class=1)
+    np.testing.assert_array_equal(photos, photo(to_rgb32(originals[training_indices(labels, 1)])))
 
     world = write_generator_world(fmnist, tmp_path / "world", holdout_per_class=1)
     source = json.loads((world / MARKER).read_text())["source"]

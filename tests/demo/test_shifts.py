@@ -56,4 +56,5 @@ def test_the_templates_name_only_the_renditions_the_generator_draws():
     words = {"sketch": ("sketch", "drawing", "doodle"), "negative": ("negative", "inverted")}
     words |= {"blurry": ("blurry", "out of focus")}
     for name, named_by in words.items():
-        assert all(any(w in t for w in named_by) for t in RENDITIONS[name].templates), name
+        templates = RENDITIONS[name].templates
+        assert templates and all(any(w in t for w in named_by) for t in templates), name
