@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -75,7 +76,7 @@ class Job:
         k, w = worker_slot(self.cfg)
         return [s for s in range(self.num_shards) if s % w == k]
 
-    @property
+    @functools.cached_property
     def layout(self) -> Layout:
         return Layout(self.out, self.num_shards)
 

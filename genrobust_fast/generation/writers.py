@@ -97,13 +97,19 @@ class ShardWriter:
 class ImageFolderWriter(ShardWriter):
     """<out>/<class_id>/<class_id>_<index:07d>.<ext>."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._class_dirs: set[str] = set()  # class folders this writer has made sure exist
+
     def store(self, stem: str, class_id: str, data: bytes) -> str:
         entry = Entry(f"{class_id}/{self.member_name(stem)}")
         final = self.out / entry.path
         tmp = self.tmp_dir / entry.name
         with open(tmp, "wb") as f:
             f.write(data)
-        final.parent.mkdir(exist_ok=True)
+        if class_id not in self._class_dirs:  # once per class, not a syscall per image
+            final.parent.mkdir(exist_ok=True)
+            self._class_dirs.add(class_id)
         os.replace(tmp, final)
         return str(entry)
 

@@ -70,10 +70,6 @@ class Entry:
         return self.path if self.member is None else f"{self.path}{MEMBER_SEP}{self.member}"
 
     @property
-    def in_tar(self) -> bool:
-        return self.member is not None
-
-    @property
     def name(self) -> str:
         """The image's own file name: the member, or the file's base name."""
         return self.member if self.member is not None else os.path.basename(self.path)
