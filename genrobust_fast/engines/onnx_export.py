@@ -10,6 +10,8 @@ Models over 2 GB (the SD 1.5 UNet in fp32 is ~3.4 GB) are saved with their weigh
 file `<component>.onnx.data` beside the graph. fp16 ONNX files are converted with ONNX Runtime's own
 float16 pass, keeping fp32 inputs/outputs so every artifact has the same I/O as the spec; the types it
 needs are inferred from the exported file, never from an in-memory model (protobuf's 2 GB limit).
+The exported graph is edited without its weights, which go from the exporter's files into the artifact
+one tensor at a time (`onnx_weights`): the torch module is still in memory, and SDXL's is 10.3 GB.
 
     staged = export_component(load_components("tiny"), "unet", Path("engines/tiny/.staging"))
 """
@@ -175,10 +177,10 @@ def export_component(
         if precision is Precision.FP16 and not spec.meta.get("fp32"):  # fp32: SDXL's VAE (force_upcast)
             model = convert_file_to_fp16(raw_path)
         else:
-            model = onnx.load(str(raw_path), load_external_data=True)
-    model.producer_name = "genrobust-fast"
-    pin_fixed_dims(model.graph, spec)
-    return save_onnx(model, staging, final_name)
+            model = onnx.load(str(raw_path), load_external_data=False)
+        model.producer_name = "genrobust-fast"
+        pin_fixed_dims(model.graph, spec)
+        return save_onnx(model, staging, final_name, weights_dir=raw_path.parent)
 
 
 def pin_fixed_dims(graph, spec: ComponentSpec) -> None:
@@ -199,23 +201,42 @@ def convert_file_to_fp16(path: Path):
 
     Types are inferred from the file (`infer_shapes_path`), not from a loaded model: the in-memory
     `infer_shapes` serialises the whole model, which protobuf refuses past 2 GB (the SD 1.5 UNet is
-    3.4 GB in fp32), so the converter is told the types are already there.
+    3.4 GB in fp32), so the converter is told the types are already there. Weights the exporter stored
+    externally stay there, retyped but not yet converted: `save_onnx` converts them as it copies them.
     """
     import onnx
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     typed = path.with_name(f"{path.stem}.typed.onnx")  # beside `path`, so its external data paths resolve
     onnx.shape_inference.infer_shapes_path(str(path), str(typed))
-    model = onnx.load(str(typed), load_external_data=True)
-    model = convert_float_to_float16(
-        model,
-        keep_io_types=True,
-        disable_shape_infer=True,
-        node_block_list=sorted(sinusoids_and_feeders(model.graph)),
-    )
+    model = onnx.load(str(typed), load_external_data=False)
+    with _value_info_from_dims():
+        model = convert_float_to_float16(
+            model,
+            keep_io_types=True,
+            disable_shape_infer=True,
+            node_block_list=sorted(sinusoids_and_feeders(model.graph)),
+        )
     _drop_fp16_round_trips(model.graph)
     _sort_topologically(model.graph)  # the converter appends its input casts at the end of the node list
     return model
+
+
+@contextlib.contextmanager
+def _value_info_from_dims():
+    """The float16 converter reads each initializer it retypes (`numpy_helper.to_array`) only to take its
+    shape, which fails for weights left in external files (and would read them all): it is handed the
+    shape from the tensor's dims instead, for the length of the conversion."""
+    from unittest import mock
+
+    from onnx import helper
+    from onnxruntime.transformers import float16
+
+    def value_info(tensor):
+        return helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims))
+
+    with mock.patch.object(float16, "make_value_info_from_tensor", value_info):
+        yield
 
 
 def sinusoids_and_feeders(graph) -> set[str]:
@@ -292,26 +313,23 @@ def _drop_fp16_round_trips(graph) -> None:
     graph.value_info.extend(kept)
 
 
-def save_onnx(model, staging: Path, final_name: str) -> dict[str, Path]:
-    """Save (external data past 2 GB), validate with onnx.checker, return {final name: staged path}."""
+def save_onnx(model, staging: Path, final_name: str, weights_dir: Path) -> dict[str, Path]:
+    """Save with external data past 2 GB, validate with onnx.checker, return {final name: staged path}.
+    Tensors stored outside the model are read from `weights_dir`, one at a time."""
     import onnx
 
-    weight_bytes = sum(len(t.raw_data) for t in model.graph.initializer)
+    from .onnx_weights import all_tensors, load_inline, stored_bytes, write_external
+
+    weight_bytes = sum(stored_bytes(t) for t in all_tensors(model.graph))
     graph_path = staging / final_name
     staged = {final_name: graph_path}
     if weight_bytes > TWO_GB - (64 << 20):  # leave room for the graph itself under protobuf's 2 GB limit
         data_name = f"{final_name}.data"
-        onnx.save_model(
-            model,
-            str(graph_path),
-            save_as_external_data=True,
-            all_tensors_to_one_file=True,
-            location=data_name,
-            size_threshold=1024,
-        )
+        write_external(model, weights_dir, staging / data_name)
         staged[data_name] = staging / data_name
     else:
-        onnx.save_model(model, str(graph_path))
+        load_inline(model, weights_dir)
+    onnx.save_model(model, str(graph_path))
     check_onnx(graph_path)
     return staged
 
