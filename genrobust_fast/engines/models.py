@@ -104,6 +104,7 @@ def load_folder(root: Path, variant: str | None = None) -> DiffusionComponents:
             f"model folder {str(root)!r} lacks {', '.join(missing)}; expected the diffusers layout "
             "unet/ vae/ text_encoder/ tokenizer/ scheduler/ (as written by save_pretrained)"
         )
+    import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import (
         CLIPImageProcessor,
@@ -111,11 +112,16 @@ def load_folder(root: Path, variant: str | None = None) -> DiffusionComponents:
         CLIPTextModelWithProjection,
         CLIPTokenizer,
         CLIPVisionModelWithProjection,
+        PreTrainedModel,
     )
 
     def load(cls, sub, **kw):
         if variant and sub in WEIGHT_FOLDERS:  # only weights have variants
             kw["variant"] = variant
+        if isinstance(cls, type) and issubclass(cls, PreTrainedModel):
+            # transformers 5 loads in the files' dtype ("auto"), diffusers in fp32: an fp16 variant's text
+            # encoder came out fp16 beside an fp32 UNet. A variant picks files; the runner picks the dtype.
+            kw["dtype"] = torch.float32
         try:
             with _quiet_hub_loading():
                 return cls.from_pretrained(root, subfolder=sub, local_files_only=True, **kw)

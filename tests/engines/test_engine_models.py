@@ -25,6 +25,20 @@ def test_folder_round_trip_keeps_weights(tiny, saved):
     torch.testing.assert_close(a, b)
 
 
+def test_text_encoders_load_in_fp32_whatever_dtype_their_config_names(tiny, saved, tmp_path):
+    """SDXL base's text_encoder/config.json says float16; transformers 5 loads in that dtype ("auto")
+    while diffusers loads the UNet in fp32. Every module loads fp32; the runner casts to the job's dtype."""
+    import json
+
+    folder = shutil.copytree(saved, tmp_path / "model")
+    config = folder / "text_encoder" / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "dtype": "float16"}))
+    loaded = load_components(folder)
+    for module in ("unet", "vae", "text_encoder", "image_encoder"):
+        assert next(getattr(loaded, module).parameters()).dtype == torch.float32, module
+    assert loaded.weights_hash() == tiny.weights_hash()
+
+
 def test_missing_and_malformed_folders(saved, tmp_path):
     with pytest.raises(InputError, match="neither a built-in model"):
         load_components(tmp_path / "absent")

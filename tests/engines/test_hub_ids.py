@@ -189,6 +189,10 @@ def test_a_variant_loads_its_own_weight_files(hf_env, from_hub):
     assert stored["conv_in.weight"].dtype == torch.float16
     for name, tensor in fp16.unet.state_dict().items():
         assert torch.equal(tensor.to(torch.float16), stored[name]), name
+    # Every module loads in fp32 as diffusers loads the UNet (transformers alone would keep the files'
+    # fp16); the runner casts to the job's precision.
+    for module in ("unet", "vae", "text_encoder", "image_encoder"):
+        assert next(getattr(fp16, module).parameters()).dtype == torch.float32, module
     plain = from_hub()
     assert not torch.equal(plain.unet.conv_in.weight, fp16.unet.conv_in.weight.float())
     assert fp16.weights_hash() != plain.weights_hash()
