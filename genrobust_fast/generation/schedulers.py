@@ -66,6 +66,25 @@ def resolve_scheduler_name(name: str, shipped: Any) -> str:
     return type(shipped).__name__ if name.lower() == "model" else name
 
 
+FEW_STEP_MAX = 8  # LCM samples in 2-8 steps, SD-Turbo and SDXL-Turbo in 1-4
+
+
+def few_step_advice(shipped: Any, steps: int) -> str | None:
+    """A warning for a job that runs a model shipping a few-step sampler (LCMScheduler, or trailing
+    timestep spacing as SD-Turbo and SDXL-Turbo ship) for more than FEW_STEP_MAX steps: the generate
+    defaults are the paper's (PNDM, 50 steps, guidance 7.5), which cost such a model 10-50x the
+    compute for worse images. None when the job is sized like a few-step one or the model ships none."""
+    lcm = type(shipped).__name__ == "LCMScheduler"
+    if steps <= FEW_STEP_MAX or not (lcm or dict(shipped.config).get("timestep_spacing") == "trailing"):
+        return None
+    sampler = type(shipped).__name__ + ("" if lcm else " with trailing timesteps")
+    fix = "--scheduler lcm --steps 4" if lcm else "--scheduler turbo --steps 1 --guidance 0"
+    return (
+        f"the model ships a few-step sampler ({sampler}) but this job runs {steps} steps; a distilled "
+        f"model (LCM, SD-Turbo, SDXL-Turbo) is sampled with {fix} (or --scheduler model)"
+    )
+
+
 def create_scheduler(name: str, base_config: Any) -> Any:
     """A fresh scheduler instance (they hold per-run state: create one per batch)."""
     import diffusers

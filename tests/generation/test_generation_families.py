@@ -149,6 +149,26 @@ def test_model_scheduler_is_the_one_the_folder_ships(sdxl_dir):
     assert sdxl.scheduler_name == "EulerDiscreteScheduler"
 
 
+def test_a_few_step_model_run_for_many_steps_is_warned_about(sdxl_dir, caplog):
+    """The generate defaults are the paper's (PNDM, 50 steps): on a model that ships LCM or trailing
+    spacing the job is told how such a model is sampled; a job sized for it, or another model, is not."""
+    import logging
+
+    from genrobust_fast.generation.schedulers import few_step_advice
+
+    lcm = load_components("tiny-lcm")
+    with caplog.at_level(logging.WARNING, logger="genrobust_fast.generation.pipeline"):
+        GenerationPipeline(TorchRunners(lcm), scheduler="pndm", steps=50)
+    assert "ships a few-step sampler (LCMScheduler) but this job runs 50 steps" in caplog.text
+    assert "--scheduler lcm --steps 4" in caplog.text
+    assert few_step_advice(lcm.scheduler, 4) is None
+    turbo = create_scheduler("euler_a_trailing", load_components(sdxl_dir).scheduler.config)
+    assert "--scheduler turbo --steps 1 --guidance 0" in few_step_advice(turbo, 50)
+    assert few_step_advice(turbo, 1) is None
+    for model in ("tiny", "tiny-sd2"):  # PNDM, DDIM leading: the defaults fit them
+        assert few_step_advice(load_components(model).scheduler, 50) is None
+
+
 def test_lcm_guidance_embedding_is_what_matches():
     """The w-embedding carries the guidance: another scale gives other images, as in diffusers."""
     comps = load_components("tiny-lcm")
