@@ -97,6 +97,11 @@ def load_folder(root: Path, variant: str | None = None) -> DiffusionComponents:
     has_text = all((root / s).is_dir() for s in TEXT_SUBFOLDERS)
     has_text_2 = all((root / f"{s}_2").is_dir() for s in TEXT_SUBFOLDERS)
     has_image = (root / "image_encoder").is_dir()
+    if has_text_2 and not has_text:  # before the generic check, which would call it a broken folder
+        raise InputError(
+            f"model folder {str(root)!r} has text_encoder_2/ but no text_encoder/ (an SDXL refiner?); "
+            "genrobust-fast generates with SDXL base-layout models, which have both"
+        )
     if not has_text and not has_image:
         missing.append("text_encoder/ + tokenizer/ (or image_encoder/ for a variation model)")
     if missing:
@@ -145,12 +150,21 @@ def load_folder(root: Path, variant: str | None = None) -> DiffusionComponents:
     index = _read_json(root / "model_index.json")
     if "force_zeros_for_empty_prompt" in index:
         comps.extra["force_zeros_for_empty_prompt"] = bool(index["force_zeros_for_empty_prompt"])
-    if comps.text_encoder_2 is not None and comps.text_encoder is None:
-        raise InputError(
-            f"model folder {str(root)!r} has text_encoder_2/ but no text_encoder/ (an SDXL refiner?); "
-            "genrobust-fast generates with SDXL base-layout models, which have both"
-        )
+    _refuse_extra_unet_inputs(comps, root)
     return comps
+
+
+def _refuse_extra_unet_inputs(comps: DiffusionComponents, root: Path) -> None:
+    """An inpainting UNet takes 9 channels (latents, mask, masked image), a depth one 5, an upscaler 7:
+    they load like any other and then fail deep in the first denoising step. Refused here by name."""
+    unet_in, vae_out = comps.unet.config.in_channels, comps.vae.config.latent_channels
+    if unet_in != vae_out:
+        kinds = {9: "an inpainting model", 5: "a depth-to-image model", 7: "an upscaler"}
+        raise InputError(
+            f"model folder {str(root)!r}: its UNet takes {unet_in} input channels but its VAE makes "
+            f"{vae_out} ({kinds.get(unet_in, 'a model conditioned on extra images')}, which needs inputs "
+            "genrobust-fast does not send); use a text-to-image model of the same family"
+        )
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -30,7 +30,7 @@ import torch
 
 from ..errors import InputError
 from .conditioning import PromptEncoder, added_conditioning, doubles_batch
-from .schedulers import create_scheduler, few_step_advice, resolve_scheduler_name, scheduler_record
+from .schedulers import create_scheduler, resolve_scheduler_name, scheduler_advice, scheduler_record
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +113,7 @@ class GenerationPipeline:
         self.scheduler = create_scheduler(
             self.scheduler_name, comps.scheduler.config
         )  # validates the name now
-        advice = few_step_advice(comps.scheduler, steps)
-        if advice:
+        for advice in scheduler_advice(comps.scheduler, self.scheduler, steps):
             log.warning("%s", advice)
         self._step_params = set(inspect.signature(self.scheduler.step).parameters)
         self.times = StageTimes()

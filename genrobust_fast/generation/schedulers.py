@@ -69,11 +69,16 @@ def resolve_scheduler_name(name: str, shipped: Any) -> str:
 FEW_STEP_MAX = 8  # LCM samples in 2-8 steps, SD-Turbo and SDXL-Turbo in 1-4
 
 
-def few_step_advice(shipped: Any, steps: int) -> str | None:
-    """A warning for a job that runs a model shipping a few-step sampler (LCMScheduler, or trailing
-    timestep spacing as SD-Turbo and SDXL-Turbo ship) for more than FEW_STEP_MAX steps: the generate
-    defaults are the paper's (PNDM, 50 steps, guidance 7.5), which cost such a model 10-50x the
-    compute for worse images. None when the job is sized like a few-step one or the model ships none."""
+def scheduler_advice(shipped: Any, chosen: Any, steps: int) -> list[str]:
+    """Warnings for a job whose sampler does not fit the model (`shipped`: the scheduler its folder
+    ships; `chosen`: the one the job built from it). The generate defaults are the paper's (PNDM, 50
+    steps, guidance 7.5), which fit SD 1.x/2.x/SDXL but not every model a user brings."""
+    return [a for a in (_few_step_advice(shipped, steps), _zero_snr_advice(shipped, chosen)) if a]
+
+
+def _few_step_advice(shipped: Any, steps: int) -> str | None:
+    """A model that ships a few-step sampler (LCMScheduler, or trailing timestep spacing as SD-Turbo and
+    SDXL-Turbo ship) run for more than FEW_STEP_MAX steps: 10-50x the compute for worse images."""
     lcm = type(shipped).__name__ == "LCMScheduler"
     if steps <= FEW_STEP_MAX or not (lcm or dict(shipped.config).get("timestep_spacing") == "trailing"):
         return None
@@ -85,12 +90,36 @@ def few_step_advice(shipped: Any, steps: int) -> str | None:
     )
 
 
-def create_scheduler(name: str, base_config: Any) -> Any:
-    """A fresh scheduler instance (they hold per-run state: create one per batch)."""
+def _zero_snr_advice(shipped: Any, chosen: Any) -> str | None:
+    """A model trained with zero terminal SNR (`rescale_betas_zero_snr` in its scheduler config) sampled by
+    a class that lacks the option (PNDM among them): the class keeps the key in its config, so the record
+    says True, but samples on the unrescaled betas, a schedule the model was not trained for."""
+    if not dict(shipped.config).get("rescale_betas_zero_snr") or _rescales(type(chosen)):
+        return None
+    fits = [short for short, (cls, _) in SCHEDULERS.items() if _rescales(_diffusers_class(cls))]
+    return (
+        f"the model's scheduler rescales its betas to zero terminal SNR (rescale_betas_zero_snr), which "
+        f"{type(chosen).__name__} cannot: it samples on a schedule the model was not trained for; use "
+        f"--scheduler model or one of {', '.join(fits)}"
+    )
+
+
+def _rescales(cls: type) -> bool:
+    import inspect
+
+    return "rescale_betas_zero_snr" in inspect.signature(cls.__init__).parameters
+
+
+def _diffusers_class(name: str) -> type:
     import diffusers
 
+    return getattr(diffusers, name)
+
+
+def create_scheduler(name: str, base_config: Any) -> Any:
+    """A fresh scheduler instance (they hold per-run state: create one per batch)."""
     cls_name, overrides = scheduler_spec(name)
-    return getattr(diffusers, cls_name).from_config(dict(base_config), **overrides)
+    return _diffusers_class(cls_name).from_config(dict(base_config), **overrides)
 
 
 def scheduler_record(scheduler: Any) -> dict[str, Any]:

@@ -51,3 +51,24 @@ def test_missing_and_malformed_folders(saved, tmp_path):
     (broken / "vae" / "config.json").write_text("{ not json")
     with pytest.raises(InputError, match="cannot load vae/"):
         load_components(broken)
+
+
+def test_a_refiner_is_named_as_such(saved, tmp_path):
+    """An SDXL refiner has text_encoder_2/ and no text_encoder/: the message says so, not 'lacks'."""
+    refiner = shutil.copytree(saved, tmp_path / "refiner")
+    for sub in ("text_encoder", "tokenizer"):
+        shutil.move(refiner / sub, refiner / f"{sub}_2")
+    with pytest.raises(InputError, match=r"text_encoder_2/ but no text_encoder/ \(an SDXL refiner\?\)"):
+        load_components(refiner)
+
+
+@pytest.mark.parametrize("channels,kind", [(9, "an inpainting model"), (5, "a depth-to-image model")])
+def test_a_unet_that_takes_more_than_latents_is_refused_at_load(tiny, saved, tmp_path, channels, kind):
+    """Such a UNet loads like any other and then failed in the first denoising step with a shape error."""
+    from diffusers import UNet2DConditionModel
+
+    folder = shutil.copytree(saved, tmp_path / f"in{channels}")
+    config = dict(tiny.unet.config, in_channels=channels)
+    UNet2DConditionModel.from_config(config).save_pretrained(folder / "unet")
+    with pytest.raises(InputError, match=f"takes {channels} input channels but its VAE makes 4 \\({kind}"):
+        load_components(folder)

@@ -154,19 +154,39 @@ def test_a_few_step_model_run_for_many_steps_is_warned_about(sdxl_dir, caplog):
     spacing the job is told how such a model is sampled; a job sized for it, or another model, is not."""
     import logging
 
-    from genrobust_fast.generation.schedulers import few_step_advice
+    from genrobust_fast.generation.schedulers import scheduler_advice
 
     lcm = load_components("tiny-lcm")
     with caplog.at_level(logging.WARNING, logger="genrobust_fast.generation.pipeline"):
         GenerationPipeline(TorchRunners(lcm), scheduler="pndm", steps=50)
     assert "ships a few-step sampler (LCMScheduler) but this job runs 50 steps" in caplog.text
     assert "--scheduler lcm --steps 4" in caplog.text
-    assert few_step_advice(lcm.scheduler, 4) is None
+    assert scheduler_advice(lcm.scheduler, lcm.scheduler, 4) == []
     turbo = create_scheduler("euler_a_trailing", load_components(sdxl_dir).scheduler.config)
-    assert "--scheduler turbo --steps 1 --guidance 0" in few_step_advice(turbo, 50)
-    assert few_step_advice(turbo, 1) is None
+    assert "--scheduler turbo --steps 1 --guidance 0" in scheduler_advice(turbo, turbo, 50)[0]
+    assert scheduler_advice(turbo, turbo, 1) == []
     for model in ("tiny", "tiny-sd2"):  # PNDM, DDIM leading: the defaults fit them
-        assert few_step_advice(load_components(model).scheduler, 50) is None
+        shipped = load_components(model).scheduler
+        assert scheduler_advice(shipped, create_scheduler("pndm", shipped.config), 50) == []
+
+
+def test_a_zero_terminal_snr_model_sampled_by_a_class_that_ignores_it_is_warned_about():
+    """PNDM keeps `rescale_betas_zero_snr` in its config (the record says True) but samples on the plain
+    betas."""
+    from genrobust_fast.generation.schedulers import scheduler_advice
+
+    config = load_components("tiny-sd2").scheduler.config
+    # As a zero-SNR model's scheduler_config.json says it (not among the keys left at their defaults)
+    zero_snr = {k: v for k, v in config.items() if k != "_use_default_values"} | {
+        "rescale_betas_zero_snr": True
+    }
+    shipped = create_scheduler("ddim", zero_snr)
+    pndm = create_scheduler("pndm", shipped.config)
+    assert pndm.config["rescale_betas_zero_snr"] and pndm.alphas_cumprod[-1] > 1e-3  # recorded, not applied
+    assert shipped.alphas_cumprod[-1] < 1e-6
+    (advice,) = scheduler_advice(shipped, pndm, 50)
+    assert "PNDMScheduler cannot" in advice and "ddim" in advice.split("one of ")[1]
+    assert scheduler_advice(shipped, create_scheduler("euler", shipped.config), 50) == []
 
 
 def test_lcm_guidance_embedding_is_what_matches():
