@@ -69,15 +69,25 @@ def resolve_scheduler_name(name: str, shipped: Any) -> str:
 FEW_STEP_MAX = 8  # LCM samples in 2-8 steps, SD-Turbo and SDXL-Turbo in 1-4
 
 
+def few_step_sampler(shipped: Any) -> str | None:
+    """The few-step sampler a model folder ships, in words, or None: an LCMScheduler (LCM), or trailing
+    timestep spacing (SD-Turbo, SDXL-Turbo), both the mark of a model distilled to sample in 1-8 steps."""
+    if type(shipped).__name__ == "LCMScheduler":
+        return "LCMScheduler"
+    if dict(shipped.config).get("timestep_spacing") == "trailing":
+        return f"{type(shipped).__name__} with trailing timesteps"
+    return None
+
+
 def few_step_advice(shipped: Any, steps: int) -> str | None:
     """A warning for a job that runs a model shipping a few-step sampler (LCMScheduler, or trailing
     timestep spacing as SD-Turbo and SDXL-Turbo ship) for more than FEW_STEP_MAX steps: the generate
     defaults are the paper's (PNDM, 50 steps, guidance 7.5), which cost such a model 10-50x the
     compute for worse images. None when the job is sized like a few-step one or the model ships none."""
-    lcm = type(shipped).__name__ == "LCMScheduler"
-    if steps <= FEW_STEP_MAX or not (lcm or dict(shipped.config).get("timestep_spacing") == "trailing"):
+    sampler = few_step_sampler(shipped)
+    if steps <= FEW_STEP_MAX or sampler is None:
         return None
-    sampler = type(shipped).__name__ + ("" if lcm else " with trailing timesteps")
+    lcm = type(shipped).__name__ == "LCMScheduler"
     fix = "--scheduler lcm --steps 4" if lcm else "--scheduler turbo --steps 1 --guidance 0"
     return (
         f"the model ships a few-step sampler ({sampler}) but this job runs {steps} steps; a distilled "
