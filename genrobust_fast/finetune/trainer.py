@@ -1,5 +1,8 @@
 """The finetuning loop: MSE on the UNet's prediction (noise, or v for v-prediction models), the rest frozen;
-SD 1.x, 2.x and SDXL (whose UNet also gets the pooled caption embedding and the time ids).
+SD 1.x, 2.x and SDXL (whose UNet also gets the pooled caption embedding and the time ids). Distilled
+few-step models (LCM, SD-/SDXL-Turbo) are refused: this loss would undo their distillation. Dropped
+captions train the unconditional input generation samples with (zeros for SDXL), and latents are mapped
+to the UNet's space by the rule generation decodes with (engines/latent_space.py).
 
 Every random draw of step k (batch order, captions, caption dropout, noise, timesteps, VAE posterior
 sample) comes from generators seeded with (seed, k), so a run resumed from a checkpoint at step k
@@ -21,7 +24,8 @@ import numpy as np
 
 from ..claim import jsonable, read_identity, refuse_changed
 from ..config import config_to_dict
-from ..errors import ConfigError, DivergedError, JobConflictError
+from ..engines.latent_space import to_unet_latents
+from ..errors import ConfigError, DivergedError, InputError, JobConflictError
 from ..fileio import atomic_write_json
 from ..outlock import lock_output
 from ..paths import refuse_output_inside_inputs
@@ -49,10 +53,11 @@ def finetune_generator(cfg: FinetuneConfig) -> Path:
         log.info("%s already holds this finetuning job's result; nothing to do", out)
         return out
     _check_output(out, work, cfg)  # before creating anything in a folder that is not ours
+    comps = load_trainable_model(cfg)  # a model this training would spoil is refused with nothing written
     with lock_output(work, "finetune"):
         _check_output(out, work, cfg)  # again under the lock: another job may have claimed it meanwhile
         atomic_write_json(work / "job.json", cfg.job_fields())
-        run = _Run(cfg, work)
+        run = _Run(cfg, work, comps)
         losses: list[float] = []
         started, first_step = time.perf_counter(), run.step
         while run.step < cfg.steps:
@@ -79,30 +84,69 @@ def _finite_loss(loss: float, step: int) -> float:
     return loss
 
 
+def load_trainable_model(cfg: FinetuneConfig):
+    """The components of `cfg.model`, or the error that says why this finetuning cannot train it."""
+    import torch
+    from diffusers import DDPMScheduler
+
+    from ..engines.hub import model_files
+    from ..engines.models import load_components
+
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    comps = load_components(cfg.model, **model_files(cfg))
+    if comps.text_encoder is None:
+        raise ConfigError(f"model {cfg.model!r} has no text encoder; finetuning needs a text-to-image model")
+    check_prediction_type(DDPMScheduler.from_config(comps.scheduler.config))
+    refuse_distilled(comps, cfg.model)
+    return comps
+
+
+def distillation_marks(comps) -> list[str]:
+    """What marks `comps` as a model distilled to sample in a few steps (empty for a base model): LCM's
+    guidance embedding in the UNet, or the few-step sampler its folder ships (LCM, SD-/SDXL-Turbo)."""
+    from ..generation.conditioning import uses_guidance_embedding
+    from ..generation.schedulers import few_step_sampler
+
+    marks = []
+    if uses_guidance_embedding(comps):
+        marks.append("its UNet takes LCM's guidance embedding (time_cond_proj_dim)")
+    sampler = few_step_sampler(comps.scheduler)
+    if sampler is not None:
+        marks.append(f"it ships a few-step sampler ({sampler})")
+    return marks
+
+
+def refuse_distilled(comps, model: str) -> None:
+    """An InputError for a distilled few-step model. Its weights were trained (consistency or adversarial
+    distillation) to jump to the image in 1-8 steps; this loop's denoising loss at random timesteps is the
+    base model's objective, so it trains the model back towards many-step sampling and off what made it
+    useful, and it would train an LCM UNet without the guidance embedding it is sampled with."""
+    marks = distillation_marks(comps)
+    if marks:
+        raise InputError(
+            f"model {model!r} is distilled for few-step sampling ({'; '.join(marks)}); finetuning trains "
+            "the plain denoising loss, which undoes the distillation. Finetune the base model it was "
+            "distilled from and distil the result again, or use this model as it is"
+        )
+
+
 class _Run:
     """The state of one finetuning run: frozen parts, the UNet with its optimizer and EMA, the data."""
 
-    def __init__(self, cfg: FinetuneConfig, work: Path):
-        """Load the model and data, check them, and restore the last checkpoint if there is one."""
+    def __init__(self, cfg: FinetuneConfig, work: Path, comps):
+        """Take the loaded model (`load_trainable_model`), load and check the data, and restore the last
+        checkpoint if there is one."""
         import torch
         from diffusers import DDPMScheduler
 
         from ..devices import resolve_device
-        from ..engines.hub import model_files
-        from ..engines.models import load_components
 
-        if cfg.num_threads:
-            torch.set_num_threads(cfg.num_threads)
         self.cfg, self.device = cfg, resolve_device(cfg.device)
         self.autocast_dtype = _autocast_dtype(cfg.precision, self.device)
-        self.comps = comps = load_components(cfg.model, **model_files(cfg))
+        self.comps = comps
         self.base_hash = comps.weights_hash()
         _pin_base_commit(work, cfg, comps.revision)
-        if comps.text_encoder is None:
-            raise ConfigError(
-                f"model {cfg.model!r} has no text encoder; finetuning needs a text-to-image model"
-            )
-        check_prediction_type(DDPMScheduler.from_config(comps.scheduler.config))  # before any work
         self.data = CaptionedImages.scan(cfg.real)
         resolution = cfg.resolution or comps.default_size[0]
         if resolution % comps.vae_scale_factor:
@@ -139,15 +183,16 @@ class _Run:
         time_ids = torch.tensor([[r, r, 0, 0, r, r]], dtype=pooled.dtype, device=pooled.device)
         return {"text_embeds": pooled, "time_ids": time_ids.repeat(len(pooled), 1)}
 
-    def captions(self, indices, pick) -> list[str]:
-        """Each image's own caption or a drawn template; empty (unconditional) at the dropout rate."""
+    def captions(self, indices, pick) -> tuple[list[str], list[bool]]:
+        """(captions, dropped): each image's own caption or a drawn template, or at the dropout rate
+        dropped (caption "", the unconditional input)."""
         cfg, templates = self.cfg, self.cfg.templates
-        return [
-            ""
-            if pick.random() < cfg.caption_dropout
-            else self.data.caption(i, templates[pick.integers(len(templates))])
-            for i in indices
-        ]
+        captions, dropped = [], []
+        for i in indices:
+            drop = pick.random() < cfg.caption_dropout
+            captions.append("" if drop else self.data.caption(i, templates[pick.integers(len(templates))]))
+            dropped.append(drop)
+        return captions, dropped
 
     def train_step(self) -> float:
         """One optimizer step on batch `self.step`; every draw comes from generators seeded by the step."""
@@ -159,7 +204,7 @@ class _Run:
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         pick = np.random.default_rng([cfg.seed, step, 1])
         indices = self.order.batch(step)
-        captions = self.captions(indices, pick)
+        captions, dropped = self.captions(indices, pick)
         latents = self.latents_of(indices, gen)
         if step + 1 < cfg.steps:
             self.latents_of.prefetch(self.order.batch(step + 1))  # decode the next batch meanwhile
@@ -173,7 +218,7 @@ class _Run:
             group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else cfg.lr
         dtype = self.autocast_dtype
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            context, pooled = self.texts(captions)
+            context, pooled = self.texts(captions, dropped)
             pred = call_unet(self.unet, noisy, timesteps, context, **self._added(pooled))
         loss = torch.nn.functional.mse_loss(pred.float(), target.float())
         loss.backward()
@@ -233,8 +278,12 @@ class _TextEmbeddings:
     """
 
     def __init__(self, comps, device):
+        from ..generation.conditioning import zeros_for_unconditional
+
         self.comps, self.device, self.cache = comps, device, {}
         self.sdxl = comps.text_encoder_2 is not None
+        # Dropped captions train the unconditional input guidance samples with: SDXL's is zeros.
+        self.zero_dropped = zeros_for_unconditional(comps)
 
     def _ids(self, tok, captions: list[str]):
         return tok(
@@ -245,7 +294,19 @@ class _TextEmbeddings:
             return_tensors="pt",
         ).input_ids.to(self.device)
 
-    def __call__(self, captions: list[str]):
+    def __call__(self, captions: list[str], dropped: list[bool] | None = None):
+        """(hidden states, pooled or None) of `captions`; the `dropped` ones as generation's unconditional
+        input (zeros where the model asks for them, else the encoding of "")."""
+        import torch
+
+        hidden, pooled = self._encoded(captions)
+        if self.zero_dropped and dropped is not None and any(dropped):
+            drop = torch.tensor(dropped, device=hidden.device)
+            hidden = torch.where(drop[:, None, None], torch.zeros_like(hidden), hidden)
+            pooled = torch.where(drop[:, None], torch.zeros_like(pooled), pooled)
+        return hidden, pooled
+
+    def _encoded(self, captions: list[str]):
         import torch
 
         from ..engines.runners import text_encoder_outputs
@@ -275,8 +336,6 @@ class _LatentSource:
 
     def __init__(self, comps, data: CaptionedImages, resolution: int, device, cached: bool):
         self.vae, self.data, self.resolution, self.device = comps.vae, data, resolution, device
-        cfg = comps.vae.config
-        self.scale, self.shift = cfg.scaling_factor, getattr(cfg, "shift_factor", None) or 0.0
         self._pool = None
         self._pending: tuple[tuple[int, ...], object] | None = None
         # Encoded on first use, so a resumed run with no steps left does not pay for it.
@@ -325,7 +384,7 @@ class _LatentSource:
         mean, logvar = moments.float().chunk(2, dim=1)
         std = torch.exp(0.5 * logvar.clamp(-30.0, 20.0))
         latents = mean + std * torch.randn(mean.shape, generator=gen)
-        return ((latents - self.shift) * self.scale).to(self.device)
+        return to_unet_latents(latents, self.vae.config).to(self.device)
 
 
 def _autocast_dtype(precision: str, device):

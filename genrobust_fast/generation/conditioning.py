@@ -64,7 +64,7 @@ class PromptEncoder:
     def negative(self, prompts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Embeddings of negative prompts; SDXL's empty ones are zeros when the model asks for that."""
         embeds, pooled = self.encode(prompts)
-        if self.sdxl and self.components.force_zeros_for_empty_prompt:
+        if zeros_for_unconditional(self.components):
             empty = torch.tensor([not p for p in prompts], device=embeds.device)
             embeds = torch.where(empty[:, None, None], torch.zeros_like(embeds), embeds)
             pooled = torch.where(empty[:, None], torch.zeros_like(pooled), pooled)  # type: ignore[arg-type]
@@ -96,6 +96,13 @@ class PromptEncoder:
             return first[0], None
         second, pooled = runners.encode_text_2(self._ids(self.components.tokenizer_2, prompt))
         return torch.cat([first, second.to(dtype)], dim=-1)[0], pooled.to(dtype)[0]
+
+
+def zeros_for_unconditional(components) -> bool:
+    """Whether the unconditional input (an empty negative prompt; finetuning's dropped captions) is all
+    zeros, hidden states and pooled embedding, instead of the encoding of "": SDXL's pipelines do that when
+    the model says `force_zeros_for_empty_prompt` (model_index.json, default true)."""
+    return components.text_encoder_2 is not None and components.force_zeros_for_empty_prompt
 
 
 def guidance_embedding(guidance: float, dim: int, batch: int) -> torch.Tensor:

@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from ..engines.latent_space import to_unet_latents, to_vae_latents
 from ..errors import InputError
 from .conditioning import PromptEncoder, added_conditioning, doubles_batch
 from .schedulers import create_scheduler, resolve_scheduler_name, scheduler_advice, scheduler_record
@@ -90,7 +91,6 @@ class GenerationPipeline:
                 f"use e.g. {self.height // self.vae_scale_factor * self.vae_scale_factor}x"
                 f"{self.width // self.vae_scale_factor * self.vae_scale_factor}"
             )
-        self.scaling_factor = comps.vae.config.scaling_factor
         self.latent_shape = (
             comps.latent_channels,
             self.height // self.vae_scale_factor,
@@ -209,9 +209,7 @@ class GenerationPipeline:
             DiagonalGaussianDistribution(moments[i : i + 1]).sample(generators[i])
             for i in range(len(requests))
         ]
-        init = torch.cat(samples)
-        norm = self._latent_norm(init)
-        init = self.scaling_factor * (init if norm is None else (init - norm[0]) / norm[1])
+        init = to_unet_latents(torch.cat(samples), self.components.vae.config)
         self.times.add("image", started)
         noise = self._noise(generators)
         latent_timestep = timesteps[:1].repeat(len(requests))
@@ -245,25 +243,10 @@ class GenerationPipeline:
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) float32 CPU images in about [-1, 1]."""
         started = time.perf_counter()
-        norm = self._latent_norm(latents)
-        latents = (
-            latents / self.scaling_factor
-            if norm is None
-            else latents * norm[1] / self.scaling_factor + norm[0]
-        )
-        images = self.runners.decode_vae(latents)
+        images = self.runners.decode_vae(to_vae_latents(latents, self.components.vae.config))
         images = images.to("cpu", torch.float32).contiguous()
         self.times.add("decode", started)
         return images
-
-    def _latent_norm(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """(mean, std) per latent channel when the VAE config has them (diffusers' SDXL pipelines then
-        normalise latents with them besides the scaling factor), else None."""
-        vae = self.components.vae.config
-        mean, std = getattr(vae, "latents_mean", None), getattr(vae, "latents_std", None)
-        if mean is None or std is None:
-            return None
-        return torch.tensor(mean).view(1, -1, 1, 1).to(like), torch.tensor(std).view(1, -1, 1, 1).to(like)
 
     def generate(self, requests: Sequence[Request]) -> torch.Tensor:
         return self.decode(self.denoise(requests))

@@ -76,13 +76,26 @@ def scheduler_advice(shipped: Any, chosen: Any, steps: int) -> list[str]:
     return [a for a in (_few_step_advice(shipped, steps), _zero_snr_advice(shipped, chosen)) if a]
 
 
+def few_step_sampler(shipped: Any) -> str | None:
+    """The few-step sampler a model folder ships, in words, or None: an LCMScheduler (LCM), or trailing
+    timestep spacing (SD-Turbo, SDXL-Turbo), both the mark of a model distilled to sample in 1-8 steps.
+    Trailing spacing with zero-terminal-SNR betas is not: such models are trained to sample that way at
+    any step count ("Common Diffusion Noise Schedules and Sample Steps Are Flawed")."""
+    config = dict(shipped.config)
+    if type(shipped).__name__ == "LCMScheduler":
+        return "LCMScheduler"
+    if config.get("timestep_spacing") == "trailing" and not config.get("rescale_betas_zero_snr"):
+        return f"{type(shipped).__name__} with trailing timesteps"
+    return None
+
+
 def _few_step_advice(shipped: Any, steps: int) -> str | None:
-    """A model that ships a few-step sampler (LCMScheduler, or trailing timestep spacing as SD-Turbo and
-    SDXL-Turbo ship) run for more than FEW_STEP_MAX steps: 10-50x the compute for worse images."""
-    lcm = type(shipped).__name__ == "LCMScheduler"
-    if steps <= FEW_STEP_MAX or not (lcm or dict(shipped.config).get("timestep_spacing") == "trailing"):
+    """A model that ships a few-step sampler run for more than FEW_STEP_MAX steps: 10-50x the compute
+    for worse images."""
+    sampler = few_step_sampler(shipped)
+    if steps <= FEW_STEP_MAX or sampler is None:
         return None
-    sampler = type(shipped).__name__ + ("" if lcm else " with trailing timesteps")
+    lcm = type(shipped).__name__ == "LCMScheduler"
     fix = "--scheduler lcm --steps 4" if lcm else "--scheduler turbo --steps 1 --guidance 0"
     return (
         f"the model ships a few-step sampler ({sampler}) but this job runs {steps} steps; a distilled "

@@ -164,9 +164,9 @@ def test_images_with_their_own_caption_are_trained_on_it(tmp_path, real, monkeyp
     seen = []
     original = trainer._TextEmbeddings.__call__
 
-    def record(self, batch):
+    def record(self, batch, *rest):
         seen.extend(batch)
-        return original(self, batch)
+        return original(self, batch, *rest)
 
     monkeypatch.setattr(trainer._TextEmbeddings, "__call__", record)
     # 3 steps of 2 images: one epoch, every image exactly once.

@@ -173,7 +173,7 @@ def test_a_few_step_model_run_for_many_steps_is_warned_about(sdxl_dir, caplog):
 def test_a_zero_terminal_snr_model_sampled_by_a_class_that_ignores_it_is_warned_about():
     """PNDM keeps `rescale_betas_zero_snr` in its config (the record says True) but samples on the plain
     betas."""
-    from genrobust_fast.generation.schedulers import scheduler_advice
+    from genrobust_fast.generation.schedulers import few_step_sampler, scheduler_advice
 
     config = load_components("tiny-sd2").scheduler.config
     # As a zero-SNR model's scheduler_config.json says it (not among the keys left at their defaults)
@@ -187,6 +187,12 @@ def test_a_zero_terminal_snr_model_sampled_by_a_class_that_ignores_it_is_warned_
     (advice,) = scheduler_advice(shipped, pndm, 50)
     assert "PNDMScheduler cannot" in advice and "ddim" in advice.split("one of ")[1]
     assert scheduler_advice(shipped, create_scheduler("euler", shipped.config), 50) == []
+    # Trailing spacing marks a distilled model only without zero-SNR betas (those sample so at any count)
+    assert few_step_sampler(create_scheduler("euler_trailing", zero_snr)) is None
+    assert (
+        few_step_sampler(create_scheduler("euler_trailing", config))
+        == "EulerDiscreteScheduler with trailing timesteps"
+    )
 
 
 def test_lcm_guidance_embedding_is_what_matches():
