@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import InputError
 from .components import DiffusionComponents
-from .hub import WEIGHT_FOLDERS
+from .hub import WEIGHT_FOLDERS, holds_weights
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,14 @@ def load_folder(root: Path, variant: str | None = None) -> DiffusionComponents:
             f"model folder {str(root)!r} lacks {', '.join(missing)}; expected the diffusers layout "
             "unet/ vae/ text_encoder/ tokenizer/ scheduler/ (as written by save_pretrained)"
         )
+    weight_folders = [root / sub for sub in WEIGHT_FOLDERS if (root / sub).is_dir()]
+    if variant and not any(holds_weights(folder, variant) for folder in weight_folders):
+        # As diffusers: a variant no component has is a mistake, not a reason to load plain weights.
+        raise InputError(
+            f"model folder {str(root)!r} has no {variant!r} variant weights (*.{variant}.safetensors) in "
+            f"any of {', '.join(f.name + '/' for f in weight_folders)}; drop --variant or pass the one its "
+            "files have"
+        )
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import (
@@ -121,7 +129,9 @@ def load_folder(root: Path, variant: str | None = None) -> DiffusionComponents:
     )
 
     def load(cls, sub, **kw):
-        if variant and sub in WEIGHT_FOLDERS:  # only weights have variants
+        # Only weights have variants, and a folder without the variant's files loads its plain weights
+        # (diffusers' per-component fallback; `hub.plain_weight_folders` names them for provenance).
+        if variant and sub in WEIGHT_FOLDERS and holds_weights(root / sub, variant):
             kw["variant"] = variant
         if isinstance(cls, type) and issubclass(cls, PreTrainedModel):
             # transformers 5 loads in the files' dtype ("auto"), diffusers in fp32: an fp16 variant's text

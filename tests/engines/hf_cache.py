@@ -45,3 +45,21 @@ def add_snapshot(cache: Path, repo_id: str, folder: Path, commit: str, refs: tup
 def fake_commit(label: str) -> str:
     """A 40-hex commit hash (what the Hub's commits are named by)."""
     return hashlib.sha1(label.encode()).hexdigest()
+
+
+def add_tree_listing(cache: Path, repo_id: str, commit: str, folder: Path) -> None:
+    """Record every file under `folder` as the Hub's file listing of `commit` (`trees/<commit>.json`, which
+    huggingface_hub >= 2 caches online and checks an offline snapshot against); `folder` may hold more
+    files than the snapshot, as a snapshot fetched with fewer allow-patterns does."""
+    from huggingface_hub._tree_cache import TreeCacheEntry, write_tree_cache
+    from huggingface_hub.file_download import repo_folder_name
+    from huggingface_hub.utils.sha import git_hash
+
+    entries = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        lfs = hashlib.sha256(data).hexdigest() if path.suffix in (".safetensors", ".bin") else None
+        entries[path.relative_to(folder).as_posix()] = TreeCacheEntry(
+            size=len(data), blob_id=git_hash(data), lfs_sha256=lfs, lfs_size=len(data) if lfs else None
+        )
+    write_tree_cache(str(cache / repo_folder_name(repo_id=repo_id, repo_type="model")), commit, entries)

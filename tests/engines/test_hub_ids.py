@@ -340,3 +340,178 @@ def test_the_unet_benchmark_times_the_asked_revision(hf_env):
     )
     assert doc["model"] == REPO
     assert doc["model_source"] == {"hub_id": REPO, "revision": "v2", "commit": C2, "variant": None}
+
+
+# --- review fixes: incomplete snapshots, short commits, network failures, fetch command, variant fallback
+
+
+@pytest.fixture
+def own_cache(hf_env, tmp_path, monkeypatch):
+    """A copy of the test cache that a test may add snapshots to (the shared one stays as described)."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "own-cache"
+    shutil.copytree(hf_env[0], cache, symlinks=True)  # the snapshot links are relative: they stay valid
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    return cache, hf_env[1]
+
+
+def _snapshot_without(cache, source, tmp_path, commit, ref, drop):
+    """C1's files less those `drop(relative path)` selects, cached as `commit` under `ref`."""
+    folder = tmp_path / ref
+    shutil.copytree(source, folder)
+    for path in [p for p in folder.rglob("*") if p.is_file() and drop(p.relative_to(folder).as_posix())]:
+        path.unlink()
+    add_snapshot(cache, REPO, folder, commit, refs=(ref,))
+    return folder
+
+
+def _is_plain_weight(path):
+    return path.endswith(".safetensors") and ".fp16" not in path  # whole or sharded
+
+
+def test_an_incomplete_snapshot_offline_names_the_missing_files_and_the_variant_it_holds(own_cache, tmp_path):
+    """Fetched online with --variant fp16 (so the Hub's listing of the commit is cached), run offline
+    without it: huggingface_hub raises IncompleteSnapshotError, not 'not in the cache'."""
+    from tests.engines.hf_cache import add_tree_listing
+
+    cache, folders = own_cache
+    commit = fake_commit("fp16 only")
+    _snapshot_without(cache, folders[C1], tmp_path, commit, "fp16-only", _is_plain_weight)
+    add_tree_listing(cache, REPO, commit, folders[C1])  # the Hub has the plain weights too
+    with pytest.raises(InputError) as err:
+        load_components(REPO, revision="fp16-only")
+    text = str(err.value)
+    assert "not in the Hugging Face cache" not in text, text
+    assert f"commit {commit}" in text and "lacks files this run reads" in text
+    assert "unet/diffusion_pytorch_model.safetensors" in text or "text_encoder/model.safetensors" in text
+    assert "unet/ holds diffusion_pytorch_model.fp16.safetensors" in text and "e.g. --variant fp16" in text
+    fp16 = load_components(REPO, revision="fp16-only", variant="fp16")  # the advice, followed
+    assert fp16.revision == commit
+
+
+def test_a_shortened_commit_from_the_not_cached_message_is_accepted_offline(hf_env):
+    with pytest.raises(InputError, match=f"commit {C3[:12]}") as err:
+        load_components(REPO, revision="v3")
+    assert C3[:12] in str(err.value)
+    comps = load_components(REPO, revision=C3[:12])  # what the message shows, passed back
+    assert comps.revision == C3
+    assert comps.source.provenance() == {"hub_id": REPO, "revision": C3, "commit": C3, "variant": None}
+
+
+@pytest.mark.parametrize("failure", ["ProxyError", "RemoteProtocolError", "ConnectTimeout"])
+def test_a_network_failure_is_one_input_error_with_the_fixes(hf_env, monkeypatch, failure):
+    """What huggingface_hub lets through after its retries (its http library's errors); the network is
+    the only thing mocked."""
+    import huggingface_hub
+    from huggingface_hub.utils import httpx
+
+    from genrobust_fast.engines.hub import resolve_model
+
+    def unreachable(*args, **kwargs):
+        raise getattr(httpx, failure)("the proxy hung up")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", unreachable)
+    with pytest.raises(InputError) as err:
+        resolve_model(REPO, local_only=False)
+    text = str(err.value)
+    assert f"'{REPO}'" in text and f"{failure}: the proxy hung up" in text
+    assert "proxy" in text and "HF_HUB_OFFLINE=1" in text and "local diffusers folder" in text
+
+
+def test_the_fetch_command_names_the_cache_and_fetches_what_an_offline_run_reads(hf_env, tmp_path):
+    import shlex
+
+    from huggingface_hub.utils import filter_repo_objects
+
+    _, folders = hf_env
+    cache = tmp_path / "elsewhere"
+    with pytest.raises(InputError) as err:
+        load_components(REPO, revision="v3", variant="fp16", cache_dir=cache)
+    command = str(err.value).split("`hf download ")[1].split("`")[0]
+    words = shlex.split(command)
+    assert words[:5] == [REPO, "--revision", "v3", "--cache-dir", str(cache)], words
+    includes = [words[i + 1] for i, word in enumerate(words) if word == "--include"]
+    files = [p.relative_to(folders[C1]).as_posix() for p in folders[C1].rglob("*") if p.is_file()]
+    files += ["safety_checker/model.safetensors", "v1-5-pruned.safetensors", "README.md"]
+    fetched = set(filter_repo_objects(files, allow_patterns=includes))
+    assert {"model_index.json", "unet/config.json", "tokenizer/tokenizer.json"} <= fetched
+    assert "unet/diffusion_pytorch_model.fp16.safetensors" in fetched
+    assert not {f for f in fetched if _is_plain_weight(f)}, fetched  # the variant's weights only
+    assert not fetched & {"safety_checker/model.safetensors", "v1-5-pruned.safetensors", "README.md"}
+
+
+def test_a_mistyped_folder_that_reads_as_a_hub_id_says_no_such_folder_either(hf_env, tmp_path, monkeypatch):
+    import huggingface_hub
+    from huggingface_hub.errors import RepositoryNotFoundError
+    from huggingface_hub.utils import httpx
+
+    from genrobust_fast.engines.hub import resolve_model
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    with pytest.raises(InputError, match="no local folder 'models/sd15' exists"):  # offline, not cached
+        load_components("models/sd15")
+
+    def not_on_the_hub(*args, **kwargs):
+        url = "https://huggingface.co/api/models/models/sd15"
+        response = httpx.Response(404, request=httpx.Request("GET", url))
+        raise RepositoryNotFoundError("404 Repository Not Found", response=response)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", not_on_the_hub)
+    with pytest.raises(InputError) as err:
+        resolve_model("models/sd15", local_only=False)
+    text = str(err.value)
+    assert "Hub model 'models/sd15' was not found" in text and "no local folder 'models/sd15' exists" in text
+
+
+def test_a_variant_falls_back_to_plain_weights_per_component_as_diffusers_does(
+    own_cache, tmp_path, monkeypatch
+):
+    import huggingface_hub
+
+    cache, folders = own_cache
+    commit = fake_commit("fp16 unet and vae only")
+    no_fp16 = ("text_encoder/", "image_encoder/")
+    _snapshot_without(
+        cache, folders[C1], tmp_path, commit, "partial", lambda p: p.startswith(no_fp16) and ".fp16." in p
+    )
+    calls = []
+    real = huggingface_hub.snapshot_download
+
+    def recorded(*args, **kwargs):
+        calls.append((kwargs["revision"], kwargs["allow_patterns"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", recorded)
+    comps = load_components(REPO, revision="partial", variant="fp16")
+    stored = load_file(
+        cache
+        / "models--owner--tiny-sd"
+        / "snapshots"
+        / commit
+        / "unet"
+        / "diffusion_pytorch_model.fp16.safetensors"
+    )
+    assert torch.equal(comps.unet.conv_in.weight.to(torch.float16), stored["conv_in.weight"])  # fp16 files
+    plain = load_components(folders[C1])
+    for module in ("text_encoder", "image_encoder"):  # no fp16 files: the plain weights
+        assert comps.module_hash(module) == plain.module_hash(module), module
+    assert comps.source.provenance() == {
+        "hub_id": REPO,
+        "revision": "partial",
+        "commit": commit,
+        "variant": "fp16",
+        "variant_fallback": ["text_encoder", "image_encoder"],
+    }
+    # Plain weights are asked for only where the variant is missing, pinned to the resolved commit.
+    (first, variant_only), (second, fallback) = calls
+    assert first == "partial" and not any(_is_plain_weight(p) for p in variant_only)
+    assert second == commit and {p.split("/")[0] for p in fallback} == {"text_encoder", "image_encoder"}
+
+
+def test_a_variant_no_component_of_a_folder_has_is_one_clear_error(hf_env):
+    _, folders = hf_env  # C2's folder has no fp16 files at all: falling back everywhere would hide the typo
+    with pytest.raises(InputError, match="has no 'fp16' variant weights .* drop --variant"):
+        load_components(folders[C2], variant="fp16")
