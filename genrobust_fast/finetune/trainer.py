@@ -297,13 +297,11 @@ class _TextEmbeddings:
     def __call__(self, captions: list[str], dropped: list[bool] | None = None):
         """(hidden states, pooled or None) of `captions`; the `dropped` ones as generation's unconditional
         input (zeros where the model asks for them, else the encoding of "")."""
-        import torch
+        from ..generation.conditioning import zero_rows
 
         hidden, pooled = self._encoded(captions)
         if self.zero_dropped and dropped is not None and any(dropped):
-            drop = torch.tensor(dropped, device=hidden.device)
-            hidden = torch.where(drop[:, None, None], torch.zeros_like(hidden), hidden)
-            pooled = torch.where(drop[:, None], torch.zeros_like(pooled), pooled)
+            hidden, pooled = zero_rows(hidden, pooled, dropped)
         return hidden, pooled
 
     def _encoded(self, captions: list[str]):

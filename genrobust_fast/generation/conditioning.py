@@ -65,9 +65,7 @@ class PromptEncoder:
         """Embeddings of negative prompts; SDXL's empty ones are zeros when the model asks for that."""
         embeds, pooled = self.encode(prompts)
         if zeros_for_unconditional(self.components):
-            empty = torch.tensor([not p for p in prompts], device=embeds.device)
-            embeds = torch.where(empty[:, None, None], torch.zeros_like(embeds), embeds)
-            pooled = torch.where(empty[:, None], torch.zeros_like(pooled), pooled)  # type: ignore[arg-type]
+            embeds, pooled = zero_rows(embeds, pooled, [not p for p in prompts])
         return embeds, pooled
 
     def _ids(self, tokenizer, prompt: str) -> torch.Tensor:
@@ -103,6 +101,13 @@ def zeros_for_unconditional(components) -> bool:
     zeros, hidden states and pooled embedding, instead of the encoding of "": SDXL's pipelines do that when
     the model says `force_zeros_for_empty_prompt` (model_index.json, default true)."""
     return components.text_encoder_2 is not None and components.force_zeros_for_empty_prompt
+
+
+def zero_rows(hidden: torch.Tensor, pooled: torch.Tensor, rows: Sequence[bool]):
+    """(hidden states, pooled embedding) with the batch rows marked in `rows` set to zero."""
+    mask = torch.tensor(list(rows), device=hidden.device)
+    zeroed = torch.where(mask[:, None, None], torch.zeros_like(hidden), hidden)
+    return zeroed, torch.where(mask[:, None], torch.zeros_like(pooled), pooled)
 
 
 def guidance_embedding(guidance: float, dim: int, batch: int) -> torch.Tensor:

@@ -95,8 +95,8 @@ def _few_step_advice(shipped: Any, steps: int) -> str | None:
     sampler = few_step_sampler(shipped)
     if steps <= FEW_STEP_MAX or sampler is None:
         return None
-    lcm = type(shipped).__name__ == "LCMScheduler"
-    fix = "--scheduler lcm --steps 4" if lcm else "--scheduler turbo --steps 1 --guidance 0"
+    turbo = "--scheduler turbo --steps 1 --guidance 0"
+    fix = "--scheduler lcm --steps 4" if sampler == "LCMScheduler" else turbo
     return (
         f"the model ships a few-step sampler ({sampler}) but this job runs {steps} steps; a distilled "
         f"model (LCM, SD-Turbo, SDXL-Turbo) is sampled with {fix} (or --scheduler model)"
